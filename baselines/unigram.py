@@ -1,0 +1,121 @@
+"""Unigram baselines: token frequencies, with or without the support set.
+
+``unigram`` predicts every token from meta-train frequencies (add-``smoothing``
+counts) and ignores the support set.  ``unigram-support`` interpolates the support
+set's counts with that prior as a Dirichlet posterior mean::
+
+    p(t | S) = (count_S(t) + alpha * p_prior(t)) / (|S| + alpha)
+
+with ``alpha`` chosen on meta-val episodes.  BOS and PAD are never predicted and
+get probability zero.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from benchmark.protocol import Budget, MetaTrainData
+from benchmark.scoring import mean_nats_per_token, score_episodes
+from benchmark.training import load_checkpoint, save_checkpoint
+from episodes.encoding import BOS, EOS, PAD
+from episodes.types import Item
+
+ALPHA_GRID = (10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)
+
+
+def token_counts(items: Sequence[Item], vocab: int) -> np.ndarray:
+    """Counts of predicted tokens (everything after BOS), shape ``(vocab,)``."""
+    if not items:
+        return np.zeros(vocab, dtype=np.float64)
+    return np.bincount(np.concatenate([it.tokens[1:] for it in items]), minlength=vocab).astype(np.float64)
+
+
+class UnigramModel:
+    """Adapted unigram: i.i.d. tokens with log-probabilities ``logp`` (shape ``(V,)``)."""
+
+    def __init__(self, probs: np.ndarray) -> None:
+        with np.errstate(divide="ignore"):
+            self.logp = np.log(probs)
+
+    def log_prob(self, items: Sequence[Item]) -> np.ndarray:
+        return np.array([self.logp[it.tokens[1:]].sum() for it in items], dtype=np.float64)
+
+    def sample(self, n: int, *, max_len: int, generator: np.random.Generator) -> list[np.ndarray]:
+        probs = np.exp(self.logp)
+        out = []
+        for _ in range(n):
+            draws = generator.choice(len(probs), size=max_len - 1, p=probs / probs.sum())
+            stop = np.flatnonzero(draws == EOS)
+            body = draws[: stop[0] + 1] if len(stop) else draws
+            out.append(np.concatenate([[BOS], body]).astype(np.uint16))
+        return out
+
+
+class Unigram:
+    """Meta-train token frequencies; ignores the support set."""
+
+    name = "unigram"
+    version = "1"
+
+    def __init__(self, smoothing: float = 0.5) -> None:
+        self.smoothing = smoothing
+        self.prior: np.ndarray | None = None
+
+    def hparams(self) -> dict[str, Any]:
+        return {"smoothing": self.smoothing}
+
+    def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
+        counts = token_counts(data.train_items(), data.vocab_size) + self.smoothing
+        counts[[PAD, BOS]] = 0.0
+        self.prior = counts / counts.sum()
+
+    def adapt(self, support: Sequence[Item]) -> UnigramModel:
+        return UnigramModel(self._prior())
+
+    def _prior(self) -> np.ndarray:
+        if self.prior is None:
+            raise RuntimeError(f"{self.name}: fit or load before adapting")
+        return self.prior
+
+    def save(self, path: Path) -> None:
+        save_checkpoint(Path(path) / "state.pt", {"prior": torch.from_numpy(self._prior()), **self.hparams()})
+
+    def load(self, path: Path) -> None:
+        state = load_checkpoint(Path(path) / "state.pt")
+        self.prior = state["prior"].numpy()
+        for key in self.hparams():
+            setattr(self, key, state[key])
+
+    def n_params(self) -> int:
+        return int(len(self._prior()))
+
+
+class UnigramSupport(Unigram):
+    """Support-set counts shrunk toward the meta-train prior (Dirichlet posterior mean)."""
+
+    name = "unigram-support"
+
+    def __init__(self, smoothing: float = 0.5, alpha: float = 300.0) -> None:
+        super().__init__(smoothing)
+        self.alpha = alpha
+
+    def hparams(self) -> dict[str, Any]:
+        return {"smoothing": self.smoothing, "alpha": self.alpha}
+
+    def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
+        super().fit(data, budget=budget, logdir=logdir)
+        episodes = data.val_episodes(budget.val_episodes)
+        best = {}
+        for alpha in ALPHA_GRID:
+            self.alpha = alpha
+            best[alpha] = mean_nats_per_token(score_episodes(self, episodes))
+        self.alpha = min(best, key=best.get)
+
+    def adapt(self, support: Sequence[Item]) -> UnigramModel:
+        prior = self._prior()
+        counts = token_counts(support, len(prior))
+        return UnigramModel((counts + self.alpha * prior) / (counts.sum() + self.alpha))

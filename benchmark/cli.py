@@ -1,0 +1,219 @@
+"""The ``fsmb`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from benchmark.methods import BASELINES, METHODS
+from benchmark.protocol import BUDGETS
+from benchmark.records import RecordError
+from benchmark.registry import Registry, RegistryError
+from episodes.manifest import ManifestError
+from episodes.sources.base import DataError
+from episodes.tracks import TRACKS, Track, TrackSpec
+
+TRACK_REGISTRY = Registry("track", {name: name for name in TRACKS})
+USER_ERRORS = (DataError, ManifestError, RegistryError, RecordError)
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("FSMB_CACHE", Path.home() / ".cache" / "fsmb"))
+
+
+def track_spec(name: str) -> TrackSpec:
+    if name not in TRACKS:
+        raise RegistryError(TRACK_REGISTRY.unknown(name).replace(" (or give your own as 'package.module:Class')", ""))
+    return TRACKS[name]
+
+
+def open_track(args: argparse.Namespace, *, build: bool = True) -> Track:
+    spec = track_spec(args.track)
+    data_dir = Path(args.data_dir) if getattr(args, "data_dir", None) else None
+    return Track.open(spec, cache_dir=Path(args.cache_dir), data_dir=data_dir, workers=args.workers, build=build)
+
+
+# ----- commands -----------------------------------------------------------------
+def cmd_tracks(args: argparse.Namespace) -> int:
+    if args.json:
+        print(json.dumps([s.to_dict() for s in TRACKS.values()], indent=1))
+        return 0
+    for spec in TRACKS.values():
+        extra = " [needs --data-dir]" if spec.needs_data_dir else ""
+        extra += " [stand-in data]" if spec.stand_in else ""
+        print(f"{spec.name:16s} v{spec.version}  K={spec.shots} Q={spec.query_size}  {spec.description}{extra}")
+    return 0
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    rows = [{"name": n, "target": METHODS.target(n), "baseline": n in BASELINES} for n in METHODS.names()]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        for r in rows:
+            print(f"{r['name']:18s} {r['target']}")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from benchmark.verify import verify_track
+
+    track = open_track(args, build=args.action == "build")
+    if args.action == "build":
+        report = track.store.report()
+        print(json.dumps({"track": track.spec.name, "store": str(track.store.root),
+                          "fingerprint": track.store.fingerprint, "items": len(track.store),
+                          "skipped": report["n_skipped"], "build_seconds": report["build_seconds"],
+                          "splits": track.summary()}, indent=1))
+        for split in ("val", "test"):
+            m = track.manifest(split)
+            print(f"{split} manifest K={m.shots} Q={m.query_size}: {len(m.episodes)} episodes, sha256 {m.sha256}")
+        return 0
+    problems = verify_track(track, log=print)
+    if problems:
+        for p in problems:
+            print(f"FAIL: {p}", file=sys.stderr)
+        return 1
+    print(f"{track.spec.name}: all checks passed")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from benchmark.runner import fit_or_load
+
+    track = open_track(args)
+    _, meta = fit_or_load(args.method, track, budget=BUDGETS[args.budget], models=Path(args.models),
+                          seed=args.seed, retrain=args.retrain)
+    print(json.dumps({k: meta[k] for k in ("method", "hparams", "budget", "train_seconds")}, indent=1))
+    return 0
+
+
+def parse_shots(text: str) -> list[int]:
+    try:
+        shots = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shots {text!r}: give integers like 5 or 0,1,2,4,8") from None
+    if not shots or min(shots) < 0:
+        raise argparse.ArgumentTypeError(f"--shots {text!r}: give non-negative integers like 5 or 0,1,2,4,8")
+    return shots
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from benchmark.runner import evaluate
+    from leaderboard.aggregate import leaderboard_rows
+    from leaderboard.render import render
+
+    track = open_track(args)
+    for k in args.shots or [track.spec.shots]:
+        path = evaluate(args.method, track, shots=k, n_episodes=args.episodes, out=Path(args.out),
+                        budget=BUDGETS[args.budget], models=Path(args.models), seed=args.seed)
+        print(f"records: {path}")
+    print(render(leaderboard_rows(Path(args.out)), "md"))
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from leaderboard.aggregate import leaderboard_rows
+    from leaderboard.render import render
+
+    print(render(leaderboard_rows(Path(args.results)), args.format))
+    return 0
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    from benchmark.runner import evaluate
+    from leaderboard.aggregate import leaderboard_rows
+    from leaderboard.render import render
+
+    started = time.perf_counter()
+    out = Path(args.out)
+    args.track = "midi/music21"
+    print(f"[1/3] corpus {args.track} (built once, then cached in {args.cache_dir})")
+    track = open_track(args)
+    n_test = track.spec.n_test
+    print(f"[2/3] training and scoring {len(BASELINES)} baselines (budget 'quick') "
+          f"on the first {args.episodes} of the {n_test} fixed test episodes, K={track.spec.shots}")
+    for name in BASELINES:
+        evaluate(name, track, shots=track.spec.shots, n_episodes=args.episodes, out=out / "results",
+                 budget=BUDGETS["quick"], models=out / "models", seed=args.seed)
+    print(f"[3/3] leaderboard ({args.episodes} of {n_test} test episodes; quick budget -- "
+          "the published full-manifest table is in leaderboard/results/)\n")
+    print(render(leaderboard_rows(out / "results"), "md"))
+    print(f"done in {time.perf_counter() - started:.0f} s; records in {out / 'results'}, "
+          f"TensorBoard logs: tensorboard --logdir {out / 'models'}")
+    return 0
+
+
+# ----- parser -------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fsmb", description="FSMB: few-shot music benchmark")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_args(p: argparse.ArgumentParser, track: bool = True) -> None:
+        if track:
+            p.add_argument("--track", required=True, help="track name; see `fsmb tracks`")
+            p.add_argument("--data-dir", help="dataset root, for tracks that read your data")
+        p.add_argument("--cache-dir", default=str(default_cache()), help="corpus cache (default: %(default)s)")
+        p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
+
+    def run_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--budget", choices=sorted(BUDGETS), default="quick")
+        p.add_argument("--models", default="runs/models", help="where fitted methods are kept")
+        p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("tracks", help="list tracks")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_tracks)
+    p = sub.add_parser("methods", help="list methods")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_methods)
+    p = sub.add_parser("data", help="build or verify a track's corpus and manifests")
+    p.add_argument("action", choices=["build", "verify"])
+    data_args(p)
+    p.set_defaults(func=cmd_data)
+    p = sub.add_parser("train", help="fit a method on a track's meta-train split")
+    p.add_argument("--method", required=True)
+    p.add_argument("--retrain", action="store_true", help="train again even if a fitted model exists")
+    data_args(p)
+    run_args(p)
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("eval", help="score a method on a track's fixed test manifest")
+    p.add_argument("--method", required=True)
+    p.add_argument("--shots", type=parse_shots, default=None, help="K, or a list like 0,1,2,4,8")
+    p.add_argument("--episodes", type=int, default=None, help="first N episodes only (default: all)")
+    p.add_argument("--out", required=True, help="results directory")
+    data_args(p)
+    run_args(p)
+    p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("leaderboard", help="aggregate result records")
+    p.add_argument("--results", required=True)
+    p.add_argument("--format", choices=["md", "json", "csv"], default="md")
+    p.set_defaults(func=cmd_leaderboard)
+    p = sub.add_parser("quickstart", help="build midi/music21, train and score the baselines")
+    p.add_argument("--out", default="quickstart-out")
+    p.add_argument("--episodes", type=int, default=100, help="test episodes to score (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    data_args(p, track=False)
+    p.set_defaults(func=cmd_quickstart)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except USER_ERRORS as exc:
+        print(f"fsmb: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fsmb: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Reusable sequence models and batched scoring over token items."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from episodes.encoding import PAD
+
+LSTMState = tuple[Tensor, Tensor]
+
+
+@dataclass(frozen=True)
+class LSTMConfig:
+    """Shape of an `LSTMLM`; ``vocab`` tokens, ``emb``/``hidden`` widths, ``layers``."""
+
+    vocab: int
+    emb: int = 128
+    hidden: int = 256
+    layers: int = 1
+    dropout: float = 0.1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+LSTM_SIZES = {"small": dict(emb=128, hidden=256, layers=1), "base": dict(emb=256, hidden=512, layers=1)}
+
+
+class LSTMLM(nn.Module):
+    """Token embedding -> LSTM -> linear softmax over the vocabulary."""
+
+    def __init__(self, cfg: LSTMConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab, cfg.emb, padding_idx=PAD)
+        self.lstm = nn.LSTM(cfg.emb, cfg.hidden, cfg.layers, batch_first=True)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.out = nn.Linear(cfg.hidden, cfg.vocab)
+
+    def forward(self, tokens: Tensor, state: LSTMState | None = None) -> tuple[Tensor, LSTMState]:
+        """tokens ``(B, T)`` long -> logits ``(B, T, V)`` and the final state
+        (``h``, ``c``, each ``(layers, B, hidden)``)."""
+        x = self.drop(self.embed(tokens))  # (B, T, E)
+        h, state = self.lstm(x, state)  # (B, T, H)
+        return self.out(self.drop(h)), state
+
+
+def pad_batch(seqs: Sequence[np.ndarray]) -> Tensor:
+    """Right-pad token arrays with PAD -> long tensor ``(B, T_max)``."""
+    longest = max(len(s) for s in seqs)
+    out = torch.full((len(seqs), longest), PAD, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = torch.from_numpy(np.asarray(s, dtype=np.int64))
+    return out
+
+
+def token_nll(logits: Tensor, targets: Tensor) -> Tensor:
+    """Per-position NLL in nats ``(B, T)``; zero where the target is PAD."""
+    nll = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none", ignore_index=PAD)
+    return nll
+
+
+def lm_loss(model: LSTMLM, batch: Tensor) -> Tensor:
+    """Mean NLL (nats/token) of predicting ``batch[:, 1:]`` from ``batch[:, :-1]``."""
+    logits, _ = model(batch[:, :-1])
+    targets = batch[:, 1:]
+    nll = token_nll(logits, targets)
+    return nll.sum() / (targets != PAD).sum().clamp(min=1)
+
+
+@torch.no_grad()
+def score_sequences(
+    model: LSTMLM,
+    seqs: Sequence[np.ndarray],
+    state: LSTMState | None = None,
+    *,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """Total NLL in nats of each sequence's tokens after the first, shape ``(N,)``.
+
+    ``state``, if given, holds one initial state per sequence (``(layers, N, H)``
+    each), e.g. the state after reading an episode's support set.  Sequences are
+    sorted by length so that each batch wastes little padding.
+    """
+    model.eval()
+    order = np.argsort([-len(s) for s in seqs], kind="stable")
+    out = np.zeros(len(seqs), dtype=np.float64)
+    for start in range(0, len(seqs), batch_size):
+        idx = order[start : start + batch_size]
+        batch = pad_batch([seqs[i] for i in idx])
+        init = None if state is None else (state[0][:, idx], state[1][:, idx])
+        logits, _ = model(batch[:, :-1], init)
+        out[idx] = token_nll(logits, batch[:, 1:]).sum(dim=1).double().numpy()
+    return out
+
+
+@torch.no_grad()
+def read_state(model: LSTMLM, seqs: Sequence[np.ndarray], *, batch_size: int = 32) -> LSTMState:
+    """The LSTM state after reading each token sequence, ``(layers, N, H)`` each.
+
+    Sequences of different lengths are run in length-sorted batches; each one's state
+    is taken at its own last token (packed sequences, so padding is never read).
+    """
+    model.eval()
+    n, cfg = len(seqs), model.cfg
+    h = torch.zeros(cfg.layers, n, cfg.hidden)
+    c = torch.zeros(cfg.layers, n, cfg.hidden)
+    nonempty = [i for i in range(n) if len(seqs[i]) > 0]
+    order = sorted(nonempty, key=lambda i: -len(seqs[i]))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        batch = pad_batch([seqs[i] for i in idx])
+        lengths = torch.tensor([len(seqs[i]) for i in idx])
+        x = model.embed(batch)
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=True)
+        _, (hn, cn) = model.lstm(packed)
+        h[:, idx], c[:, idx] = hn, cn
+    return h, c
+
+
+@torch.no_grad()
+def sample_lstm(
+    model: LSTMLM,
+    n: int,
+    *,
+    max_len: int,
+    generator: np.random.Generator,
+    state: LSTMState | None = None,
+    bos: int = 1,
+    eos: int = 2,
+) -> list[np.ndarray]:
+    """Ancestral samples: ``n`` sequences starting with BOS, ending at EOS or ``max_len``.
+
+    ``state``: a single initial state (``(layers, 1, H)`` each) shared by all samples.
+    PAD and BOS are never sampled after the first position.
+    """
+    model.eval()
+    torch_gen = torch.Generator().manual_seed(int(generator.integers(2**62)))
+    if state is not None:
+        state = (state[0].expand(-1, n, -1).contiguous(), state[1].expand(-1, n, -1).contiguous())
+    tokens = torch.full((n, 1), bos, dtype=torch.long)
+    out = [tokens]
+    done = torch.zeros(n, dtype=torch.bool)
+    for _ in range(max_len - 1):
+        logits, state = model(tokens, state)
+        logits = logits[:, -1].clone()
+        logits[:, [PAD, bos]] = -math.inf
+        tokens = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=torch_gen)
+        tokens[done] = PAD
+        out.append(tokens)
+        done |= tokens[:, 0] == eos
+        if bool(done.all()):
+            break
+    seqs = torch.cat(out, dim=1).numpy()
+    return [s[s != PAD].astype(np.uint16) for s in seqs]

@@ -1,0 +1,215 @@
+"""The runner: fit (or load) a method, then score it on a fixed manifest.
+
+The runner owns batching over episodes, timing and record writing; methods only
+adapt and score.  An interrupted evaluation resumes: episodes already in the
+results file are skipped, a half-written last line is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from tqdm.auto import tqdm
+
+from benchmark.env import environment, git_sha
+from benchmark.methods import METHODS, make_method
+from benchmark.protocol import Budget, MetaTrainData, Method
+from benchmark.records import (
+    EpisodeRecord,
+    RecordError,
+    RunRecord,
+    append_record,
+    file_stem,
+    safe_name,
+    read_episode_records,
+    write_run,
+)
+from benchmark.scoring import adapt_all, episode_score, log_prob_all
+from episodes import encoding
+from episodes.atomic import canonical_json, write_json
+from episodes.tracks import Track
+
+CHUNK_EPISODES = 32
+
+
+def model_dir(models: Path, method: str, track: Track, budget: Budget, seed: int) -> Path:
+    """Where a fitted method lives: ``<models>/<track>/<method>/<budget>-seed<seed>/``."""
+    return Path(models) / track.spec.slug / safe_name(method) / f"{budget.name}-seed{seed}"
+
+
+def fit_or_load(
+    method_name: str,
+    track: Track,
+    *,
+    budget: Budget,
+    models: Path,
+    seed: int,
+    retrain: bool = False,
+    log: Callable[[str], None] = print,
+) -> tuple[Method, dict]:
+    """A fitted method: loaded from ``models`` if trained before, else trained and saved.
+
+    Returns the method and its training metadata (budget, seed, corpus, train log).
+    """
+    method = make_method(method_name)
+    where = model_dir(models, method_name, track, budget, seed)
+    meta_path = where / "meta.json"
+    if meta_path.exists() and not retrain:
+        meta = json.loads(meta_path.read_text())
+        if meta["corpus_fingerprint"] == track.store.fingerprint and meta["method_version"] == method.version:
+            method.load(where)
+            log(f"loaded {method_name} from {where}")
+            return method, meta
+        log(f"{where} was trained on other data or another method version: retraining")
+    log(f"training {method_name} on {track.spec.name} meta-train (budget {budget.name}) -> {where}")
+    started = time.perf_counter()
+    method.fit(MetaTrainData(track, seed=seed), budget=budget, logdir=where / "logs")
+    meta = {
+        "method": method_name,
+        "method_version": method.version,
+        "hparams": method.hparams(),
+        "budget": budget.to_dict(),
+        "seed": seed,
+        "track": track.spec.name,
+        "corpus_fingerprint": track.store.fingerprint,
+        "train_seconds": round(time.perf_counter() - started, 2),
+        "train_log": getattr(method, "train_log", {}),
+        "state_sha256": "",
+    }
+    method.save(where)
+    meta["state_sha256"] = _dir_sha(where, "state.pt")
+    write_json(meta_path, meta)
+    return method, meta
+
+
+def _dir_sha(where: Path, name: str) -> str:
+    return hashlib.sha256((where / name).read_bytes()).hexdigest() if (where / name).exists() else ""
+
+
+def evaluate(
+    method_name: str,
+    track: Track,
+    *,
+    shots: int,
+    n_episodes: int | None,
+    out: Path,
+    budget: Budget,
+    models: Path,
+    seed: int = 0,
+    split: str = "test",
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Score ``method_name`` on the first ``n_episodes`` of the fixed (split, K) manifest.
+
+    Returns the path of the episode-records file.
+    """
+    if method_name not in METHODS and ":" not in method_name:
+        make_method(method_name)  # raises the registry's "did you mean" error
+    started_wall = time.perf_counter()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    manifest = track.manifest(split, shots)
+    specs = manifest.episodes[: n_episodes or len(manifest.episodes)]
+    method, train_meta = fit_or_load(method_name, track, budget=budget, models=models, seed=seed, log=log)
+    run_key = hashlib.sha256(
+        canonical_json(
+            {
+                "method": method_name,
+                "version": method.version,
+                "hparams": method.hparams(),
+                "state": train_meta.get("state_sha256", ""),
+                "manifest": manifest.sha256,
+            }
+        )
+    ).hexdigest()[:16]
+
+    out.mkdir(parents=True, exist_ok=True)
+    stem = file_stem(method_name, track.spec.name, shots) + ("" if split == "test" else f"__{split}")
+    records_path, run_path = out / f"{stem}.jsonl", out / f"{stem}.run.json"
+    existing = read_episode_records(records_path, repair=True)
+    foreign = {r["run_key"] for r in existing} - {run_key}
+    if foreign:
+        raise RecordError(
+            f"{records_path} holds results of another configuration of {method_name} "
+            f"(run {sorted(foreign)[0]}); move it away or pass another --out"
+        )
+    done = {r["episode_id"] for r in existing}
+    todo = [s for s in specs if s.episode_id not in done]
+    if done:
+        log(f"resuming: {len(done)} episodes already scored in {records_path}, {len(todo)} to go")
+
+    eval_started = time.perf_counter()
+    bar = tqdm(total=len(todo), desc=f"eval {method_name} K={shots}", unit="episode")
+    with bar:
+        for start in range(0, len(todo), CHUNK_EPISODES):
+            part = [track.episode(s) for s in todo[start : start + CHUNK_EPISODES]]
+            t0 = time.perf_counter()
+            adapted = adapt_all(method, [e.support for e in part])
+            t1 = time.perf_counter()
+            scores = log_prob_all(method, adapted, [e.query for e in part])
+            t2 = time.perf_counter()
+            for episode, log_probs in zip(part, scores):
+                score = episode_score(episode.query, log_probs)
+                append_record(
+                    records_path,
+                    EpisodeRecord(
+                        run_key=run_key,
+                        method=method_name,
+                        track=track.spec.name,
+                        shots=shots,
+                        split=split,
+                        episode_id=episode.episode_id,
+                        artist=episode.artist,
+                        manifest_sha256=manifest.sha256,
+                        support_ids=[it.item_id for it in episode.support],
+                        query_ids=[it.item_id for it in episode.query],
+                        nll_nats=list(score.nll_nats),
+                        units={u: list(v) for u, v in score.units.items()},
+                        nats_per_token=score.per_unit("tokens"),
+                        bits_per_token=score.bits_per("tokens"),
+                        bits_per={u: score.bits_per(u) for u in score.units},
+                        adapt_seconds=(t1 - t0) / len(part),
+                        score_seconds=(t2 - t1) / len(part),
+                    ),
+                )
+            bar.update(len(part))
+
+    source_version = track.store.meta["source_version"]
+    write_run(
+        run_path,
+        RunRecord(
+            run_key=run_key,
+            method=method_name,
+            method_version=method.version,
+            hparams=method.hparams(),
+            budget=budget.to_dict(),
+            train={k: train_meta.get(k) for k in ("train_seconds", "train_log", "seed", "state_sha256")},
+            track=track.spec.name,
+            track_version=track.spec.version,
+            track_spec=track.spec.to_dict(),
+            stand_in=track.spec.stand_in,
+            source_version=source_version,
+            encoding=encoding.ENCODING_NAME,
+            encoding_version=encoding.ENCODING_VERSION,
+            corpus_fingerprint=track.store.fingerprint,
+            split=split,
+            shots=shots,
+            query_size=manifest.query_size,
+            manifest_sha256=manifest.sha256,
+            manifest_episodes=len(manifest.episodes),
+            episodes_evaluated=len(specs),
+            params=method.n_params(),
+            seed=seed,
+            git_sha=git_sha(),
+            env=environment(),
+            started=started,
+            finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            wall_seconds=round(time.perf_counter() - started_wall, 2),
+            eval_seconds=round(time.perf_counter() - eval_started, 2),
+        ),
+    )
+    return records_path

@@ -1,0 +1,243 @@
+"""The corpus store: parse a source once, keep it as one memory-mapped token array.
+
+On disk (``<cache>/<source cache key>/enc<v>/``)::
+
+    tokens.u16     all items' tokens back to back (uint16, memory-mapped on load)
+    offsets.npy    int64, shape (n_items + 1,): item i is tokens[offsets[i]:offsets[i+1]]
+    items.json     per-item metadata (id, artist, title, path, notes, tokens, sha256)
+    report.json    what was skipped and why, counts, build time
+    meta.json      versions and the corpus fingerprint; written last, so its presence
+                   means the store is complete
+
+A build parses pieces in parallel in chunks; every finished chunk is written to
+``parts/`` atomically, so an interrupted build resumes where it stopped.  A piece
+that fails to parse (corrupt, empty, drum-only) is listed in the report with its
+reason and never stops the build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from episodes import encoding
+from episodes.atomic import atomic_path, write_json
+from episodes.midi_notes import SkipItem
+from episodes.sources.base import DataError, PieceRef, Source
+
+STORE_FORMAT = 1
+CHUNK = 32
+
+
+@dataclass(frozen=True)
+class ItemMeta:
+    """Metadata of one stored item; ``n_tokens`` counts BOS and EOS."""
+
+    item_id: str
+    artist: str
+    title: str
+    path: str
+    n_notes: int
+    n_tokens: int
+    sha256: str
+
+
+class CorpusStore:
+    """A built corpus: memory-mapped tokens plus per-item metadata."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.meta = json.loads((root / "meta.json").read_text())
+        self.items = [ItemMeta(**d) for d in json.loads((root / "items.json").read_text())]
+        self.offsets = np.load(root / "offsets.npy")
+        n_tokens = int(self.offsets[-1])
+        self.tokens = (
+            np.memmap(root / "tokens.u16", dtype="<u2", mode="r", shape=(n_tokens,))
+            if n_tokens
+            else np.zeros(0, dtype=encoding.TOKEN_DTYPE)
+        )
+        self.index = {m.item_id: i for i, m in enumerate(self.items)}
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 over item ids and token hashes: equal stores have equal fingerprints."""
+        return self.meta["fingerprint"]
+
+    def report(self) -> dict:
+        return json.loads((self.root / "report.json").read_text())
+
+    def tokens_of(self, i: int) -> np.ndarray:
+        """Tokens of item ``i``, shape ``(n_tokens,)`` (a view into the memory map)."""
+        return self.tokens[self.offsets[i] : self.offsets[i + 1]]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def corpus_fingerprint(items: list[ItemMeta]) -> str:
+    lines = "".join(f"{m.item_id}\t{m.sha256}\n" for m in sorted(items, key=lambda m: m.item_id))
+    head = f"{encoding.ENCODING_NAME}-v{encoding.ENCODING_VERSION}\n"
+    return hashlib.sha256((head + lines).encode()).hexdigest()
+
+
+def store_dir(source: Source, cache_root: Path) -> Path:
+    return Path(cache_root) / source.cache_key() / f"enc{encoding.ENCODING_VERSION}"
+
+
+def open_store(
+    source: Source,
+    cache_root: Path,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    build: bool = True,
+    log: Callable[[str], None] = print,
+) -> CorpusStore:
+    """Load the store for ``source``, building it first if it is missing or stale.
+
+    With ``build=False`` a missing store is an error instead.
+    """
+    root = store_dir(source, cache_root)
+    meta_path = root / "meta.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format") == STORE_FORMAT and meta.get("encoding_version") == encoding.ENCODING_VERSION:
+            return CorpusStore(root)
+    if not build:
+        raise DataError(f"no built corpus for {source.name} in {cache_root}; run `fsmb data build` first")
+    build_store(source, root, workers=workers, progress=progress, log=log)
+    return CorpusStore(root)
+
+
+def build_store(
+    source: Source,
+    root: Path,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> None:
+    """Parse every piece of ``source`` into a store at ``root`` (resumable)."""
+    started = time.perf_counter()
+    pieces = source.list_pieces()
+    parts = root / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    chunks = [pieces[i : i + CHUNK] for i in range(0, len(pieces), CHUNK)]
+    todo = [i for i in range(len(chunks)) if not (parts / f"{i:05d}.json").exists()]
+    if len(todo) < len(chunks):
+        log(f"resuming build: {len(chunks) - len(todo)} of {len(chunks)} chunks already parsed")
+    workers = workers or max(1, min(os.cpu_count() or 1, len(todo)))
+    bar = tqdm(
+        total=sum(len(chunks[i]) for i in todo),
+        desc=f"parse {source.name}",
+        unit="piece",
+        disable=not progress,
+    )
+    with bar:
+        if workers == 1 or len(todo) <= 1:
+            for i in todo:
+                _write_part(parts, i, parse_chunk(source, chunks[i]))
+                bar.update(len(chunks[i]))
+        else:
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                futures = {pool.submit(parse_chunk, source, chunks[i]): i for i in todo}
+                for future in as_completed(futures):
+                    i = futures[future]
+                    _write_part(parts, i, future.result())
+                    bar.update(len(chunks[i]))
+    _assemble(source, root, pieces, len(chunks), time.perf_counter() - started)
+    shutil.rmtree(parts)
+    report = json.loads((root / "report.json").read_text())
+    log(
+        f"built {source.name}: {report['n_items']} items, {report['n_skipped']} skipped "
+        f"(see {root / 'report.json'}), {report['build_seconds']:.0f} s"
+    )
+
+
+def parse_chunk(source: Source, refs: list[PieceRef]) -> list[dict]:
+    """Parse pieces; one result dict per piece, with ``tokens`` or an ``error``."""
+    out = []
+    for ref in refs:
+        try:
+            with warnings.catch_warnings():  # parsers warn about every odd measure
+                warnings.simplefilter("ignore")
+                notes = source.read_notes(ref)
+            tokens = encoding.encode(notes)
+            out.append({"item_id": ref.item_id, "n_notes": len(notes), "tokens": tokens.tolist()})
+        except SkipItem as exc:
+            out.append({"item_id": ref.item_id, "error": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - any parser failure is reported, not fatal
+            out.append({"item_id": ref.item_id, "error": f"unreadable: {type(exc).__name__}: {exc}"[:300]})
+    return out
+
+
+def _write_part(parts: Path, index: int, results: list[dict]) -> None:
+    with atomic_path(parts / f"{index:05d}.json") as tmp:
+        tmp.write_text(json.dumps(results))
+
+
+def _assemble(source: Source, root: Path, pieces: list[PieceRef], n_chunks: int, seconds: float) -> None:
+    refs = {p.item_id: p for p in pieces}
+    items: list[ItemMeta] = []
+    arrays: list[np.ndarray] = []
+    skipped: list[dict] = []
+    for i in range(n_chunks):
+        for result in json.loads((root / "parts" / f"{i:05d}.json").read_text()):
+            ref = refs[result["item_id"]]
+            if "error" in result:
+                skipped.append({"item_id": ref.item_id, "path": ref.path, "reason": result["error"]})
+                continue
+            tokens = np.asarray(result["tokens"], dtype=encoding.TOKEN_DTYPE)
+            sha = hashlib.sha256(tokens.astype("<u2").tobytes()).hexdigest()
+            items.append(
+                ItemMeta(ref.item_id, ref.artist, ref.title, ref.path, result["n_notes"], len(tokens), sha)
+            )
+            arrays.append(tokens)
+    order = sorted(range(len(items)), key=lambda k: items[k].item_id)
+    items = [items[k] for k in order]
+    arrays = [arrays[k] for k in order]
+    offsets = np.zeros(len(items) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(a) for a in arrays]) if arrays else []
+    with atomic_path(root / "tokens.u16") as tmp:
+        (np.concatenate(arrays) if arrays else np.zeros(0, encoding.TOKEN_DTYPE)).astype("<u2").tofile(tmp)
+    with atomic_path(root / "offsets.npy") as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, offsets)
+    write_json(root / "items.json", [asdict(m) for m in items], indent=None)
+    write_json(
+        root / "report.json",
+        {
+            "source": source.name,
+            "n_pieces": len(pieces),
+            "n_items": len(items),
+            "n_skipped": len(skipped),
+            "skipped": skipped,
+            "build_seconds": round(seconds, 2),
+        },
+    )
+    write_json(
+        root / "meta.json",
+        {
+            "format": STORE_FORMAT,
+            "source": source.name,
+            "source_version": source.version,
+            "cache_key": source.cache_key(),
+            "encoding": encoding.ENCODING_NAME,
+            "encoding_version": encoding.ENCODING_VERSION,
+            "fingerprint": corpus_fingerprint(items),
+            "n_items": len(items),
+            "n_tokens": int(offsets[-1]),
+        },
+    )

@@ -1,0 +1,242 @@
+"""Tracks: named, versioned benchmark configurations, and a loaded track's episodes.
+
+A `TrackSpec` fixes source, encoding, split salt, default K and Q, crop length,
+number of fixed val/test episodes and seed.  Changing any of them means a new
+``version``, never an edit.  `Track` is a spec bound to a built corpus store.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from episodes import encoding
+from episodes.manifest import EpisodeDrawer, Manifest, ManifestError, draw_manifest
+from episodes.sources.base import DataError, Source
+from episodes.split import split_artists
+from episodes.store import CorpusStore, open_store
+from episodes.types import Episode, Item
+
+# A directory of committed data (artist lists, fixed manifests) for built-in tracks.
+DATA = resources.files("episodes") / "data"
+
+
+@dataclass(frozen=True)
+class TrackSpec:
+    """A benchmark configuration.  ``name`` is ``modality/source``."""
+
+    name: str
+    modality: str
+    description: str
+    source: str
+    version: int = 1
+    shots: int = 5
+    query_size: int = 4
+    max_tokens: int = 1024
+    n_val: int = 200
+    n_test: int = 600
+    seed: int = 0
+    split_salt: str = "fsmb-split-v1"
+    needs_data_dir: bool = False
+    stand_in: bool = False
+
+    @property
+    def slug(self) -> str:
+        return self.name.replace("/", "-")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+TRACKS: dict[str, TrackSpec] = {
+    spec.name: spec
+    for spec in (
+        TrackSpec(
+            name="midi/music21",
+            modality="midi",
+            description="music21 core corpus grouped by composer / folk collection (offline default)",
+            source="music21",
+        ),
+        TrackSpec(
+            name="midi/dir",
+            modality="midi",
+            description="your MIDI files laid out ROOT/<artist>/<song>.mid (Lakh clean_midi, AI-ON freemidi)",
+            source="midi-dir",
+            needs_data_dir=True,
+        ),
+    )
+}
+
+
+def make_source(spec: TrackSpec, data_dir: Path | None) -> Source:
+    """The source a track reads, checking the data directory it needs."""
+    if spec.needs_data_dir and data_dir is None:
+        raise DataError(f"track {spec.name} reads your data: pass --data-dir ROOT")
+    if spec.source == "music21":
+        from episodes.sources.music21_corpus import Music21CorpusSource
+
+        return Music21CorpusSource()
+    if spec.source == "midi-dir":
+        from episodes.sources.midi_dir import MidiDirSource
+
+        return MidiDirSource(Path(data_dir))
+    raise DataError(f"track {spec.name}: unknown source kind {spec.source!r}")
+
+
+class Track:
+    """A track bound to its built corpus: splits, manifests and materialised episodes."""
+
+    def __init__(self, spec: TrackSpec, store: CorpusStore) -> None:
+        self.spec = spec
+        self.store = store
+        artists = sorted({m.artist for m in store.items})
+        self.splits = split_artists(artists, spec.split_salt)
+        self.split_of = {a: s for s, names in self.splits.items() for a in names}
+        self.pools: dict[str, dict[str, list[str]]] = {s: {} for s in self.splits}
+        for m in store.items:
+            self.pools[self.split_of[m.artist]].setdefault(m.artist, []).append(m.item_id)
+
+    @classmethod
+    def open(
+        cls,
+        spec: TrackSpec,
+        *,
+        cache_dir: Path,
+        data_dir: Path | None = None,
+        workers: int | None = None,
+        progress: bool = True,
+        build: bool = True,
+        log: Callable[[str], None] = print,
+    ) -> "Track":
+        """Bind ``spec`` to its corpus store, building the store unless ``build=False``."""
+        source = make_source(spec, data_dir)
+        store = open_store(source, cache_dir, workers=workers, progress=progress, build=build, log=log)
+        return cls(spec, store)
+
+    # ----- items -------------------------------------------------------------
+    def item(self, index: int) -> Item:
+        """Item ``index`` of the store, cropped to ``max_tokens`` (see `encoding.crop`)."""
+        meta = self.store.items[index]
+        tokens = np.array(encoding.crop(self.store.tokens_of(index), self.spec.max_tokens))
+        notes = meta.n_notes if len(tokens) == meta.n_tokens else int(encoding.note_ends(tokens).sum())
+        return Item(meta.item_id, meta.artist, tokens, {"tokens": len(tokens) - 1, "notes": notes})
+
+    def item_by_id(self, item_id: str) -> Item:
+        try:
+            return self.item(self.store.index[item_id])
+        except KeyError:
+            raise ManifestError(f"item {item_id!r} is not in the {self.spec.name} corpus") from None
+
+    def split_indices(self, split: str) -> list[int]:
+        """Store indices of every item of the artists of ``split``."""
+        return [i for i, m in enumerate(self.store.items) if self.split_of[m.artist] == split]
+
+    @property
+    def vocab_size(self) -> int:
+        return encoding.VOCAB_SIZE
+
+    # ----- episodes ----------------------------------------------------------
+    def drawer(self, split: str, shots: int, query_size: int | None = None, seed: int | None = None) -> EpisodeDrawer:
+        """On-the-fly episode drawer (training episodes use ``split="train"``)."""
+        return EpisodeDrawer(
+            self.pools[split],
+            shots=shots,
+            query_size=self.spec.query_size if query_size is None else query_size,
+            seed=self.spec.seed if seed is None else seed,
+            split=split,
+        )
+
+    def episode(self, spec) -> Episode:
+        return Episode(
+            spec.episode_id,
+            spec.artist,
+            tuple(self.item_by_id(i) for i in spec.support),
+            tuple(self.item_by_id(i) for i in spec.query),
+        )
+
+    def manifest(self, split: str, shots: int | None = None, query_size: int | None = None) -> Manifest:
+        """The fixed manifest for (split, K, Q): committed, cached, or drawn and cached.
+
+        Always verified against this corpus before it is returned.
+        """
+        shots = self.spec.shots if shots is None else shots
+        query_size = self.spec.query_size if query_size is None else query_size
+        fname = f"{split}-K{shots}-Q{query_size}.json"
+        committed = DATA / self.spec.slug / "manifests" / fname
+        cached = self.store.root / "manifests" / self.spec.slug / f"v{self.spec.version}" / fname
+        drawn = self.draw_manifest(split, shots, query_size)
+        for path in (Path(str(committed)), cached):
+            if path.exists():
+                manifest = Manifest.load(path)
+                self.verify(manifest, drawn)
+                return manifest
+        drawn.save(cached)
+        return drawn
+
+    def draw_manifest(self, split: str, shots: int, query_size: int) -> Manifest:
+        n = {"val": self.spec.n_val, "test": self.spec.n_test}[split]
+        return draw_manifest(
+            self.pools[split],
+            track=self.spec.name,
+            track_version=self.spec.version,
+            split=split,
+            shots=shots,
+            query_size=query_size,
+            n_episodes=n,
+            seed=self.spec.seed,
+            corpus_fingerprint=self.store.fingerprint,
+        )
+
+    def verify(self, manifest: Manifest, drawn: Manifest | None = None) -> None:
+        """Fail loudly unless ``manifest`` belongs to this track and corpus."""
+        where = f"{manifest.track} {manifest.split} K={manifest.shots} manifest"
+        if manifest.track != self.spec.name or manifest.track_version != self.spec.version:
+            raise ManifestError(f"{where}: made for {manifest.track} v{manifest.track_version}")
+        if manifest.corpus_fingerprint != self.store.fingerprint:
+            raise ManifestError(
+                f"{where}: corpus fingerprint {manifest.corpus_fingerprint[:12]} != local corpus "
+                f"{self.store.fingerprint[:12]}; the local data differs from the benchmark's "
+                "(check the pinned source versions, then rebuild with `fsmb data build`)"
+            )
+        for e in manifest.episodes:
+            ids = e.support + e.query
+            if len(set(ids)) != len(ids):
+                raise ManifestError(f"{where}: episode {e.episode_id} repeats an item")
+            for item_id in ids:
+                i = self.store.index.get(item_id)
+                if i is None or self.store.items[i].artist != e.artist:
+                    raise ManifestError(f"{where}: episode {e.episode_id} names {item_id!r}, not by {e.artist}")
+        if drawn is not None and drawn.sha256 != manifest.sha256:
+            raise ManifestError(
+                f"{where}: sha256 {manifest.sha256[:12]} != {drawn.sha256[:12]} drawn from this corpus "
+                "with the track's seed"
+            )
+
+    @cached_property
+    def eligibility(self) -> dict[str, list[str]]:
+        """Artists per split with fewer than K + Q items (reported, never silently dropped)."""
+        need = self.spec.shots + self.spec.query_size
+        return {s: sorted(a for a, ids in pool.items() if len(ids) < need) for s, pool in self.pools.items()}
+
+    def summary(self) -> dict:
+        """Counts per split, for `fsmb data build` and the README."""
+        out = {}
+        for s, pool in self.pools.items():
+            out[s] = {
+                "artists": len(pool),
+                "items": sum(len(v) for v in pool.values()),
+                "ineligible_artists": self.eligibility[s],
+            }
+        return out
+
+
+def committed_split(spec: TrackSpec) -> dict[str, list[str]] | None:
+    """The committed artist lists of a built-in track, if there are any."""
+    path = DATA / spec.slug / "split.json"
+    return json.loads(path.read_text()) if path.is_file() else None

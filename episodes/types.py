@@ -1,0 +1,39 @@
+"""The values episodes are made of: items and episodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Item:
+    """One song as a method sees it.
+
+    ``tokens``: ``uint16`` array of shape ``(n,)``, starting with BOS; it ends with
+    EOS unless the song was cropped to the track's ``max_tokens`` (then it is a
+    prefix).  ``units`` counts what scores are normalised by: ``tokens`` (the
+    ``n - 1`` predicted tokens), ``notes`` (MIDI), ``characters`` (lyrics), ...
+    """
+
+    item_id: str
+    artist: str
+    tokens: np.ndarray
+    units: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def n_predicted(self) -> int:
+        """Tokens a model predicts: every token after BOS."""
+        return len(self.tokens) - 1
+
+
+@dataclass(frozen=True, eq=False)
+class Episode:
+    """A few-shot task: ``support`` songs to adapt on, ``query`` songs to score."""
+
+    episode_id: str
+    artist: str
+    support: tuple[Item, ...]
+    query: tuple[Item, ...]

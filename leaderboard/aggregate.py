@@ -1,0 +1,100 @@
+"""Aggregate episode records into leaderboard rows (mean over episodes, 95% CI)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from scipy import stats
+
+from benchmark.records import EPISODE_FIELDS, RUN_FIELDS, RecordError, read_episode_records, read_run
+
+# Normalisation units per modality, as (unit key in records, column name).
+UNIT_COLUMNS = {"notes": "bits_per_note", "characters": "bits_per_char"}
+
+
+def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and the half-width of its 95% Student-t confidence interval."""
+    x = np.asarray(values, dtype=np.float64)
+    if len(x) < 2:
+        return float(x.mean()) if len(x) else math.nan, math.nan
+    half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
+    return float(x.mean()), float(half)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One leaderboard row: a method on a track at K shots."""
+
+    method: str
+    track: str
+    shots: int
+    episodes: int
+    nll_nats_per_token: float
+    ci95: float
+    bits_per_token: float
+    bits_per_note: float | None
+    bits_per_note_ci95: float | None
+    params: int
+    manifest_sha256: str
+    manifest_episodes: int
+    budget: str
+    stand_in: bool
+    run_key: str
+
+    def to_dict(self) -> dict:
+        """Fields as a dict; undefined figures (a CI from one episode) become ``None``."""
+        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(self).items()}
+
+
+def load_runs(results: Path) -> list[tuple[dict, list[dict]]]:
+    """(run record, its episode records) for every ``*.run.json`` under ``results``."""
+    results = Path(results)
+    if not results.is_dir():
+        raise RecordError(f"--results {results}: no such directory")
+    out = []
+    for run_path in sorted(results.rglob("*.run.json")):
+        run = read_run(run_path)
+        missing = RUN_FIELDS - set(run)
+        if missing:
+            raise RecordError(f"{run_path}: not a run record (missing {', '.join(sorted(missing))})")
+        episodes_path = run_path.with_name(run_path.name[: -len(".run.json")] + ".jsonl")
+        episodes = [r for r in read_episode_records(episodes_path) if r.get("run_key") == run["run_key"]]
+        for r in episodes:
+            if EPISODE_FIELDS - set(r):
+                raise RecordError(f"{episodes_path}: episode record missing {sorted(EPISODE_FIELDS - set(r))}")
+        out.append((run, episodes))
+    return out
+
+
+def make_row(run: dict, episodes: list[dict]) -> Row:
+    nats, ci = mean_ci95([e["nats_per_token"] for e in episodes])
+    bits_tok, _ = mean_ci95([e["bits_per_token"] for e in episodes])
+    has_notes = bool(episodes) and "notes" in episodes[0]["bits_per"]
+    bpn, bpn_ci = mean_ci95([e["bits_per"]["notes"] for e in episodes]) if has_notes else (None, None)
+    return Row(
+        method=run["method"],
+        track=run["track"],
+        shots=run["shots"],
+        episodes=len(episodes),
+        nll_nats_per_token=nats,
+        ci95=ci,
+        bits_per_token=bits_tok,
+        bits_per_note=bpn,
+        bits_per_note_ci95=bpn_ci,
+        params=run["params"],
+        manifest_sha256=run["manifest_sha256"],
+        manifest_episodes=run["manifest_episodes"],
+        budget=run["budget"]["name"],
+        stand_in=run["stand_in"],
+        run_key=run["run_key"],
+    )
+
+
+def leaderboard_rows(results: Path) -> list[Row]:
+    """Rows sorted by track, K, then NLL (best first)."""
+    rows = [make_row(run, eps) for run, eps in load_runs(results) if eps]
+    return sorted(rows, key=lambda r: (r.track, r.shots, r.nll_nats_per_token))

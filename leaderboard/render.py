@@ -1,0 +1,60 @@
+"""Render leaderboard rows as Markdown, JSON or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Sequence
+
+from leaderboard.aggregate import Row
+
+FORMATS = ("md", "json", "csv")
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def to_markdown(rows: Sequence[Row]) -> str:
+    """A table per track, best NLL first; stand-in tracks are labelled."""
+    lines: list[str] = []
+    for track in sorted({r.track for r in rows}):
+        sub = [r for r in rows if r.track == track]
+        label = " (stand-in data)" if sub[0].stand_in else ""
+        lines += [
+            f"**{track}**{label}",
+            "",
+            "| method | K | episodes | nats/token (±95% CI) | bits/token | bits/note (±95% CI) | params | budget |",
+            "|---|---:|---:|---|---:|---|---:|---|",
+        ]
+        for r in sub:
+            part = "" if r.episodes == r.manifest_episodes else f" of {r.manifest_episodes}"
+            lines.append(
+                f"| {r.method} | {r.shots} | {r.episodes}{part} | {_fmt(r.nll_nats_per_token)} ± {_fmt(r.ci95)} "
+                f"| {_fmt(r.bits_per_token)} | {_fmt(r.bits_per_note)} ± {_fmt(r.bits_per_note_ci95)} "
+                f"| {r.params:,} | {r.budget} |"
+            )
+        lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", ""]
+    return "\n".join(lines)
+
+
+def to_json(rows: Sequence[Row]) -> str:
+    return json.dumps([r.to_dict() for r in rows], indent=1, allow_nan=False, default=str)
+
+
+def to_csv(rows: Sequence[Row]) -> str:
+    buf = io.StringIO()
+    fields = list(Row.__dataclass_fields__)
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow(r.to_dict())
+    return buf.getvalue()
+
+
+def render(rows: Sequence[Row], fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return {"md": to_markdown, "json": to_json, "csv": to_csv}[fmt](rows)

@@ -1,0 +1,52 @@
+"""Leaderboard: aggregation with confidence intervals and the three formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+from scipy import stats
+
+from benchmark.cli import main
+from benchmark.records import RecordError
+from leaderboard.aggregate import leaderboard_rows, mean_ci95
+from leaderboard.render import render
+from tests.conftest import TINY_BUDGET
+
+
+def test_mean_ci95_matches_scipy():
+    x = np.random.default_rng(0).normal(size=37)
+    mean, half = mean_ci95(x)
+    lo, hi = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+    assert np.isclose(mean, x.mean()) and np.isclose(half, (hi - lo) / 2)
+
+
+def test_leaderboard_rows_and_formats(track, tmp_path, capsys):
+    from benchmark.runner import evaluate
+
+    for method in ("unigram", "unigram-support"):
+        evaluate(method, track, shots=5, n_episodes=30, out=tmp_path / "r", budget=TINY_BUDGET,
+                 models=tmp_path / "m", log=lambda m: None)
+    rows = leaderboard_rows(tmp_path / "r")
+    assert [r.method for r in rows] == ["unigram-support", "unigram"]
+    assert all(r.episodes == 30 and r.manifest_episodes == 600 and r.ci95 > 0 for r in rows)
+    assert main(["leaderboard", "--results", str(tmp_path / "r"), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    required = {"method", "track", "shots", "episodes", "nll_nats_per_token", "ci95", "bits_per_note",
+                "params", "manifest_sha256"}
+    assert all(required <= set(row) for row in data)
+    table = list(csv.DictReader(io.StringIO(render(rows, "csv"))))
+    assert float(table[0]["nll_nats_per_token"]) == rows[0].nll_nats_per_token
+    md = render(rows, "md")
+    assert "| unigram-support | 5 | 30 of 600 |" in md
+
+
+def test_missing_results_dir_is_a_clear_error(tmp_path):
+    try:
+        leaderboard_rows(tmp_path / "nope")
+    except RecordError as exc:
+        assert "no such directory" in str(exc)
+    else:
+        raise AssertionError("expected RecordError")

@@ -1,0 +1,73 @@
+"""Runner: adapt never sees query items, records, resume after interruption."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmark.records import RecordError, read_episode_records
+from benchmark.runner import evaluate
+from tests import spy
+from tests.conftest import TINY_BUDGET
+
+def run(track, out: Path, models: Path, n=40, method="tests.spy:SpyMethod"):
+    return evaluate(method, track, shots=5, n_episodes=n, out=out, budget=TINY_BUDGET, models=models,
+                    log=lambda m: None)
+
+
+def test_adapt_never_receives_query_items(track, tmp_path):
+    spy.SUPPORTS.clear()
+    path = run(track, tmp_path / "out", tmp_path / "models")
+    records = read_episode_records(path)
+    assert len(records) == 40
+    assert spy.SUPPORTS == [r["support_ids"] for r in records]
+    for support, r in zip(spy.SUPPORTS, records):
+        assert len(support) == 5 and len(r["query_ids"]) == track.spec.query_size
+        assert not set(support) & set(r["query_ids"])
+
+
+def test_records_carry_scores_and_provenance(track, tmp_path):
+    path = run(track, tmp_path / "out", tmp_path / "models", n=10)
+    r = read_episode_records(path)[0]
+    assert r["manifest_sha256"] == track.manifest("test").sha256
+    assert np.isclose(r["nats_per_token"], sum(r["nll_nats"]) / sum(r["units"]["tokens"]))
+    assert np.isclose(r["bits_per"]["notes"], sum(r["nll_nats"]) / sum(r["units"]["notes"]) / np.log(2))
+    run_record = json.loads(path.with_name(path.name.replace(".jsonl", ".run.json")).read_text())
+    assert run_record["corpus_fingerprint"] == track.store.fingerprint
+    assert run_record["encoding_version"] == 1 and run_record["episodes_evaluated"] == 10
+    assert run_record["env"]["torch"].startswith("2.11")
+
+
+def test_interrupted_run_resumes_without_redoing_episodes(track, tmp_path):
+    out, models = tmp_path / "out", tmp_path / "models"
+    spy.SUPPORTS.clear()
+    spy.CRASH_AT[:] = [33]  # crash in the second chunk of 32 episodes
+    with pytest.raises(KeyboardInterrupt):
+        run(track, out, models, n=50)
+    spy.CRASH_AT.clear()
+    path = next(out.glob("*.jsonl"))
+    first = read_episode_records(path)
+    assert len(first) == 32
+    with open(path, "a") as fh:  # simulate a write cut short by the crash
+        fh.write('{"run_key": "trunc')
+    spy.SUPPORTS.clear()
+    run(track, out, models, n=50)
+    records = read_episode_records(path)
+    ids = [r["episode_id"] for r in records]
+    assert len(ids) == 50 and len(set(ids)) == 50
+    assert records[:32] == first
+    assert len(spy.SUPPORTS) == 18  # only the missing episodes were adapted again
+
+
+def test_results_of_another_configuration_are_not_mixed(track, tmp_path):
+    out, models = tmp_path / "out", tmp_path / "models"
+    path = run(track, out, models, n=5)
+    lines = path.read_text().splitlines()
+    rec = json.loads(lines[0])
+    rec["run_key"] = "0" * 16
+    path.write_text("\n".join([json.dumps(rec)] + lines[1:]) + "\n")
+    with pytest.raises(RecordError, match="another configuration"):
+        run(track, out, models, n=5)
