@@ -47,7 +47,7 @@ class Budget:
 
 BUDGETS: dict[str, Budget] = {
     "quick": Budget("quick", steps=250, batch_size=16, val_every=125, val_episodes=40, size="small"),
-    "full": Budget("full", steps=3000, batch_size=32, val_every=500, val_episodes=100, size="base"),
+    "full": Budget("full", steps=1500, batch_size=16, val_every=250, val_episodes=100, size="small"),
 }
 
 

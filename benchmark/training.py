@@ -95,7 +95,8 @@ def train_loop(
         nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
         writer.add_scalar("train/nats_per_token", loss.item(), step + 1)
-        bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{log.best_val_nats_per_token:.3f}")
+        best = log.best_val_nats_per_token
+        bar.set_postfix(loss=f"{loss.item():.3f}", best_val="-" if math.isinf(best) else f"{best:.3f}")
         if (step + 1) % val_every == 0 or step + 1 == steps:
             val = float(val_fn())
             writer.add_scalar("val/nats_per_token", val, step + 1)

@@ -64,13 +64,18 @@ def test_cache_is_reused_and_rebuilt_when_files_change(tmp_path):
     assert len(third) == len(first) + 1 and third.fingerprint != first.fingerprint
 
 
-def test_fingerprint_is_independent_of_location(tmp_path):
-    a = make_midi_corpus(tmp_path / "a", n_artists=2, songs=3)
+def test_two_builds_give_the_same_fingerprint_and_manifest_sha256(tmp_path):
+    a = make_midi_corpus(tmp_path / "a", n_artists=30, songs=10)
     b = tmp_path / "b"
     shutil.copytree(a, b)
-    fa = open_store(MidiDirSource(a), tmp_path / "c", workers=1, progress=False, log=print).fingerprint
-    fb = open_store(MidiDirSource(b), tmp_path / "c", workers=1, progress=False, log=print).fingerprint
-    assert fa == fb
+    tracks = [
+        Track.open(TRACKS["midi/dir"], cache_dir=tmp_path / f"cache-{d.name}", data_dir=d, workers=1,
+                   progress=False, log=print)
+        for d in (a, b)
+    ]
+    assert tracks[0].store.fingerprint == tracks[1].store.fingerprint
+    for split in ("val", "test"):
+        assert tracks[0].manifest(split).sha256 == tracks[1].manifest(split).sha256
 
 
 def test_interrupted_build_resumes_from_finished_chunks(tmp_path, monkeypatch):
