@@ -108,8 +108,7 @@ def evaluate(
 
     Returns the path of the episode-records file.
     """
-    if method_name not in METHODS and ":" not in method_name:
-        make_method(method_name)  # raises the registry's "did you mean" error
+    METHODS.target(method_name)  # an unknown name fails here, before any work, with "did you mean"
     started_wall = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest = track.manifest(split, shots)
