@@ -1,7 +1,7 @@
 """Standard MIDI files -> quantised note lists (encoding v1), through symusic.
 
-symusic is a C++ parser; it reads a typical pop-song MIDI file in well under a
-millisecond, which matters for collections of tens of thousands of files.
+symusic is a C++ parser, chosen over the pure-Python readers for collections of
+tens of thousands of files (Lakh MIDI).
 """
 
 from __future__ import annotations
