@@ -121,7 +121,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from leaderboard.aggregate import leaderboard_rows
     from leaderboard.render import render
 
-    print(render(leaderboard_rows(Path(args.results)), args.format))
+    rows = leaderboard_rows(Path(args.results), reference=args.reference)
+    print(render(rows, args.format))
+    if args.plot:
+        from leaderboard.plot import plot_shots
+
+        plot_shots(rows, Path(args.plot))
+        print(f"shots curve: {args.plot}", file=sys.stderr)
     return 0
 
 
@@ -193,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("leaderboard", help="aggregate result records")
     p.add_argument("--results", required=True)
     p.add_argument("--format", choices=["md", "json", "csv"], default="md")
+    p.add_argument("--reference", default="lstm", help="method for paired differences (default: %(default)s)")
+    p.add_argument("--plot", help="also write the NLL-against-K plot to this PNG file")
     p.set_defaults(func=cmd_leaderboard)
     p = sub.add_parser("quickstart", help="build midi/music21, train and score the baselines")
     p.add_argument("--out", default="quickstart-out")

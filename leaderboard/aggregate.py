@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -44,6 +45,9 @@ class Row:
     budget: str
     stand_in: bool
     run_key: str
+    delta_vs_reference: float | None = None
+    delta_ci95: float | None = None
+    paired_episodes: int = 0
 
     def to_dict(self) -> dict:
         """Fields as a dict; undefined figures (a CI from one episode) become ``None``."""
@@ -94,7 +98,29 @@ def make_row(run: dict, episodes: list[dict]) -> Row:
     )
 
 
-def leaderboard_rows(results: Path) -> list[Row]:
-    """Rows sorted by track, K, then NLL (best first)."""
-    rows = [make_row(run, eps) for run, eps in load_runs(results) if eps]
+def paired_delta(episodes: list[dict], reference: list[dict]) -> tuple[float, float, int]:
+    """Mean per-episode difference in nats/token (method - reference) with a paired
+    95% CI, over the episodes both were scored on.  Negative: the method is better."""
+    ref = {e["episode_id"]: e["nats_per_token"] for e in reference}
+    diffs = [e["nats_per_token"] - ref[e["episode_id"]] for e in episodes if e["episode_id"] in ref]
+    mean, ci = mean_ci95(diffs)
+    return mean, ci, len(diffs)
+
+
+def leaderboard_rows(results: Path, *, reference: str = "lstm") -> list[Row]:
+    """Rows sorted by track, K, then NLL (best first).
+
+    Each row is compared, episode by episode, with the ``reference`` method's run on
+    the same manifest (same track, K and manifest sha256), if there is one.
+    """
+    runs = [(run, eps) for run, eps in load_runs(results) if eps]
+    by_manifest = {(run["track"], run["manifest_sha256"]): eps for run, eps in runs if run["method"] == reference}
+    rows = []
+    for run, eps in runs:
+        row = make_row(run, eps)
+        ref = by_manifest.get((run["track"], run["manifest_sha256"]))
+        if ref is not None:
+            delta, ci, n = paired_delta(eps, ref)
+            row = dataclasses.replace(row, delta_vs_reference=delta, delta_ci95=ci, paired_episodes=n)
+        rows.append(row)
     return sorted(rows, key=lambda r: (r.track, r.shots, r.nll_nats_per_token))

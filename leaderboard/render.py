@@ -17,6 +17,12 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
+def _delta(r: Row) -> str:
+    if r.delta_vs_reference is None or r.method == "lstm":
+        return "–"
+    return f"{r.delta_vs_reference:+.3f} ± {_fmt(r.delta_ci95)}"
+
+
 def to_markdown(rows: Sequence[Row]) -> str:
     """A table per track, best NLL first; stand-in tracks are labelled."""
     lines: list[str] = []
@@ -26,14 +32,15 @@ def to_markdown(rows: Sequence[Row]) -> str:
         lines += [
             f"**{track}**{label}",
             "",
-            "| method | K | episodes | nats/token (±95% CI) | bits/token | bits/note (±95% CI) | params | budget |",
-            "|---|---:|---:|---|---:|---|---:|---|",
+            "| method | K | episodes | nats/token (±95% CI) | Δ vs lstm, paired (±95% CI) | bits/token "
+            "| bits/note (±95% CI) | params | budget |",
+            "|---|---:|---:|---|---|---:|---|---:|---|",
         ]
         for r in sub:
             part = "" if r.episodes == r.manifest_episodes else f" of {r.manifest_episodes}"
             lines.append(
                 f"| {r.method} | {r.shots} | {r.episodes}{part} | {_fmt(r.nll_nats_per_token)} ± {_fmt(r.ci95)} "
-                f"| {_fmt(r.bits_per_token)} | {_fmt(r.bits_per_note)} ± {_fmt(r.bits_per_note_ci95)} "
+                f"| {_delta(r)} | {_fmt(r.bits_per_token)} | {_fmt(r.bits_per_note)} ± {_fmt(r.bits_per_note_ci95)} "
                 f"| {r.params:,} | {r.budget} |"
             )
         lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", ""]

@@ -50,3 +50,27 @@ def test_missing_results_dir_is_a_clear_error(tmp_path):
         assert "no such directory" in str(exc)
     else:
         raise AssertionError("expected RecordError")
+
+
+def test_paired_difference_and_shots_plot(track, tmp_path, capsys):
+    from benchmark.records import read_episode_records
+    from benchmark.runner import evaluate
+
+    paths = {}
+    for method in ("unigram", "unigram-support"):
+        for k in (0, 2, 5):
+            paths[method, k] = evaluate(method, track, shots=k, n_episodes=25, out=tmp_path / "r",
+                                        budget=TINY_BUDGET, models=tmp_path / "m", log=lambda m: None)
+    rows = leaderboard_rows(tmp_path / "r", reference="unigram")
+    row = next(r for r in rows if r.method == "unigram-support" and r.shots == 5)
+    a = read_episode_records(paths["unigram-support", 5])
+    b = {e["episode_id"]: e["nats_per_token"] for e in read_episode_records(paths["unigram", 5])}
+    diffs = [e["nats_per_token"] - b[e["episode_id"]] for e in a]
+    assert row.paired_episodes == 25 and np.isclose(row.delta_vs_reference, np.mean(diffs))
+    assert row.delta_vs_reference + row.delta_ci95 < 0  # significantly better, paired
+    zero = next(r for r in rows if r.method == "unigram-support" and r.shots == 0)
+    assert np.isclose(zero.delta_vs_reference, 0.0)  # K = 0: no support, same model as unigram
+    png = tmp_path / "shots.png"
+    assert main(["leaderboard", "--results", str(tmp_path / "r"), "--reference", "unigram",
+                 "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
