@@ -125,7 +125,10 @@ class LSTMBaseline:
         return [self.adapt(s) for s in supports]
 
     def log_prob_many(self, adapted: Sequence[LSTMAdapted], queries: Sequence[Sequence[Item]]) -> list[np.ndarray]:
-        """All queries of all episodes in one length-sorted batched pass."""
+        """All queries of all episodes in one length-sorted batched pass (when the
+        adapted models share this method's weights; else one episode at a time)."""
+        if any(type(a) is not LSTMAdapted or a.model is not self._model() for a in adapted):
+            return [a.log_prob(q) for a, q in zip(adapted, queries)]
         seqs = [it.tokens for q in queries for it in q]
         if all(a.state is None for a in adapted):
             state = None

@@ -12,6 +12,9 @@ METHODS: Registry[type] = Registry(
         "unigram-support": "baselines.unigram:UnigramSupport",
         "lstm": "baselines.lstm:LSTMBaseline",
         "lstm-concat": "baselines.lstm:LSTMConcat",
+        "finetune": "methods.finetune:FineTune",
+        "dyneval": "methods.dyneval:DynEval",
+        "cache": "methods.cache:NeuralCache",
     },
 )
 

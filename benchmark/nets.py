@@ -47,9 +47,12 @@ class LSTMLM(nn.Module):
     def forward(self, tokens: Tensor, state: LSTMState | None = None) -> tuple[Tensor, LSTMState]:
         """tokens ``(B, T)`` long -> logits ``(B, T, V)`` and the final state
         (``h``, ``c``, each ``(layers, B, hidden)``)."""
-        x = self.drop(self.embed(tokens))  # (B, T, E)
-        h, state = self.lstm(x, state)  # (B, T, H)
+        h, state = self.hidden(tokens, state)  # (B, T, H)
         return self.out(self.drop(h)), state
+
+    def hidden(self, tokens: Tensor, state: LSTMState | None = None) -> tuple[Tensor, LSTMState]:
+        """tokens ``(B, T)`` -> LSTM outputs ``(B, T, H)`` (before the softmax layer) and state."""
+        return self.lstm(self.drop(self.embed(tokens)), state)
 
 
 def pad_batch(seqs: Sequence[np.ndarray]) -> Tensor:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, ClassVar, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -57,12 +57,20 @@ class MetaTrainData:
     The test split is unreachable from here: model selection uses meta-val only.
     """
 
-    def __init__(self, track: Track, *, seed: int) -> None:
+    def __init__(self, track: Track, *, seed: int, pretrained: Callable[[str], "Method"] | None = None) -> None:
         self._track = track
+        self._pretrained = pretrained
         self.seed = seed
         self.vocab_size = track.vocab_size
         self.max_tokens = track.spec.max_tokens
         self.track_name = track.spec.name
+
+    def pretrained(self, name: str) -> "Method":
+        """Another method fitted on the same meta-train data, budget and seed (e.g. the
+        ``lstm`` that ``finetune`` starts from); trained once and shared."""
+        if self._pretrained is None:
+            raise RuntimeError(f"no pretrained-method provider: cannot get {name!r}")
+        return self._pretrained(name)
 
     def train_items(self) -> list[Item]:
         """Every meta-train item (cropped to the track's ``max_tokens``)."""

@@ -68,7 +68,12 @@ def fit_or_load(
         log(f"{where} was trained on other data or another method version: retraining")
     log(f"training {method_name} on {track.spec.name} meta-train (budget {budget.name}) -> {where}")
     started = time.perf_counter()
-    method.fit(MetaTrainData(track, seed=seed), budget=budget, logdir=where / "logs")
+    data = MetaTrainData(
+        track,
+        seed=seed,
+        pretrained=lambda name: fit_or_load(name, track, budget=budget, models=models, seed=seed, log=log)[0],
+    )
+    method.fit(data, budget=budget, logdir=where / "logs")
     meta = {
         "method": method_name,
         "method_version": method.version,
