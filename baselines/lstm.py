@@ -151,8 +151,16 @@ class LSTMBaseline:
                 "model": model.state_dict(),
                 "init_args": self.init_args(),
                 "train_log": self.train_log,
+                "extra": self.extra_state(),
             },
         )
+
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        """Tensors beyond the LSTM's weights that `save` keeps (subclasses add theirs)."""
+        return {}
+
+    def load_extra_state(self, extra: dict[str, torch.Tensor]) -> None:
+        """Restore what `extra_state` returned."""
 
     def load(self, path: Path) -> None:
         state = load_checkpoint(Path(path) / "state.pt")
@@ -162,6 +170,7 @@ class LSTMBaseline:
         for key, value in state["init_args"].items():
             setattr(self, key, value)
         self.train_log = state["train_log"]
+        self.load_extra_state(state["extra"])
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self._model().parameters())

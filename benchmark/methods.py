@@ -15,6 +15,9 @@ METHODS: Registry[type] = Registry(
         "finetune": "methods.finetune:FineTune",
         "dyneval": "methods.dyneval:DynEval",
         "cache": "methods.cache:NeuralCache",
+        "maml": "methods.maml:MAML",
+        "fomaml": "methods.maml:FOMAML",
+        "metasgd": "methods.maml:MetaSGD",
     },
 )
 

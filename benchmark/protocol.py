@@ -63,6 +63,7 @@ class MetaTrainData:
         self.seed = seed
         self.vocab_size = track.vocab_size
         self.max_tokens = track.spec.max_tokens
+        self.shots = track.spec.shots
         self.track_name = track.spec.name
 
     def pretrained(self, name: str) -> "Method":

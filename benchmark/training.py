@@ -1,6 +1,8 @@
 """A resumable training loop: progress bar, TensorBoard curves, atomic checkpoints.
 
-The loop calls ``step_fn(step) -> loss`` for each optimiser step and
+The loop calls ``step_fn(step) -> loss`` for each optimiser step (it back-propagates
+the loss, unless the loss is detached because ``step_fn`` filled the parameters'
+``.grad`` itself, as functional meta-learning does) and
 ``val_fn() -> nats_per_token`` every ``val_every`` steps; the parameters with the
 best validation score are kept (model selection on meta-val).  Every validation
 writes a checkpoint (model, optimiser, step, best state) atomically, so an
@@ -89,9 +91,10 @@ def train_loop(
     bar = tqdm(range(start, steps), initial=start, total=steps, desc=desc, unit="step")
     for step in bar:
         model.train()
-        loss = step_fn(step)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = step_fn(step)
+        if loss.requires_grad:  # else step_fn has set the .grad fields itself
+            loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
         writer.add_scalar("train/nats_per_token", loss.item(), step + 1)

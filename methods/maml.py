@@ -1,0 +1,206 @@
+"""``maml``, ``fomaml`` and ``metasgd``: model-agnostic meta-learning of the LSTM.
+
+Meta-training starts from the fitted ``lstm`` and optimises the weights θ (and, for
+Meta-SGD, per-parameter inner learning rates α) so that a few gradient steps on a
+support set lower the NLL of the query songs::
+
+    θ'_τ = θ − α ⊙ ∇θ NLL(S_τ; θ)            (``inner_steps`` times)
+    meta-loss = mean_τ NLL(Q_τ; θ'_τ)
+
+``maml`` differentiates through the inner steps (second order), ``fomaml`` treats
+the inner gradients as constants (first order), ``metasgd`` learns α (Li et al.,
+2017).  All of it is written with ``torch.func``: ``grad`` for inner and meta
+gradients, ``vmap`` over the tasks of a meta-batch (and over episodes at test
+time) -- no per-task model clones.  A meta-step costs several LSTM passes, so
+meta-training runs ``budget.steps // 4`` meta-steps.  Songs are cropped to ``task_tokens`` tokens in
+the inner loop, both in meta-training and when adapting at test time; query songs
+are scored in full.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import grad, grad_and_value, vmap
+
+from baselines.lstm import LSTMAdapted, LSTMBaseline
+from benchmark.functional import Params, lm_nll
+from benchmark.nets import LSTMLM, pad_batch
+from benchmark.protocol import Budget, MetaTrainData
+from benchmark.scoring import mean_nats_per_token, score_episodes
+from benchmark.training import train_loop
+from episodes.types import Item
+
+
+def inner_adapt(params: Params, alphas: Params, support: torch.Tensor, steps: int, first_order: bool) -> Params:
+    """``steps`` gradient steps on one task's support batch ``(K, T)``."""
+    for _ in range(steps):
+        grads = grad(lm_nll)(params, support)
+        if first_order:
+            grads = {k: g.detach() for k, g in grads.items()}
+        params = {k: p - alphas[k] * grads[k] for k, p in params.items()}
+    return params
+
+
+def meta_loss(
+    params: Params, alphas: Params, supports: torch.Tensor, queries: torch.Tensor, steps: int, first_order: bool
+) -> torch.Tensor:
+    """Mean query NLL after adaptation over a meta-batch: supports ``(M, K, T_s)``,
+    queries ``(M, Q, T_q)``."""
+
+    def task(support: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        return lm_nll(inner_adapt(params, alphas, support, steps, first_order), query)
+
+    return vmap(task)(supports, queries).mean()
+
+
+def crop_batch(items_per_task: Sequence[Sequence[Item]], tokens: int | None) -> torch.Tensor:
+    """``(M, N, T)`` PAD-padded token tensor of M tasks with N songs each, songs cut to
+    their first ``tokens + 1`` tokens (``None``: whole songs)."""
+    cut = None if tokens is None else tokens + 1
+    flat = pad_batch([it.tokens[:cut] for items in items_per_task for it in items])
+    return flat.reshape(len(items_per_task), -1, flat.shape[-1])
+
+
+class MAML(LSTMBaseline):
+    """Second-order MAML on the LSTM, initialised from the fitted ``lstm``."""
+
+    name = "maml"
+    version = "1"
+    first_order = False
+    learn_alpha = False
+
+    def __init__(
+        self,
+        inner_steps: int = 1,
+        inner_lr: float = 0.1,
+        meta_lr: float = 3e-4,
+        meta_batch: int = 4,
+        task_tokens: int = 128,
+        query_songs: int = 2,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.inner_steps, self.inner_lr, self.meta_lr = inner_steps, inner_lr, meta_lr
+        self.meta_batch, self.task_tokens, self.query_songs = meta_batch, task_tokens, query_songs
+        self.alphas: Params = {}
+
+    def init_args(self) -> dict[str, Any]:
+        return {
+            **super().init_args(),
+            "inner_steps": self.inner_steps,
+            "inner_lr": self.inner_lr,
+            "meta_lr": self.meta_lr,
+            "meta_batch": self.meta_batch,
+            "task_tokens": self.task_tokens,
+            "query_songs": self.query_songs,
+            "first_order": self.first_order,
+            "learn_alpha": self.learn_alpha,
+        }
+
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.alphas.items()}
+
+    def load_extra_state(self, extra: dict[str, torch.Tensor]) -> None:
+        self.alphas = dict(extra)
+
+    def params(self) -> Params:
+        return {k: v.detach() for k, v in self._model().named_parameters()}
+
+    # ----- meta-training -----------------------------------------------------
+    def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
+        torch.manual_seed(data.seed)
+        base = data.pretrained("lstm")
+        learner = MetaLearner(copy.deepcopy(base.model), self.inner_lr, learned=self.learn_alpha)
+        self.model = learner.lm
+        self.alphas = learner.alpha_dict()
+        opt = torch.optim.Adam(learner.parameters(), lr=self.meta_lr)
+        drawer = data.train_drawer(data.shots, self.query_songs)
+        val = data.val_episodes(budget.val_episodes)
+
+        def step_fn(step: int) -> torch.Tensor:
+            episodes = [data.episode(drawer.draw(step * self.meta_batch + j)) for j in range(self.meta_batch)]
+            supports = crop_batch([e.support for e in episodes], self.task_tokens)  # (M, K, T)
+            queries = crop_batch([e.query for e in episodes], self.task_tokens)  # (M, Q, T)
+            params = {k: v.detach() for k, v in learner.lm.named_parameters()}
+            alphas = {k: v.detach() for k, v in learner.alpha_dict().items()}
+            grads, loss = grad_and_value(meta_loss, argnums=(0, 1))(
+                params, alphas, supports, queries, self.inner_steps, self.first_order
+            )
+            for name, p in learner.lm.named_parameters():
+                p.grad = grads[0][name]
+            if self.learn_alpha:
+                for name, p in learner.alpha_dict().items():
+                    p.grad = grads[1][name]
+            return loss.detach()
+
+        def val_fn() -> float:
+            self.alphas = learner.alpha_dict()
+            return mean_nats_per_token(score_episodes(self, val))
+
+        log = train_loop(learner, opt, step_fn, val_fn, steps=budget.steps // 4, val_every=max(1, budget.val_every // 4),
+                         logdir=logdir, desc=f"meta-train {self.name}")
+        self.model = learner.lm
+        self.alphas = {k: v.detach().clone() for k, v in learner.alpha_dict().items()}
+        self.train_log = {**log.to_dict(), "base": "lstm", "meta_steps": budget.steps // 4}
+
+    # ----- adaptation ----------------------------------------------------------
+    def adapt(self, support: Sequence[Item]) -> LSTMAdapted:
+        return self.adapt_many([support])[0]
+
+    def adapt_many(self, supports: Sequence[Sequence[Item]]) -> list[LSTMAdapted]:
+        """Adapt to every support set at once (``vmap`` over episodes)."""
+        model = self._model()
+        if not supports or not supports[0]:
+            return [LSTMAdapted(model, None) for _ in supports]
+        if len({len(s) for s in supports}) != 1:
+            return [self.adapt_many([s])[0] for s in supports]
+        batch = crop_batch(supports, self.task_tokens)  # (E, K, T)
+        alphas = self.alphas or {k: torch.tensor(self.inner_lr) for k in self.params()}
+        adapted = vmap(lambda s: inner_adapt(self.params(), alphas, s, self.inner_steps, True))(batch)
+        out = []
+        for e in range(len(supports)):
+            lm = copy.deepcopy(model)
+            lm.load_state_dict({k: v[e].detach() for k, v in adapted.items()})
+            lm.requires_grad_(False)
+            out.append(LSTMAdapted(lm, None))
+        return out
+
+    def n_params(self) -> int:
+        learned = sum(v.numel() for v in self.alphas.values()) if self.learn_alpha else 0
+        return super().n_params() + learned
+
+
+class FOMAML(MAML):
+    """First-order MAML: inner gradients are treated as constants."""
+
+    name = "fomaml"
+    first_order = True
+
+
+class MetaSGD(MAML):
+    """Meta-SGD: per-parameter inner learning rates α, meta-learned with θ (second
+    order, as in Li et al., 2017)."""
+
+    name = "metasgd"
+    learn_alpha = True
+
+
+class MetaLearner(nn.Module):
+    """The LSTM plus its inner learning rates, so one optimiser and checkpoint hold both."""
+
+    def __init__(self, lm: LSTMLM, inner_lr: float, *, learned: bool) -> None:
+        super().__init__()
+        self.lm = lm
+        self.learned = learned
+        rates = {k.replace(".", "__"): torch.full_like(v, inner_lr) for k, v in lm.named_parameters()}
+        self.alpha = nn.ParameterDict({k: nn.Parameter(v, requires_grad=learned) for k, v in rates.items()})
+
+    def alpha_dict(self) -> Params:
+        """Inner learning rates keyed like the LSTM's parameters."""
+        return {k.replace("__", "."): v for k, v in self.alpha.items()}
