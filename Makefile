@@ -6,6 +6,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
 BASELINES = unigram unigram-support lstm lstm-concat
+ADAPTIVE  = cache fomaml maml metasgd finetune dyneval
 
 .PHONY: setup quickstart test bench reproduce clean
 
@@ -25,10 +26,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py
+	$(BIN)/python benchmarks/bench_maml.py
 
-# The published baseline table: full 600-episode test manifest, budget "full".
+# The published table: full 600-episode test manifest, K = 5, budget "full".
 reproduce: $(STAMP)
-	for m in $(BASELINES); do \
+	for m in $(BASELINES) $(ADAPTIVE); do \
 	  $(BIN)/fsmb eval --method $$m --track midi/music21 --budget full --models runs/models \
 	    --out leaderboard/results || exit 1; \
 	done

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -66,6 +67,8 @@ def fit_or_load(
             log(f"loaded {method_name} from {where}")
             return method, meta
         log(f"{where} was trained on other data or another method version: retraining")
+    if meta_path.exists():  # a finished model is replaced: do not resume its training state
+        shutil.rmtree(where)
     log(f"training {method_name} on {track.spec.name} meta-train (budget {budget.name}) -> {where}")
     started = time.perf_counter()
     data = MetaTrainData(
@@ -87,13 +90,9 @@ def fit_or_load(
         "state_sha256": "",
     }
     method.save(where)
-    meta["state_sha256"] = _dir_sha(where, "state.pt")
+    meta["state_sha256"] = hashlib.sha256((where / "state.pt").read_bytes()).hexdigest()
     write_json(meta_path, meta)
     return method, meta
-
-
-def _dir_sha(where: Path, name: str) -> str:
-    return hashlib.sha256((where / name).read_bytes()).hexdigest() if (where / name).exists() else ""
 
 
 def evaluate(
