@@ -170,7 +170,7 @@ class LSTMBaseline:
         for key, value in state["init_args"].items():
             setattr(self, key, value)
         self.train_log = state["train_log"]
-        self.load_extra_state(state["extra"])
+        self.load_extra_state(state.get("extra", {}))  # absent in checkpoints of FSMB 0.1 baselines
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self._model().parameters())
