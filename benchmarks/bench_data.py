@@ -18,7 +18,6 @@ import json
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,17 +28,9 @@ import numpy as np
 
 from episodes.atomic import write_json
 from episodes.sources.music21_corpus import Music21CorpusSource
-from episodes.store import CorpusStore, corpus_fingerprint, ItemMeta, open_store, store_dir
+from episodes.store import CorpusStore, corpus_fingerprint, open_store, store_dir
 from episodes.tracks import TRACKS, Track
-
-
-def median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from timing import median_seconds
 
 
 def scaled_copy(store: CorpusStore, factor: int, dest: Path) -> Path:
@@ -114,16 +105,16 @@ def main() -> None:
             rows.append(("cold corpus build (music21, all cores)", f"{time.perf_counter() - t0:.1f} s"))
     cache = Path(args.cache_dir)
     open_store(source, cache)  # make sure the cached store exists
-    load = median_time(lambda: Track.open(TRACKS["midi/music21"], cache_dir=cache, progress=False), args.repeats)
+    load = median_seconds(lambda: Track.open(TRACKS["midi/music21"], cache_dir=cache, progress=False), args.repeats)
     rows.append(("cached corpus load + split (median)", f"{load * 1000:.0f} ms  (target < 2000 ms)"))
 
     track = Track.open(TRACKS["midi/music21"], cache_dir=cache, progress=False)
     drawer = track.drawer("train", 5)
     n = 20_000
-    draw = median_time(lambda: [drawer.draw(i) for i in range(n)], args.repeats)
+    draw = median_seconds(lambda: [drawer.draw(i) for i in range(n)], args.repeats)
     rows.append(("training episodes drawn (ids)", f"{n / draw:,.0f} episodes/s  (target >= 10,000)"))
     specs = [drawer.draw(i) for i in range(2000)]
-    mat = median_time(lambda: [track.episode(s) for s in specs], args.repeats)
+    mat = median_seconds(lambda: [track.episode(s) for s in specs], args.repeats)
     rows.append(("episodes drawn + materialised (tokens)", f"{len(specs) / (draw / n * len(specs) + mat):,.0f} episodes/s"))
 
     real = run_child(store_dir(source, cache), args.episodes)

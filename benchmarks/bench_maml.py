@@ -15,8 +15,6 @@ median time of each and their ratio.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 from torch.func import grad_and_value
@@ -24,6 +22,7 @@ from torch.func import grad_and_value
 from benchmark.functional import lm_nll
 from benchmark.nets import LSTM_SIZES, LSTMConfig, LSTMLM
 from methods.maml import meta_loss
+from timing import median_seconds
 
 
 def reference_meta_step(lm: LSTMLM, supports, queries, *, lr: float, steps: int, first_order: bool):
@@ -48,16 +47,6 @@ def project_meta_step(lm: LSTMLM, supports, queries, *, lr: float, steps: int, f
     alphas = {k: torch.tensor(lr) for k in params}
     grads, loss = grad_and_value(meta_loss)(params, alphas, supports, queries, steps, first_order)
     return grads, loss.item()
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ class Row:
     budget: str
     stand_in: bool
     run_key: str
+    eval_tokens_per_s: float | None = None
     delta_vs_reference: float | None = None
     delta_ci95: float | None = None
     paired_episodes: int = 0
@@ -77,6 +78,8 @@ def load_runs(results: Path) -> list[tuple[dict, list[dict]]]:
 def make_row(run: dict, episodes: list[dict]) -> Row:
     nats, ci = mean_ci95([e["nats_per_token"] for e in episodes])
     bits_tok, _ = mean_ci95([e["bits_per_token"] for e in episodes])
+    seconds = sum(e["adapt_seconds"] + e["score_seconds"] for e in episodes)
+    tokens = sum(sum(e["units"]["tokens"]) for e in episodes)
     has_notes = bool(episodes) and "notes" in episodes[0]["bits_per"]
     bpn, bpn_ci = mean_ci95([e["bits_per"]["notes"] for e in episodes]) if has_notes else (None, None)
     return Row(
@@ -95,6 +98,7 @@ def make_row(run: dict, episodes: list[dict]) -> Row:
         budget=run["budget"]["name"],
         stand_in=run["stand_in"],
         run_key=run["run_key"],
+        eval_tokens_per_s=tokens / seconds if seconds > 0 else None,
     )
 
 

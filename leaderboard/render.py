@@ -33,15 +33,15 @@ def to_markdown(rows: Sequence[Row]) -> str:
             f"**{track}**{label}",
             "",
             "| method | K | episodes | nats/token (±95% CI) | Δ vs lstm, paired (±95% CI) | bits/token "
-            "| bits/note (±95% CI) | params | budget |",
-            "|---|---:|---:|---|---|---:|---|---:|---|",
+            "| bits/note (±95% CI) | params | eval tokens/s | budget |",
+            "|---|---:|---:|---|---|---:|---|---:|---:|---|",
         ]
         for r in sub:
             part = "" if r.episodes == r.manifest_episodes else f" of {r.manifest_episodes}"
             lines.append(
                 f"| {r.method} | {r.shots} | {r.episodes}{part} | {_fmt(r.nll_nats_per_token)} ± {_fmt(r.ci95)} "
                 f"| {_delta(r)} | {_fmt(r.bits_per_token)} | {_fmt(r.bits_per_note)} ± {_fmt(r.bits_per_note_ci95)} "
-                f"| {r.params:,} | {r.budget} |"
+                f"| {r.params:,} | {_fmt(r.eval_tokens_per_s, 0)} | {r.budget} |"
             )
         lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", ""]
     return "\n".join(lines)

@@ -19,9 +19,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from benchmark.nets import LSTMLM, pad_batch, sample_lstm
+from benchmark.nets import LSTMLM, pad_batch
 from episodes.types import Item
-from methods.pretrained import PretrainedLSTMMethod
+from methods.pretrained import PretrainedLSTMMethod, TokenwiseAdapted
 
 
 @torch.no_grad()
@@ -64,21 +64,14 @@ def cache_token_nll(
     return (-torch.where(has_cache, mix, log_p_lstm)).double().numpy()
 
 
-class CacheAdapted:
-    """The ``lstm`` plus a cache filled from the support set."""
+class CacheAdapted(TokenwiseAdapted):
+    """The ``lstm`` plus a cache filled from the support set (sampling ignores the cache)."""
 
     def __init__(self, model: LSTMLM, support_h: torch.Tensor, support_y: torch.Tensor, theta: float, lam: float):
         self.model, self.support_h, self.support_y, self.theta, self.lam = model, support_h, support_y, theta, lam
 
     def token_nll(self, item: Item) -> np.ndarray:
         return cache_token_nll(self.model, item.tokens, self.support_h, self.support_y, theta=self.theta, lam=self.lam)
-
-    def log_prob(self, items: Sequence[Item]) -> np.ndarray:
-        return np.array([-self.token_nll(it).sum() for it in items], dtype=np.float64)
-
-    def sample(self, n: int, *, max_len: int, generator: np.random.Generator) -> list[np.ndarray]:
-        """Samples from the LSTM alone (the cache is not used while sampling)."""
-        return sample_lstm(self.model, n, max_len=max_len, generator=generator)
 
 
 class NeuralCache(PretrainedLSTMMethod):

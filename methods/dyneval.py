@@ -21,9 +21,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from benchmark.nets import LSTMLM, LSTMState, sample_lstm, token_nll
+from benchmark.nets import LSTMLM, LSTMState, token_nll
 from episodes.types import Item
-from methods.pretrained import PretrainedLSTMMethod
+from methods.pretrained import PretrainedLSTMMethod, TokenwiseAdapted
 
 
 def dynamic_pass(
@@ -49,8 +49,9 @@ def dynamic_pass(
     return np.concatenate(out) if out else np.zeros(0)
 
 
-class DynEvalAdapted:
-    """Weights θ_S after reading the support set; scoring adapts a fresh copy per song."""
+class DynEvalAdapted(TokenwiseAdapted):
+    """Weights θ_S after reading the support set; scoring adapts a fresh copy per song;
+    sampling uses θ_S (no dynamic updates while sampling)."""
 
     def __init__(self, model: LSTMLM, method: "DynEval") -> None:
         self.model, self.method = model, method
@@ -61,13 +62,6 @@ class DynEvalAdapted:
         anchor = [p.detach().clone() for p in model.parameters()]
         m = self.method
         return dynamic_pass(model, item.tokens, segment=m.segment, lr=m.dyn_lr, decay=m.decay, anchor=anchor)
-
-    def log_prob(self, items: Sequence[Item]) -> np.ndarray:
-        return np.array([-self.token_nll(it).sum() for it in items], dtype=np.float64)
-
-    def sample(self, n: int, *, max_len: int, generator: np.random.Generator) -> list[np.ndarray]:
-        """Samples from θ_S (no dynamic updates while sampling)."""
-        return sample_lstm(self.model, n, max_len=max_len, generator=generator)
 
 
 class DynEval(PretrainedLSTMMethod):

@@ -6,10 +6,13 @@ import itertools
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
+import numpy as np
+
 from baselines.lstm import LSTMBaseline
+from benchmark.nets import LSTMLM, sample_lstm
 from benchmark.protocol import Budget, MetaTrainData
 from benchmark.scoring import mean_nats_per_token, score_episodes
-from episodes.types import Episode
+from episodes.types import Episode, Item
 
 VAL_EPISODES_MAX = 40  # adaptation is costly: select on at most this many meta-val episodes
 
@@ -44,3 +47,20 @@ class PretrainedLSTMMethod(LSTMBaseline):
 
     def adapt_many(self, supports):
         return [self.adapt(s) for s in supports]
+
+
+class TokenwiseAdapted:
+    """An adapted model that scores each song token by token (`token_nll`) and samples
+    from its LSTM ``model`` alone."""
+
+    model: LSTMLM
+
+    def token_nll(self, item: Item) -> np.ndarray:
+        """Per-token NLL in nats, shape ``(len(item.tokens) - 1,)``."""
+        raise NotImplementedError
+
+    def log_prob(self, items: Sequence[Item]) -> np.ndarray:
+        return np.array([-self.token_nll(it).sum() for it in items], dtype=np.float64)
+
+    def sample(self, n: int, *, max_len: int, generator: np.random.Generator) -> list[np.ndarray]:
+        return sample_lstm(self.model, n, max_len=max_len, generator=generator)

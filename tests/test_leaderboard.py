@@ -32,6 +32,7 @@ def test_leaderboard_rows_and_formats(track, tmp_path, capsys):
     rows = leaderboard_rows(tmp_path / "r")
     assert [r.method for r in rows] == ["unigram-support", "unigram"]
     assert all(r.episodes == 30 and r.manifest_episodes == 600 and r.ci95 > 0 for r in rows)
+    assert all(r.eval_tokens_per_s > 0 for r in rows)
     assert main(["leaderboard", "--results", str(tmp_path / "r"), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     required = {"method", "track", "shots", "episodes", "nll_nats_per_token", "ci95", "bits_per_note",
