@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from baselines.lstm import LSTMBaseline
 from benchmark.nets import LSTMLM, sample_lstm
@@ -21,7 +22,8 @@ def select_on_val(method: Any, grid: dict[str, Sequence], episodes: Sequence[Epi
     """Try every combination in ``grid`` (set as attributes of ``method``), keep the one
     with the lowest meta-val nats/token; returns the table of what was tried."""
     table = []
-    for values in itertools.product(*grid.values()):
+    combos = list(itertools.product(*grid.values()))
+    for values in tqdm(combos, desc=f"select {getattr(method, 'name', '')} on meta-val", unit="setting"):
         setting = dict(zip(grid, values))
         for key, value in setting.items():
             setattr(method, key, value)
