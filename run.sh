@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# FSMB entry points.  `bash run.sh quickstart` and `bash run.sh test` are the README's
+# two commands; each first creates .venv and installs FSMB into it (once).
+#   bash run.sh setup | quickstart | test | bench | reproduce
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=${VENV:-.venv}
+BIN=$VENV/bin
+PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
+BASELINES="unigram unigram-support lstm lstm-concat"
+ADAPTIVE="cache fomaml maml metasgd finetune dyneval"
+
+setup() {
+  if [ ! -x "$BIN/python" ]; then
+    if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+      rm -rf "$VENV"
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+        "$PYTHON" -m venv "$VENV"
+      else
+        echo "run.sh: cannot create a virtual environment; install python3-venv (apt-get install python3-venv)" >&2
+        exit 1
+      fi
+    fi
+  fi
+  if [ ! -f "$VENV/.installed" ] || [ pyproject.toml -nt "$VENV/.installed" ]; then
+    "$BIN/pip" install --quiet --upgrade pip
+    "$BIN/pip" install --quiet -e '.[test]'
+    touch "$VENV/.installed"
+  fi
+}
+
+case "${1:-}" in
+  setup) setup ;;
+  quickstart) setup; "$BIN/fsmb" quickstart --out quickstart-out ;;
+  test) setup; "$BIN/python" -m pytest -q tests ;;
+  bench) setup; "$BIN/python" benchmarks/bench_data.py; "$BIN/python" benchmarks/bench_maml.py ;;
+  reproduce)  # the published table: 600 test episodes, K = 5, budget "full"
+    setup
+    for m in $BASELINES $ADAPTIVE; do
+      extra=""
+      [ "$m" = dyneval ] && extra="--episodes 200"
+      # shellcheck disable=SC2086
+      "$BIN/fsmb" eval --method "$m" --track midi/music21 --budget full --models runs/models \
+        --out leaderboard/results $extra
+    done
+    "$BIN/fsmb" leaderboard --results leaderboard/results --format md ;;
+  *) echo "usage: bash run.sh setup|quickstart|test|bench|reproduce" >&2; exit 2 ;;
+esac
