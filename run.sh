@@ -38,11 +38,8 @@ case "${1:-}" in
   reproduce)  # the published table: 600 test episodes, K = 5, budget "full"
     setup
     for m in $BASELINES $ADAPTIVE; do
-      extra=""
-      [ "$m" = dyneval ] && extra="--episodes 200"
-      # shellcheck disable=SC2086
       "$BIN/fsmb" eval --method "$m" --track midi/music21 --budget full --models runs/models \
-        --out leaderboard/results $extra
+        --out leaderboard/results
     done
     "$BIN/fsmb" leaderboard --results leaderboard/results --format md ;;
   *) echo "usage: bash run.sh setup|quickstart|test|bench|reproduce" >&2; exit 2 ;;
