@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from typing import Generic, Iterator, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -65,9 +65,3 @@ class Registry(Generic[T]):
             f"unknown {self.kind} {name!r}.{hint} Known: {', '.join(self.names())} "
             f"(or give your own as 'package.module:Class')."
         )
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._entries
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.names())

@@ -23,11 +23,6 @@ class Item:
     tokens: np.ndarray
     units: Mapping[str, int] = field(default_factory=dict)
 
-    @property
-    def n_predicted(self) -> int:
-        """Tokens a model predicts: every token after BOS."""
-        return len(self.tokens) - 1
-
 
 @dataclass(frozen=True, eq=False)
 class Episode:

@@ -59,3 +59,17 @@ def test_build_then_verify_passes_and_detects_tampering(capsys, midi_root, cache
         assert "edited or corrupted" in capsys.readouterr().err
     finally:
         manifest_path.write_text(original)
+
+
+def test_registered_methods_load_lazily_and_reject_duplicates():
+    import pytest
+
+    from benchmark.registry import Registry, RegistryError
+
+    reg = Registry("method", {"a": "baselines.unigram:Unigram"})
+    reg.register("b", "baselines.unigram:UnigramSupport")
+    assert reg.names() == ["a", "b"] and reg.get("b").name == "unigram-support"
+    with pytest.raises(RegistryError, match="already registered"):
+        reg.register("a", "x:y")
+    with pytest.raises(RegistryError, match="no attribute"):
+        reg.get("baselines.unigram:Nope")
