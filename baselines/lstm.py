@@ -34,7 +34,8 @@ from benchmark.nets import (
 )
 from benchmark.protocol import Budget, MetaTrainData
 from benchmark.scoring import mean_nats_per_token, score_episodes
-from benchmark.training import TrainLog, load_checkpoint, save_checkpoint, train_loop
+from benchmark.neural import NeuralMethod
+from benchmark.training import TrainLog, train_loop
 from episodes.types import Item
 
 
@@ -62,25 +63,16 @@ def _repeat(state: LSTMState | None, n: int) -> LSTMState | None:
     return state[0].expand(-1, n, -1).contiguous(), state[1].expand(-1, n, -1).contiguous()
 
 
-class LSTMBaseline:
+class LSTMBaseline(NeuralMethod):
     """LSTM language model on meta-train songs; ignores the support set."""
 
     name = "lstm"
     version = "1"
+    net_cls = LSTMLM
+    config_cls = LSTMConfig
 
     def __init__(self, lr: float = 2e-3, weight_decay: float = 0.0) -> None:
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.model: LSTMLM | None = None
-        self.train_log: dict = {}
-
-    def init_args(self) -> dict[str, Any]:
-        """Constructor arguments: saved with the weights, restored by `load`."""
-        return {"lr": self.lr, "weight_decay": self.weight_decay}
-
-    def hparams(self) -> dict[str, Any]:
-        cfg = self.model.cfg.to_dict() if self.model is not None else {}
-        return {**self.init_args(), **cfg}
+        super().__init__(lr, weight_decay)
 
     # ----- training ------------------------------------------------------------
     def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
@@ -113,11 +105,6 @@ class LSTMBaseline:
         return batch
 
     # ----- adaptation ----------------------------------------------------------
-    def _model(self) -> LSTMLM:
-        if self.model is None:
-            raise RuntimeError(f"{self.name}: fit or load before adapting")
-        return self.model
-
     def adapt(self, support: Sequence[Item]) -> LSTMAdapted:
         return LSTMAdapted(self._model(), None)
 
@@ -140,40 +127,6 @@ class LSTMBaseline:
         nll = score_sequences(self._model(), seqs, state)
         bounds = np.cumsum([0] + [len(q) for q in queries])
         return [-nll[a:b] for a, b in zip(bounds, bounds[1:])]
-
-    # ----- persistence ---------------------------------------------------------
-    def save(self, path: Path) -> None:
-        model = self._model()
-        save_checkpoint(
-            Path(path) / "state.pt",
-            {
-                "config": model.cfg.to_dict(),
-                "model": model.state_dict(),
-                "init_args": self.init_args(),
-                "train_log": self.train_log,
-                "extra": self.extra_state(),
-            },
-        )
-
-    def extra_state(self) -> dict[str, torch.Tensor]:
-        """Tensors beyond the LSTM's weights that `save` keeps (subclasses add theirs)."""
-        return {}
-
-    def load_extra_state(self, extra: dict[str, torch.Tensor]) -> None:
-        """Restore what `extra_state` returned."""
-
-    def load(self, path: Path) -> None:
-        state = load_checkpoint(Path(path) / "state.pt")
-        self.model = LSTMLM(LSTMConfig(**state["config"]))
-        self.model.load_state_dict(state["model"])
-        self.model.eval()
-        for key, value in state["init_args"].items():
-            setattr(self, key, value)
-        self.train_log = state["train_log"]
-        self.load_extra_state(state.get("extra", {}))  # absent in checkpoints of FSMB 0.1 baselines
-
-    def n_params(self) -> int:
-        return sum(p.numel() for p in self._model().parameters())
 
 
 class LSTMConcat(LSTMBaseline):

@@ -18,6 +18,7 @@ METHODS: Registry[type] = Registry(
         "maml": "methods.maml:MAML",
         "fomaml": "methods.maml:FOMAML",
         "metasgd": "methods.maml:MetaSGD",
+        "transformer-icl": "methods.transformer_icl:TransformerICL",
     },
 )
 

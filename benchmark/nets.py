@@ -128,6 +128,16 @@ def read_state(model: LSTMLM, seqs: Sequence[np.ndarray], *, batch_size: int = 3
     return h, c
 
 
+def draw_next(logits: Tensor, done: Tensor, generator: torch.Generator, *, bos: int = 1) -> Tensor:
+    """Next tokens ``(n, 1)`` drawn from last-position logits ``(n, V)``; PAD and BOS are
+    never drawn, and rows already ``done`` (``(n,)`` bool) get PAD."""
+    logits = logits.clone()
+    logits[:, [PAD, bos]] = -math.inf
+    tokens = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)
+    tokens[done] = PAD
+    return tokens
+
+
 @torch.no_grad()
 def sample_lstm(
     model: LSTMLM,
@@ -153,10 +163,7 @@ def sample_lstm(
     done = torch.zeros(n, dtype=torch.bool)
     for _ in range(max_len - 1):
         logits, state = model(tokens, state)
-        logits = logits[:, -1].clone()
-        logits[:, [PAD, bos]] = -math.inf
-        tokens = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=torch_gen)
-        tokens[done] = PAD
+        tokens = draw_next(logits[:, -1], done, torch_gen, bos=bos)
         out.append(tokens)
         done |= tokens[:, 0] == eos
         if bool(done.all()):

@@ -78,8 +78,8 @@ class NeuralCache(PretrainedLSTMMethod):
     """Continuous cache over support-set (and query-prefix) hidden states."""
 
     name = "cache"
-    version = "1"
-    grid = {"theta": (0.1, 0.3, 1.0), "lam": (0.05, 0.15, 0.3)}
+    version = "2"  # 2: wider meta-val grid
+    grid = {"theta": (0.1, 0.3, 1.0), "lam": (0.15, 0.3, 0.45, 0.6)}
 
     def __init__(self, theta: float = 0.3, lam: float = 0.15, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -68,8 +68,8 @@ class DynEval(PretrainedLSTMMethod):
     """Dynamic evaluation: SGD on the support stream, then on each query as it is scored."""
 
     name = "dyneval"
-    version = "1"
-    grid = {"dyn_lr": (0.003, 0.01, 0.03), "decay": (0.0, 0.02)}
+    version = "2"  # 2: wider meta-val grid
+    grid = {"dyn_lr": (0.0003, 0.001, 0.003, 0.01), "decay": (0.0, 0.02)}
 
     def __init__(self, dyn_lr: float = 0.01, decay: float = 0.0, segment: int = 64, **kwargs: Any) -> None:
         super().__init__(**kwargs)

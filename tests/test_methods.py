@@ -97,5 +97,5 @@ def test_methods_fit_from_the_shared_lstm_through_the_runner(track, tmp_path):
     assert len(list((tmp_path / "m").rglob("lstm/*/state.pt"))) == 1  # trained once, shared
     run = json.loads(next((tmp_path / "r").glob("cache__*.run.json")).read_text())
     grid = run["train"]["train_log"]["val_grid"]
-    assert len(grid) == 9 and {"theta", "lam", "val_nats_per_token"} <= set(grid[0])
+    assert len(grid) == 12 and {"theta", "lam", "val_nats_per_token"} <= set(grid[0])
     assert run["hparams"]["theta"] == min(grid, key=lambda r: r["val_nats_per_token"])["theta"]

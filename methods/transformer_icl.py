@@ -1,0 +1,223 @@
+"""``transformer-icl``: a decoder-only transformer that adapts purely in context.
+
+Meta-training sequences are episodes laid out as the support songs, then a query
+song (K drawn uniformly from ``0 .. max_shots``, as for ``lstm-concat``)::
+
+    BOS s_1 EOS BOS s_2 EOS ... BOS s_K EOS BOS q_1 q_2 ...
+
+with the next-token loss on every position.  At test time ``adapt`` only builds the
+support block; the weights never change.
+
+**Support sets longer than the context.**  The window holds ``context`` tokens.  The
+support block gets at most ``support_budget`` of them, shared max-min fairly between
+the songs (`fair_shares`): songs shorter than an equal share are kept whole, the
+others keep their first tokens up to an equal share of what is left (a truncated
+song loses its ending, EOS included).  Songs keep their support-set order.
+
+**Query songs longer than the rest of the window** (``W = context - len(block)``
+tokens, at least ``context - support_budget``) are scored with a sliding window
+(`query_windows`): the first window scores tokens ``1 .. W-1``; each next window
+moves ``stride`` tokens on and rereads the support block plus the ``W - stride``
+query tokens before the ones it scores.  Every query token is thus scored given the
+whole support block and at least ``W - stride`` preceding query tokens (all of them
+when the song fits).  In training, a query longer than ``W`` contributes a ``W``-token
+segment from a random offset, so the model also learns windows that start mid-song.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from benchmark.nets import pad_batch, token_nll
+from benchmark.neural import NeuralMethod
+from benchmark.protocol import Budget, MetaTrainData
+from benchmark.scoring import mean_nats_per_token, score_episodes
+from benchmark.training import train_loop
+from benchmark.transformer import (
+    TRANSFORMER_SIZES,
+    TransformerConfig,
+    TransformerLM,
+    Window,
+    sample_transformer,
+    score_windows,
+)
+from episodes.encoding import PAD
+from episodes.types import Item
+
+
+def fair_shares(lengths: Sequence[int], budget: int) -> list[int]:
+    """Max-min fair split of ``budget`` tokens: ``shares[i] <= lengths[i]``, short songs
+    whole, the longer ones equal shares of the rest (rounded down)."""
+    shares = [0] * len(lengths)
+    left = budget
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    for rank, i in enumerate(order):
+        shares[i] = min(lengths[i], left // (len(lengths) - rank))
+        left -= shares[i]
+    return shares
+
+
+def support_block(support: Sequence[Item], budget: int) -> np.ndarray:
+    """The support songs, each cut to its `fair_shares` share, concatenated: ``(P,)``
+    int64 with ``P <= budget``."""
+    shares = fair_shares([len(it.tokens) for it in support], budget)
+    parts = [it.tokens[:share].astype(np.int64) for it, share in zip(support, shares)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def query_windows(block: np.ndarray, tokens: np.ndarray, *, context: int, stride: int) -> list[Window]:
+    """Windows that score ``tokens[1:]`` once each, given ``block`` (see the module doc)."""
+    prefix, n = len(block), len(tokens)
+    width = context - prefix
+    if not 0 < stride < width:
+        raise ValueError(f"stride {stride} must be in (0, {width}): the query window left by the support block")
+    windows, scored_to = [], 1  # tokens[1:scored_to] are scored
+    end = min(n, width)
+    while scored_to < n:
+        start = end - width if end > width else 0
+        body = np.concatenate([block, tokens[start:end].astype(np.int64)])
+        # tokens[j] is predicted at window position prefix + j - 1 - start
+        windows.append(Window(body, prefix + scored_to - 1 - start, prefix + end - 1 - start))
+        scored_to, end = end, min(n, end + stride)
+    return windows
+
+
+class ICLAdapted:
+    """The meta-trained transformer with a support block as its prompt."""
+
+    def __init__(self, model: TransformerLM, block: np.ndarray, stride: int) -> None:
+        self.model, self.block, self.stride = model, block, stride
+
+    def windows(self, items: Sequence[Item]) -> tuple[list[Window], list[int]]:
+        """All scoring windows of ``items`` and, for each, the index of its item."""
+        windows, owner = [], []
+        for i, it in enumerate(items):
+            ws = query_windows(self.block, it.tokens, context=self.model.cfg.context, stride=self.stride)
+            windows += ws
+            owner += [i] * len(ws)
+        return windows, owner
+
+    def log_prob(self, items: Sequence[Item]) -> np.ndarray:
+        windows, owner = self.windows(items)
+        return -np.bincount(owner, weights=score_windows(self.model, windows), minlength=len(items))
+
+    def sample(self, n: int, *, max_len: int, generator: np.random.Generator) -> list[np.ndarray]:
+        return sample_transformer(self.model, self.block, n, max_len=max_len, generator=generator)
+
+
+class TransformerICL(NeuralMethod):
+    """Decoder-only transformer meta-trained on support-then-query sequences."""
+
+    name = "transformer-icl"
+    version = "1"
+    net_cls = TransformerLM
+    config_cls = TransformerConfig
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        weight_decay: float = 0.01,
+        max_shots: int = 8,
+        context: int = 1024,
+        support_budget: int = 512,
+        stride: int = 256,
+        warmup: int = 100,
+    ) -> None:
+        super().__init__(lr, weight_decay)
+        self.max_shots, self.context, self.support_budget = max_shots, context, support_budget
+        self.stride, self.warmup = stride, warmup
+
+    def init_args(self) -> dict[str, Any]:
+        return {
+            **super().init_args(),
+            "max_shots": self.max_shots,
+            "context": self.context,
+            "support_budget": self.support_budget,
+            "stride": self.stride,
+            "warmup": self.warmup,
+        }
+
+    # ----- training ------------------------------------------------------------
+    def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
+        torch.manual_seed(data.seed)
+        cfg = TransformerConfig(vocab=data.vocab_size, context=self.context, **TRANSFORMER_SIZES[budget.size])
+        self.model = TransformerLM(cfg)
+        opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        batches = self.training_batches(data, budget)
+        val = data.val_episodes(budget.val_episodes)
+
+        def step_fn(step: int) -> torch.Tensor:
+            for group in opt.param_groups:  # linear warm-up, then cosine decay to lr / 10
+                group["lr"] = self.lr * lr_factor(step, warmup=self.warmup, steps=budget.steps)
+            batch = batches(step)  # (B, T)
+            targets = batch[:, 1:]
+            return token_nll(self.model(batch[:, :-1]), targets).sum() / (targets != PAD).sum().clamp(min=1)
+
+        log = train_loop(
+            self.model,
+            opt,
+            step_fn,
+            lambda: mean_nats_per_token(score_episodes(self, val)),
+            steps=budget.steps,
+            val_every=budget.val_every,
+            logdir=logdir,
+            desc=f"train {self.name}",
+        )
+        self.train_log = log.to_dict()
+
+    def training_batches(self, data: MetaTrainData, budget: Budget):
+        """``step -> (B, T <= context)`` batch of support-block-then-query-segment
+        sequences, seeded by ``(seed, step)``; a quarter of ``budget.batch_size``
+        sequences (at least 2), like ``lstm-concat``."""
+        drawers = {k: data.train_drawer(k, 1) for k in range(self.max_shots + 1)}
+        n_seq = max(2, budget.batch_size // 4)
+
+        def batch(step: int) -> torch.Tensor:
+            rng = np.random.default_rng([data.seed, step, 2])
+            seqs = []
+            for j in range(n_seq):
+                k = int(rng.integers(self.max_shots + 1))
+                episode = data.episode(drawers[k].draw(step * n_seq + j))
+                block = support_block(episode.support, self.support_budget)
+                query = episode.query[0].tokens.astype(np.int64)
+                width = self.context - len(block)
+                offset = int(rng.integers(max(0, len(query) - width) + 1))
+                seqs.append(np.concatenate([block, query[offset : offset + width]]))
+            return pad_batch(seqs)
+
+        return batch
+
+    # ----- adaptation ----------------------------------------------------------
+    def adapt(self, support: Sequence[Item]) -> ICLAdapted:
+        return ICLAdapted(self._model(), support_block(support, self.support_budget), self.stride)
+
+    def adapt_many(self, supports: Sequence[Sequence[Item]]) -> list[ICLAdapted]:
+        return [self.adapt(s) for s in supports]
+
+    def log_prob_many(self, adapted: Sequence[ICLAdapted], queries: Sequence[Sequence[Item]]) -> list[np.ndarray]:
+        """Every window of every episode in one length-sorted batched pass (when the
+        adapted models share this method's weights; else one episode at a time)."""
+        if any(a.model is not self._model() for a in adapted):
+            return [a.log_prob(q) for a, q in zip(adapted, queries)]
+        windows, owner, offset = [], [], 0
+        for a, q in zip(adapted, queries):
+            ws, own = a.windows(q)
+            windows += ws
+            owner += [offset + o for o in own]
+            offset += len(q)
+        nll = np.bincount(owner, weights=score_windows(self._model(), windows), minlength=offset)
+        bounds = np.cumsum([0] + [len(q) for q in queries])
+        return [-nll[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def lr_factor(step: int, *, warmup: int, steps: int) -> float:
+    """Learning-rate multiplier: linear warm-up over ``warmup`` steps, then cosine from 1 to 0.1."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress)))
