@@ -126,7 +126,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if args.plot:
         from leaderboard.plot import plot_shots
 
-        plot_shots(rows, Path(args.plot))
+        plot_shots(rows, Path(args.plot), reference=args.reference)
         print(f"shots curve: {args.plot}", file=sys.stderr)
     return 0
 
