@@ -10,7 +10,19 @@ PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 BASELINES="unigram unigram-support lstm lstm-concat"
 ADAPTIVE="cache fomaml maml metasgd finetune dyneval"
 
+# Debian packages: fortunes is the offline stand-in corpus of the lyrics/fortunes track.
+debian_packages() {
+  if [ ! -d /usr/share/games/fortunes ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      (apt-get install -y -qq fortunes >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq fortunes >/dev/null; })
+    else
+      echo "run.sh: Debian's fortunes package is missing (apt-get install fortunes): lyrics/fortunes is skipped" >&2
+    fi
+  fi
+}
+
 setup() {
+  debian_packages
   if [ ! -x "$BIN/python" ]; then
     if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
       rm -rf "$VENV"

@@ -34,8 +34,14 @@ def track_spec(name: str) -> TrackSpec:
 
 def open_track(args: argparse.Namespace, *, build: bool = True) -> Track:
     spec = track_spec(args.track)
-    data_dir = Path(args.data_dir) if getattr(args, "data_dir", None) else None
-    return Track.open(spec, cache_dir=Path(args.cache_dir), data_dir=data_dir, workers=args.workers, build=build)
+    options = {
+        "artist_column": getattr(args, "artist_column", None),
+        "text_column": getattr(args, "text_column", None),
+        "title_column": getattr(args, "title_column", None),
+        "split": getattr(args, "hf_split", None),
+    }
+    return Track.open(spec, cache_dir=Path(args.cache_dir), data_dir=getattr(args, "data_dir", None),
+                      source_options=options if spec.source == "table" else None, workers=args.workers, build=build)
 
 
 # ----- commands -----------------------------------------------------------------
@@ -111,7 +117,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     track = open_track(args)
     for k in args.shots or [track.spec.shots]:
         path = evaluate(args.method, track, shots=k, n_episodes=args.episodes, out=Path(args.out),
-                        budget=BUDGETS[args.budget], models=Path(args.models), seed=args.seed)
+                        budget=BUDGETS[args.budget], models=Path(args.models), seed=args.seed,
+                        samples=args.samples)
         print(f"records: {path}")
     print(render(leaderboard_rows(Path(args.out)), "md"))
     return 0
@@ -136,19 +143,26 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     from leaderboard.aggregate import leaderboard_rows
     from leaderboard.render import render
 
+    from episodes.sources.fortunes import DEFAULT_ROOT
+
     started = time.perf_counter()
     out = Path(args.out)
-    args.track = "midi/music21"
-    print(f"[1/3] corpus {args.track} (built once, then cached in {args.cache_dir})")
-    track = open_track(args)
-    n_test = track.spec.n_test
-    print(f"[2/3] training and scoring {len(BASELINES)} baselines (budget 'quick') "
-          f"on the first {args.episodes} of the {n_test} fixed test episodes, K={track.spec.shots}")
-    for name in BASELINES:
-        evaluate(name, track, shots=track.spec.shots, n_episodes=args.episodes, out=out / "results",
-                 budget=BUDGETS["quick"], models=out / "models", seed=args.seed)
-    print(f"[3/3] leaderboard ({args.episodes} of {n_test} test episodes; quick budget -- "
-          "the published full-manifest table is in leaderboard/results/)\n")
+    names = ["midi/music21"]
+    if DEFAULT_ROOT.is_dir():
+        names.append("lyrics/fortunes")
+    else:
+        print(f"(lyrics/fortunes skipped: no fortune files in {DEFAULT_ROOT}; apt-get install fortunes)")
+    for step, name in enumerate(names, 1):
+        args.track = name
+        print(f"[{step}/{len(names) + 1}] {name}: corpus (built once, then cached in {args.cache_dir})")
+        track = open_track(args)
+        print(f"    training and scoring {len(BASELINES)} baselines (budget 'quick') on the first "
+              f"{args.episodes} of the {track.spec.n_test} fixed test episodes, K={track.spec.shots}")
+        for method in BASELINES:
+            evaluate(method, track, shots=track.spec.shots, n_episodes=args.episodes, out=out / "results",
+                     budget=BUDGETS["quick"], models=out / "models", seed=args.seed)
+    print(f"[{len(names) + 1}/{len(names) + 1}] leaderboard ({args.episodes} test episodes per track; quick "
+          "budget -- the published full-manifest tables are in leaderboard/results/)\n")
     print(render(leaderboard_rows(out / "results"), "md"))
     print(f"done in {time.perf_counter() - started:.0f} s; records in {out / 'results'}, "
           f"TensorBoard logs: tensorboard --logdir {out / 'models'}")
@@ -163,7 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     def data_args(p: argparse.ArgumentParser, track: bool = True) -> None:
         if track:
             p.add_argument("--track", required=True, help="track name; see `fsmb tracks`")
-            p.add_argument("--data-dir", help="dataset root, for tracks that read your data")
+            p.add_argument("--data-dir", "--source", dest="data_dir",
+                           help="your data: a dataset root, a table file, or hf:<owner>/<name> (lyrics/hf)")
+            p.add_argument("--artist-column", help="lyrics tables: artist column (default: artist)")
+            p.add_argument("--text-column", help="lyrics tables: text column (default: lyrics, else text)")
+            p.add_argument("--title-column", help="lyrics tables: title column (default: title, else song)")
+            p.add_argument("--hf-split", help="lyrics/hf: dataset split (default: train)")
         p.add_argument("--cache-dir", default=str(default_cache()), help="corpus cache (default: %(default)s)")
         p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
 
@@ -193,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shots", type=parse_shots, default=None, help="K, or a list like 0,1,2,4,8")
     p.add_argument("--episodes", type=int, default=None, help="first N episodes only (default: all)")
     p.add_argument("--out", required=True, help="results directory")
+    p.add_argument("--samples", type=int, default=0,
+                   help="also draw N samples per episode and record their quality (lyrics tracks)")
     data_args(p)
     run_args(p)
     p.set_defaults(func=cmd_eval)
@@ -202,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", default="lstm", help="method for paired differences (default: %(default)s)")
     p.add_argument("--plot", help="also write the NLL-against-K plot to this PNG file")
     p.set_defaults(func=cmd_leaderboard)
-    p = sub.add_parser("quickstart", help="build midi/music21, train and score the baselines")
+    p = sub.add_parser("quickstart", help="build midi/music21 (and lyrics/fortunes), train and score the baselines")
     p.add_argument("--out", default="quickstart-out")
     p.add_argument("--episodes", type=int, default=100, help="test episodes to score (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)

@@ -41,6 +41,7 @@ class EpisodeRecord:
     bits_per: dict[str, float]
     adapt_seconds: float
     score_seconds: float
+    quality: dict | None = None  # sample metrics and samples (`benchmark.quality`), if asked for
     kind: str = "episode"
     format: int = RECORD_FORMAT
 

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from benchmark.env import environment, git_sha
 from benchmark.methods import METHODS, make_method
 from benchmark.protocol import Budget, MetaTrainData, Method
+from benchmark.quality import episode_quality, sample_generator
 from benchmark.records import (
     EpisodeRecord,
     RecordError,
@@ -31,7 +32,6 @@ from benchmark.records import (
     write_run,
 )
 from benchmark.scoring import adapt_all, episode_score, log_prob_all
-from episodes import encoding
 from episodes.atomic import canonical_json, write_json
 from episodes.tracks import Track
 
@@ -106,11 +106,14 @@ def evaluate(
     models: Path,
     seed: int = 0,
     split: str = "test",
+    samples: int = 0,
     log: Callable[[str], None] = print,
 ) -> Path:
     """Score ``method_name`` on the first ``n_episodes`` of the fixed (split, K) manifest.
 
-    Returns the path of the episode-records file.
+    ``samples > 0`` also draws that many samples per episode from the adapted model
+    and records their quality (`benchmark.quality`; lyrics tracks).  Returns the path
+    of the episode-records file.
     """
     METHODS.target(method_name)  # an unknown name fails here, before any work, with "did you mean"
     started_wall = time.perf_counter()
@@ -126,6 +129,7 @@ def evaluate(
                 "hparams": method.hparams(),
                 "state": train_meta.get("state_sha256", ""),
                 "manifest": manifest.sha256,
+                **({"samples": samples} if samples else {}),
             }
         )
     ).hexdigest()[:16]
@@ -155,8 +159,13 @@ def evaluate(
             t1 = time.perf_counter()
             scores = log_prob_all(method, adapted, [e.query for e in part])
             t2 = time.perf_counter()
-            for episode, log_probs in zip(part, scores):
+            for episode, log_probs, model in zip(part, scores, adapted):
                 score = episode_score(episode.query, log_probs)
+                quality = None
+                if samples:
+                    quality = episode_quality(track.spec.modality, model, episode.query, n=samples,
+                                              max_len=track.spec.max_tokens,
+                                              generator=sample_generator(seed, episode.episode_id))
                 append_record(
                     records_path,
                     EpisodeRecord(
@@ -177,6 +186,7 @@ def evaluate(
                         bits_per={u: score.bits_per(u) for u in score.units},
                         adapt_seconds=(t1 - t0) / len(part),
                         score_seconds=(t2 - t1) / len(part),
+                        quality=quality,
                     ),
                 )
             bar.update(len(part))
@@ -196,8 +206,8 @@ def evaluate(
             track_spec=track.spec.to_dict(),
             stand_in=track.spec.stand_in,
             source_version=source_version,
-            encoding=encoding.ENCODING_NAME,
-            encoding_version=encoding.ENCODING_VERSION,
+            encoding=track.store.meta["encoding"],
+            encoding_version=track.store.meta["encoding_version"],
             corpus_fingerprint=track.store.fingerprint,
             split=split,
             shots=shots,

@@ -27,7 +27,7 @@ def verify_track(track: Track, *, log: Callable[[str], None] = print) -> list[st
     ]
     if bad:
         problems.append(f"{len(bad)} items' tokens do not match their sha256 (first: {bad[0]}); rebuild the store")
-    if corpus_fingerprint(store.items) != store.fingerprint:
+    if corpus_fingerprint(store.items, store.codec) != store.fingerprint:
         problems.append("corpus fingerprint does not match the item list; rebuild the store")
     log(f"corpus: {len(store)} items, fingerprint {store.fingerprint}")
     committed = committed_split(track.spec)

@@ -47,7 +47,7 @@ def scaled_copy(store: CorpusStore, factor: int, dest: Path) -> Path:
     np.save(dest / "offsets.npy", np.asarray(offsets, dtype=np.int64))
     write_json(dest / "items.json", [dataclasses.asdict(m) for m in items], indent=None)
     write_json(dest / "report.json", {"n_skipped": 0, "skipped": [], "build_seconds": 0})
-    meta = dict(store.meta, fingerprint=corpus_fingerprint(items), n_items=len(items), n_tokens=pos)
+    meta = dict(store.meta, fingerprint=corpus_fingerprint(items, store.codec), n_items=len(items), n_tokens=pos)
     write_json(dest / "meta.json", meta)
     return dest
 

@@ -9,10 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from episodes.encoding import Note, canonical, quantise
-
-
-class SkipItem(Exception):
-    """An input that is read fine but holds nothing to benchmark (empty, drum-only)."""
+from episodes.sources.base import SkipItem
 
 
 def read_midi_notes(path: str | Path) -> list[Note]:

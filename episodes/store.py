@@ -4,15 +4,17 @@ On disk (``<cache>/<source cache key>/enc<v>/``)::
 
     tokens.u16     all items' tokens back to back (uint16, memory-mapped on load)
     offsets.npy    int64, shape (n_items + 1,): item i is tokens[offsets[i]:offsets[i+1]]
-    items.json     per-item metadata (id, artist, title, path, notes, tokens, sha256)
+    items.json     per-item metadata (id, artist, title, path, units, tokens, sha256)
     report.json    what was skipped and why, counts, build time
     meta.json      versions and the corpus fingerprint; written last, so its presence
                    means the store is complete
 
 A build parses pieces in parallel in chunks; every finished chunk is written to
 ``parts/`` atomically, so an interrupted build resumes where it stopped.  A piece
-that fails to parse (corrupt, empty, drum-only) is listed in the report with its
-reason and never stops the build.
+that fails to parse (corrupt, empty, drum-only, invalid UTF-8) is listed in the
+report with its reason and never stops the build; so is an exact duplicate (same
+tokens as an item with a smaller id) when the source asks for ``dedupe``.  The
+source's codec (`episodes.codecs`) turns each piece into tokens.
 """
 
 from __future__ import annotations
@@ -32,24 +34,25 @@ from typing import Callable
 import numpy as np
 from tqdm.auto import tqdm
 
-from episodes import encoding
 from episodes.atomic import atomic_path, write_json
-from episodes.midi_notes import SkipItem
-from episodes.sources.base import DataError, PieceRef, Source
+from episodes.codecs import CODECS, Codec
+from episodes.encoding import TOKEN_DTYPE
+from episodes.sources.base import DataError, PieceRef, SkipItem, Source
 
-STORE_FORMAT = 1
+STORE_FORMAT = 2  # 2: codec-generic (n_units), optional dedupe
 CHUNK = 32
 
 
 @dataclass(frozen=True)
 class ItemMeta:
-    """Metadata of one stored item; ``n_tokens`` counts BOS and EOS."""
+    """Metadata of one stored item; ``n_units`` counts the codec's unit (notes,
+    characters) of the whole item, ``n_tokens`` its tokens including BOS and EOS."""
 
     item_id: str
     artist: str
     title: str
     path: str
-    n_notes: int
+    n_units: int
     n_tokens: int
     sha256: str
 
@@ -66,9 +69,10 @@ class CorpusStore:
         self.tokens = (
             np.memmap(root / "tokens.u16", dtype="<u2", mode="r", shape=(n_tokens,))
             if n_tokens
-            else np.zeros(0, dtype=encoding.TOKEN_DTYPE)
+            else np.zeros(0, dtype=TOKEN_DTYPE)
         )
         self.index = {m.item_id: i for i, m in enumerate(self.items)}
+        self.codec: Codec = CODECS[self.meta["encoding"]]
 
     @property
     def fingerprint(self) -> str:
@@ -86,14 +90,22 @@ class CorpusStore:
         return len(self.items)
 
 
-def corpus_fingerprint(items: list[ItemMeta]) -> str:
+def corpus_fingerprint(items: list[ItemMeta], codec: Codec) -> str:
     lines = "".join(f"{m.item_id}\t{m.sha256}\n" for m in sorted(items, key=lambda m: m.item_id))
-    head = f"{encoding.ENCODING_NAME}-v{encoding.ENCODING_VERSION}\n"
+    head = f"{codec.name}-v{codec.version}\n"
     return hashlib.sha256((head + lines).encode()).hexdigest()
 
 
+def source_codec(source: Source) -> Codec:
+    try:
+        return CODECS[source.codec]
+    except KeyError:
+        raise DataError(f"source {source.name}: unknown codec {source.codec!r} (known: {sorted(CODECS)})") from None
+
+
 def store_dir(source: Source, cache_root: Path) -> Path:
-    return Path(cache_root) / source.cache_key() / f"enc{encoding.ENCODING_VERSION}"
+    codec = source_codec(source)
+    return Path(cache_root) / source.cache_key() / f"{codec.name}-v{codec.version}"
 
 
 def open_store(
@@ -113,7 +125,7 @@ def open_store(
     meta_path = root / "meta.json"
     if meta_path.exists():
         meta = json.loads(meta_path.read_text())
-        if meta.get("format") == STORE_FORMAT and meta.get("encoding_version") == encoding.ENCODING_VERSION:
+        if meta.get("format") == STORE_FORMAT:
             return CorpusStore(root)
     if not build:
         raise DataError(f"no built corpus for {source.name} in {cache_root}; run `fsmb data build` first")
@@ -139,6 +151,8 @@ def build_store(
     if len(todo) < len(chunks):
         log(f"resuming build: {len(chunks) - len(todo)} of {len(chunks)} chunks already parsed")
     workers = workers or max(1, min(os.cpu_count() or 1, len(todo)))
+    if not source.parallel:
+        workers = 1
     bar = tqdm(
         total=sum(len(chunks[i]) for i in todo),
         desc=f"parse {source.name}",
@@ -168,14 +182,15 @@ def build_store(
 
 def parse_chunk(source: Source, refs: list[PieceRef]) -> list[dict]:
     """Parse pieces; one result dict per piece, with ``tokens`` or an ``error``."""
+    codec = source_codec(source)
     out = []
     for ref in refs:
         try:
             with warnings.catch_warnings():  # parsers warn about every odd measure
                 warnings.simplefilter("ignore")
-                notes = source.read_notes(ref)
-            tokens = encoding.encode(notes)
-            out.append({"item_id": ref.item_id, "n_notes": len(notes), "tokens": tokens.tolist()})
+                payload = source.read(ref)
+            tokens = codec.encode(payload)
+            out.append({"item_id": ref.item_id, "n_units": codec.count_units(tokens), "tokens": tokens.tolist()})
         except SkipItem as exc:
             out.append({"item_id": ref.item_id, "error": str(exc)})
         except Exception as exc:  # noqa: BLE001 - any parser failure is reported, not fatal
@@ -189,6 +204,7 @@ def _write_part(parts: Path, index: int, results: list[dict]) -> None:
 
 
 def _assemble(source: Source, root: Path, pieces: list[PieceRef], n_chunks: int, seconds: float) -> None:
+    codec = source_codec(source)
     refs = {p.item_id: p for p in pieces}
     items: list[ItemMeta] = []
     arrays: list[np.ndarray] = []
@@ -199,19 +215,30 @@ def _assemble(source: Source, root: Path, pieces: list[PieceRef], n_chunks: int,
             if "error" in result:
                 skipped.append({"item_id": ref.item_id, "path": ref.path, "reason": result["error"]})
                 continue
-            tokens = np.asarray(result["tokens"], dtype=encoding.TOKEN_DTYPE)
+            tokens = np.asarray(result["tokens"], dtype=TOKEN_DTYPE)
             sha = hashlib.sha256(tokens.astype("<u2").tobytes()).hexdigest()
             items.append(
-                ItemMeta(ref.item_id, ref.artist, ref.title, ref.path, result["n_notes"], len(tokens), sha)
+                ItemMeta(ref.item_id, ref.artist, ref.title, ref.path, result["n_units"], len(tokens), sha)
             )
             arrays.append(tokens)
     order = sorted(range(len(items)), key=lambda k: items[k].item_id)
+    if source.dedupe:
+        first: dict[str, str] = {}
+        kept = []
+        for k in order:
+            m = items[k]
+            if m.sha256 in first:
+                skipped.append({"item_id": m.item_id, "path": m.path, "reason": f"duplicate of {first[m.sha256]}"})
+            else:
+                first[m.sha256] = m.item_id
+                kept.append(k)
+        order = kept
     items = [items[k] for k in order]
     arrays = [arrays[k] for k in order]
     offsets = np.zeros(len(items) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([len(a) for a in arrays]) if arrays else []
     with atomic_path(root / "tokens.u16") as tmp:
-        (np.concatenate(arrays) if arrays else np.zeros(0, encoding.TOKEN_DTYPE)).astype("<u2").tofile(tmp)
+        (np.concatenate(arrays) if arrays else np.zeros(0, TOKEN_DTYPE)).astype("<u2").tofile(tmp)
     with atomic_path(root / "offsets.npy") as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, offsets)
@@ -234,9 +261,9 @@ def _assemble(source: Source, root: Path, pieces: list[PieceRef], n_chunks: int,
             "source": source.name,
             "source_version": source.version,
             "cache_key": source.cache_key(),
-            "encoding": encoding.ENCODING_NAME,
-            "encoding_version": encoding.ENCODING_VERSION,
-            "fingerprint": corpus_fingerprint(items),
+            "encoding": codec.name,
+            "encoding_version": codec.version,
+            "fingerprint": corpus_fingerprint(items, codec),
             "n_items": len(items),
             "n_tokens": int(offsets[-1]),
         },

@@ -16,7 +16,6 @@ from typing import Callable
 
 import numpy as np
 
-from episodes import encoding
 from episodes.manifest import EpisodeDrawer, Manifest, ManifestError, draw_manifest
 from episodes.sources.base import DataError, Source
 from episodes.split import split_artists
@@ -70,14 +69,50 @@ TRACKS: dict[str, TrackSpec] = {
             source="midi-dir",
             needs_data_dir=True,
         ),
+        TrackSpec(
+            name="lyrics/fortunes",
+            modality="lyrics",
+            description="Debian's fortunes grouped by attributed author -- a STAND-IN for lyrics (offline default)",
+            source="fortunes",
+            stand_in=True,
+        ),
+        TrackSpec(
+            name="lyrics/dir",
+            modality="lyrics",
+            description="your lyrics laid out ROOT/<artist>/<song>.txt (the AI-ON layout)",
+            source="text-dir",
+            max_tokens=2048,
+            needs_data_dir=True,
+        ),
+        TrackSpec(
+            name="lyrics/csv",
+            modality="lyrics",
+            description="your lyrics table (.csv/.json/.jsonl/.parquet; columns artist + lyrics/text)",
+            source="table",
+            max_tokens=2048,
+            needs_data_dir=True,
+        ),
+        TrackSpec(
+            name="lyrics/hf",
+            modality="lyrics",
+            description="a Hugging Face hub lyrics dataset, --data-dir hf:<owner>/<name> (needs the network once)",
+            source="table",
+            max_tokens=2048,
+            needs_data_dir=True,
+        ),
     )
 }
 
 
-def make_source(spec: TrackSpec, data_dir: Path | None) -> Source:
-    """The source a track reads, checking the data directory it needs."""
+def make_source(spec: TrackSpec, data_dir: str | Path | None, options: dict | None = None) -> Source:
+    """The source a track reads, checking the data location it needs.
+
+    ``data_dir``: a dataset root, a table file, or ``hf:<name>`` for ``lyrics/hf``;
+    ``options``: source settings (table column names, hub split) from the CLI.
+    """
+    options = {k: v for k, v in (options or {}).items() if v is not None}
     if spec.needs_data_dir and data_dir is None:
-        raise DataError(f"track {spec.name} reads your data: pass --data-dir ROOT")
+        raise DataError(f"track {spec.name} reads your data: pass --data-dir (see `fsmb tracks`)")
     if spec.source == "music21":
         from episodes.sources.music21_corpus import Music21CorpusSource
 
@@ -86,6 +121,22 @@ def make_source(spec: TrackSpec, data_dir: Path | None) -> Source:
         from episodes.sources.midi_dir import MidiDirSource
 
         return MidiDirSource(Path(data_dir))
+    if spec.source == "fortunes":
+        from episodes.sources.fortunes import FortunesSource
+
+        return FortunesSource(Path(data_dir) if data_dir else None)
+    if spec.source == "text-dir":
+        from episodes.sources.text_dir import TextDirSource
+
+        return TextDirSource(Path(data_dir))
+    if spec.source == "table":
+        from episodes.sources.tabular import HF_PREFIX, TabularSource
+
+        location = str(data_dir)
+        if (spec.name == "lyrics/hf") != location.startswith(HF_PREFIX):
+            want = "hf:<owner>/<name>" if spec.name == "lyrics/hf" else "a table file (hub datasets: lyrics/hf)"
+            raise DataError(f"track {spec.name}: --data-dir {location!r} should be {want}")
+        return TabularSource(location, **options)
     raise DataError(f"track {spec.name}: unknown source kind {spec.source!r}")
 
 
@@ -108,24 +159,26 @@ class Track:
         spec: TrackSpec,
         *,
         cache_dir: Path,
-        data_dir: Path | None = None,
+        data_dir: str | Path | None = None,
+        source_options: dict | None = None,
         workers: int | None = None,
         progress: bool = True,
         build: bool = True,
         log: Callable[[str], None] = print,
     ) -> "Track":
         """Bind ``spec`` to its corpus store, building the store unless ``build=False``."""
-        source = make_source(spec, data_dir)
+        source = make_source(spec, data_dir, source_options)
         store = open_store(source, cache_dir, workers=workers, progress=progress, build=build, log=log)
         return cls(spec, store)
 
     # ----- items -------------------------------------------------------------
     def item(self, index: int) -> Item:
-        """Item ``index`` of the store, cropped to ``max_tokens`` (see `encoding.crop`)."""
-        meta = self.store.items[index]
-        tokens = np.array(encoding.crop(self.store.tokens_of(index), self.spec.max_tokens))
-        notes = meta.n_notes if len(tokens) == meta.n_tokens else int(encoding.note_ends(tokens).sum())
-        return Item(meta.item_id, meta.artist, tokens, {"tokens": len(tokens) - 1, "notes": notes})
+        """Item ``index`` of the store, cropped to ``max_tokens`` by the codec
+        (`episodes.codecs`); ``units`` holds ``tokens`` and the codec's unit."""
+        meta, codec = self.store.items[index], self.store.codec
+        tokens = np.array(codec.crop(self.store.tokens_of(index), self.spec.max_tokens))
+        units = meta.n_units if len(tokens) == meta.n_tokens else codec.count_units(tokens)
+        return Item(meta.item_id, meta.artist, tokens, {"tokens": len(tokens) - 1, codec.unit: units})
 
     def item_by_id(self, item_id: str) -> Item:
         try:
@@ -139,7 +192,7 @@ class Track:
 
     @property
     def vocab_size(self) -> int:
-        return encoding.VOCAB_SIZE
+        return self.store.codec.vocab_size
 
     # ----- episodes ----------------------------------------------------------
     def drawer(self, split: str, shots: int, query_size: int | None = None, seed: int | None = None) -> EpisodeDrawer:

@@ -13,8 +13,8 @@ from scipy import stats
 
 from benchmark.records import EPISODE_FIELDS, RUN_FIELDS, RecordError, read_episode_records, read_run
 
-# Normalisation units per modality, as (unit key in records, column name).
-UNIT_COLUMNS = {"notes": "bits_per_note", "characters": "bits_per_char"}
+# The tokenisation-independent unit of each modality, as (unit key in records, label).
+UNIT_LABELS = {"notes": "bits/note", "characters": "bits/char"}
 
 
 def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
@@ -37,8 +37,9 @@ class Row:
     nll_nats_per_token: float
     ci95: float
     bits_per_token: float
-    bits_per_note: float | None
-    bits_per_note_ci95: float | None
+    unit: str | None  # the modality's unit (notes, characters), or None
+    bits_per_unit: float | None
+    bits_per_unit_ci95: float | None
     params: int
     manifest_sha256: str
     manifest_episodes: int
@@ -49,6 +50,7 @@ class Row:
     delta_vs_reference: float | None = None
     delta_ci95: float | None = None
     paired_episodes: int = 0
+    quality: dict[str, float] | None = None  # mean sample-quality figures, if sampled
 
     def to_dict(self) -> dict:
         """Fields as a dict; undefined figures (a CI from one episode) become ``None``."""
@@ -80,8 +82,8 @@ def make_row(run: dict, episodes: list[dict]) -> Row:
     bits_tok, _ = mean_ci95([e["bits_per_token"] for e in episodes])
     seconds = sum(e["adapt_seconds"] + e["score_seconds"] for e in episodes)
     tokens = sum(sum(e["units"]["tokens"]) for e in episodes)
-    has_notes = bool(episodes) and "notes" in episodes[0]["bits_per"]
-    bpn, bpn_ci = mean_ci95([e["bits_per"]["notes"] for e in episodes]) if has_notes else (None, None)
+    unit = next((u for u in episodes[0]["bits_per"] if u in UNIT_LABELS), None) if episodes else None
+    bpu, bpu_ci = mean_ci95([e["bits_per"][unit] for e in episodes]) if unit else (None, None)
     return Row(
         method=run["method"],
         track=run["track"],
@@ -90,8 +92,9 @@ def make_row(run: dict, episodes: list[dict]) -> Row:
         nll_nats_per_token=nats,
         ci95=ci,
         bits_per_token=bits_tok,
-        bits_per_note=bpn,
-        bits_per_note_ci95=bpn_ci,
+        unit=unit,
+        bits_per_unit=bpu,
+        bits_per_unit_ci95=bpu_ci,
         params=run["params"],
         manifest_sha256=run["manifest_sha256"],
         manifest_episodes=run["manifest_episodes"],
@@ -99,7 +102,18 @@ def make_row(run: dict, episodes: list[dict]) -> Row:
         stand_in=run["stand_in"],
         run_key=run["run_key"],
         eval_tokens_per_s=tokens / seconds if seconds > 0 else None,
+        quality=mean_quality(episodes),
     )
+
+
+def mean_quality(episodes: list[dict]) -> dict[str, float] | None:
+    """Mean over episodes of each sample-quality figure (undefined ones left out)."""
+    metrics = [e["quality"]["metrics"] for e in episodes if e.get("quality")]
+    if not metrics:
+        return None
+    names = [k for k in metrics[0] if k != "n_samples"]
+    means = {k: [m[k] for m in metrics if m.get(k) is not None] for k in names}
+    return {k: float(np.mean(v)) for k, v in means.items() if v}
 
 
 def paired_delta(episodes: list[dict], reference: list[dict]) -> tuple[float, float, int]:

@@ -8,7 +8,7 @@ import json
 import math
 from typing import Sequence
 
-from leaderboard.aggregate import Row
+from leaderboard.aggregate import UNIT_LABELS, Row
 
 FORMATS = ("md", "json", "csv")
 
@@ -29,22 +29,39 @@ def to_markdown(rows: Sequence[Row]) -> str:
     for track in sorted({r.track for r in rows}):
         sub = [r for r in rows if r.track == track]
         label = " (stand-in data)" if sub[0].stand_in else ""
+        unit = UNIT_LABELS.get(sub[0].unit or "", "bits/unit")
         lines += [
             f"**{track}**{label}",
             "",
             "| method | K | episodes | nats/token (±95% CI) | Δ vs lstm, paired (±95% CI) | bits/token "
-            "| bits/note (±95% CI) | params | eval tokens/s | budget |",
+            f"| {unit} (±95% CI) | params | eval tokens/s | budget |",
             "|---|---:|---:|---|---|---:|---|---:|---:|---|",
         ]
         for r in sub:
             part = "" if r.episodes == r.manifest_episodes else f" of {r.manifest_episodes}"
             lines.append(
                 f"| {r.method} | {r.shots} | {r.episodes}{part} | {_fmt(r.nll_nats_per_token)} ± {_fmt(r.ci95)} "
-                f"| {_delta(r)} | {_fmt(r.bits_per_token)} | {_fmt(r.bits_per_note)} ± {_fmt(r.bits_per_note_ci95)} "
+                f"| {_delta(r)} | {_fmt(r.bits_per_token)} | {_fmt(r.bits_per_unit)} ± {_fmt(r.bits_per_unit_ci95)} "
                 f"| {r.params:,} | {_fmt(r.eval_tokens_per_s, 0)} | {r.budget} |"
             )
         lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", ""]
+        lines += _quality_table([r for r in sub if r.quality])
     return "\n".join(lines)
+
+
+def _quality_table(rows: Sequence[Row]) -> list[str]:
+    """Sample quality (means over episodes) of the rows that sampled; see DIRECTIONS."""
+    if not rows:
+        return []
+    from benchmark.text_quality import DIRECTIONS
+
+    names = [k for k in rows[0].quality if k in DIRECTIONS or k.endswith("_reference")]
+    head = " | ".join(f"{k} ({DIRECTIONS.get(k, 'target')})" for k in names)
+    lines = ["sample quality (mean over episodes):", "", f"| method | K | {head} |",
+             "|---|---:|" + "---:|" * len(names)]
+    for r in rows:
+        lines.append(f"| {r.method} | {r.shots} | " + " | ".join(_fmt(r.quality.get(k)) for k in names) + " |")
+    return lines + [""]
 
 
 def to_json(rows: Sequence[Row]) -> str:

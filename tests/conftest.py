@@ -59,3 +59,38 @@ def cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def track(midi_root, cache_dir) -> Track:
     return Track.open(TRACKS["midi/dir"], cache_dir=cache_dir, data_dir=midi_root, workers=1, progress=False)
+
+
+# ----- lyrics ----------------------------------------------------------------------
+SYLLABLES = ["la", "na", "do", "re", "mi", "ko", "ta", "shi", "ven", "lor", "ash", "qui", "zu", "pe", "ri", "mo"]
+
+
+def artist_text(artist: int, song: int) -> str:
+    """A deterministic 'song' in the style of ``artist``: its own small vocabulary,
+    line length and refrain."""
+    style = np.random.default_rng([artist, 20_000])
+    vocab = [
+        "".join(style.choice(SYLLABLES, size=int(style.integers(1, 4)))) for _ in range(int(style.integers(6, 12)))
+    ]
+    refrain = " ".join(style.choice(vocab, size=4))
+    rng = np.random.default_rng([artist, song, 1])
+    lines = []
+    for i in range(int(rng.integers(4, 9))):
+        lines.append(refrain if i % 3 == 2 else " ".join(rng.choice(vocab, size=int(style.integers(3, 7)))))
+    return "\n".join(lines).capitalize()
+
+
+def make_lyrics_corpus(root: Path, n_artists: int = N_ARTISTS, songs: int = SONGS_PER_ARTIST) -> Path:
+    for a in range(n_artists):
+        folder = root / f"Singer {a:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for s in range(songs):
+            (folder / f"song{s:02d}.txt").write_text(artist_text(a, s), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def lyrics_track(tmp_path_factory) -> Track:
+    root = make_lyrics_corpus(tmp_path_factory.mktemp("lyrics"))
+    return Track.open(TRACKS["lyrics/dir"], cache_dir=tmp_path_factory.mktemp("lcache"), data_dir=root, workers=1,
+                      progress=False)

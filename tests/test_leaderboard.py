@@ -35,13 +35,14 @@ def test_leaderboard_rows_and_formats(track, tmp_path, capsys):
     assert all(r.eval_tokens_per_s > 0 for r in rows)
     assert main(["leaderboard", "--results", str(tmp_path / "r"), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    required = {"method", "track", "shots", "episodes", "nll_nats_per_token", "ci95", "bits_per_note",
+    required = {"method", "track", "shots", "episodes", "nll_nats_per_token", "ci95", "unit", "bits_per_unit",
                 "params", "manifest_sha256"}
     assert all(required <= set(row) for row in data)
     table = list(csv.DictReader(io.StringIO(render(rows, "csv"))))
     assert float(table[0]["nll_nats_per_token"]) == rows[0].nll_nats_per_token
     md = render(rows, "md")
-    assert "| unigram-support | 5 | 30 of 600 |" in md
+    assert "| unigram-support | 5 | 30 of 600 |" in md and "bits/note (±95% CI)" in md
+    assert all(r.unit == "notes" and r.bits_per_unit > 0 for r in rows)
 
 
 def test_missing_results_dir_is_a_clear_error(tmp_path):

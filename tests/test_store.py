@@ -48,7 +48,7 @@ def test_store_round_trips_tokens_and_is_memory_mapped(track):
     i = store.index["Artist 03/song05.mid"]
     assert isinstance(store.tokens, np.memmap)
     assert decode(store.tokens_of(i)) == sorted(artist_song(3, 5))
-    assert store.items[i].artist == "Artist 03" and store.items[i].n_notes == len(artist_song(3, 5))
+    assert store.items[i].artist == "Artist 03" and store.items[i].n_units == len(artist_song(3, 5))
 
 
 def test_cache_is_reused_and_rebuilt_when_files_change(tmp_path):

@@ -1,13 +1,11 @@
-"""The source contract: list the pieces of a collection, then read one piece's notes."""
+"""The source contract: list the pieces of a collection, then read one piece."""
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
-
-from episodes.encoding import Note
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -27,10 +25,18 @@ class PieceRef:
 
 
 class Source(Protocol):
-    """A collection of pieces grouped by artist."""
+    """A collection of pieces grouped by artist.
+
+    ``codec`` names the `episodes.codecs` codec that turns what `read` returns into
+    tokens; ``dedupe``: drop exact duplicates (same tokens) when the store is built;
+    ``parallel``: parse in worker processes (off for sources held in memory).
+    """
 
     name: str
     version: str
+    codec: str
+    dedupe: bool
+    parallel: bool
 
     def list_pieces(self) -> list[PieceRef]:
         """All pieces, sorted by ``item_id``."""
@@ -38,8 +44,14 @@ class Source(Protocol):
     def cache_key(self) -> str:
         """A key that changes whenever the raw inputs (or this reader) change."""
 
-    def read_notes(self, ref: PieceRef) -> list[Note]:
-        """The canonical note list of one piece; raises on unreadable input."""
+    def read(self, ref: PieceRef) -> Any:
+        """One piece's content for the codec (a note list, a normalised text); raises
+        `SkipItem` (or anything else) on unusable input, which the store reports."""
+
+
+class SkipItem(Exception):
+    """An input that is unusable as a benchmark item (empty, drum-only, invalid
+    UTF-8, ...): the store reports it with this message and goes on."""
 
 
 class DataError(ValueError):

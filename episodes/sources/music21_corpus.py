@@ -38,8 +38,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from episodes.encoding import Note, canonical, quantise
-from episodes.midi_notes import SkipItem
-from episodes.sources.base import PieceRef, safe_join
+from episodes.sources.base import PieceRef, SkipItem, safe_join
 
 MAX_PER_ARTIST = 100
 EXCLUDED_FOLDERS = frozenset({"demos", "theoryExercises", "leadSheet"})
@@ -57,6 +56,7 @@ class Music21CorpusSource:
 
     name = "music21"
     version = "m21-v1"
+    codec, dedupe, parallel = "midi-events", False, True
 
     def __init__(self) -> None:
         import music21
@@ -89,7 +89,7 @@ class Music21CorpusSource:
             pieces.extend(refs[:MAX_PER_ARTIST])
         return sorted(pieces, key=lambda r: r.item_id)
 
-    def read_notes(self, ref: PieceRef) -> list[Note]:
+    def read(self, ref: PieceRef) -> list[Note]:
         from music21 import converter
 
         path = safe_join(self.root, ref.path)

@@ -1,0 +1,44 @@
+"""Sample quality per episode: an adapted model's samples against the query set.
+
+`episode_quality` draws ``n`` samples from an adapted model (seeded by the run seed
+and the episode id) and scores them with the metrics of the track's modality:
+`benchmark.text_quality` for lyrics.  Modalities without sample metrics yet (MIDI)
+return ``None``.  Undefined figures (``nan``) are stored as ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from typing import Sequence
+
+import numpy as np
+
+from benchmark.protocol import Adapted
+from episodes import text_encoding
+from episodes.types import Item
+
+MODALITIES_WITH_QUALITY = ("lyrics",)
+
+
+def sample_generator(seed: int, episode_id: str) -> np.random.Generator:
+    """The generator for one episode's samples: the same on every machine and rerun."""
+    return np.random.default_rng([seed, zlib.crc32(episode_id.encode())])
+
+
+def episode_quality(
+    modality: str, adapted: Adapted, query: Sequence[Item], *, n: int, max_len: int, generator: np.random.Generator
+) -> dict | None:
+    """Sample-quality figures (and the samples) of one adapted model, or ``None`` when
+    the modality has no sample metrics."""
+    if modality not in MODALITIES_WITH_QUALITY:
+        return None
+    from benchmark.text_quality import text_quality
+
+    samples = [text_encoding.decode(s, strict=False) for s in adapted.sample(n, max_len=max_len, generator=generator)]
+    references = [text_encoding.decode(it.tokens, strict=False) for it in query]
+    figures = text_quality(samples, references).to_dict()
+    return {
+        "metrics": {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in figures.items()},
+        "samples": samples,
+    }
