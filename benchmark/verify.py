@@ -30,7 +30,7 @@ def verify_track(track: Track, *, log: Callable[[str], None] = print) -> list[st
     if corpus_fingerprint(store.items, store.codec) != store.fingerprint:
         problems.append("corpus fingerprint does not match the item list; rebuild the store")
     log(f"corpus: {len(store)} items, fingerprint {store.fingerprint}")
-    committed = committed_split(track.spec)
+    committed = committed_split(track.spec) if track.default_data else None
     if committed is not None:
         for split, artists in committed.items():
             if sorted(track.splits[split]) != sorted(artists):

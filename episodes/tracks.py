@@ -143,9 +143,12 @@ def make_source(spec: TrackSpec, data_dir: str | Path | None, options: dict | No
 class Track:
     """A track bound to its built corpus: splits, manifests and materialised episodes."""
 
-    def __init__(self, spec: TrackSpec, store: CorpusStore) -> None:
+    def __init__(self, spec: TrackSpec, store: CorpusStore, *, default_data: bool = True) -> None:
+        """``default_data``: the store holds the track's own data (not a ``--data-dir``
+        override), so the committed split and manifests apply to it."""
         self.spec = spec
         self.store = store
+        self.default_data = default_data
         artists = sorted({m.artist for m in store.items})
         self.splits = split_artists(artists, spec.split_salt)
         self.split_of = {a: s for s, names in self.splits.items() for a in names}
@@ -169,7 +172,7 @@ class Track:
         """Bind ``spec`` to its corpus store, building the store unless ``build=False``."""
         source = make_source(spec, data_dir, source_options)
         store = open_store(source, cache_dir, workers=workers, progress=progress, build=build, log=log)
-        return cls(spec, store)
+        return cls(spec, store, default_data=data_dir is None)
 
     # ----- items -------------------------------------------------------------
     def item(self, index: int) -> Item:
@@ -224,7 +227,7 @@ class Track:
         committed = DATA / self.spec.slug / "manifests" / fname
         cached = self.store.root / "manifests" / self.spec.slug / f"v{self.spec.version}" / fname
         drawn = self.draw_manifest(split, shots, query_size)
-        for path in (Path(str(committed)), cached):
+        for path in (Path(str(committed)), cached) if self.default_data else (cached,):
             if path.exists():
                 manifest = Manifest.load(path)
                 self.verify(manifest, drawn)

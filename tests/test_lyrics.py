@@ -224,3 +224,14 @@ def test_the_installed_fortunes_package_gives_a_hundred_authors():
     listing = FortunesSource().listing()
     assert listing["authors_with_min_entries"] >= 100 and listing["entries_of_eligible_authors"] >= 2000
     assert listing["unreadable_files"] == []
+
+
+def test_committed_fortunes_manifests_apply_to_the_default_data_only(tmp_path):
+    from episodes.manifest import ManifestError
+
+    custom = write_fortunes(tmp_path / "f", authors=40)
+    store = open_store(FortunesSource(custom), tmp_path / "c", workers=1, progress=False, log=quiet)
+    as_default = Track(TRACKS["lyrics/fortunes"], store, default_data=True)  # pretend it were the package's data
+    with pytest.raises(ManifestError):
+        as_default.manifest("test")  # the committed manifest belongs to another corpus: refused
+    assert len(Track(TRACKS["lyrics/fortunes"], store, default_data=False).manifest("test").episodes) == 600
