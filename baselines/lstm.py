@@ -32,10 +32,8 @@ from benchmark.nets import (
     sample_lstm,
     score_sequences,
 )
+from benchmark.neural import NeuralMethod, episode_batches
 from benchmark.protocol import Budget, MetaTrainData
-from benchmark.scoring import mean_nats_per_token, score_episodes
-from benchmark.neural import NeuralMethod
-from benchmark.training import TrainLog, train_loop
 from episodes.types import Item
 
 
@@ -78,20 +76,8 @@ class LSTMBaseline(NeuralMethod):
     def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
         torch.manual_seed(data.seed)
         self.model = LSTMLM(LSTMConfig(vocab=data.vocab_size, **LSTM_SIZES[budget.size]))
-        opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         batches = self.training_batches(data, budget)
-        val = data.val_episodes(budget.val_episodes)
-        log: TrainLog = train_loop(
-            self.model,
-            opt,
-            lambda step: lm_loss(self.model, batches(step)),
-            lambda: mean_nats_per_token(score_episodes(self, val)),
-            steps=budget.steps,
-            val_every=budget.val_every,
-            logdir=logdir,
-            desc=f"train {self.name}",
-        )
-        self.train_log = log.to_dict()
+        self.train_network(data, budget, logdir, lambda step: lm_loss(self.model, batches(step)))
 
     def training_batches(self, data: MetaTrainData, budget: Budget):
         """``step -> (B, T)`` batch of meta-train songs, seeded by ``(seed, step)``."""
@@ -142,24 +128,12 @@ class LSTMConcat(LSTMBaseline):
         return {**super().init_args(), "max_shots": self.max_shots}
 
     def training_batches(self, data: MetaTrainData, budget: Budget):
-        """``step -> (B, T)`` batch of episodes laid out as support songs then a query song.
-
-        Episode sequences are several songs long, so a step holds a quarter as many
-        sequences as `lstm`'s (at least 2), keeping the tokens per step comparable.
-        """
-        drawers = {k: data.train_drawer(k, 1) for k in range(self.max_shots + 1)}
-        n_seq = max(2, budget.batch_size // 4)
-
-        def batch(step: int) -> torch.Tensor:
-            rng = np.random.default_rng([data.seed, step, 1])
-            seqs = []
-            for j in range(n_seq):
-                k = int(rng.integers(self.max_shots + 1))
-                episode = data.episode(drawers[k].draw(step * n_seq + j))
-                seqs.append(np.concatenate([it.tokens for it in episode.support + episode.query]))
-            return pad_batch(seqs)
-
-        return batch
+        """``step -> (B, T)`` batch of episodes laid out as support songs then a query song
+        (see `episode_batches`)."""
+        return episode_batches(
+            data, budget, max_shots=self.max_shots, salt=1,
+            layout=lambda episode, rng: np.concatenate([it.tokens for it in episode.support + episode.query]),
+        )
 
     def adapt(self, support: Sequence[Item]) -> LSTMAdapted:
         return self.adapt_many([support])[0]

@@ -4,12 +4,17 @@ persistence (``state.pt``, loaded with ``weights_only=True``) and parameter coun
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
-from benchmark.training import load_checkpoint, save_checkpoint
+from benchmark.nets import pad_batch
+from benchmark.protocol import Budget, MetaTrainData
+from benchmark.scoring import mean_nats_per_token, score_episodes
+from benchmark.training import load_checkpoint, save_checkpoint, train_loop
+from episodes.types import Episode
 
 
 class NeuralMethod:
@@ -37,6 +42,30 @@ class NeuralMethod:
     def hparams(self) -> dict[str, Any]:
         cfg = self.model.cfg.to_dict() if self.model is not None else {}
         return {**self.init_args(), **cfg}
+
+    def train_network(
+        self,
+        data: MetaTrainData,
+        budget: Budget,
+        logdir: Path,
+        loss_fn: Callable[[int], torch.Tensor],
+        *,
+        lr_factor: Callable[[int], float] | None = None,
+    ) -> None:
+        """AdamW on ``self.model`` for ``budget.steps`` steps of ``loss_fn(step)``, keeping
+        the weights best on meta-val nats/token; ``lr_factor(step)`` scales the learning rate."""
+        opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        val = data.val_episodes(budget.val_episodes)
+
+        def step_fn(step: int) -> torch.Tensor:
+            if lr_factor is not None:
+                for group in opt.param_groups:
+                    group["lr"] = self.lr * lr_factor(step)
+            return loss_fn(step)
+
+        log = train_loop(self.model, opt, step_fn, lambda: mean_nats_per_token(score_episodes(self, val)),
+                         steps=budget.steps, val_every=budget.val_every, logdir=logdir, desc=f"train {self.name}")
+        self.train_log = log.to_dict()
 
     def _model(self) -> Any:
         if self.model is None:
@@ -75,3 +104,31 @@ class NeuralMethod:
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self._model().parameters())
+
+
+def episode_batches(
+    data: MetaTrainData,
+    budget: Budget,
+    *,
+    max_shots: int,
+    salt: int,
+    layout: Callable[[Episode, np.random.Generator], np.ndarray],
+) -> Callable[[int], torch.Tensor]:
+    """``step -> (B, T)`` PAD-padded batch of meta-train episodes, each laid out as one
+    token sequence by ``layout(episode, rng)``; K is drawn uniformly from
+    ``0 .. max_shots`` (one query song).  Seeded by ``(seed, step, salt)``.  Episode
+    sequences are several songs long, so a step holds a quarter of
+    ``budget.batch_size`` sequences (at least 2), keeping tokens per step comparable
+    with one-song-per-sequence training."""
+    drawers = {k: data.train_drawer(k, 1) for k in range(max_shots + 1)}
+    n_seq = max(2, budget.batch_size // 4)
+
+    def batch(step: int) -> torch.Tensor:
+        rng = np.random.default_rng([data.seed, step, salt])
+        seqs = []
+        for j in range(n_seq):
+            k = int(rng.integers(max_shots + 1))
+            seqs.append(layout(data.episode(drawers[k].draw(step * n_seq + j)), rng))
+        return pad_batch(seqs)
+
+    return batch

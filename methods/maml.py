@@ -23,7 +23,6 @@ import copy
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 from torch.func import grad, grad_and_value, vmap

@@ -33,11 +33,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from benchmark.nets import pad_batch, token_nll
-from benchmark.neural import NeuralMethod
+from benchmark.nets import token_nll
+from benchmark.neural import NeuralMethod, episode_batches
 from benchmark.protocol import Budget, MetaTrainData
-from benchmark.scoring import mean_nats_per_token, score_episodes
-from benchmark.training import train_loop
 from benchmark.transformer import (
     TRANSFORMER_SIZES,
     TransformerConfig,
@@ -47,7 +45,7 @@ from benchmark.transformer import (
     score_windows,
 )
 from episodes.encoding import PAD
-from episodes.types import Item
+from episodes.types import Episode, Item
 
 
 def fair_shares(lengths: Sequence[int], budget: int) -> list[int]:
@@ -147,50 +145,29 @@ class TransformerICL(NeuralMethod):
         torch.manual_seed(data.seed)
         cfg = TransformerConfig(vocab=data.vocab_size, context=self.context, **TRANSFORMER_SIZES[budget.size])
         self.model = TransformerLM(cfg)
-        opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         batches = self.training_batches(data, budget)
-        val = data.val_episodes(budget.val_episodes)
 
-        def step_fn(step: int) -> torch.Tensor:
-            for group in opt.param_groups:  # linear warm-up, then cosine decay to lr / 10
-                group["lr"] = self.lr * lr_factor(step, warmup=self.warmup, steps=budget.steps)
+        def loss(step: int) -> torch.Tensor:
             batch = batches(step)  # (B, T)
             targets = batch[:, 1:]
             return token_nll(self.model(batch[:, :-1]), targets).sum() / (targets != PAD).sum().clamp(min=1)
 
-        log = train_loop(
-            self.model,
-            opt,
-            step_fn,
-            lambda: mean_nats_per_token(score_episodes(self, val)),
-            steps=budget.steps,
-            val_every=budget.val_every,
-            logdir=logdir,
-            desc=f"train {self.name}",
-        )
-        self.train_log = log.to_dict()
+        # linear warm-up, then cosine decay to lr / 10
+        self.train_network(data, budget, logdir, loss,
+                           lr_factor=lambda step: lr_factor(step, warmup=self.warmup, steps=budget.steps))
 
     def training_batches(self, data: MetaTrainData, budget: Budget):
         """``step -> (B, T <= context)`` batch of support-block-then-query-segment
-        sequences, seeded by ``(seed, step)``; a quarter of ``budget.batch_size``
-        sequences (at least 2), like ``lstm-concat``."""
-        drawers = {k: data.train_drawer(k, 1) for k in range(self.max_shots + 1)}
-        n_seq = max(2, budget.batch_size // 4)
+        sequences (see `episode_batches`)."""
 
-        def batch(step: int) -> torch.Tensor:
-            rng = np.random.default_rng([data.seed, step, 2])
-            seqs = []
-            for j in range(n_seq):
-                k = int(rng.integers(self.max_shots + 1))
-                episode = data.episode(drawers[k].draw(step * n_seq + j))
-                block = support_block(episode.support, self.support_budget)
-                query = episode.query[0].tokens.astype(np.int64)
-                width = self.context - len(block)
-                offset = int(rng.integers(max(0, len(query) - width) + 1))
-                seqs.append(np.concatenate([block, query[offset : offset + width]]))
-            return pad_batch(seqs)
+        def layout(episode: Episode, rng: np.random.Generator) -> np.ndarray:
+            block = support_block(episode.support, self.support_budget)
+            query = episode.query[0].tokens.astype(np.int64)
+            width = self.context - len(block)
+            offset = int(rng.integers(max(0, len(query) - width) + 1))
+            return np.concatenate([block, query[offset : offset + width]])
 
-        return batch
+        return episode_batches(data, budget, max_shots=self.max_shots, salt=2, layout=layout)
 
     # ----- adaptation ----------------------------------------------------------
     def adapt(self, support: Sequence[Item]) -> ICLAdapted:
