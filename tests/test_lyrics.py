@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmark.cli import main
+from benchmark.protocol import Budget
 from benchmark.runner import evaluate
 from episodes import text_encoding
 from episodes.encoding import BOS, EOS
@@ -235,3 +236,14 @@ def test_committed_fortunes_manifests_apply_to_the_default_data_only(tmp_path):
     with pytest.raises(ManifestError):
         as_default.manifest("test")  # the committed manifest belongs to another corpus: refused
     assert len(Track(TRACKS["lyrics/fortunes"], store, default_data=False).manifest("test").episodes) == 600
+
+
+def test_every_method_runs_on_a_lyrics_track_unchanged(lyrics_track, tmp_path):
+    from benchmark.methods import METHODS
+
+    micro = Budget("micro", steps=8, batch_size=4, val_every=8, val_episodes=2, size="small")
+    for name in METHODS.names():
+        path = evaluate(name, lyrics_track, shots=2, n_episodes=2, out=tmp_path / "r", budget=micro,
+                        models=tmp_path / "m", log=quiet)
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+        assert len(records) == 2 and all(r["bits_per"]["characters"] > 0 for r in records), name
