@@ -75,6 +75,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         print(json.dumps({"track": track.spec.name, "store": str(track.store.root),
                           "fingerprint": track.store.fingerprint, "items": len(track.store),
                           "skipped": report["n_skipped"], "build_seconds": report["build_seconds"],
+                          "source_listing": report.get("source_listing"),
                           "splits": track.summary()}, indent=1))
         for split in ("val", "test"):
             m = track.manifest(split)

@@ -1,11 +1,12 @@
 """The corpus store: parse a source once, keep it as one memory-mapped token array.
 
-On disk (``<cache>/<source cache key>/enc<v>/``)::
+On disk (``<cache>/<source cache key>/<codec>-v<codec version>/``)::
 
     tokens.u16     all items' tokens back to back (uint16, memory-mapped on load)
     offsets.npy    int64, shape (n_items + 1,): item i is tokens[offsets[i]:offsets[i+1]]
     items.json     per-item metadata (id, artist, title, path, units, tokens, sha256)
-    report.json    what was skipped and why, counts, build time
+    report.json    what was skipped and why, counts, build time, and what the source's
+                   listing left out (``source.listing()``, e.g. fortunes' rare authors)
     meta.json      versions and the corpus fingerprint; written last, so its presence
                    means the store is complete
 
@@ -252,6 +253,7 @@ def _assemble(source: Source, root: Path, pieces: list[PieceRef], n_chunks: int,
             "n_skipped": len(skipped),
             "skipped": skipped,
             "build_seconds": round(seconds, 2),
+            "source_listing": source.listing() if hasattr(source, "listing") else None,
         },
     )
     write_json(

@@ -117,6 +117,7 @@ def test_fortunes_source_keeps_authors_with_enough_entries_and_reports(tmp_path)
     assert len({m.artist for m in store.items}) == 11 and len(store) == 11 * 11
     reasons = [s["reason"] for s in store.report()["skipped"]]
     assert reasons == ["duplicate of quotes/00000"]
+    assert store.report()["source_listing"] == listing
     with pytest.raises(DataError, match="apt-get install fortunes"):
         FortunesSource(tmp_path / "nothing-here")
 
