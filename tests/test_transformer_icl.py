@@ -75,6 +75,17 @@ def test_query_windows_score_each_token_once_with_enough_context(prefix, n, cont
     assert sorted(scored) == list(range(1, n))
 
 
+@pytest.mark.parametrize("train", [False, True])
+def test_the_transformer_is_causal(tiny_model, train):
+    x = torch.randint(3, VOCAB_SIZE, (2, 40))
+    y = x.clone()
+    y[:, 25:] = torch.randint(3, VOCAB_SIZE, (2, 15))
+    tiny_model.train(train)  # dropout is 0: train and eval modes take different attention paths
+    a, b = tiny_model(x), tiny_model(y)
+    tiny_model.eval()
+    assert torch.allclose(a[:, :25], b[:, :25], atol=1e-5) and not torch.allclose(a[:, 25:], b[:, 25:])
+
+
 def test_windowed_scores_match_one_full_pass_when_the_song_fits(tiny_model):
     block = support_block([song(12, 1), song(30, 2)], 24)
     item = song(35, 3)
