@@ -8,7 +8,7 @@ VENV=${VENV:-.venv}
 BIN=$VENV/bin
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 BASELINES="unigram unigram-support lstm lstm-concat"
-ADAPTIVE="cache fomaml maml metasgd finetune dyneval"
+ADAPTIVE="cache fomaml maml metasgd finetune dyneval transformer-icl"
 
 # Debian packages: fortunes is the offline stand-in corpus of the lyrics/fortunes track.
 debian_packages() {
@@ -47,12 +47,17 @@ case "${1:-}" in
   quickstart) setup; "$BIN/fsmb" quickstart --out quickstart-out ;;
   test) setup; "$BIN/python" -m pytest -q tests ;;
   bench) setup; "$BIN/python" benchmarks/bench_data.py; "$BIN/python" benchmarks/bench_maml.py ;;
-  reproduce)  # the published table: 600 test episodes, K = 5, budget "full"
-    setup
+  reproduce)  # the published tables: 600 test episodes at K = 5, then the shots curve
+    setup       # (first 100 episodes at K = 0, 1, 2, 4, 8); budget "full"
     for m in $BASELINES $ADAPTIVE; do
       "$BIN/fsmb" eval --method "$m" --track midi/music21 --budget full --models runs/models \
         --out leaderboard/results
     done
-    "$BIN/fsmb" leaderboard --results leaderboard/results --format md ;;
+    for m in $BASELINES $ADAPTIVE; do
+      "$BIN/fsmb" eval --method "$m" --track midi/music21 --budget full --models runs/models \
+        --shots 0,1,2,4,8 --episodes 100 --out leaderboard/shots
+    done
+    "$BIN/fsmb" leaderboard --results leaderboard/results --format md
+    "$BIN/fsmb" leaderboard --results leaderboard/shots --format md --plot leaderboard/shots.png ;;
   *) echo "usage: bash run.sh setup|quickstart|test|bench|reproduce" >&2; exit 2 ;;
 esac

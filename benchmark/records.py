@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -145,5 +145,11 @@ def read_run(path: Path) -> dict:
         raise RecordError(f"{path}: unreadable run record ({exc})") from exc
 
 
-EPISODE_FIELDS = frozenset(f.name for f in fields(EpisodeRecord))
-RUN_FIELDS = frozenset(f.name for f in fields(RunRecord))
+def _required(cls: type) -> frozenset[str]:
+    """Fields without defaults: every record must have them (later additions have
+    defaults, so records written before them still load)."""
+    return frozenset(f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING)
+
+
+EPISODE_FIELDS = _required(EpisodeRecord)
+RUN_FIELDS = _required(RunRecord)
