@@ -35,18 +35,20 @@ def plot_shots(rows: Sequence[Row], path: Path, *, reference: str = "lstm") -> N
         top, bottom = axes[0][col], axes[1][col]
         sub = [r for r in rows if r.track == track]
         off_scale = []
-        for method in sorted({r.method for r in sub}):
+        methods = sorted({r.method for r in sub})
+        colour = {m: f"C{i % 10}" for i, m in enumerate(methods)}  # one colour per method in both panels
+        for method in methods:
             pts = sorted((r for r in sub if r.method == method), key=lambda r: r.shots)
             ks = [r.shots for r in pts]
             top.errorbar(ks, [r.nll_nats_per_token for r in pts], yerr=_nan_to_zero([r.ci95 for r in pts]),
-                         marker="o", capsize=3, label=method)
+                         marker="o", capsize=3, label=method, color=colour[method])
             paired = [r for r in pts if r.delta_vs_reference is not None and r.method != reference]
             if any(abs(r.delta_vs_reference) > DELTA_SCALE for r in paired):
                 off_scale.append(method)
             elif paired:
                 bottom.errorbar([r.shots for r in paired], [r.delta_vs_reference for r in paired],
                                 yerr=_nan_to_zero([r.delta_ci95 for r in paired]), marker="o", capsize=3,
-                                label=method)
+                                label=method, color=colour[method])
         ks_all = sorted({r.shots for r in sub})
         for ax in (top, bottom):
             ax.set_xscale("symlog", linthresh=1)
