@@ -9,15 +9,21 @@ BIN=$VENV/bin
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 BASELINES="unigram unigram-support lstm lstm-concat"
 ADAPTIVE="cache fomaml maml metasgd finetune dyneval transformer-icl"
+AUDIO="gaussian-global gaussian-support ppca-support"
 
-# Debian packages: fortunes is the offline stand-in corpus of the lyrics/fortunes track.
+# Debian packages: fortunes is the offline stand-in corpus of the lyrics/fortunes track;
+# libfluidsynth3 renders the audio/gm-notes corpus.
 debian_packages() {
-  if [ ! -d /usr/share/games/fortunes ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      (apt-get install -y -qq fortunes >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq fortunes >/dev/null; })
-    else
-      echo "run.sh: Debian's fortunes package is missing (apt-get install fortunes): lyrics/fortunes is skipped" >&2
-    fi
+  local missing=()
+  [ -d /usr/share/games/fortunes ] || missing+=(fortunes)
+  ldconfig -p 2>/dev/null | grep -q libfluidsynth.so.3 || missing+=(libfluidsynth3)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; })
+  else
+    echo "run.sh: Debian packages missing: ${missing[*]} (apt-get install ${missing[*]}); " \
+      "lyrics/fortunes needs fortunes, audio/gm-notes needs libfluidsynth3" >&2
   fi
 }
 
@@ -47,8 +53,8 @@ case "${1:-}" in
   quickstart) setup; "$BIN/fsmb" quickstart --out quickstart-out ;;
   test) setup; "$BIN/python" -m pytest -q tests ;;
   bench) setup; "$BIN/python" benchmarks/bench_data.py; "$BIN/python" benchmarks/bench_maml.py ;;
-  reproduce)  # the published tables: 600 test episodes at K = 5, then the shots curve
-    setup       # (first 100 episodes at K = 0, 1, 2, 4, 8); budget "full"
+  reproduce)  # the published tables: 600 test episodes at K = 5, the midi/music21 shots curve
+    setup       # (first 100 episodes at K = 0, 1, 2, 4, 8), lyrics/fortunes, audio/gm-notes; budget "full"
     for m in $BASELINES $ADAPTIVE; do
       "$BIN/fsmb" eval --method "$m" --track midi/music21 --budget full --models runs/models \
         --out leaderboard/results
@@ -56,6 +62,14 @@ case "${1:-}" in
     for m in $BASELINES $ADAPTIVE; do
       "$BIN/fsmb" eval --method "$m" --track midi/music21 --budget full --models runs/models \
         --shots 0,1,2,4,8 --episodes 100 --out leaderboard/shots
+    done
+    for m in $BASELINES $ADAPTIVE; do
+      "$BIN/fsmb" eval --method "$m" --track lyrics/fortunes --budget full --models runs/models \
+        --out leaderboard/results
+    done
+    for m in $AUDIO; do
+      "$BIN/fsmb" eval --method "$m" --track audio/gm-notes --budget full --models runs/models \
+        --out leaderboard/results
     done
     "$BIN/fsmb" leaderboard --results leaderboard/results --format md
     "$BIN/fsmb" leaderboard --results leaderboard/shots --format md --plot leaderboard/shots.png ;;

@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from benchmark.protocol import Budget, MetaTrainData
+from benchmark.protocol import SEQUENCE_MODALITIES, Budget, MetaTrainData
 from benchmark.scoring import mean_nats_per_token, score_episodes
 from benchmark.training import load_checkpoint, save_checkpoint
 from episodes.encoding import BOS, EOS, PAD
@@ -60,6 +60,7 @@ class Unigram:
 
     name = "unigram"
     version = "1"
+    modalities = SEQUENCE_MODALITIES
 
     def __init__(self, smoothing: float = 0.5) -> None:
         self.smoothing = smoothing

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from benchmark.methods import BASELINES, METHODS
+from benchmark.methods import BASELINES, METHODS, methods_for
 from benchmark.protocol import BUDGETS
 from benchmark.records import RecordError
 from benchmark.registry import Registry, RegistryError
@@ -40,8 +40,11 @@ def open_track(args: argparse.Namespace, *, build: bool = True) -> Track:
         "title_column": getattr(args, "title_column", None),
         "split": getattr(args, "hf_split", None),
     }
+    if spec.source == "audio-folder":
+        options = {"artist_column": options["artist_column"]}
     return Track.open(spec, cache_dir=Path(args.cache_dir), data_dir=getattr(args, "data_dir", None),
-                      source_options=options if spec.source == "table" else None, workers=args.workers, build=build)
+                      source_options=options if spec.source in ("table", "audio-folder") else None,
+                      workers=args.workers, build=build)
 
 
 # ----- commands -----------------------------------------------------------------
@@ -57,12 +60,13 @@ def cmd_tracks(args: argparse.Namespace) -> int:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
-    rows = [{"name": n, "target": METHODS.target(n), "baseline": n in BASELINES} for n in METHODS.names()]
+    rows = [{"name": n, "target": METHODS.target(n), "baseline": n in BASELINES,
+             "modalities": list(getattr(METHODS.get(n), "modalities", ()))} for n in METHODS.names()]
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
         for r in rows:
-            print(f"{r['name']:18s} {r['target']}")
+            print(f"{r['name']:18s} {'/'.join(r['modalities']):12s} {r['target']}")
     return 0
 
 
@@ -134,7 +138,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     if args.plot:
         from leaderboard.plot import plot_shots
 
-        plot_shots(rows, Path(args.plot), reference=args.reference)
+        plot_shots(rows, Path(args.plot))
         print(f"shots curve: {args.plot}", file=sys.stderr)
     return 0
 
@@ -144,6 +148,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     from leaderboard.aggregate import leaderboard_rows
     from leaderboard.render import render
 
+    from episodes.render_gm import fluidsynth_version
     from episodes.sources.fortunes import DEFAULT_ROOT
 
     started = time.perf_counter()
@@ -153,13 +158,19 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         names.append("lyrics/fortunes")
     else:
         print(f"(lyrics/fortunes skipped: no fortune files in {DEFAULT_ROOT}; apt-get install fortunes)")
+    try:
+        fluidsynth_version()
+        names.append("audio/gm-notes")
+    except DataError as exc:
+        print(f"(audio/gm-notes skipped: {exc})")
     for step, name in enumerate(names, 1):
         args.track = name
         print(f"[{step}/{len(names) + 1}] {name}: corpus (built once, then cached in {args.cache_dir})")
         track = open_track(args)
-        print(f"    training and scoring {len(BASELINES)} baselines (budget 'quick') on the first "
+        baselines = methods_for(track.spec.modality, BASELINES)
+        print(f"    training and scoring {len(baselines)} baselines (budget 'quick') on the first "
               f"{args.episodes} of the {track.spec.n_test} fixed test episodes, K={track.spec.shots}")
-        for method in BASELINES:
+        for method in baselines:
             evaluate(method, track, shots=track.spec.shots, n_episodes=args.episodes, out=out / "results",
                      budget=BUDGETS["quick"], models=out / "models", seed=args.seed)
     print(f"[{len(names) + 1}/{len(names) + 1}] leaderboard ({args.episodes} test episodes per track; quick "
@@ -180,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--track", required=True, help="track name; see `fsmb tracks`")
             p.add_argument("--data-dir", "--source", dest="data_dir",
                            help="your data: a dataset root, a table file, or hf:<owner>/<name> (lyrics/hf)")
-            p.add_argument("--artist-column", help="lyrics tables: artist column (default: artist)")
+            p.add_argument("--artist-column", help="lyrics tables: artist column (default: artist); audio/folder: "
+                           "artist column of metadata.csv (default: artist, else instrument)")
             p.add_argument("--text-column", help="lyrics tables: text column (default: lyrics, else text)")
             p.add_argument("--title-column", help="lyrics tables: title column (default: title, else song)")
             p.add_argument("--hf-split", help="lyrics/hf: dataset split (default: train)")
@@ -214,17 +226,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=None, help="first N episodes only (default: all)")
     p.add_argument("--out", required=True, help="results directory")
     p.add_argument("--samples", type=int, default=0,
-                   help="also draw N samples per episode and record their quality (lyrics tracks)")
+                   help="also draw N samples per episode and record their quality (lyrics and audio tracks)")
     data_args(p)
     run_args(p)
     p.set_defaults(func=cmd_eval)
     p = sub.add_parser("leaderboard", help="aggregate result records")
     p.add_argument("--results", required=True)
     p.add_argument("--format", choices=["md", "json", "csv"], default="md")
-    p.add_argument("--reference", default="lstm", help="method for paired differences (default: %(default)s)")
+    p.add_argument("--reference", default=None,
+                   help="method for paired differences (default: lstm on MIDI and lyrics, gaussian-support on audio)")
     p.add_argument("--plot", help="also write the NLL-against-K plot to this PNG file")
     p.set_defaults(func=cmd_leaderboard)
-    p = sub.add_parser("quickstart", help="build midi/music21 (and lyrics/fortunes), train and score the baselines")
+    p = sub.add_parser("quickstart", help="build midi/music21 (and lyrics/fortunes, audio/gm-notes), train and score the baselines")
     p.add_argument("--out", default="quickstart-out")
     p.add_argument("--episodes", type=int, default=100, help="test episodes to score (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from benchmark.protocol import Method
 from benchmark.registry import Registry, RegistryError
 
@@ -19,10 +21,16 @@ METHODS: Registry[type] = Registry(
         "fomaml": "methods.maml:FOMAML",
         "metasgd": "methods.maml:MetaSGD",
         "transformer-icl": "methods.transformer_icl:TransformerICL",
+        "gaussian-global": "baselines.gaussian:GaussianGlobal",
+        "gaussian-support": "baselines.gaussian:GaussianSupport",
+        "ppca-support": "baselines.gaussian:PPCASupport",
+        "vae": "methods.vae:VAE",
+        "rhvae": "methods.rhvae:RiemannianHVAE",
     },
 )
 
-BASELINES = ("unigram", "unigram-support", "lstm", "lstm-concat")
+BASELINES = ("unigram", "unigram-support", "lstm", "lstm-concat", "gaussian-global", "gaussian-support",
+             "ppca-support")
 
 
 def make_method(name: str) -> Method:
@@ -36,3 +44,19 @@ def make_method(name: str) -> Method:
             "see benchmark.protocol.Method"
         )
     return method
+
+
+def check_modality(name: str, method: Method, modality: str, track: str) -> None:
+    """Refuse a method on a track of a modality it does not model (a method without
+    ``modalities`` is trusted)."""
+    supported = getattr(method, "modalities", None)
+    if supported is not None and modality not in supported:
+        raise RegistryError(
+            f"method {name!r} models {'/'.join(supported)} tracks, not {modality} ({track}); "
+            f"{modality} methods: {', '.join(methods_for(modality))}"
+        )
+
+
+def methods_for(modality: str, names: Sequence[str] | None = None) -> list[str]:
+    """The registered methods (of ``names``, default all) that model ``modality``."""
+    return [n for n in (names or METHODS.names()) if modality in getattr(METHODS.get(n), "modalities", ())]

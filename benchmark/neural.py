@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from benchmark.nets import pad_batch
-from benchmark.protocol import Budget, MetaTrainData
+from benchmark.protocol import SEQUENCE_MODALITIES, Budget, MetaTrainData
 from benchmark.scoring import mean_nats_per_token, score_episodes
 from benchmark.training import load_checkpoint, save_checkpoint, train_loop
 from episodes.types import Episode
@@ -26,6 +26,7 @@ class NeuralMethod:
 
     name: ClassVar[str]
     version: ClassVar[str]
+    modalities: ClassVar[tuple[str, ...]] = SEQUENCE_MODALITIES
     net_cls: ClassVar[type[nn.Module]]
     config_cls: ClassVar[type]
 

@@ -45,6 +45,8 @@ class Budget:
         return asdict(self)
 
 
+SEQUENCE_MODALITIES = ("midi", "lyrics")  # the ``modalities`` of token-sequence methods
+
 BUDGETS: dict[str, Budget] = {
     "quick": Budget("quick", steps=250, batch_size=16, val_every=125, val_episodes=40, size="small"),
     "full": Budget("full", steps=1500, batch_size=16, val_every=250, val_episodes=100, size="small"),
@@ -97,12 +99,15 @@ class Adapted(Protocol):
     def log_prob(self, items: Sequence[Item]) -> np.ndarray:
         """Total log-likelihood of each item in nats, shape ``(len(items),)``, each ``<= 0``.
 
-        Each item is scored on its own, given the support set only.  Item ``i``
-        contributes ``log p(tokens[1:] | tokens[0] = BOS, support)``.
+        Each item is scored on its own, given the support set only.  On sequence
+        tracks item ``i`` contributes ``log p(tokens[1:] | tokens[0] = BOS, support)``;
+        on audio tracks ``log P(tokens | support)`` of the quantised levels (or a lower
+        bound on it, e.g. `benchmark.dequantise`).
         """
 
     def sample(self, n: int, *, max_len: int, generator: np.random.Generator) -> list[np.ndarray]:
-        """``n`` token sequences (``uint16``, each starting with BOS), at most ``max_len`` long."""
+        """``n`` samples shaped like items' ``tokens``: token sequences (``uint16``, each
+        starting with BOS, at most ``max_len`` long) or audio level arrays (``uint8``)."""
 
 
 @runtime_checkable
@@ -111,6 +116,8 @@ class Method(Protocol):
 
     name: ClassVar[str]
     version: ClassVar[str]
+    # Optional ``modalities: ClassVar[tuple[str, ...]]``: the track modalities the
+    # method models; the runner refuses others with a clear message.
 
     def hparams(self) -> dict[str, Any]:
         """Hyper-parameters, recorded in every result."""

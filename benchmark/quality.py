@@ -2,8 +2,10 @@
 
 `episode_quality` draws ``n`` samples from an adapted model (seeded by the run seed
 and the episode id) and scores them with the metrics of the track's modality:
-`benchmark.text_quality` for lyrics.  Modalities without sample metrics yet (MIDI)
-return ``None``.  Undefined figures (``nan``) are stored as ``None``.
+`benchmark.text_quality` for lyrics (the sample texts are kept in the record),
+`benchmark.audio_quality` for audio (figures only: samples are 4,096 levels each).
+Modalities without sample metrics yet (MIDI) return ``None``.  Undefined figures
+(``nan``) are stored as ``None``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from benchmark.protocol import Adapted
 from episodes import text_encoding
 from episodes.types import Item
 
-MODALITIES_WITH_QUALITY = ("lyrics",)
+MODALITIES_WITH_QUALITY = ("lyrics", "audio")
+
+
+def directions() -> dict[str, str]:
+    """Which way is better for every sample-quality figure (``lower`` / ``higher``)."""
+    from benchmark.audio_quality import DIRECTIONS as AUDIO
+    from benchmark.text_quality import DIRECTIONS as TEXT
+
+    return {**TEXT, **AUDIO}
 
 
 def sample_generator(seed: int, episode_id: str) -> np.random.Generator:
@@ -33,12 +43,17 @@ def episode_quality(
     the modality has no sample metrics."""
     if modality not in MODALITIES_WITH_QUALITY:
         return None
+    if modality == "audio":
+        from benchmark.audio_quality import audio_quality
+
+        drawn = adapted.sample(n, max_len=max_len, generator=generator)
+        return {"metrics": _defined(audio_quality(drawn, [it.tokens for it in query]).to_dict()), "samples": None}
     from benchmark.text_quality import text_quality
 
     samples = [text_encoding.decode(s, strict=False) for s in adapted.sample(n, max_len=max_len, generator=generator)]
     references = [text_encoding.decode(it.tokens, strict=False) for it in query]
-    figures = text_quality(samples, references).to_dict()
-    return {
-        "metrics": {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in figures.items()},
-        "samples": samples,
-    }
+    return {"metrics": _defined(text_quality(samples, references).to_dict()), "samples": samples}
+
+
+def _defined(figures: dict) -> dict:
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in figures.items()}

@@ -18,7 +18,7 @@ from typing import Callable
 from tqdm.auto import tqdm
 
 from benchmark.env import environment, git_sha
-from benchmark.methods import METHODS, make_method
+from benchmark.methods import METHODS, check_modality, make_method
 from benchmark.protocol import Budget, MetaTrainData, Method
 from benchmark.quality import episode_quality, sample_generator
 from benchmark.records import (
@@ -58,6 +58,7 @@ def fit_or_load(
     Returns the method and its training metadata (budget, seed, corpus, train log).
     """
     method = make_method(method_name)
+    check_modality(method_name, method, track.spec.modality, track.spec.name)
     where = model_dir(models, method_name, track, budget, seed)
     meta_path = where / "meta.json"
     if meta_path.exists() and not retrain:

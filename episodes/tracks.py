@@ -100,15 +100,39 @@ TRACKS: dict[str, TrackSpec] = {
             max_tokens=2048,
             needs_data_dir=True,
         ),
+        TrackSpec(
+            name="audio/gm-notes",
+            modality="audio",
+            description="isolated notes of 105 General MIDI instruments rendered from pretty_midi's soundfont "
+            "with FluidSynth, NSynth format (offline default)",
+            source="gm-notes",
+        ),
+        TrackSpec(
+            name="audio/nsynth",
+            modality="audio",
+            description="NSynth (or any NSynth-format folder): examples.json + audio/, grouped by instrument",
+            source="nsynth",
+            needs_data_dir=True,
+        ),
+        TrackSpec(
+            name="audio/folder",
+            modality="audio",
+            description="your audio folder with metadata.csv (file_name + artist/instrument column)",
+            source="audio-folder",
+            needs_data_dir=True,
+        ),
     )
 }
 
 
-def make_source(spec: TrackSpec, data_dir: str | Path | None, options: dict | None = None) -> Source:
+def make_source(
+    spec: TrackSpec, data_dir: str | Path | None, options: dict | None = None, *, cache_dir: Path | None = None
+) -> Source:
     """The source a track reads, checking the data location it needs.
 
     ``data_dir``: a dataset root, a table file, or ``hf:<name>`` for ``lyrics/hf``;
-    ``options``: source settings (table column names, hub split) from the CLI.
+    ``options``: source settings (table column names, hub split) from the CLI;
+    ``cache_dir``: where a rendered corpus (``audio/gm-notes``) is kept.
     """
     options = {k: v for k, v in (options or {}).items() if v is not None}
     if spec.needs_data_dir and data_dir is None:
@@ -137,6 +161,20 @@ def make_source(spec: TrackSpec, data_dir: str | Path | None, options: dict | No
             want = "hf:<owner>/<name>" if spec.name == "lyrics/hf" else "a table file (hub datasets: lyrics/hf)"
             raise DataError(f"track {spec.name}: --data-dir {location!r} should be {want}")
         return TabularSource(location, **options)
+    if spec.source == "gm-notes":
+        from episodes.sources.gm_notes import GMNotesSource
+
+        if cache_dir is None:
+            raise DataError(f"track {spec.name}: needs a cache directory to render into")
+        return GMNotesSource(Path(cache_dir) / "renders")
+    if spec.source == "nsynth":
+        from episodes.sources.nsynth import NSynthSource
+
+        return NSynthSource(Path(data_dir))
+    if spec.source == "audio-folder":
+        from episodes.sources.audio_folder import AudioFolderSource
+
+        return AudioFolderSource(Path(data_dir), **options)
     raise DataError(f"track {spec.name}: unknown source kind {spec.source!r}")
 
 
@@ -170,18 +208,19 @@ class Track:
         log: Callable[[str], None] = print,
     ) -> "Track":
         """Bind ``spec`` to its corpus store, building the store unless ``build=False``."""
-        source = make_source(spec, data_dir, source_options)
+        source = make_source(spec, data_dir, source_options, cache_dir=cache_dir)
         store = open_store(source, cache_dir, workers=workers, progress=progress, build=build, log=log)
         return cls(spec, store, default_data=data_dir is None)
 
     # ----- items -------------------------------------------------------------
     def item(self, index: int) -> Item:
         """Item ``index`` of the store, cropped to ``max_tokens`` by the codec
-        (`episodes.codecs`); ``units`` holds ``tokens`` and the codec's unit."""
+        (`episodes.codecs`); ``units`` holds ``tokens`` (the predicted ones) and the
+        codec's unit."""
         meta, codec = self.store.items[index], self.store.codec
         tokens = np.array(codec.crop(self.store.tokens_of(index), self.spec.max_tokens))
-        units = meta.n_units if len(tokens) == meta.n_tokens else codec.count_units(tokens)
-        return Item(meta.item_id, meta.artist, tokens, {"tokens": len(tokens) - 1, codec.unit: units})
+        units = meta.n_units if tokens.size == meta.n_tokens else codec.count_units(tokens)
+        return Item(meta.item_id, meta.artist, tokens, {"tokens": codec.n_predicted(tokens), codec.unit: units})
 
     def item_by_id(self, item_id: str) -> Item:
         try:

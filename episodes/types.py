@@ -10,12 +10,15 @@ import numpy as np
 
 @dataclass(frozen=True, eq=False)
 class Item:
-    """One song as a method sees it.
+    """One song (or note) as a method sees it.
 
-    ``tokens``: ``uint16`` array of shape ``(n,)``, starting with BOS; it ends with
-    EOS unless the song was cropped to the track's ``max_tokens`` (then it is a
-    prefix).  ``units`` counts what scores are normalised by: ``tokens`` (the
-    ``n - 1`` predicted tokens), ``notes`` (MIDI), ``characters`` (lyrics), ...
+    ``tokens``: on sequence tracks (MIDI, lyrics) a ``uint16`` array of shape
+    ``(n,)``, starting with BOS; it ends with EOS unless the song was cropped to the
+    track's ``max_tokens`` (then it is a prefix).  On audio tracks a ``uint8`` array
+    of quantised log-mel levels, shape ``(n_mels, n_frames)``
+    (`episodes.audio_encoding`).  ``units`` counts what scores are normalised by:
+    ``tokens`` (the predicted ones: ``n - 1`` for sequences, all of them for audio),
+    ``notes`` (MIDI), ``characters`` (lyrics), ``dims`` (audio).
     """
 
     item_id: str

@@ -14,7 +14,9 @@ from scipy import stats
 from benchmark.records import EPISODE_FIELDS, RUN_FIELDS, RecordError, read_episode_records, read_run
 
 # The tokenisation-independent unit of each modality, as (unit key in records, label).
-UNIT_LABELS = {"notes": "bits/note", "characters": "bits/char"}
+UNIT_LABELS = {"notes": "bits/note", "characters": "bits/char", "dims": "bits/dim"}
+# The method each row is compared with, episode by episode, unless one is named.
+DEFAULT_REFERENCE = {"midi": "lstm", "lyrics": "lstm", "audio": "gaussian-support"}
 
 
 def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
@@ -47,6 +49,7 @@ class Row:
     stand_in: bool
     run_key: str
     eval_tokens_per_s: float | None = None
+    reference: str | None = None  # the method of the paired comparison
     delta_vs_reference: float | None = None
     delta_ci95: float | None = None
     paired_episodes: int = 0
@@ -125,18 +128,25 @@ def paired_delta(episodes: list[dict], reference: list[dict]) -> tuple[float, fl
     return mean, ci, len(diffs)
 
 
-def leaderboard_rows(results: Path, *, reference: str = "lstm") -> list[Row]:
+def reference_of(run: dict, reference: str | None) -> str:
+    """``reference``, or the default one of the run's modality."""
+    return reference or DEFAULT_REFERENCE.get(run.get("track_spec", {}).get("modality", ""), "lstm")
+
+
+def leaderboard_rows(results: Path, *, reference: str | None = None) -> list[Row]:
     """Rows sorted by track, K, then NLL (best first).
 
-    Each row is compared, episode by episode, with the ``reference`` method's run on
-    the same manifest (same track, K and manifest sha256), if there is one.
+    Each row is compared, episode by episode, with the ``reference`` method's run
+    (default: `DEFAULT_REFERENCE` of the track's modality) on the same manifest (same
+    track, K and manifest sha256), if there is one.
     """
     runs = [(run, eps) for run, eps in load_runs(results) if eps]
-    by_manifest = {(run["track"], run["manifest_sha256"]): eps for run, eps in runs if run["method"] == reference}
+    by_manifest = {(run["track"], run["manifest_sha256"], run["method"]): eps for run, eps in runs}
     rows = []
     for run, eps in runs:
-        row = make_row(run, eps)
-        ref = by_manifest.get((run["track"], run["manifest_sha256"]))
+        name = reference_of(run, reference)
+        row = dataclasses.replace(make_row(run, eps), reference=name)
+        ref = by_manifest.get((run["track"], run["manifest_sha256"], name))
         if ref is not None:
             delta, ci, n = paired_delta(eps, ref)
             row = dataclasses.replace(row, delta_vs_reference=delta, delta_ci95=ci, paired_episodes=n)

@@ -22,8 +22,8 @@ def _nan_to_zero(values: Sequence[float | None]) -> list[float]:
     return [0.0 if v is None or v != v else v for v in values]
 
 
-def plot_shots(rows: Sequence[Row], path: Path, *, reference: str = "lstm") -> None:
-    """Write a PNG of NLL (and Δ vs ``reference``) against K, a line per method."""
+def plot_shots(rows: Sequence[Row], path: Path) -> None:
+    """Write a PNG of NLL (and Δ vs each row's reference method) against K, a line per method."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -34,6 +34,7 @@ def plot_shots(rows: Sequence[Row], path: Path, *, reference: str = "lstm") -> N
     for col, track in enumerate(tracks):
         top, bottom = axes[0][col], axes[1][col]
         sub = [r for r in rows if r.track == track]
+        reference = sub[0].reference
         off_scale = []
         methods = sorted({r.method for r in sub})
         colour = {m: f"C{i % 10}" for i, m in enumerate(methods)}  # one colour per method in both panels

@@ -18,7 +18,7 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 
 def _delta(r: Row) -> str:
-    if r.delta_vs_reference is None or r.method == "lstm":
+    if r.delta_vs_reference is None or r.method == r.reference:
         return "–"
     return f"{r.delta_vs_reference:+.3f} ± {_fmt(r.delta_ci95)}"
 
@@ -33,7 +33,7 @@ def to_markdown(rows: Sequence[Row]) -> str:
         lines += [
             f"**{track}**{label}",
             "",
-            "| method | K | episodes | nats/token (±95% CI) | Δ vs lstm, paired (±95% CI) | bits/token "
+            f"| method | K | episodes | nats/token (±95% CI) | Δ vs {sub[0].reference}, paired (±95% CI) | bits/token "
             f"| {unit} (±95% CI) | params | eval tokens/s | budget |",
             "|---|---:|---:|---|---|---:|---|---:|---:|---|",
         ]
@@ -50,13 +50,14 @@ def to_markdown(rows: Sequence[Row]) -> str:
 
 
 def _quality_table(rows: Sequence[Row]) -> list[str]:
-    """Sample quality (means over episodes) of the rows that sampled; see DIRECTIONS."""
+    """Sample quality (means over episodes) of the rows that sampled; see `benchmark.quality.directions`."""
     if not rows:
         return []
-    from benchmark.text_quality import DIRECTIONS
+    from benchmark.quality import directions
 
-    names = [k for k in rows[0].quality if k in DIRECTIONS or k.endswith("_reference")]
-    head = " | ".join(f"{k} ({DIRECTIONS.get(k, 'target')})" for k in names)
+    better = directions()
+    names = [k for k in rows[0].quality if k in better or k.endswith("_reference")]
+    head = " | ".join(f"{k} ({better.get(k, 'target')})" for k in names)
     lines = ["sample quality (mean over episodes):", "", f"| method | K | {head} |",
              "|---|---:|" + "---:|" * len(names)]
     for r in rows:

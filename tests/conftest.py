@@ -94,3 +94,43 @@ def lyrics_track(tmp_path_factory) -> Track:
     root = make_lyrics_corpus(tmp_path_factory.mktemp("lyrics"))
     return Track.open(TRACKS["lyrics/dir"], cache_dir=tmp_path_factory.mktemp("lcache"), data_dir=root, workers=1,
                       progress=False)
+
+
+# ----- audio -----------------------------------------------------------------------
+def instrument_note(instrument: int, pitch: int, velocity: int) -> np.ndarray:
+    """A deterministic 4 s note of ``instrument``: its own harmonic profile and decay."""
+    from episodes.audio import N_SAMPLES, SAMPLE_RATE
+
+    style = np.random.default_rng([instrument, 30_000])
+    harmonics = style.random(8) ** 2
+    decay = float(style.uniform(0.3, 3.0))
+    t = np.arange(N_SAMPLES) / SAMPLE_RATE
+    f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+    wave = sum(a * np.sin(2 * np.pi * f0 * (h + 1) * t) for h, a in enumerate(harmonics) if f0 * (h + 1) < 7900)
+    envelope = np.exp(-t / decay) * (t < 3.0) + np.exp(-3.0 / decay - (t - 3.0) * 8) * (t >= 3.0)
+    return (0.5 * velocity / 127 * wave * envelope / max(1e-9, np.abs(wave).max())).astype(np.float32)
+
+
+def make_nsynth_corpus(root: Path, n_instruments: int = N_ARTISTS, notes: int = SONGS_PER_ARTIST) -> Path:
+    """An NSynth-format folder (``examples.json`` + ``audio/``) of synthetic instruments."""
+    from episodes.atomic import write_json
+    from episodes.audio import write_note
+
+    examples = {}
+    for i in range(n_instruments):
+        instrument_str = f"mallet_electronic_{i:03d}"
+        for n in range(notes):
+            pitch, velocity = 48 + 2 * n, (64, 100)[n % 2]
+            note_str = f"{instrument_str}-{pitch:03d}-{velocity:03d}"
+            write_note(root / "audio" / f"{note_str}.wav", instrument_note(i, pitch, velocity))
+            examples[note_str] = {"note_str": note_str, "instrument_str": instrument_str, "pitch": pitch,
+                                  "velocity": velocity, "sample_rate": 16000, "instrument": i}
+    write_json(root / "examples.json", examples)
+    return root
+
+
+@pytest.fixture(scope="session")
+def audio_track(tmp_path_factory) -> Track:
+    root = make_nsynth_corpus(tmp_path_factory.mktemp("nsynth"))
+    return Track.open(TRACKS["audio/nsynth"], cache_dir=tmp_path_factory.mktemp("acache"), data_dir=root, workers=1,
+                      progress=False)

@@ -1,0 +1,83 @@
+"""Audio representation v1 (``logmel8``): an 8-bit quantised log-mel spectrogram.
+
+Every audio model is scored on this representation, so it is fixed and versioned:
+
+- input: 4 s of 16 kHz mono (`episodes.audio`), 64,000 samples;
+- STFT: ``n_fft`` 1024, Hann window of 1024, hop 1000 samples (62.5 frames/s),
+  centred; the first `N_FRAMES` = 64 frames are kept (0 - 4.0 s);
+- mel: `N_MELS` = 64 bands (HTK scale, no area normalisation) from 0 to 8 kHz of
+  the power spectrum (``torchaudio.transforms.MelSpectrogram``);
+- level: ``10 log10(power)`` clipped to [`DB_MIN`, `DB_MAX`] = [-100, +60] dB
+  (unnormalised STFT power: a full-scale sine is about +48 dB; 16-bit silence
+  about -90 dB), quantised to `LEVELS` = 256 equal steps of 0.627 dB.
+
+An item is therefore a ``(64, 64)`` array of integers in ``0..255`` (mel band x
+frame) -- 4,096 *dimensions*.  A continuous density model scores it through uniform
+dequantisation (`benchmark.dequantise`), which turns its density into an upper bound
+on the discrete NLL, in nats per dimension: a uniform model scores ``ln 256 = 5.545``.
+Models normalise inputs as they wish (e.g. with meta-train statistics); the score
+does not depend on it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from episodes.audio import N_SAMPLES, SAMPLE_RATE
+
+ENCODING_NAME = "logmel8"
+ENCODING_VERSION = 1
+N_FFT = 1024
+HOP = 1000
+N_MELS = 64
+N_FRAMES = 64
+F_MIN, F_MAX = 0.0, 8000.0
+DB_MIN, DB_MAX = -100.0, 60.0
+LEVELS = 256
+SHAPE = (N_MELS, N_FRAMES)
+N_DIMS = N_MELS * N_FRAMES
+DB_STEP = (DB_MAX - DB_MIN) / (LEVELS - 1)
+
+
+@lru_cache(maxsize=1)
+def _mel_transform():
+    import torchaudio
+
+    return torchaudio.transforms.MelSpectrogram(
+        sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS, f_min=F_MIN, f_max=F_MAX, power=2.0
+    )
+
+
+def log_mel_db(wave: np.ndarray) -> np.ndarray:
+    """Mel power in dB, shape ``(N_MELS, N_FRAMES)`` float32, from ``wave`` (``(N_SAMPLES,)``)."""
+    import torch
+
+    if wave.shape != (N_SAMPLES,):
+        raise ValueError(f"expected {N_SAMPLES} samples, got shape {wave.shape}")
+    with torch.no_grad():
+        power = _mel_transform()(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)))
+    return (10.0 * torch.log10(power.clamp_min(1e-20)))[:, :N_FRAMES].numpy()
+
+
+def quantise(db: np.ndarray) -> np.ndarray:
+    """dB values -> levels ``0..LEVELS-1`` (``uint8``, same shape)."""
+    return np.rint((np.clip(db, DB_MIN, DB_MAX) - DB_MIN) / DB_STEP).astype(np.uint8)
+
+
+def to_db(levels: np.ndarray) -> np.ndarray:
+    """Levels (any shape) -> the dB value at the centre of each level (float32)."""
+    return (DB_MIN + levels.astype(np.float32) * DB_STEP).astype(np.float32)
+
+
+def encode(wave: np.ndarray) -> np.ndarray:
+    """A note -> its representation, flattened for the corpus store: ``uint16``, ``(N_DIMS,)``."""
+    return quantise(log_mel_db(wave)).reshape(-1).astype(np.uint16)
+
+
+def as_image(flat: np.ndarray) -> np.ndarray:
+    """Stored values -> the ``(N_MELS, N_FRAMES)`` ``uint8`` array a model sees."""
+    if flat.size != N_DIMS:
+        raise ValueError(f"expected {N_DIMS} values, got {flat.size}")
+    return np.asarray(flat, dtype=np.uint8).reshape(SHAPE)

@@ -1,0 +1,36 @@
+"""What every audio source shares: the ``logmel8`` codec, a listing computed once,
+and reading one note from a file under the dataset root (`episodes.audio`)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from episodes.audio import read_note
+from episodes.sources.base import PieceRef, safe_join
+
+
+class AudioFileSource:
+    """Subclasses set ``root`` and implement `scan` (the pieces and a listing report)."""
+
+    codec, dedupe, parallel = "logmel8", False, True
+    root: Path
+
+    def scan(self) -> tuple[list[PieceRef], dict]:
+        """All pieces sorted by ``item_id``, and what the listing left out."""
+        raise NotImplementedError
+
+    @cached_property
+    def _scanned(self) -> tuple[list[PieceRef], dict]:
+        return self.scan()
+
+    def list_pieces(self) -> list[PieceRef]:
+        return self._scanned[0]
+
+    def listing(self) -> dict:
+        return self._scanned[1]
+
+    def read(self, ref: PieceRef) -> np.ndarray:
+        return read_note(safe_join(self.root, ref.path))

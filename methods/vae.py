@@ -1,0 +1,147 @@
+"""``vae``: a convolutional VAE (`benchmark.conv_vae`) trained on meta-train notes and
+adapted to an instrument by fine-tuning on its support notes.
+
+Training maximises the ELBO of meta-train notes (fresh dequantisation noise every
+step), keeping the weights best on meta-val.  ``adapt`` copies the network and takes
+``steps`` Adam steps (learning rate ``adapt_lr``) on the support notes' ELBO; both are
+chosen on meta-val from `STEPS_GRID` x `LR_GRID` after training (``steps = 0`` is the
+non-adaptive VAE).  Query notes are scored with the importance-weighted bound (IWAE)
+with `IWAE_SAMPLES` samples -- recorded in the hyper-parameters as ``bound`` -- turned
+into a bound on the discrete NLL by `benchmark.dequantise`.
+"""
+
+from __future__ import annotations
+
+import copy
+import zlib
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from benchmark.conv_vae import ConvVAE, ConvVAEConfig, elbo
+from benchmark.dequantise import dequantised, discrete_log_prob, jittered, quantised
+from benchmark.neural import NeuralMethod
+from benchmark.protocol import Budget, MetaTrainData
+from benchmark.scoring import mean_nats_per_token, score_episodes
+from episodes.audio_encoding import N_DIMS, SHAPE
+from episodes.types import Item
+
+IWAE_SAMPLES = 64
+VAL_IWAE_SAMPLES = 8  # while training, to keep meta-val checks cheap
+STEPS_GRID = (0, 10, 30)
+METRIC_NOTES = 256  # meta-train notes a latent metric is fixed on after training (`fix_metric`)
+LR_GRID = (1e-4, 1e-3)
+
+
+def as_tensor(x: np.ndarray) -> torch.Tensor:
+    """``(n, D)`` float64 points -> ``(n, 64, 64)`` float32 tensor."""
+    return torch.from_numpy(x).float().reshape(-1, *SHAPE)
+
+
+def seeded(items: Sequence[Item]) -> torch.Generator:
+    """A torch generator seeded by the items' ids (the same on every machine and rerun)."""
+    return torch.Generator().manual_seed(zlib.crc32("\n".join(it.item_id for it in items).encode()))
+
+
+class AdaptedVAE:
+    """A (fine-tuned) VAE: IWAE scores and ancestral samples."""
+
+    def __init__(self, net: ConvVAE, iwae_samples: int) -> None:
+        self.net, self.k = net, iwae_samples
+
+    @torch.no_grad()
+    def log_prob(self, items: Sequence[Item]) -> np.ndarray:
+        bounds = [self.net.iwae(as_tensor(dequantised([it])), self.k, seeded([it])) for it in items]
+        return discrete_log_prob(torch.cat(bounds).double().numpy(), N_DIMS)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, max_len: int, generator: np.random.Generator) -> list[np.ndarray]:
+        g = torch.Generator().manual_seed(int(generator.integers(2**62)))
+        x = self.net.sample_x(self.net.sample_latents(n, g), g).reshape(n, -1).double().numpy()
+        return quantised(x, SHAPE)
+
+
+class VAE(NeuralMethod):
+    """Convolutional VAE, fine-tuned on the support set."""
+
+    name = "vae"
+    version = "1"
+    modalities = ("audio",)
+    net_cls = ConvVAE
+    config_cls = ConvVAEConfig
+    metric_from_support = False  # whether `fix_metric` must run on every support set
+
+    def __init__(self, lr: float = 1e-3, weight_decay: float = 0.0, steps: int = 10, adapt_lr: float = 1e-4,
+                 iwae_samples: int = IWAE_SAMPLES) -> None:
+        super().__init__(lr, weight_decay)
+        self.steps, self.adapt_lr, self.iwae_samples = steps, adapt_lr, iwae_samples
+
+    def init_args(self) -> dict[str, Any]:
+        return {**super().init_args(), "steps": self.steps, "adapt_lr": self.adapt_lr,
+                "iwae_samples": self.iwae_samples}
+
+    def hparams(self) -> dict[str, Any]:
+        return {**super().hparams(), "bound": f"iwae-{self.iwae_samples}"}
+
+    def build(self, budget: Budget) -> ConvVAE:
+        """A fresh network for ``budget`` (width 16 for ``small``, else 32)."""
+        return ConvVAE(ConvVAEConfig(width=16 if budget.size == "small" else 32))
+
+    def objective(self, net: ConvVAE, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The per-note training bound, ``(B,)`` nats: the one-sample ELBO."""
+        return elbo(net, x, generator)
+
+    def fix_metric(self, net: ConvVAE, x: torch.Tensor) -> None:
+        """After training / adapting on notes ``x`` (``(n, 64, 64)``): nothing for a VAE."""
+
+    def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
+        levels = np.stack([it.tokens for it in data.train_items()])  # (n, 64, 64) uint8
+        self.model = self.build(budget)
+        x = jittered(levels, np.random.default_rng(data.seed))
+        self.model.shift.copy_(torch.from_numpy(x.mean(0)).float())
+        self.model.scale.copy_(torch.from_numpy(x.std(0)).float().clamp_min(1e-3))
+        batch = 2 * budget.batch_size
+
+        def loss(step: int) -> torch.Tensor:
+            rng = np.random.default_rng([data.seed, step, 5])
+            chosen = levels[rng.choice(len(levels), size=batch, replace=False)]
+            g = torch.Generator().manual_seed(int(rng.integers(2**62)))
+            return -self.objective(self.model, torch.from_numpy(jittered(chosen, rng)).float(), g).mean() / N_DIMS
+
+        final = (self.steps, self.iwae_samples)
+        self.steps, self.iwae_samples = 0, VAL_IWAE_SAMPLES
+        self.train_network(data, budget, logdir, loss)
+        self.fix_metric(self.model, as_tensor(x[np.random.default_rng(data.seed).permutation(len(x))[:METRIC_NOTES]]
+                                              .reshape(-1, N_DIMS)))
+        self.iwae_samples = final[1]
+        self.select(data.val_episodes(budget.val_episodes))
+
+    def select(self, episodes: list) -> None:
+        """Fine-tuning steps and learning rate with the best meta-val score."""
+        grid = [(0, LR_GRID[0])] + [(s, lr) for s in STEPS_GRID if s for lr in LR_GRID]
+        results = {}
+        for self.steps, self.adapt_lr in grid:
+            results[(self.steps, self.adapt_lr)] = mean_nats_per_token(score_episodes(self, episodes))
+        self.steps, self.adapt_lr = min(results, key=results.get)
+        self.train_log["selection"] = [[s, lr, v] for (s, lr), v in results.items()]
+
+    def adapt(self, support: Sequence[Item]) -> AdaptedVAE:
+        base = self._model()
+        if not support or (self.steps == 0 and not self.metric_from_support):
+            return AdaptedVAE(base, self.iwae_samples)
+        net = copy.deepcopy(base)
+        net.train()
+        opt = torch.optim.Adam(net.parameters(), lr=self.adapt_lr)
+        levels = np.stack([it.tokens for it in support])
+        g = seeded(support)
+        rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=g)))
+        for _ in range(self.steps):
+            opt.zero_grad(set_to_none=True)
+            (-self.objective(net, torch.from_numpy(jittered(levels, rng)).float(), g).mean() / N_DIMS).backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+        net.eval()
+        self.fix_metric(net, as_tensor(dequantised(support)))
+        return AdaptedVAE(net, self.iwae_samples)
