@@ -39,7 +39,7 @@ from episodes.audio_encoding import SHAPE
 from episodes.types import Item
 
 KAPPA_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 128.0, 512.0)
-RANK_GRID = (8, 32, 64)
+RANK_GRID = (8, 32, 64, 128)
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -174,6 +174,7 @@ class PPCASupport(GaussianSupport):
     """Full-covariance shrinkage toward a global probabilistic PCA."""
 
     name = "ppca-support"
+    version = "2"  # 2: rank grid up to 128
 
     def __init__(self, kappa: float = 4.0, rank: int = 32) -> None:
         super().__init__(kappa)
@@ -187,7 +188,7 @@ class PPCASupport(GaussianSupport):
         covariance (randomised SVD, seeded), and its trace."""
         torch.manual_seed(0)
         centred = torch.from_numpy((x - x.mean(0)).astype(np.float32))
-        _, sv, v = torch.svd_lowrank(centred, q=max(RANK_GRID) + 16, niter=4)
+        _, sv, v = torch.svd_lowrank(centred, q=min(max(RANK_GRID) + 16, *centred.shape), niter=4)
         self.state["eigvals"] = (sv[: max(RANK_GRID)].double() ** 2 / len(x)).numpy()  # (max rank,), descending
         self.state["directions"] = v[:, : max(RANK_GRID)].double().numpy().copy()  # (D, max rank)
         self.state["total_var"] = np.array([x.var(0).sum()])
@@ -197,7 +198,8 @@ class PPCASupport(GaussianSupport):
 
     def prior(self) -> tuple[np.ndarray, float]:
         """PPCA's maximum-likelihood ``W`` (``(D, rank)``) and noise variance."""
-        s, r = self._fitted(), self.rank
+        s = self._fitted()
+        r = min(self.rank, len(s["eigvals"]))  # fewer meta-train notes than the rank: all of them
         dims = s["directions"].shape[0]
         noise = float((s["total_var"][0] - s["eigvals"][:r].sum()) / (dims - r))
         return s["directions"][:, :r] * np.sqrt(np.maximum(s["eigvals"][:r] - noise, 0.0)), noise
