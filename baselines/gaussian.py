@@ -35,11 +35,11 @@ from benchmark.dequantise import dequantised, discrete_log_prob, quantised
 from benchmark.protocol import Budget, MetaTrainData
 from benchmark.scoring import mean_nats_per_token, score_episodes
 from benchmark.training import load_checkpoint, save_checkpoint
-from episodes.audio_encoding import SHAPE
+from episodes.audio_encoding import LEVELS, SHAPE
 from episodes.types import Item
 
 KAPPA_GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 128.0, 512.0)
-RANK_GRID = (8, 32, 64, 128)
+RANK_GRID = (16, 64, 256, 512)
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -174,7 +174,7 @@ class PPCASupport(GaussianSupport):
     """Full-covariance shrinkage toward a global probabilistic PCA."""
 
     name = "ppca-support"
-    version = "2"  # 2: rank grid up to 128
+    version = "3"  # 2: rank grid up to 128 (v1 chose 64, its edge); 3: up to 512 (v2 chose 128)
 
     def __init__(self, kappa: float = 4.0, rank: int = 32) -> None:
         super().__init__(kappa)
@@ -201,7 +201,8 @@ class PPCASupport(GaussianSupport):
         s = self._fitted()
         r = min(self.rank, len(s["eigvals"]))  # fewer meta-train notes than the rank: all of them
         dims = s["directions"].shape[0]
-        noise = float((s["total_var"][0] - s["eigvals"][:r].sum()) / (dims - r))
+        # at least the variance of the dequantisation noise itself, 1 / (12 L^2)
+        noise = max(float((s["total_var"][0] - s["eigvals"][:r].sum()) / (dims - r)), 1.0 / (12 * LEVELS**2))
         return s["directions"][:, :r] * np.sqrt(np.maximum(s["eigvals"][:r] - noise, 0.0)), noise
 
     def adapt(self, support: Sequence[Item]) -> LowRankGaussian:

@@ -143,6 +143,31 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ablation(args: argparse.Namespace) -> int:
+    """Score methods at several K with samples, then write the ablation table and plot."""
+    from benchmark.runner import evaluate
+    from episodes.atomic import atomic_path
+    from leaderboard.ablation import ablation_markdown, plot_ablation
+    from leaderboard.aggregate import leaderboard_rows
+
+    track = open_track(args)
+    out = Path(args.out)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for method in methods:
+        for shots in args.shots:
+            evaluate(method, track, shots=shots, n_episodes=args.episodes, out=out, budget=BUDGETS[args.budget],
+                     models=Path(args.models), seed=args.seed, samples=args.samples)
+    rows = [r for r in leaderboard_rows(out, reference=args.reference)
+            if r.track == track.spec.name and r.method in methods and r.shots in args.shots]
+    table = ablation_markdown(rows)
+    with atomic_path(out / "ablation.md") as tmp:
+        tmp.write_text(table)
+    plot_ablation(rows, out / "ablation.png")
+    print(table)
+    print(f"table: {out / 'ablation.md'}, plot: {out / 'ablation.png'}", file=sys.stderr)
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from benchmark.runner import evaluate
     from leaderboard.aggregate import leaderboard_rows
@@ -230,6 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
     data_args(p)
     run_args(p)
     p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("ablation", help="NLL, coverage and latent geometry against K (table + plot)")
+    p.add_argument("--methods", required=True, help="comma-separated, e.g. gaussian-support,vae,rhvae")
+    p.add_argument("--shots", type=parse_shots, default=[1, 2, 4, 8, 16], help="default: 1,2,4,8,16")
+    p.add_argument("--episodes", type=int, default=100, help="first N test episodes per K (default: %(default)s)")
+    p.add_argument("--samples", type=int, default=16, help="samples per episode (default: %(default)s)")
+    p.add_argument("--out", required=True, help="results directory; ablation.md and ablation.png go there too")
+    p.add_argument("--reference", default=None, help="method for paired differences (default: the modality's)")
+    data_args(p)
+    run_args(p)
+    p.set_defaults(func=cmd_ablation)
     p = sub.add_parser("leaderboard", help="aggregate result records")
     p.add_argument("--results", required=True)
     p.add_argument("--format", choices=["md", "json", "csv"], default="md")

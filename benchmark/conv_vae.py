@@ -83,6 +83,12 @@ class ConvVAE(nn.Module):
         """Latents for generation: the prior, ``(n, latent)``."""
         return torch.randn((n, self.cfg.latent), generator=generator)
 
+    def latent_geometry(self, support: torch.Tensor, samples: torch.Tensor) -> dict[str, float]:
+        """Diagnostics of an episode's latent codes: mean pairwise distance of the
+        support codes (encoder means, ``(K, d)``) and of the generated ones (``(n, d)``)."""
+        spread = lambda z: float(torch.pdist(z).mean()) if len(z) > 1 else float("nan")  # noqa: E731
+        return {"support_spread": spread(support), "sample_spread": spread(samples)}
+
     def sample_x(self, z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Draw ``x ~ p(x|z)``, ``(B, 64, 64)``."""
         mean, log_scale = self.decode(z)

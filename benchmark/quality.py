@@ -3,7 +3,8 @@
 `episode_quality` draws ``n`` samples from an adapted model (seeded by the run seed
 and the episode id) and scores them with the metrics of the track's modality:
 `benchmark.text_quality` for lyrics (the sample texts are kept in the record),
-`benchmark.audio_quality` for audio (figures only: samples are 4,096 levels each).
+`benchmark.audio_quality` for audio (figures only: samples are 4,096 levels each;
+plus the adapted model's latent ``diagnostics()``, if it has them, as ``geometry``).
 Modalities without sample metrics yet (MIDI) return ``None``.  Undefined figures
 (``nan``) are stored as ``None``.
 """
@@ -47,7 +48,9 @@ def episode_quality(
         from benchmark.audio_quality import audio_quality
 
         drawn = adapted.sample(n, max_len=max_len, generator=generator)
-        return {"metrics": _defined(audio_quality(drawn, [it.tokens for it in query]).to_dict()), "samples": None}
+        geometry = adapted.diagnostics() if hasattr(adapted, "diagnostics") else None
+        return {"metrics": _defined(audio_quality(drawn, [it.tokens for it in query]).to_dict()), "samples": None,
+                "geometry": _defined(geometry) if geometry else None}
     from benchmark.text_quality import text_quality
 
     samples = [text_encoding.decode(s, strict=False) for s in adapted.sample(n, max_len=max_len, generator=generator)]

@@ -162,6 +162,14 @@ class RHVAE(ConvVAE):
             log_w = self.log_weight(xs, generator).detach().reshape(len(x), k)
         return torch.logsumexp(log_w, dim=1) - math.log(k)
 
+    def latent_geometry(self, support: torch.Tensor, samples: torch.Tensor) -> dict[str, float]:
+        """Adds the mean Riemannian log-volume ``log sqrt(det G^-1)`` at support and at
+        generated codes: generation from the volume measure should stay where it is high."""
+        with torch.no_grad():
+            return {**super().latent_geometry(support, samples),
+                    "log_volume_support": float(self.log_volume(support).mean()),
+                    "log_volume_samples": float(self.log_volume(samples).mean())}
+
     # ----- generation -------------------------------------------------------------
     def log_volume(self, z: torch.Tensor) -> torch.Tensor:
         """``log sqrt(det G^-1(z))`` under the stored metric, ``(B,)``."""

@@ -110,11 +110,13 @@ def make_row(run: dict, episodes: list[dict]) -> Row:
 
 
 def mean_quality(episodes: list[dict]) -> dict[str, float] | None:
-    """Mean over episodes of each sample-quality figure (undefined ones left out)."""
-    metrics = [e["quality"]["metrics"] for e in episodes if e.get("quality")]
+    """Mean over episodes of each sample-quality figure and latent diagnostic
+    (undefined ones left out)."""
+    metrics = [{**e["quality"]["metrics"], **(e["quality"].get("geometry") or {})}
+               for e in episodes if e.get("quality")]
     if not metrics:
         return None
-    names = [k for k in metrics[0] if k != "n_samples"]
+    names = sorted({k for m in metrics for k in m} - {"n_samples"})
     means = {k: [m[k] for m in metrics if m.get(k) is not None] for k in names}
     return {k: float(np.mean(v)) for k, v in means.items() if v}
 

@@ -13,14 +13,14 @@ from leaderboard.aggregate import UNIT_LABELS, Row
 FORMATS = ("md", "json", "csv")
 
 
-def _fmt(x: float | None, digits: int = 3) -> str:
+def fmt_num(x: float | None, digits: int = 3) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def _delta(r: Row) -> str:
+def fmt_delta(r: Row) -> str:
     if r.delta_vs_reference is None or r.method == r.reference:
         return "–"
-    return f"{r.delta_vs_reference:+.3f} ± {_fmt(r.delta_ci95)}"
+    return f"{r.delta_vs_reference:+.3f} ± {fmt_num(r.delta_ci95)}"
 
 
 def to_markdown(rows: Sequence[Row]) -> str:
@@ -40,9 +40,9 @@ def to_markdown(rows: Sequence[Row]) -> str:
         for r in sub:
             part = "" if r.episodes == r.manifest_episodes else f" of {r.manifest_episodes}"
             lines.append(
-                f"| {r.method} | {r.shots} | {r.episodes}{part} | {_fmt(r.nll_nats_per_token)} ± {_fmt(r.ci95)} "
-                f"| {_delta(r)} | {_fmt(r.bits_per_token)} | {_fmt(r.bits_per_unit)} ± {_fmt(r.bits_per_unit_ci95)} "
-                f"| {r.params:,} | {_fmt(r.eval_tokens_per_s, 0)} | {r.budget} |"
+                f"| {r.method} | {r.shots} | {r.episodes}{part} | {fmt_num(r.nll_nats_per_token)} ± {fmt_num(r.ci95)} "
+                f"| {fmt_delta(r)} | {fmt_num(r.bits_per_token)} | {fmt_num(r.bits_per_unit)} ± {fmt_num(r.bits_per_unit_ci95)} "
+                f"| {r.params:,} | {fmt_num(r.eval_tokens_per_s, 0)} | {r.budget} |"
             )
         lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", ""]
         lines += _quality_table([r for r in sub if r.quality])
@@ -61,7 +61,7 @@ def _quality_table(rows: Sequence[Row]) -> list[str]:
     lines = ["sample quality (mean over episodes):", "", f"| method | K | {head} |",
              "|---|---:|" + "---:|" * len(names)]
     for r in rows:
-        lines.append(f"| {r.method} | {r.shots} | " + " | ".join(_fmt(r.quality.get(k)) for k in names) + " |")
+        lines.append(f"| {r.method} | {r.shots} | " + " | ".join(fmt_num(r.quality.get(k)) for k in names) + " |")
     return lines + [""]
 
 

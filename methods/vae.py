@@ -45,11 +45,27 @@ def seeded(items: Sequence[Item]) -> torch.Generator:
     return torch.Generator().manual_seed(zlib.crc32("\n".join(it.item_id for it in items).encode()))
 
 
-class AdaptedVAE:
-    """A (fine-tuned) VAE: IWAE scores and ancestral samples."""
+@torch.no_grad()
+def codes(net: ConvVAE, x: torch.Tensor) -> torch.Tensor:
+    """Encoder means of notes ``x`` (``(n, 64, 64)``), ``(n, d)``."""
+    return net.encode(x)[0]
 
-    def __init__(self, net: ConvVAE, iwae_samples: int) -> None:
-        self.net, self.k = net, iwae_samples
+
+class AdaptedVAE:
+    """A (fine-tuned) VAE: IWAE scores, samples, and latent diagnostics.
+
+    ``support_codes``: the support notes' encoder means ``(K, d)`` (``None`` at K = 0);
+    the latents of the last `sample` call are kept for `diagnostics`."""
+
+    def __init__(self, net: ConvVAE, iwae_samples: int, support_codes: torch.Tensor | None = None) -> None:
+        self.net, self.k, self.support_codes = net, iwae_samples, support_codes
+        self.sampled: torch.Tensor | None = None
+
+    def diagnostics(self) -> dict[str, float] | None:
+        """Latent-geometry figures of this episode (`ConvVAE.latent_geometry`), once sampled."""
+        if self.support_codes is None or self.sampled is None:
+            return None
+        return self.net.latent_geometry(self.support_codes, self.sampled)
 
     @torch.no_grad()
     def log_prob(self, items: Sequence[Item]) -> np.ndarray:
@@ -59,7 +75,8 @@ class AdaptedVAE:
     @torch.no_grad()
     def sample(self, n: int, *, max_len: int, generator: np.random.Generator) -> list[np.ndarray]:
         g = torch.Generator().manual_seed(int(generator.integers(2**62)))
-        x = self.net.sample_x(self.net.sample_latents(n, g), g).reshape(n, -1).double().numpy()
+        self.sampled = self.net.sample_latents(n, g)
+        x = self.net.sample_x(self.sampled, g).reshape(n, -1).double().numpy()
         return quantised(x, SHAPE)
 
 
@@ -129,8 +146,11 @@ class VAE(NeuralMethod):
 
     def adapt(self, support: Sequence[Item]) -> AdaptedVAE:
         base = self._model()
-        if not support or (self.steps == 0 and not self.metric_from_support):
+        if not support:
             return AdaptedVAE(base, self.iwae_samples)
+        x = as_tensor(dequantised(support))
+        if self.steps == 0 and not self.metric_from_support:
+            return AdaptedVAE(base, self.iwae_samples, codes(base, x))
         net = copy.deepcopy(base)
         net.train()
         opt = torch.optim.Adam(net.parameters(), lr=self.adapt_lr)
@@ -143,5 +163,5 @@ class VAE(NeuralMethod):
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
         net.eval()
-        self.fix_metric(net, as_tensor(dequantised(support)))
-        return AdaptedVAE(net, self.iwae_samples)
+        self.fix_metric(net, x)
+        return AdaptedVAE(net, self.iwae_samples, codes(net, x))

@@ -289,8 +289,10 @@ def test_vae_trains_adapts_without_touching_the_base_and_scores(audio_track, tmp
     samples = adapted.sample(3, max_len=0, generator=np.random.default_rng(0))
     assert len(samples) == 3 and samples[0].shape == audio_encoding.SHAPE and samples[0].dtype == np.uint8
     path = evaluate("vae", audio_track, shots=5, n_episodes=2, out=tmp_path / "r", budget=micro,
-                    models=tmp_path / "m", log=quiet)
-    assert len(path.read_text().splitlines()) == 2
+                    models=tmp_path / "m", samples=3, log=quiet)
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(records) == 2 and set(records[0]["quality"]["geometry"]) == {"support_spread", "sample_spread"}
+    assert records[0]["quality"]["geometry"]["support_spread"] > 0
 
 
 def tiny_rhvae(**overrides):
@@ -356,5 +358,21 @@ def test_rhvae_bound_iwae_tightens_and_the_method_runs(audio_track, tmp_path, mo
                     models=tmp_path / "m", samples=2, log=quiet)
     record = json.loads(path.read_text())
     assert 0 < record["nats_per_token"] and record["quality"]["metrics"]["n_samples"] == 2
+    geometry = record["quality"]["geometry"]
+    assert {"log_volume_support", "log_volume_samples"} <= set(geometry)
+    assert all(math.isfinite(v) for v in geometry.values())
     run = json.loads(path.with_name(path.name.replace(".jsonl", ".run.json")).read_text())
     assert run["hparams"]["bound"] == "iwae-16" and run["hparams"]["temperature"] == 1.5
+
+
+def test_ablation_command_writes_the_table_and_plot(tmp_path, capsys):
+    root = make_nsynth_corpus(tmp_path / "ns")
+    args = ["ablation", "--track", "audio/nsynth", "--data-dir", str(root), "--cache-dir", str(tmp_path / "c"),
+            "--workers", "1", "--methods", "gaussian-global,gaussian-support", "--shots", "1,4", "--episodes", "3",
+            "--samples", "3", "--out", str(tmp_path / "ab"), "--models", str(tmp_path / "m")]
+    assert main(args) == 0
+    table = (tmp_path / "ab" / "ablation.md").read_text()
+    lines = [line for line in table.splitlines() if line.startswith("| gaussian")]
+    assert len(lines) == 4 and "coverage" in table and "Δ vs gaussian-support" in table
+    assert (tmp_path / "ab" / "ablation.png").read_bytes()[:4] == b"\x89PNG"
+    assert table in capsys.readouterr().out
