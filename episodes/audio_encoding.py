@@ -81,3 +81,33 @@ def as_image(flat: np.ndarray) -> np.ndarray:
     if flat.size != N_DIMS:
         raise ValueError(f"expected {N_DIMS} values, got {flat.size}")
     return np.asarray(flat, dtype=np.uint8).reshape(SHAPE)
+
+
+@lru_cache(maxsize=1)
+def _inverse_transforms():
+    import torchaudio
+
+    inverse_mel = torchaudio.transforms.InverseMelScale(
+        n_stft=N_FFT // 2 + 1, n_mels=N_MELS, sample_rate=SAMPLE_RATE, f_min=F_MIN, f_max=F_MAX
+    )
+    griffin_lim = torchaudio.transforms.GriffinLim(n_fft=N_FFT, hop_length=HOP, power=1.0, n_iter=64)
+    return inverse_mel, griffin_lim
+
+
+def to_waveform(levels: np.ndarray) -> np.ndarray:
+    """Levels ``(N_MELS, N_FRAMES)`` back to audio for listening: mel power -> linear
+    spectrogram (least squares, ``InverseMelScale``) -> phase by Griffin-Lim (64
+    iterations).  Float32, ``(N_SAMPLES,)``, peak-normalised to 0.9 unless silent.
+    Lossy by construction (64 bands, no phase): for listening, never for scoring."""
+    import torch
+
+    inverse_mel, griffin_lim = _inverse_transforms()
+    power = torch.from_numpy(10.0 ** (to_db(levels) / 10.0))  # (mels, frames)
+    power = torch.cat([power, power[:, -1:]], dim=1)  # the 65th frame the STFT had
+    with torch.no_grad():
+        magnitude = inverse_mel(power).clamp_min(0.0).sqrt()
+        wave = griffin_lim(magnitude).numpy()
+    out = np.zeros(N_SAMPLES, dtype=np.float32)
+    out[: min(len(wave), N_SAMPLES)] = wave[:N_SAMPLES]
+    peak = float(np.abs(out).max())
+    return out * (0.9 / peak) if peak > 1e-6 else out

@@ -7,7 +7,8 @@ step), keeping the weights best on meta-val.  ``adapt`` copies the network and t
 chosen on meta-val from `STEPS_GRID` x `LR_GRID` after training (``steps = 0`` is the
 non-adaptive VAE).  Query notes are scored with the importance-weighted bound (IWAE)
 with `IWAE_SAMPLES` samples -- recorded in the hyper-parameters as ``bound`` -- turned
-into a bound on the discrete NLL by `benchmark.dequantise`.
+into a bound on the discrete NLL by `benchmark.dequantise`.  After training, a few
+samples are rendered to WAV (Griffin-Lim) and logged to TensorBoard as audio.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from benchmark.dequantise import dequantised, discrete_log_prob, jittered, quant
 from benchmark.neural import NeuralMethod
 from benchmark.protocol import Budget, MetaTrainData
 from benchmark.scoring import mean_nats_per_token, score_episodes
-from episodes.audio_encoding import N_DIMS, SHAPE
+from episodes.audio import SAMPLE_RATE, write_note
+from episodes.audio_encoding import N_DIMS, SHAPE, to_waveform
 from episodes.types import Item
 
 IWAE_SAMPLES = 64
@@ -134,6 +136,19 @@ class VAE(NeuralMethod):
                                               .reshape(-1, N_DIMS)))
         self.iwae_samples = final[1]
         self.select(data.val_episodes(budget.val_episodes))
+        self.log_samples(logdir)
+
+    def log_samples(self, logdir: Path, n: int = 4) -> None:
+        """Render ``n`` samples of the fitted (unadapted) model to audio with Griffin-Lim:
+        WAVs in ``logdir/samples/`` and audio in TensorBoard."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        levels = AdaptedVAE(self._model(), self.iwae_samples).sample(n, max_len=0, generator=np.random.default_rng(0))
+        with SummaryWriter(str(logdir)) as writer:
+            for i, sample in enumerate(levels):
+                wave = to_waveform(sample)
+                write_note(Path(logdir) / "samples" / f"sample-{i}.wav", wave)
+                writer.add_audio(f"samples/{i}", torch.from_numpy(wave)[None], sample_rate=SAMPLE_RATE)
 
     def select(self, episodes: list) -> None:
         """Fine-tuning steps and learning rate with the best meta-val score."""

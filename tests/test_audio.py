@@ -43,6 +43,16 @@ def test_representation_v1_places_a_tone_in_its_mel_band_and_quantises_to_half_a
     assert audio_encoding.quantise(np.array([-500.0, 500.0])).tolist() == [0, 255]
 
 
+def test_griffin_lim_rendering_keeps_spectrum_and_envelope():
+    t = np.arange(N_SAMPLES) / SAMPLE_RATE
+    wave = (0.5 * np.sin(2 * np.pi * 440 * t) * np.exp(-t)).astype(np.float32)
+    original = audio_encoding.log_mel_db(wave)
+    rendered = audio_encoding.log_mel_db(audio_encoding.to_waveform(audio_encoding.quantise(original)))
+    assert original.mean(1).argmax() == rendered.mean(1).argmax()
+    assert np.corrcoef(original.mean(1), rendered.mean(1))[0, 1] > 0.85  # spectrum over bands
+    assert np.corrcoef(original.mean(0), rendered.mean(0))[0, 1] > 0.85  # envelope over time
+
+
 def test_wav_round_trip_resampling_and_bad_files(tmp_path):
     wave = instrument_note(3, 60, 100)
     write_note(tmp_path / "a.wav", wave)
@@ -288,6 +298,8 @@ def test_vae_trains_adapts_without_touching_the_base_and_scores(audio_track, tmp
     assert np.array_equal(scores, method.adapt(episode.support).log_prob(episode.query))  # seeded
     samples = adapted.sample(3, max_len=0, generator=np.random.default_rng(0))
     assert len(samples) == 3 and samples[0].shape == audio_encoding.SHAPE and samples[0].dtype == np.uint8
+    wavs = sorted((tmp_path / "m").rglob("samples/sample-*.wav"))
+    assert len(wavs) == 4 and soundfile.read(wavs[0])[0].shape == (N_SAMPLES,)  # Griffin-Lim renders
     path = evaluate("vae", audio_track, shots=5, n_episodes=2, out=tmp_path / "r", budget=micro,
                     models=tmp_path / "m", samples=3, log=quiet)
     records = [json.loads(line) for line in path.read_text().splitlines()]
