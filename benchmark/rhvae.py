@@ -87,8 +87,9 @@ class RHVAE(ConvVAE):
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Stored metrics vary in size: take the checkpoint's shapes first."""
-        self.centroids = torch.empty_like(state_dict["centroids"])
-        self.factors = torch.empty_like(state_dict["factors"])
+        if "centroids" in state_dict:
+            self.centroids = torch.empty_like(state_dict["centroids"])
+            self.factors = torch.empty_like(state_dict["factors"])
         return super().load_state_dict(state_dict, strict, assign)
 
     @torch.no_grad()

@@ -4,7 +4,7 @@ adapted to an instrument by fine-tuning on its support notes.
 Training maximises the ELBO of meta-train notes (fresh dequantisation noise every
 step), keeping the weights best on meta-val.  ``adapt`` copies the network and takes
 ``steps`` Adam steps (learning rate ``adapt_lr``) on the support notes' ELBO; both are
-chosen on meta-val from `STEPS_GRID` x `LR_GRID` after training (``steps = 0`` is the
+chosen on meta-val from ``steps_grid`` x ``lr_grid`` after training (``steps = 0`` is the
 non-adaptive VAE).  Query notes are scored with the importance-weighted bound (IWAE)
 with `IWAE_SAMPLES` samples -- recorded in the hyper-parameters as ``bound`` -- turned
 into a bound on the discrete NLL by `benchmark.dequantise`.  After training, a few
@@ -32,9 +32,7 @@ from episodes.types import Item
 
 IWAE_SAMPLES = 64
 VAL_IWAE_SAMPLES = 8  # while training, to keep meta-val checks cheap
-STEPS_GRID = (0, 10, 30)
 METRIC_NOTES = 256  # meta-train notes a latent metric is fixed on after training (`fix_metric`)
-LR_GRID = (1e-4, 1e-3)
 
 
 def as_tensor(x: np.ndarray) -> torch.Tensor:
@@ -91,6 +89,8 @@ class VAE(NeuralMethod):
     net_cls = ConvVAE
     config_cls = ConvVAEConfig
     metric_from_support = False  # whether `fix_metric` must run on every support set
+    steps_grid: tuple[int, ...] = (0, 10, 30)  # fine-tuning steps tried on meta-val
+    lr_grid: tuple[float, ...] = (1e-4, 1e-3)
 
     def __init__(self, lr: float = 1e-3, weight_decay: float = 0.0, steps: int = 10, adapt_lr: float = 1e-4,
                  iwae_samples: int = IWAE_SAMPLES) -> None:
@@ -115,13 +115,19 @@ class VAE(NeuralMethod):
     def fix_metric(self, net: ConvVAE, x: torch.Tensor) -> None:
         """After training / adapting on notes ``x`` (``(n, 64, 64)``): nothing for a VAE."""
 
-    def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
-        levels = np.stack([it.tokens for it in data.train_items()])  # (n, 64, 64) uint8
+    def initialise(self, data: MetaTrainData, budget: Budget, x: np.ndarray) -> Budget:
+        """Build ``self.model`` and return the training budget: a fresh VAE with input
+        statistics of the jittered meta-train notes ``x`` (``(n, 64, 64)``), the full budget."""
         self.model = self.build(budget)
-        x = jittered(levels, np.random.default_rng(data.seed))
         self.model.shift.copy_(torch.from_numpy(x.mean(0)).float())
         self.model.scale.copy_(torch.from_numpy(x.std(0)).float().clamp_min(1e-3))
-        batch = 2 * budget.batch_size
+        return budget
+
+    def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
+        levels = np.stack([it.tokens for it in data.train_items()])  # (n, 64, 64) uint8
+        x = jittered(levels, np.random.default_rng(data.seed))
+        train_budget = self.initialise(data, budget, x)
+        batch = 2 * train_budget.batch_size
 
         def loss(step: int) -> torch.Tensor:
             rng = np.random.default_rng([data.seed, step, 5])
@@ -131,7 +137,7 @@ class VAE(NeuralMethod):
 
         final = (self.steps, self.iwae_samples)
         self.steps, self.iwae_samples = 0, VAL_IWAE_SAMPLES
-        self.train_network(data, budget, logdir, loss)
+        self.train_network(data, train_budget, logdir, loss)
         self.fix_metric(self.model, as_tensor(x[np.random.default_rng(data.seed).permutation(len(x))[:METRIC_NOTES]]
                                               .reshape(-1, N_DIMS)))
         self.iwae_samples = final[1]
@@ -152,7 +158,7 @@ class VAE(NeuralMethod):
 
     def select(self, episodes: list) -> None:
         """Fine-tuning steps and learning rate with the best meta-val score."""
-        grid = [(0, LR_GRID[0])] + [(s, lr) for s in STEPS_GRID if s for lr in LR_GRID]
+        grid = [(0, self.lr_grid[0])] + [(s, lr) for s in self.steps_grid if s for lr in self.lr_grid]
         results = {}
         for self.steps, self.adapt_lr in grid:
             results[(self.steps, self.adapt_lr)] = mean_nats_per_token(score_episodes(self, episodes))

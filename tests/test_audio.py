@@ -286,7 +286,7 @@ def test_vae_trains_adapts_without_touching_the_base_and_scores(audio_track, tmp
 
     micro = Budget("micro", steps=6, batch_size=4, val_every=6, val_episodes=2, size="small")
     method, meta = fit_or_load("vae", audio_track, budget=micro, models=tmp_path / "m", seed=0, log=quiet)
-    assert meta["hparams"]["bound"] == "iwae-64" and meta["hparams"]["steps"] in methods.vae.STEPS_GRID
+    assert meta["hparams"]["bound"] == "iwae-64" and meta["hparams"]["steps"] in methods.vae.VAE.steps_grid
     method.steps = 10
     before = {k: v.clone() for k, v in method.model.state_dict().items()}
     episode = audio_track.episode(audio_track.manifest("test").episodes[0])
@@ -352,10 +352,12 @@ def test_generalised_leapfrog_is_time_reversible():
 def test_rhvae_bound_iwae_tightens_and_the_method_runs(audio_track, tmp_path, monkeypatch):
     import torch
 
+    import methods.rhvae
     import methods.vae
     from benchmark.protocol import Budget
 
-    monkeypatch.setattr(methods.vae, "STEPS_GRID", (0, 2))  # a short meta-val selection
+    monkeypatch.setattr(methods.vae.VAE, "steps_grid", (0, 2))  # a short meta-val selection
+    monkeypatch.setattr(methods.rhvae.RiemannianHVAE, "steps_grid", (0, 2))
 
     net = tiny_rhvae()
     x = torch.rand(2, 64, 64, dtype=torch.float64)
