@@ -5,9 +5,10 @@ through `MetaTrainData.pretrained`); the metric network is new.  It is then trai
 on the RHVAE bound (batch metric, Hamiltonian flow, gradients through the leapfrog)
 for a quarter of the budget's steps at half its batch -- each step differentiates
 through 3 leapfrog steps of 4 decoder gradients, about 40x a VAE step on a CPU.
-Afterwards the metric is fixed on 256 meta-train notes.  ``adapt`` fine-tunes a copy
-on the support notes (0 or 10 steps, chosen on meta-val) and **rebuilds the metric on
-the support notes' centroids**, so
+Afterwards the metric is fixed on 256 meta-train notes.  ``adapt`` **rebuilds the
+metric on the support notes' centroids** (fine-tuning the weights as well is supported
+-- ``steps`` -- but not searched by default: through the flow it costs about 1 s per
+step and episode on a CPU), so
 that scoring (IWAE over flow samples) and generation (HMC on the Riemannian volume
 measure, started at support codes) use the instrument's own geometry.
 """
@@ -39,7 +40,7 @@ class RiemannianHVAE(VAE):
                  iwae_samples: int = RHVAE_IWAE_SAMPLES) -> None:
         super().__init__(lr, weight_decay, steps, adapt_lr, iwae_samples)
 
-    steps_grid = (0, 10)
+    steps_grid = (0,)  # fine-tuning through the flow costs ~1 s per step and episode on a CPU
     lr_grid = (1e-4,)
 
     def build(self, budget: Budget) -> RHVAE:
