@@ -16,8 +16,9 @@ L(x)^T / beta_0)``, then ``n_leapfrog`` generalised-leapfrog steps on
     H(z, rho) = -log p(x|z) - log p(z) + 1/2 log det G(z) + 1/2 rho^T G^-1(z) rho
 
 each followed by tempering ``rho <- sqrt(beta_{k-1} / beta_k) rho`` (``1/sqrt(beta_k)``
-quadratic in ``k``, ``beta_K = 1``).  The leapfrog is volume-preserving and the
-tempering scales volume by ``beta_0^{d/2}`` in all, so the importance weight is::
+quadratic in ``k``, ``beta_K = 1``).  The generalised leapfrog is volume-preserving
+(up to the tolerance of its fixed-point iterations) and the tempering scales volume by
+``beta_0^{d/2}`` in all, so the importance weight is::
 
     log w = log p(x, z_K) + log N(rho_K; 0, G(z_K)) - log q(z_0|x)
             - log N(rho_0; 0, L L^T / beta_0) + d/2 log beta_0
