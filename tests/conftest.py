@@ -89,11 +89,16 @@ def make_lyrics_corpus(root: Path, n_artists: int = N_ARTISTS, songs: int = SONG
     return root
 
 
+def corpus_track(tmp_path_factory, name: str, make_corpus) -> Track:
+    """Track ``name`` over a corpus that ``make_corpus(root)`` writes, with its own cache."""
+    root = make_corpus(tmp_path_factory.mktemp(name.replace("/", "-")))
+    return Track.open(TRACKS[name], cache_dir=tmp_path_factory.mktemp("cache"), data_dir=root, workers=1,
+                      progress=False)
+
+
 @pytest.fixture(scope="session")
 def lyrics_track(tmp_path_factory) -> Track:
-    root = make_lyrics_corpus(tmp_path_factory.mktemp("lyrics"))
-    return Track.open(TRACKS["lyrics/dir"], cache_dir=tmp_path_factory.mktemp("lcache"), data_dir=root, workers=1,
-                      progress=False)
+    return corpus_track(tmp_path_factory, "lyrics/dir", make_lyrics_corpus)
 
 
 # ----- audio -----------------------------------------------------------------------
@@ -131,6 +136,4 @@ def make_nsynth_corpus(root: Path, n_instruments: int = N_ARTISTS, notes: int = 
 
 @pytest.fixture(scope="session")
 def audio_track(tmp_path_factory) -> Track:
-    root = make_nsynth_corpus(tmp_path_factory.mktemp("nsynth"))
-    return Track.open(TRACKS["audio/nsynth"], cache_dir=tmp_path_factory.mktemp("acache"), data_dir=root, workers=1,
-                      progress=False)
+    return corpus_track(tmp_path_factory, "audio/nsynth", make_nsynth_corpus)
