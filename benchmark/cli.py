@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from benchmark.methods import BASELINES, METHODS, methods_for
+from benchmark.overrides import SettingError, parse_setting
 from benchmark.protocol import BUDGETS
 from benchmark.records import RecordError
 from benchmark.registry import Registry, RegistryError
@@ -19,7 +20,7 @@ from episodes.sources.base import DataError
 from episodes.tracks import TRACKS, Track, TrackSpec
 
 TRACK_REGISTRY = Registry("track", {name: name for name in TRACKS})
-USER_ERRORS = (DataError, ManifestError, RegistryError, RecordError)
+USER_ERRORS = (DataError, ManifestError, RegistryError, RecordError, SettingError)
 
 
 def default_cache() -> Path:
@@ -123,7 +124,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for k in args.shots or [track.spec.shots]:
         path = evaluate(args.method, track, shots=k, n_episodes=args.episodes, out=Path(args.out),
                         budget=BUDGETS[args.budget], models=Path(args.models), seed=args.seed,
-                        samples=args.samples)
+                        samples=args.samples, overrides=dict(args.settings))
         print(f"records: {path}")
     print(render(leaderboard_rows(Path(args.out)), "md"))
     return 0
@@ -252,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="results directory")
     p.add_argument("--samples", type=int, default=0,
                    help="also draw N samples per episode and record their quality (lyrics and audio tracks)")
+    p.add_argument("--set", dest="settings", type=parse_setting, action="append", default=[], metavar="NAME=VALUE",
+                   help="an evaluation-time setting of the fitted method (e.g. iwae_samples=16; repeatable); "
+                        "recorded as the variant METHOD[NAME=VALUE]")
     data_args(p)
     run_args(p)
     p.set_defaults(func=cmd_eval)

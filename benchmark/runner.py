@@ -13,12 +13,13 @@ import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 from tqdm.auto import tqdm
 
 from benchmark.env import environment, git_sha
 from benchmark.methods import METHODS, check_modality, make_method
+from benchmark.overrides import apply_overrides
 from benchmark.protocol import Budget, MetaTrainData, Method
 from benchmark.quality import episode_quality, sample_generator
 from benchmark.records import (
@@ -108,24 +109,28 @@ def evaluate(
     seed: int = 0,
     split: str = "test",
     samples: int = 0,
+    overrides: Mapping[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> Path:
     """Score ``method_name`` on the first ``n_episodes`` of the fixed (split, K) manifest.
 
     ``samples > 0`` also draws that many samples per episode from the adapted model
-    and records their quality (`benchmark.quality`; lyrics tracks).  Returns the path
-    of the episode-records file.
+    and records their quality (`benchmark.quality`).  ``overrides`` sets evaluation-time
+    settings of the fitted method (`benchmark.overrides`); the run is then recorded as
+    the variant ``method[name=value,...]``.  Returns the path of the episode-records file.
     """
     METHODS.target(method_name)  # an unknown name fails here, before any work, with "did you mean"
+    apply_overrides(make_method(method_name), method_name, overrides)  # a bad --set fails before training too
     started_wall = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     manifest = track.manifest(split, shots)
     specs = manifest.episodes[: n_episodes or len(manifest.episodes)]
     method, train_meta = fit_or_load(method_name, track, budget=budget, models=models, seed=seed, log=log)
+    label = apply_overrides(method, method_name, overrides)
     run_key = hashlib.sha256(
         canonical_json(
             {
-                "method": method_name,
+                "method": label,
                 "version": method.version,
                 "hparams": method.hparams(),
                 "state": train_meta.get("state_sha256", ""),
@@ -136,13 +141,13 @@ def evaluate(
     ).hexdigest()[:16]
 
     out.mkdir(parents=True, exist_ok=True)
-    stem = file_stem(method_name, track.spec.name, shots) + ("" if split == "test" else f"__{split}")
+    stem = file_stem(label, track.spec.name, shots) + ("" if split == "test" else f"__{split}")
     records_path, run_path = out / f"{stem}.jsonl", out / f"{stem}.run.json"
     existing = read_episode_records(records_path, repair=True)
     foreign = {r["run_key"] for r in existing} - {run_key}
     if foreign:
         raise RecordError(
-            f"{records_path} holds results of another configuration of {method_name} "
+            f"{records_path} holds results of another configuration of {label} "
             f"(run {sorted(foreign)[0]}); move it away or pass another --out"
         )
     done = {r["episode_id"] for r in existing}
@@ -151,7 +156,7 @@ def evaluate(
         log(f"resuming: {len(done)} episodes already scored in {records_path}, {len(todo)} to go")
 
     eval_started = time.perf_counter()
-    bar = tqdm(total=len(todo), desc=f"eval {method_name} K={shots}", unit="episode")
+    bar = tqdm(total=len(todo), desc=f"eval {label} K={shots}", unit="episode")
     with bar:
         for start in range(0, len(todo), CHUNK_EPISODES):
             part = [track.episode(s) for s in todo[start : start + CHUNK_EPISODES]]
@@ -171,7 +176,7 @@ def evaluate(
                     records_path,
                     EpisodeRecord(
                         run_key=run_key,
-                        method=method_name,
+                        method=label,
                         track=track.spec.name,
                         shots=shots,
                         split=split,
@@ -197,7 +202,7 @@ def evaluate(
         run_path,
         RunRecord(
             run_key=run_key,
-            method=method_name,
+            method=label,
             method_version=method.version,
             hparams=method.hparams(),
             budget=budget.to_dict(),

@@ -91,6 +91,7 @@ class VAE(NeuralMethod):
     metric_from_support = False  # whether `fix_metric` must run on every support set
     steps_grid: tuple[int, ...] = (0, 10, 30)  # fine-tuning steps tried on meta-val
     lr_grid: tuple[float, ...] = (1e-4, 1e-3)
+    eval_settings = ("steps", "adapt_lr", "iwae_samples")  # `fsmb eval --set`: no retraining needed
 
     def __init__(self, lr: float = 1e-3, weight_decay: float = 0.0, steps: int = 10, adapt_lr: float = 1e-4,
                  iwae_samples: int = IWAE_SAMPLES) -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from benchmark.overrides import SettingError, parse_setting
 from benchmark.records import RecordError, read_episode_records
 from benchmark.runner import evaluate
 from tests import spy
+from leaderboard.aggregate import leaderboard_rows
 from tests.conftest import TINY_BUDGET
 
 def run(track, out: Path, models: Path, n=40, method="tests.spy:SpyMethod"):
@@ -71,3 +74,39 @@ def test_results_of_another_configuration_are_not_mixed(track, tmp_path):
     path.write_text("\n".join([json.dumps(rec)] + lines[1:]) + "\n")
     with pytest.raises(RecordError, match="another configuration"):
         run(track, out, models, n=5)
+
+
+def test_eval_time_setting_scores_a_labelled_variant_without_retraining(track, tmp_path):
+    out, models = tmp_path / "out", tmp_path / "models"
+    lstm = read_episode_records(run(track, out, models, n=6, method="lstm"))
+    path = evaluate("finetune", track, shots=5, n_episodes=6, out=out, budget=TINY_BUDGET, models=models,
+                    overrides={"steps": 0}, log=lambda m: None)
+    assert path.name.startswith("finetune_steps_0___")  # its own files: the default configuration's stay apart
+    variant = read_episode_records(path)
+    assert {r["method"] for r in variant} == {"finetune[steps=0]"}
+    # zero fine-tuning steps is the lstm itself: the same NLL on every episode
+    assert np.allclose([r["nll_nats"] for r in variant], [r["nll_nats"] for r in lstm], rtol=1e-6)
+    run_record = json.loads(path.with_name(path.name.replace(".jsonl", ".run.json")).read_text())
+    assert run_record["hparams"]["steps"] == 0 and run_record["method"] == "finetune[steps=0]"
+    rows = {r.method: r for r in leaderboard_rows(out)}
+    assert rows["finetune[steps=0]"].delta_vs_reference == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [({"lr": 0.1}, "no evaluation-time setting 'lr' .*settings: steps, adapt_lr"),
+     ({"steps": 1.5}, "expected a int like"),
+     ({"adapt_lr": "fast"}, "expected a float like")],
+)
+def test_bad_eval_time_setting_is_refused_before_any_work(track, tmp_path, settings, message):
+    with pytest.raises(SettingError, match=message):
+        evaluate("finetune", track, shots=5, n_episodes=2, out=tmp_path / "out", budget=TINY_BUDGET,
+                 models=tmp_path / "models", overrides=settings, log=lambda m: None)
+    assert not (tmp_path / "models").exists()
+
+
+def test_set_parses_json_values_and_rejects_a_missing_value():
+    assert parse_setting("iwae_samples=16") == ("iwae_samples", 16)
+    assert parse_setting(" adapt_lr = 1e-4") == ("adapt_lr", 1e-4)
+    with pytest.raises(argparse.ArgumentTypeError, match="NAME=VALUE"):
+        parse_setting("steps")
