@@ -6,11 +6,11 @@ on the RHVAE bound (batch metric, Hamiltonian flow, gradients through the leapfr
 for a quarter of the budget's steps at half its batch -- each step differentiates
 through 3 leapfrog steps of 4 decoder gradients, about 40x a VAE step on a CPU.
 Afterwards the metric is fixed on 256 meta-train notes.  ``adapt`` **rebuilds the
-metric on the support notes' centroids** (fine-tuning the weights as well is supported
--- ``steps`` -- but not searched by default: through the flow it costs about 1 s per
-step and episode on a CPU), so
-that scoring (IWAE over flow samples) and generation (HMC on the Riemannian volume
-measure, started at support codes) use the instrument's own geometry.
+metric on the support notes' centroids**, so that scoring (IWAE over flow samples) and
+generation (HMC on the Riemannian volume measure, started at support codes) use the
+instrument's own geometry.  Fine-tuning the weights as well is supported (``steps``,
+e.g. ``fsmb eval --set steps=10``) but not searched by default: through the flow it
+costs about 1 s per step and episode on a CPU.
 """
 
 from __future__ import annotations
