@@ -9,7 +9,7 @@ BIN=$VENV/bin
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 BASELINES="unigram unigram-support lstm lstm-concat"
 ADAPTIVE="cache fomaml maml metasgd finetune dyneval transformer-icl"
-AUDIO="gaussian-global gaussian-support ppca-support"
+AUDIO="gaussian-global gaussian-support ppca-support"  # the audio baselines
 
 # Debian packages: fortunes is the offline stand-in corpus of the lyrics/fortunes track;
 # libfluidsynth3 renders the audio/gm-notes corpus.
@@ -53,8 +53,9 @@ case "${1:-}" in
   quickstart) setup; "$BIN/fsmb" quickstart --out quickstart-out ;;
   test) setup; "$BIN/python" -m pytest -q tests ;;
   bench) setup; "$BIN/python" benchmarks/bench_data.py; "$BIN/python" benchmarks/bench_maml.py ;;
-  reproduce)  # the published tables: 600 test episodes at K = 5, the midi/music21 shots curve
-    setup       # (first 100 episodes at K = 0, 1, 2, 4, 8), lyrics/fortunes, audio/gm-notes; budget "full"
+  reproduce)  # the published tables, budget "full": 600 test episodes at K = 5, the midi/music21 shots
+    setup       # curve (first 100 episodes at K = 0, 1, 2, 4, 8), lyrics/fortunes (+ sample quality),
+                # audio/gm-notes (+ variants and the K ablation)
     for m in $BASELINES $ADAPTIVE; do
       "$BIN/fsmb" eval --method "$m" --track midi/music21 --budget full --models runs/models \
         --out leaderboard/results
@@ -67,10 +68,18 @@ case "${1:-}" in
       "$BIN/fsmb" eval --method "$m" --track lyrics/fortunes --budget full --models runs/models \
         --out leaderboard/results
     done
-    for m in $AUDIO; do
-      "$BIN/fsmb" eval --method "$m" --track audio/gm-notes --budget full --models runs/models \
-        --out leaderboard/results
+    for m in unigram-support lstm lstm-concat finetune dyneval maml fomaml metasgd transformer-icl; do
+      "$BIN/fsmb" eval --method "$m" --track lyrics/fortunes --budget full --models runs/models \
+        --samples 8 --episodes 100 --out leaderboard/quality-lyrics
     done
+    audio() { "$BIN/fsmb" eval --track audio/gm-notes --budget full --models runs/models --samples 16 \
+      --out leaderboard/results "$@"; }
+    for m in $AUDIO vae rhvae; do audio --method "$m"; done
+    audio --method vae --set iwae_samples=16           # the like-for-like variants of README "audio/gm-notes"
+    audio --method vae --set iwae_samples=16 --set steps=0
+    audio --method rhvae --set steps=10 --episodes 32
+    "$BIN/fsmb" ablation --track audio/gm-notes --methods "${AUDIO// /,},vae,rhvae" --shots 1,2,4,8,16 \
+      --episodes 100 --samples 16 --budget full --models runs/models --out leaderboard/ablation
     "$BIN/fsmb" leaderboard --results leaderboard/results --format md
     "$BIN/fsmb" leaderboard --results leaderboard/shots --format md --plot leaderboard/shots.png ;;
   *) echo "usage: bash run.sh setup|quickstart|test|bench|reproduce" >&2; exit 2 ;;
