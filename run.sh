@@ -78,6 +78,7 @@ case "${1:-}" in
     audio --method vae --set iwae_samples=16           # the like-for-like variants of README "audio/gm-notes"
     audio --method vae --set iwae_samples=16 --set steps=0
     audio --method rhvae --set steps=10 --episodes 32
+    audio --method vae --set iwae_samples=16 --set steps=0 --shots 1,2,4,8,16 --episodes 100 --out leaderboard/ablation
     "$BIN/fsmb" ablation --track audio/gm-notes --methods "${AUDIO// /,},vae,rhvae" --shots 1,2,4,8,16 \
       --episodes 100 --samples 16 --budget full --models runs/models --out leaderboard/ablation
     "$BIN/fsmb" leaderboard --results leaderboard/results --format md
