@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from benchmark.methods import BASELINES, METHODS, methods_for
-from benchmark.overrides import SettingError, parse_setting
+from benchmark.overrides import SettingError, parse_setting, settings_dict
 from benchmark.protocol import BUDGETS
 from benchmark.records import RecordError
 from benchmark.registry import Registry, RegistryError
@@ -120,11 +120,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from leaderboard.aggregate import leaderboard_rows
     from leaderboard.render import render
 
+    overrides = settings_dict(args.settings)
     track = open_track(args)
     for k in args.shots or [track.spec.shots]:
         path = evaluate(args.method, track, shots=k, n_episodes=args.episodes, out=Path(args.out),
                         budget=BUDGETS[args.budget], models=Path(args.models), seed=args.seed,
-                        samples=args.samples, overrides=dict(args.settings))
+                        samples=args.samples, overrides=overrides)
         print(f"records: {path}")
     print(render(leaderboard_rows(Path(args.out)), "md"))
     return 0

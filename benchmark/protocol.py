@@ -118,8 +118,9 @@ class Method(Protocol):
     version: ClassVar[str]
     # Optional ``modalities: ClassVar[tuple[str, ...]]``: the track modalities the
     # method models; the runner refuses others with a clear message.
-    # Optional ``eval_settings``: attributes that `fsmb eval --set NAME=VALUE` may
-    # change on the fitted method without retraining (`benchmark.overrides`).
+    # Optional ``eval_settings: dict[str, Range]``: attributes that `fsmb eval --set
+    # NAME=VALUE` may change on the fitted method without retraining, with the values
+    # each may take (`benchmark.overrides`).
 
     def hparams(self) -> dict[str, Any]:
         """Hyper-parameters, recorded in every result."""

@@ -37,15 +37,17 @@ DIRECTIONS = {
 }
 
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'", "\u2018": "'"})
 
 
 def words(text: str) -> list[str]:
     """Case-folded word tokens of ``text``.
 
-    A word is a run of Unicode letters or digits, possibly joined by inner apostrophes
-    (``"Don't"`` -> ``"don't"``); punctuation, underscores and outer quotes are dropped.
+    A word is a run of Unicode letters or digits, possibly joined by inner apostrophes,
+    typographic ones (U+2019, U+02BC, U+2018) read as ``'`` (``"Don’t"`` -> ``"don't"``);
+    punctuation, underscores and outer quotes are dropped.
     """
-    return _WORD.findall(text.casefold())
+    return _WORD.findall(text.translate(_APOSTROPHES).casefold())
 
 
 def distinct_n(texts: Sequence[str], n: int) -> float:
@@ -81,7 +83,7 @@ def self_bleu(texts: Sequence[str], max_order: int = 4) -> float:
         bleu.sentence_score(hyp, joined[:i] + joined[i + 1 :]).score / 100.0
         for i, hyp in enumerate(joined)
     ]
-    return float(np.mean(scores))
+    return float(np.clip(np.mean(scores), 0.0, 1.0))  # sacreBLEU's 100.0 can exceed 1 by an ulp
 
 
 @lru_cache(maxsize=None)

@@ -10,6 +10,7 @@ which the store reports the same way.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +25,15 @@ SILENCE_PEAK = 1e-3  # a note whose peak |amplitude| is below this is silent (-6
 
 
 def read_note(path: Path) -> np.ndarray:
-    """The note in ``path`` as float32 samples in [-1, 1], shape ``(N_SAMPLES,)``."""
+    """The first `NOTE_SECONDS` of ``path``, mono float32 at `SAMPLE_RATE`, shape
+    ``(N_SAMPLES,)`` (PCM files give [-1, 1]; float files and resampling may overshoot
+    it slightly).  Only those seconds are read and resampled, however long the file."""
     import soundfile
 
-    data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)  # (frames, channels)
+    with soundfile.SoundFile(str(path)) as fh:
+        rate = fh.samplerate
+        frames = math.ceil(NOTE_SECONDS * rate) + 64  # a margin for the resampling filter
+        data = fh.read(frames, dtype="float32", always_2d=True)  # (frames, channels)
     if data.size == 0:
         raise SkipItem("empty audio file")
     if not np.all(np.isfinite(data)):

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from benchmark.nets import LSTMLM, pad_batch
+from benchmark.overrides import Range
 from episodes.types import Item
 from methods.pretrained import PretrainedLSTMMethod, TokenwiseAdapted
 
@@ -80,6 +81,7 @@ class NeuralCache(PretrainedLSTMMethod):
     name = "cache"
     version = "2"  # 2: wider meta-val grid
     grid = {"theta": (0.1, 0.3, 1.0), "lam": (0.15, 0.3, 0.45, 0.6)}
+    eval_settings = {"theta": Range(0), "lam": Range(0, 1, low_open=True, high_open=True)}  # `fsmb eval --set`
 
     def __init__(self, theta: float = 0.3, lam: float = 0.15, **kwargs: Any) -> None:
         super().__init__(**kwargs)

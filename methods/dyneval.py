@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from benchmark.nets import LSTMLM, LSTMState, token_nll
+from benchmark.overrides import Range
 from episodes.types import Item
 from methods.pretrained import PretrainedLSTMMethod, TokenwiseAdapted
 
@@ -70,6 +71,7 @@ class DynEval(PretrainedLSTMMethod):
     name = "dyneval"
     version = "2"  # 2: wider meta-val grid
     grid = {"dyn_lr": (0.0003, 0.001, 0.003, 0.01), "decay": (0.0, 0.02)}
+    eval_settings = {"dyn_lr": Range(0), "decay": Range(0, 1)}  # `fsmb eval --set`
 
     def __init__(self, dyn_lr: float = 0.01, decay: float = 0.0, segment: int = 64, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -14,6 +14,7 @@ import torch
 
 from baselines.lstm import LSTMAdapted
 from benchmark.nets import LSTMLM, lm_loss, pad_batch
+from benchmark.overrides import Range
 from episodes.types import Item
 from methods.pretrained import PretrainedLSTMMethod
 
@@ -42,6 +43,7 @@ class FineTune(PretrainedLSTMMethod):
     name = "finetune"
     version = "1"
     grid = {"steps": (0, 5, 15), "adapt_lr": (3e-4, 1e-3, 3e-3)}
+    eval_settings = {"steps": Range(0), "adapt_lr": Range(0, low_open=True)}  # `fsmb eval --set`
 
     def __init__(self, steps: int = 5, adapt_lr: float = 1e-3, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -39,11 +39,6 @@ class PretrainedLSTMMethod(LSTMBaseline):
 
     grid: ClassVar[dict[str, Sequence]] = {}
 
-    @property
-    def eval_settings(self) -> tuple[str, ...]:
-        """The settings selected on meta-val may be overridden at evaluation (`fsmb eval --set`)."""
-        return tuple(self.grid)
-
     def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
         base = data.pretrained("lstm")
         self.model = base.model

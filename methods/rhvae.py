@@ -3,7 +3,8 @@
 Its encoder and decoder start from the fitted ``vae`` (same budget and seed, shared
 through `MetaTrainData.pretrained`); the metric network is new.  It is then trained
 on the RHVAE bound (batch metric, Hamiltonian flow, gradients through the leapfrog)
-for a quarter of the budget's steps at half its batch -- each step differentiates
+for a quarter of the budget's steps at half the ``vae``'s batch (16 notes at budget
+``full``) -- each step differentiates
 through 3 leapfrog steps of 4 decoder gradients, about 40x a VAE step on a CPU.
 Afterwards the metric is fixed on 256 meta-train notes.  ``adapt`` **rebuilds the
 metric on the support notes' centroids**, so that scoring (IWAE over flow samples) and

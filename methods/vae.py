@@ -24,6 +24,7 @@ import torch
 from benchmark.conv_vae import ConvVAE, ConvVAEConfig, elbo
 from benchmark.dequantise import dequantised, discrete_log_prob, jittered, quantised
 from benchmark.neural import NeuralMethod
+from benchmark.overrides import Range
 from benchmark.protocol import Budget, MetaTrainData
 from benchmark.scoring import mean_nats_per_token, score_episodes
 from episodes.audio import SAMPLE_RATE, write_note
@@ -91,7 +92,8 @@ class VAE(NeuralMethod):
     metric_from_support = False  # whether `fix_metric` must run on every support set
     steps_grid: tuple[int, ...] = (0, 10, 30)  # fine-tuning steps tried on meta-val
     lr_grid: tuple[float, ...] = (1e-4, 1e-3)
-    eval_settings = ("steps", "adapt_lr", "iwae_samples")  # `fsmb eval --set`: no retraining needed
+    # `fsmb eval --set`: settings that need no retraining
+    eval_settings = {"steps": Range(0), "adapt_lr": Range(0, low_open=True), "iwae_samples": Range(1)}
 
     def __init__(self, lr: float = 1e-3, weight_decay: float = 0.0, steps: int = 10, adapt_lr: float = 1e-4,
                  iwae_samples: int = IWAE_SAMPLES) -> None:
@@ -128,7 +130,7 @@ class VAE(NeuralMethod):
         levels = np.stack([it.tokens for it in data.train_items()])  # (n, 64, 64) uint8
         x = jittered(levels, np.random.default_rng(data.seed))
         train_budget = self.initialise(data, budget, x)
-        batch = 2 * train_budget.batch_size
+        batch = min(2 * train_budget.batch_size, len(levels))  # a tiny corpus: all its notes each step
 
         def loss(step: int) -> torch.Tensor:
             rng = np.random.default_rng([data.seed, step, 5])

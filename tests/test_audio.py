@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -66,6 +67,11 @@ def test_wav_round_trip_resampling_and_bad_files(tmp_path):
     for name, reason in (("silent.wav", "silent"), ("nan.wav", "NaN")):
         with pytest.raises(Exception, match=reason):
             read_note(tmp_path / name)
+    # only the first 4 s are read and resampled: what comes after (here NaN) is never seen
+    long = np.full(44_100 * 60, np.nan, np.float32)
+    long[: 44_100 * 5] = np.resize(wave, 44_100 * 5)
+    soundfile.write(tmp_path / "long.wav", long, 44_100, subtype="FLOAT")
+    assert np.isfinite(read_note(tmp_path / "long.wav")).all()
 
 
 def test_nsynth_build_reports_bad_files_and_keeps_the_rest(tmp_path):
@@ -111,6 +117,16 @@ def test_audio_folder_metadata_columns_and_escaping_paths(tmp_path):
     (tmp_path / "metadata.csv").write_text("file_name,artist\n../../etc/passwd,a\n")
     with pytest.raises(DataError, match="escapes"):
         AudioFolderSource(tmp_path).list_pieces()
+    # one file under two spellings would be two items, possibly support and query of one episode
+    (tmp_path / "metadata.csv").write_text("file_name,artist\nclips/x.wav,a\n./clips/x.wav,b\n")
+    with pytest.raises(DataError, match="clips/x.wav is listed twice"):
+        AudioFolderSource(tmp_path).list_pieces()
+    # the corpus cache notices an audio file rewritten in place (the CSV untouched)
+    (tmp_path / "metadata.csv").write_text("file_name,artist\nclips/x.wav,a\n")
+    before = AudioFolderSource(tmp_path).cache_key()
+    write_note(tmp_path / "clips" / "x.wav", instrument_note(1, 62, 100))
+    os.utime(tmp_path / "clips" / "x.wav", ns=(1, 1))
+    assert AudioFolderSource(tmp_path).cache_key() != before
 
 
 def test_gm_notes_render_in_nsynth_format_deterministically(tmp_path):

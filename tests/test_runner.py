@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.overrides import SettingError, parse_setting
+from benchmark.methods import make_method
+from benchmark.overrides import SettingError, apply_overrides, parse_setting, settings_dict
 from benchmark.records import RecordError, read_episode_records
 from benchmark.runner import evaluate
 from tests import spy
@@ -94,8 +95,9 @@ def test_eval_time_setting_scores_a_labelled_variant_without_retraining(track, t
 
 @pytest.mark.parametrize(
     "settings, message",
-    [({"lr": 0.1}, "no evaluation-time setting 'lr' .*settings: steps, adapt_lr"),
+    [({"lr": 0.1}, "no evaluation-time setting 'lr' .*settings: steps >= 0, adapt_lr > 0"),
      ({"steps": 1.5}, "expected a int like"),
+     ({"steps": -3}, "must be >= 0"),
      ({"adapt_lr": "fast"}, "expected a float like")],
 )
 def test_bad_eval_time_setting_is_refused_before_any_work(track, tmp_path, settings, message):
@@ -105,8 +107,18 @@ def test_bad_eval_time_setting_is_refused_before_any_work(track, tmp_path, setti
     assert not (tmp_path / "models").exists()
 
 
-def test_set_parses_json_values_and_rejects_a_missing_value():
+def test_set_parses_json_values_and_rejects_what_would_poison_a_run():
     assert parse_setting("iwae_samples=16") == ("iwae_samples", 16)
     assert parse_setting(" adapt_lr = 1e-4") == ("adapt_lr", 1e-4)
     with pytest.raises(argparse.ArgumentTypeError, match="NAME=VALUE"):
         parse_setting("steps")
+    with pytest.raises(argparse.ArgumentTypeError, match="not a finite number"):
+        parse_setting("adapt_lr=NaN")
+    with pytest.raises(SettingError, match="given twice"):
+        settings_dict([("steps", 1), ("steps", 5)])
+    with pytest.raises(SettingError, match=r"must be in \(0, 1\)"):
+        apply_overrides(make_method("cache"), "cache", {"lam": 0})  # log(0) in the mixture
+    with pytest.raises(SettingError, match="must be >= 1"):
+        apply_overrides(make_method("vae"), "vae", {"iwae_samples": 0})
+    # the label shows the value as set: 1 and 1.0 for a float setting are one variant
+    assert apply_overrides(make_method("finetune"), "finetune", {"adapt_lr": 1}) == "finetune[adapt_lr=1.0]"

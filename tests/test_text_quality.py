@@ -24,6 +24,10 @@ def test_words_casefolds_and_keeps_inner_apostrophes():
     assert words("Don't STOP, 'til_the end!\nCafé 42") == [
         "don't", "stop", "til", "the", "end", "café", "42",
     ]
+    # a typographic apostrophe joins like a straight one: no stray "t" (in CMUdict as T IY1,
+    # which would "rhyme" with "me")
+    assert words("I know you don\u2019t") == ["i", "know", "you", "don't"]
+    assert rhyme_density(["I know you don\u2019t\nyou see me"]) == rhyme_density(["I know you don't\nyou see me"])
 
 
 def test_distinct_n_by_hand():
@@ -39,7 +43,7 @@ def test_distinct_n_by_hand():
 
 def test_self_bleu_identical_vs_different():
     line = "the quick brown fox jumps over the lazy dog"
-    assert self_bleu([line, line, line]) == pytest.approx(1.0)
+    assert 0.999 < self_bleu([line, line, line]) <= 1.0
     different = [line, "a slow green turtle sleeps under the warm sun", "rain falls on empty streets tonight"]
     assert self_bleu(different) < 0.2
     partly = [line, "the quick brown fox sleeps under the warm sun", "rain falls on empty streets tonight"]

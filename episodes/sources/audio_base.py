@@ -3,6 +3,7 @@ and reading one note from a file under the dataset root (`episodes.audio`)."""
 
 from __future__ import annotations
 
+import hashlib
 from functools import cached_property
 from pathlib import Path
 
@@ -16,6 +17,8 @@ class AudioFileSource:
     """Subclasses set ``root`` and implement `scan` (the pieces and a listing report)."""
 
     codec, dedupe, parallel = "logmel8", False, True
+    name: str
+    version: str
     root: Path
 
     def scan(self) -> tuple[list[PieceRef], dict]:
@@ -34,3 +37,13 @@ class AudioFileSource:
 
     def read(self, ref: PieceRef) -> np.ndarray:
         return read_note(safe_join(self.root, ref.path))
+
+    def files_key(self, *extra: object) -> str:
+        """A cache key that changes when any listed file is added, removed or rewritten
+        (its size or modification time), or when ``extra`` (versions, options) changes."""
+        h = hashlib.sha256("\x00".join(map(str, (self.version, self.root, *extra))).encode())
+        for ref in self.list_pieces():
+            path = self.root / ref.path
+            st = path.stat() if path.exists() else None
+            h.update(f"{ref.item_id}\x00{ref.path}\x00{st and st.st_size}\x00{st and st.st_mtime_ns}\n".encode())
+        return f"{self.name}-{h.hexdigest()[:16]}"

@@ -11,13 +11,14 @@ The artist column is ``--artist-column``, by default the first of ``artist`` and
 one 4 s note (`episodes.audio`: cut or padded, resampled to 16 kHz).  Rows with an
 empty file name or artist are left out and counted; files that are missing,
 corrupt, silent or NaN are reported and skipped by the store; a file name that
-escapes ``ROOT`` is refused.
+escapes ``ROOT``, or a file listed twice, is refused.  The corpus cache is keyed on the
+size and modification time of every listed file, so a file rewritten in place is
+read again.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 from pathlib import Path
 
 from episodes.sources.audio_base import AudioFileSource
@@ -42,8 +43,7 @@ class AudioFolderSource(AudioFileSource):
 
     def cache_key(self) -> str:
         st = self.metadata.stat()
-        key = f"{self.version}\x00{self.root}\x00{self.artist_column}\x00{st.st_size}\x00{st.st_mtime_ns}"
-        return f"{self.name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+        return self.files_key(self.artist_column, st.st_size, st.st_mtime_ns)
 
     def scan(self) -> tuple[list[PieceRef], dict]:
         with open(self.metadata, newline="", encoding="utf-8-sig") as fh:
@@ -63,7 +63,11 @@ class AudioFolderSource(AudioFileSource):
                 if not name or not artist:
                     incomplete += 1
                     continue
-                safe_join(self.root, name)  # refuses names escaping the root
+                # one spelling per file (``./a.wav`` is ``a.wav``); names escaping the root are refused
+                name = safe_join(self.root, name).relative_to(self.root).as_posix()
+                if name in pieces:
+                    raise DataError(f"{self.metadata}: {name} is listed twice (as {pieces[name].artist!r} and "
+                                    f"{artist!r}); list each file once")
                 pieces[name] = PieceRef(name, artist, Path(name).stem, name)
         listing = {"artist_column": artist_col, "rows_without_file_or_artist": incomplete}
         return sorted(pieces.values(), key=lambda p: p.item_id), listing

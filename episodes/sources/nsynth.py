@@ -11,7 +11,6 @@ other sample rates are resampled (`episodes.audio`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -39,14 +38,9 @@ class NSynthSource(AudioFileSource):
         return files
 
     def cache_key(self) -> str:
-        """Changes when an ``examples.json`` or the set of files in an ``audio/`` folder changes."""
-        h = hashlib.sha256(f"{self.version}\x00{self.root}".encode())
-        for path in self._example_files():
-            audio = path.parent / "audio"
-            for p in (path, audio):
-                st = p.stat() if p.exists() else None
-                h.update(f"{p}\x00{st and st.st_size}\x00{st and st.st_mtime_ns}\n".encode())
-        return f"{self.name}-{h.hexdigest()[:16]}"
+        """Changes when an ``examples.json`` or any listed audio file changes."""
+        stats = [(p.stat().st_size, p.stat().st_mtime_ns) for p in self._example_files()]
+        return self.files_key(stats)
 
     def scan(self) -> tuple[list[PieceRef], dict]:
         pieces: dict[str, PieceRef] = {}
