@@ -43,7 +43,9 @@ class AudioFileSource:
         (its size or modification time), or when ``extra`` (versions, options) changes."""
         h = hashlib.sha256("\x00".join(map(str, (self.version, self.root, *extra))).encode())
         for ref in self.list_pieces():
-            path = self.root / ref.path
-            st = path.stat() if path.exists() else None
+            try:
+                st = (self.root / ref.path).stat()
+            except FileNotFoundError:  # reported by the build; a file appearing later changes the key
+                st = None
             h.update(f"{ref.item_id}\x00{ref.path}\x00{st and st.st_size}\x00{st and st.st_mtime_ns}\n".encode())
         return f"{self.name}-{h.hexdigest()[:16]}"

@@ -39,8 +39,7 @@ class NSynthSource(AudioFileSource):
 
     def cache_key(self) -> str:
         """Changes when an ``examples.json`` or any listed audio file changes."""
-        stats = [(p.stat().st_size, p.stat().st_mtime_ns) for p in self._example_files()]
-        return self.files_key(stats)
+        return self.files_key([(st.st_size, st.st_mtime_ns) for st in map(Path.stat, self._example_files())])
 
     def scan(self) -> tuple[list[PieceRef], dict]:
         pieces: dict[str, PieceRef] = {}
