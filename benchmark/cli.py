@@ -10,17 +10,20 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from benchmark.arguments import ArgumentError, count_type, parse_shots, writable_dir
 from benchmark.methods import BASELINES, METHODS, methods_for
 from benchmark.overrides import SettingError, parse_setting, settings_dict
 from benchmark.protocol import BUDGETS
 from benchmark.records import RecordError
 from benchmark.registry import Registry, RegistryError
+from episodes.dependencies import DependencyError, doctor
+from episodes.dependencies import check as check_dependencies
 from episodes.manifest import ManifestError
 from episodes.sources.base import DataError
 from episodes.tracks import TRACKS, Track, TrackSpec
 
 TRACK_REGISTRY = Registry("track", {name: name for name in TRACKS})
-USER_ERRORS = (DataError, ManifestError, RegistryError, RecordError, SettingError)
+USER_ERRORS = (DataError, ManifestError, RegistryError, RecordError, SettingError, ArgumentError, DependencyError)
 
 
 def default_cache() -> Path:
@@ -34,18 +37,26 @@ def track_spec(name: str) -> TrackSpec:
 
 
 def open_track(args: argparse.Namespace, *, build: bool = True) -> Track:
+    """The track ``args`` name, with its source options and pinned split; warns (stderr)
+    about split-file artists the data lacks."""
     spec = track_spec(args.track)
-    options = {
-        "artist_column": getattr(args, "artist_column", None),
-        "text_column": getattr(args, "text_column", None),
-        "title_column": getattr(args, "title_column", None),
-        "split": getattr(args, "hf_split", None),
-    }
-    if spec.source == "audio-folder":
-        options = {"artist_column": options["artist_column"]}
-    return Track.open(spec, cache_dir=Path(args.cache_dir), data_dir=getattr(args, "data_dir", None),
-                      source_options=options if spec.source in ("table", "audio-folder") else None,
-                      workers=args.workers, build=build)
+    artist_from = getattr(args, "artist_from", None)
+    options: dict | None = None
+    if spec.source == "table":
+        options = {name: getattr(args, name, None) for name in ("artist_column", "text_column", "title_column")}
+        options["split"] = getattr(args, "hf_split", None)
+    elif spec.source == "audio-folder":
+        options = {"artist_column": getattr(args, "artist_column", None)}
+    elif spec.source in ("midi-dir", "text-dir"):
+        options = {"artist_from": artist_from}
+    if artist_from is not None and spec.source not in ("midi-dir", "text-dir"):
+        raise DataError(f"--artist-from reads artists from file names of midi/dir and lyrics/dir, not {spec.name}")
+    track = Track.open(spec, cache_dir=Path(args.cache_dir), data_dir=getattr(args, "data_dir", None),
+                       source_options=options, workers=args.workers, build=build,
+                       split_file=getattr(args, "split_file", None))
+    if track.unlisted_warning():
+        print(f"fsmb: warning: --split-file {args.split_file}: {track.unlisted_warning()}", file=sys.stderr)
+    return track
 
 
 # ----- commands -----------------------------------------------------------------
@@ -71,6 +82,16 @@ def cmd_methods(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Load and exercise every native library FSMB builds corpora with."""
+    problems = 0
+    for name, ver, problem in doctor():
+        print(f"{'FAIL' if problem else 'ok':4s}  {name:12s} {ver:14s} {problem or ''}".rstrip())
+        problems += problem is not None
+    print("all libraries work" if not problems else f"{problems} libraries do not work: see the fixes above")
+    return 1 if problems else 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from benchmark.verify import verify_track
 
@@ -82,6 +103,9 @@ def cmd_data(args: argparse.Namespace) -> int:
                           "skipped": report["n_skipped"], "build_seconds": report["build_seconds"],
                           "source_listing": report.get("source_listing"),
                           "splits": track.summary()}, indent=1))
+        print("\n".join(track.split_report()))
+        if track.few_test_warning():
+            print(f"fsmb: warning: {track.few_test_warning()}", file=sys.stderr)
         for split in ("val", "test"):
             m = track.manifest(split)
             print(f"{split} manifest K={m.shots} Q={m.query_size}: {len(m.episodes)} episodes, sha256 {m.sha256}")
@@ -103,16 +127,6 @@ def cmd_train(args: argparse.Namespace) -> int:
                           seed=args.seed, retrain=args.retrain)
     print(json.dumps({k: meta[k] for k in ("method", "hparams", "budget", "train_seconds")}, indent=1))
     return 0
-
-
-def parse_shots(text: str) -> list[int]:
-    try:
-        shots = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--shots {text!r}: give integers like 5 or 0,1,2,4,8") from None
-    if not shots or min(shots) < 0:
-        raise argparse.ArgumentTypeError(f"--shots {text!r}: give non-negative integers like 5 or 0,1,2,4,8")
-    return shots
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -175,7 +189,6 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     from leaderboard.aggregate import leaderboard_rows
     from leaderboard.render import render
 
-    from episodes.render_gm import fluidsynth_version
     from episodes.sources.fortunes import DEFAULT_ROOT
 
     started = time.perf_counter()
@@ -186,9 +199,9 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
     else:
         print(f"(lyrics/fortunes skipped: no fortune files in {DEFAULT_ROOT}; apt-get install fortunes)")
     try:
-        fluidsynth_version()
+        check_dependencies(("pyfluidsynth",))
         names.append("audio/gm-notes")
-    except DataError as exc:
+    except DependencyError as exc:
         print(f"(audio/gm-notes skipped: {exc})")
     for step, name in enumerate(names, 1):
         args.track = name
@@ -223,8 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--text-column", help="lyrics tables: text column (default: lyrics, else text)")
             p.add_argument("--title-column", help="lyrics tables: title column (default: title, else song)")
             p.add_argument("--hf-split", help="lyrics/hf: dataset split (default: train)")
+            p.add_argument("--artist-from", metavar="PATTERN",
+                           help='midi/dir, lyrics/dir: a flat tree whose file names carry the artist, e.g. '
+                                '"{artist} - {title}" (files found recursively; names that do not match are counted)')
+            p.add_argument("--split-file", metavar="FILE",
+                           help="pin the artist split: JSON {\"train\": [...], \"val\": [...], \"test\": [...]} or "
+                                "CSV/TSV with header artist,split (every artist, names exactly as in the data)")
         p.add_argument("--cache-dir", default=str(default_cache()), help="corpus cache (default: %(default)s)")
-        p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
+        p.add_argument("--workers", type=count_type(1), default=None, help="parser processes (default: all cores)")
 
     def run_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--budget", choices=sorted(BUDGETS), default="quick")
@@ -237,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("methods", help="list methods")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_methods)
+    p = sub.add_parser("doctor", help="check that the native libraries (torchaudio, FluidSynth, ...) load and work")
+    p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("data", help="build or verify a track's corpus and manifests")
     p.add_argument("action", choices=["build", "verify"])
     data_args(p)
@@ -250,9 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score a method on a track's fixed test manifest")
     p.add_argument("--method", required=True)
     p.add_argument("--shots", type=parse_shots, default=None, help="K, or a list like 0,1,2,4,8")
-    p.add_argument("--episodes", type=int, default=None, help="first N episodes only (default: all)")
+    p.add_argument("--episodes", type=count_type(1), default=None, help="first N episodes only (default: all)")
     p.add_argument("--out", required=True, help="results directory")
-    p.add_argument("--samples", type=int, default=0,
+    p.add_argument("--samples", type=count_type(0), default=0,
                    help="also draw N samples per episode and record their quality (lyrics and audio tracks)")
     p.add_argument("--set", dest="settings", type=parse_setting, action="append", default=[], metavar="NAME=VALUE",
                    help="an evaluation-time setting of the fitted method (e.g. iwae_samples=16; repeatable); "
@@ -263,8 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ablation", help="NLL, coverage and latent geometry against K (table + plot)")
     p.add_argument("--methods", required=True, help="comma-separated, e.g. gaussian-support,vae,rhvae")
     p.add_argument("--shots", type=parse_shots, default=[1, 2, 4, 8, 16], help="default: 1,2,4,8,16")
-    p.add_argument("--episodes", type=int, default=100, help="first N test episodes per K (default: %(default)s)")
-    p.add_argument("--samples", type=int, default=16, help="samples per episode (default: %(default)s)")
+    p.add_argument("--episodes", type=count_type(1), default=100, help="first N test episodes per K (default: %(default)s)")
+    p.add_argument("--samples", type=count_type(0), default=16, help="samples per episode (default: %(default)s)")
     p.add_argument("--out", required=True, help="results directory; ablation.md and ablation.png go there too")
     p.add_argument("--reference", default=None, help="method for paired differences (default: the modality's)")
     data_args(p)
@@ -279,16 +300,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_leaderboard)
     p = sub.add_parser("quickstart", help="build midi/music21 (and lyrics/fortunes, audio/gm-notes), train and score the baselines")
     p.add_argument("--out", default="quickstart-out")
-    p.add_argument("--episodes", type=int, default=100, help="test episodes to score (default: %(default)s)")
+    p.add_argument("--episodes", type=count_type(1), default=100, help="test episodes to score (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     data_args(p, track=False)
     p.set_defaults(func=cmd_quickstart)
     return parser
 
 
+# Folders a command writes to, checked before any work: (attribute, option).
+OUTPUT_DIRS = (("out", "--out"), ("models", "--models"), ("cache_dir", "--cache-dir"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        for attr, option in OUTPUT_DIRS:
+            if getattr(args, attr, None):
+                writable_dir(args.__dict__[attr], option)
         return args.func(args)
     except USER_ERRORS as exc:
         print(f"fsmb: error: {exc}", file=sys.stderr)

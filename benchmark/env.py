@@ -7,6 +7,8 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
+from episodes.dependencies import CHECKS, version
+
 
 @lru_cache(maxsize=1)
 def git_sha() -> str:
@@ -36,7 +38,8 @@ def cpu_model() -> str:
 
 
 def environment() -> dict:
-    """Versions, CPU and thread count."""
+    """Versions (``libraries``: every library a corpus is built with, `episodes.dependencies`),
+    CPU and thread count."""
     import music21
     import numpy
     import torch
@@ -46,6 +49,7 @@ def environment() -> dict:
         "torch": torch.__version__,
         "numpy": numpy.__version__,
         "music21": music21.__version__,
+        "libraries": {name: version(name) for name in (*CHECKS, "datasets", "pandas", "scipy")},
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu": cpu_model(),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -51,7 +52,8 @@ def _no_constant(name: str) -> None:
 
 def parse_setting(text: str) -> tuple[str, Any]:
     """``"iwae_samples=16"`` -> ``("iwae_samples", 16)``; the value is read as JSON
-    (numbers, ``true``/``false``; ``NaN`` and ``Infinity`` refused), else kept as a string."""
+    (numbers, ``true``/``false``; ``NaN``, ``Infinity`` and numbers that overflow to
+    infinity, like ``1e309``, refused), else kept as a string."""
     name, sep, raw = text.partition("=")
     if not sep or not name.strip() or not raw.strip():
         raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VALUE, e.g. iwae_samples=16")
@@ -59,6 +61,8 @@ def parse_setting(text: str) -> tuple[str, Any]:
         value = json.loads(raw, parse_constant=_no_constant)
     except json.JSONDecodeError:
         value = raw.strip()
+    if isinstance(value, float) and not math.isfinite(value):  # 1e309 reads as inf
+        _no_constant(raw.strip())
     return name.strip(), value
 
 

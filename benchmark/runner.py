@@ -2,7 +2,10 @@
 
 The runner owns batching over episodes, timing and record writing; methods only
 adapt and score.  An interrupted evaluation resumes: episodes already in the
-results file are skipped, a half-written last line is dropped.
+results file are skipped, a half-written last line is dropped.  One process at a
+time writes a results file (`benchmark.records.results_lock`): a second is refused
+before any training.  Fitted models are kept per dataset (`model_dir`), so two
+datasets sharing ``--models`` never replace each other's models.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from typing import Any, Callable, Mapping
 
 from tqdm.auto import tqdm
 
+from benchmark.arguments import check_count, writable_dir
 from benchmark.env import environment, git_sha
 from benchmark.methods import METHODS, check_modality, make_method
+from benchmark.model_identity import state_identity
 from benchmark.overrides import apply_overrides
 from benchmark.protocol import Budget, MetaTrainData, Method
 from benchmark.quality import episode_quality, sample_generator
@@ -30,6 +35,7 @@ from benchmark.records import (
     file_stem,
     safe_name,
     read_episode_records,
+    results_lock,
     write_run,
 )
 from benchmark.scoring import adapt_all, episode_score, log_prob_all
@@ -40,8 +46,10 @@ CHUNK_EPISODES = 32
 
 
 def model_dir(models: Path, method: str, track: Track, budget: Budget, seed: int) -> Path:
-    """Where a fitted method lives: ``<models>/<track>/<method>/<budget>-seed<seed>/``."""
-    return Path(models) / track.spec.slug / safe_name(method) / f"{budget.name}-seed{seed}"
+    """Where a fitted method lives:
+    ``<models>/<track>/<data key>/<method>/<budget>-seed<seed>/``, where the data key
+    (`episodes.tracks.Track.data_key`) identifies the corpus and its artist split."""
+    return Path(models) / track.spec.slug / track.data_key / safe_name(method) / f"{budget.name}-seed{seed}"
 
 
 def fit_or_load(
@@ -68,7 +76,7 @@ def fit_or_load(
             method.load(where)
             log(f"loaded {method_name} from {where}")
             return method, meta
-        log(f"{where} was trained on other data or another method version: retraining")
+        log(f"{where} holds {method_name} v{meta['method_version']} (now v{method.version}) or was edited: retraining")
     if meta_path.exists():  # a finished model is replaced: do not resume its training state
         shutil.rmtree(where)
     log(f"training {method_name} on {track.spec.name} meta-train (budget {budget.name}) -> {where}")
@@ -79,6 +87,7 @@ def fit_or_load(
         pretrained=lambda name: fit_or_load(name, track, budget=budget, models=models, seed=seed, log=log)[0],
     )
     method.fit(data, budget=budget, logdir=where / "logs")
+    method.save(where)
     meta = {
         "method": method_name,
         "method_version": method.version,
@@ -87,12 +96,12 @@ def fit_or_load(
         "seed": seed,
         "track": track.spec.name,
         "corpus_fingerprint": track.store.fingerprint,
+        "split_key": track.split_key,
+        "data_key": track.data_key,
         "train_seconds": round(time.perf_counter() - started, 2),
         "train_log": getattr(method, "train_log", {}),
-        "state_sha256": "",
+        "state_sha256": state_identity(where, method.hparams()),
     }
-    method.save(where)
-    meta["state_sha256"] = hashlib.sha256((where / "state.pt").read_bytes()).hexdigest()
     write_json(meta_path, meta)
     return method, meta
 
@@ -120,115 +129,119 @@ def evaluate(
     the variant ``method[name=value,...]``.  Returns the path of the episode-records file.
     """
     METHODS.target(method_name)  # an unknown name fails here, before any work, with "did you mean"
-    apply_overrides(make_method(method_name), method_name, overrides)  # a bad --set fails before training too
-    started_wall = time.perf_counter()
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    manifest = track.manifest(split, shots)
-    specs = manifest.episodes[: n_episodes or len(manifest.episodes)]
-    method, train_meta = fit_or_load(method_name, track, budget=budget, models=models, seed=seed, log=log)
-    label = apply_overrides(method, method_name, overrides)
-    run_key = hashlib.sha256(
-        canonical_json(
-            {
-                "method": label,
-                "version": method.version,
-                "hparams": method.hparams(),
-                "state": train_meta.get("state_sha256", ""),
-                "manifest": manifest.sha256,
-                **({"samples": samples} if samples else {}),
-            }
-        )
-    ).hexdigest()[:16]
-
-    out.mkdir(parents=True, exist_ok=True)
+    check_count("--episodes", n_episodes, minimum=1)
+    check_count("--samples", samples, minimum=0)
+    label = apply_overrides(make_method(method_name), method_name, overrides)  # a bad --set fails here too
     stem = file_stem(label, track.spec.name, shots) + ("" if split == "test" else f"__{split}")
-    records_path, run_path = out / f"{stem}.jsonl", out / f"{stem}.run.json"
-    existing = read_episode_records(records_path, repair=True)
-    foreign = {r["run_key"] for r in existing} - {run_key}
-    if foreign:
-        raise RecordError(
-            f"{records_path} holds results of another configuration of {label} "
-            f"(run {sorted(foreign)[0]}); move it away or pass another --out"
+    records_path, run_path = writable_dir(out, "--out") / f"{stem}.jsonl", out / f"{stem}.run.json"
+    with results_lock(records_path):  # a second writer is refused before any training
+        started_wall = time.perf_counter()
+        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        manifest = track.manifest(split, shots)
+        specs = manifest.episodes[: n_episodes or len(manifest.episodes)]
+        method, train_meta = fit_or_load(method_name, track, budget=budget, models=models, seed=seed, log=log)
+        apply_overrides(method, method_name, overrides)
+        run_key = hashlib.sha256(
+            canonical_json(
+                {
+                    "method": label,
+                    "version": method.version,
+                    "hparams": method.hparams(),
+                    "state": train_meta.get("state_sha256", ""),
+                    "manifest": manifest.sha256,
+                    **({"samples": samples} if samples else {}),
+                }
+            )
+        ).hexdigest()[:16]
+
+        existing = read_episode_records(records_path, repair=True)
+        foreign = {r["run_key"] for r in existing} - {run_key}
+        if foreign:
+            raise RecordError(
+                f"{records_path} holds results of another configuration of {label} "
+                f"(run {sorted(foreign)[0]}); move it away or pass another --out"
+            )
+        done = {r["episode_id"] for r in existing}
+        todo = [s for s in specs if s.episode_id not in done]
+        if done:
+            log(f"resuming: {len(done)} episodes already scored in {records_path}, {len(todo)} to go")
+
+        eval_started = time.perf_counter()
+        bar = tqdm(total=len(todo), desc=f"eval {label} K={shots}", unit="episode")
+        with bar:
+            for start in range(0, len(todo), CHUNK_EPISODES):
+                part = [track.episode(s) for s in todo[start : start + CHUNK_EPISODES]]
+                t0 = time.perf_counter()
+                adapted = adapt_all(method, [e.support for e in part])
+                t1 = time.perf_counter()
+                scores = log_prob_all(method, adapted, [e.query for e in part])
+                t2 = time.perf_counter()
+                for episode, log_probs, model in zip(part, scores, adapted):
+                    score = episode_score(episode.query, log_probs)
+                    quality = None
+                    if samples:
+                        quality = episode_quality(track.spec.modality, model, episode.query, n=samples,
+                                                  max_len=track.spec.max_tokens,
+                                                  generator=sample_generator(seed, episode.episode_id))
+                    append_record(
+                        records_path,
+                        EpisodeRecord(
+                            run_key=run_key,
+                            method=label,
+                            track=track.spec.name,
+                            shots=shots,
+                            split=split,
+                            episode_id=episode.episode_id,
+                            artist=episode.artist,
+                            manifest_sha256=manifest.sha256,
+                            support_ids=[it.item_id for it in episode.support],
+                            query_ids=[it.item_id for it in episode.query],
+                            nll_nats=list(score.nll_nats),
+                            units={u: list(v) for u, v in score.units.items()},
+                            nats_per_token=score.per_unit("tokens"),
+                            bits_per_token=score.bits_per("tokens"),
+                            bits_per={u: score.bits_per(u) for u in score.units},
+                            adapt_seconds=(t1 - t0) / len(part),
+                            score_seconds=(t2 - t1) / len(part),
+                            quality=quality,
+                        ),
+                    )
+                bar.update(len(part))
+
+        source_version = track.store.meta["source_version"]
+        write_run(
+            run_path,
+            RunRecord(
+                run_key=run_key,
+                method=label,
+                method_version=method.version,
+                hparams=method.hparams(),
+                budget=budget.to_dict(),
+                train={k: train_meta.get(k) for k in ("train_seconds", "train_log", "seed", "state_sha256")},
+                track=track.spec.name,
+                track_version=track.spec.version,
+                track_spec=track.spec.to_dict(),
+                stand_in=track.spec.stand_in,
+                source_version=source_version,
+                encoding=track.store.meta["encoding"],
+                encoding_version=track.store.meta["encoding_version"],
+                corpus_fingerprint=track.store.fingerprint,
+                split_key=track.split_key,
+                data_key=track.data_key,
+                split=split,
+                shots=shots,
+                query_size=manifest.query_size,
+                manifest_sha256=manifest.sha256,
+                manifest_episodes=len(manifest.episodes),
+                episodes_evaluated=len(specs),
+                params=method.n_params(),
+                seed=seed,
+                git_sha=git_sha(),
+                env=environment(),
+                started=started,
+                finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                wall_seconds=round(time.perf_counter() - started_wall, 2),
+                eval_seconds=round(time.perf_counter() - eval_started, 2),
+            ),
         )
-    done = {r["episode_id"] for r in existing}
-    todo = [s for s in specs if s.episode_id not in done]
-    if done:
-        log(f"resuming: {len(done)} episodes already scored in {records_path}, {len(todo)} to go")
-
-    eval_started = time.perf_counter()
-    bar = tqdm(total=len(todo), desc=f"eval {label} K={shots}", unit="episode")
-    with bar:
-        for start in range(0, len(todo), CHUNK_EPISODES):
-            part = [track.episode(s) for s in todo[start : start + CHUNK_EPISODES]]
-            t0 = time.perf_counter()
-            adapted = adapt_all(method, [e.support for e in part])
-            t1 = time.perf_counter()
-            scores = log_prob_all(method, adapted, [e.query for e in part])
-            t2 = time.perf_counter()
-            for episode, log_probs, model in zip(part, scores, adapted):
-                score = episode_score(episode.query, log_probs)
-                quality = None
-                if samples:
-                    quality = episode_quality(track.spec.modality, model, episode.query, n=samples,
-                                              max_len=track.spec.max_tokens,
-                                              generator=sample_generator(seed, episode.episode_id))
-                append_record(
-                    records_path,
-                    EpisodeRecord(
-                        run_key=run_key,
-                        method=label,
-                        track=track.spec.name,
-                        shots=shots,
-                        split=split,
-                        episode_id=episode.episode_id,
-                        artist=episode.artist,
-                        manifest_sha256=manifest.sha256,
-                        support_ids=[it.item_id for it in episode.support],
-                        query_ids=[it.item_id for it in episode.query],
-                        nll_nats=list(score.nll_nats),
-                        units={u: list(v) for u, v in score.units.items()},
-                        nats_per_token=score.per_unit("tokens"),
-                        bits_per_token=score.bits_per("tokens"),
-                        bits_per={u: score.bits_per(u) for u in score.units},
-                        adapt_seconds=(t1 - t0) / len(part),
-                        score_seconds=(t2 - t1) / len(part),
-                        quality=quality,
-                    ),
-                )
-            bar.update(len(part))
-
-    source_version = track.store.meta["source_version"]
-    write_run(
-        run_path,
-        RunRecord(
-            run_key=run_key,
-            method=label,
-            method_version=method.version,
-            hparams=method.hparams(),
-            budget=budget.to_dict(),
-            train={k: train_meta.get(k) for k in ("train_seconds", "train_log", "seed", "state_sha256")},
-            track=track.spec.name,
-            track_version=track.spec.version,
-            track_spec=track.spec.to_dict(),
-            stand_in=track.spec.stand_in,
-            source_version=source_version,
-            encoding=track.store.meta["encoding"],
-            encoding_version=track.store.meta["encoding_version"],
-            corpus_fingerprint=track.store.fingerprint,
-            split=split,
-            shots=shots,
-            query_size=manifest.query_size,
-            manifest_sha256=manifest.sha256,
-            manifest_episodes=len(manifest.episodes),
-            episodes_evaluated=len(specs),
-            params=method.n_params(),
-            seed=seed,
-            git_sha=git_sha(),
-            env=environment(),
-            started=started,
-            finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            wall_seconds=round(time.perf_counter() - started_wall, 2),
-            eval_seconds=round(time.perf_counter() - eval_started, 2),
-        ),
-    )
-    return records_path
+        return records_path

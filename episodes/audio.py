@@ -3,20 +3,25 @@
 `read_note` reads a WAV (or any format libsndfile reads) with ``soundfile``, mixes
 it down to mono, resamples it to `SAMPLE_RATE` with ``torchaudio`` when the file
 has another rate, and pads (with silence) or cuts it to `NOTE_SECONDS`.  Files
-that are empty, hold NaN / infinite samples or are silent raise `SkipItem`, so the
-corpus store reports and skips them; unreadable files raise ``soundfile``'s error,
-which the store reports the same way.
+that are empty, hold NaN / infinite samples or are silent raise `SkipItem`; files
+``soundfile`` cannot read raise `UnreadableItem`; so the corpus store reports and
+skips them.  What one file may cost is bounded (`episodes.limits`): its sample rate
+must lie in 1 kHz .. 768 kHz, at most 2^24 samples (frames x channels) are read, and
+the resampling ratio is a fraction whose terms are at most 1,024 (see `resample`).
 """
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from episodes.atomic import atomic_path
-from episodes.sources.base import SkipItem
+from episodes.dependencies import check
+from episodes.limits import MAX_READ_SAMPLES, MAX_RESAMPLE_TERMS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, check_cap
+from episodes.sources.base import SkipItem, UnreadableItem
 
 SAMPLE_RATE = 16_000
 NOTE_SECONDS = 4.0
@@ -30,10 +35,17 @@ def read_note(path: Path) -> np.ndarray:
     it slightly).  Only those seconds are read and resampled, however long the file."""
     import soundfile
 
-    with soundfile.SoundFile(str(path)) as fh:
-        rate = fh.samplerate
-        frames = math.ceil(NOTE_SECONDS * rate) + 64  # a margin for the resampling filter
-        data = fh.read(frames, dtype="float32", always_2d=True)  # (frames, channels)
+    try:
+        with soundfile.SoundFile(str(path)) as fh:
+            rate, channels = fh.samplerate, fh.channels
+            if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+                raise SkipItem(f"sample rate {rate} Hz is outside {MIN_SAMPLE_RATE:,}..{MAX_SAMPLE_RATE:,} Hz "
+                               "(episodes.limits)")
+            frames = math.ceil(NOTE_SECONDS * rate) + 64  # a margin for the resampling filter
+            check_cap("samples to read (frames x channels)", frames * channels, MAX_READ_SAMPLES)
+            data = fh.read(frames, dtype="float32", always_2d=True)  # (frames, channels)
+    except (soundfile.LibsndfileError, RuntimeError, EOFError, ValueError) as exc:
+        raise UnreadableItem(f"not a readable audio file ({type(exc).__name__}: {exc})") from None
     if data.size == 0:
         raise SkipItem("empty audio file")
     if not np.all(np.isfinite(data)):
@@ -47,12 +59,37 @@ def read_note(path: Path) -> np.ndarray:
     return mono
 
 
+def resample_ratio(rate: int) -> Fraction:
+    """``SAMPLE_RATE / rate`` as a fraction whose numerator and denominator are at most
+    `MAX_RESAMPLE_TERMS`.
+
+    A polyphase resampler's filter bank has ``numerator x denominator`` taps (in
+    lowest terms): 16,001 Hz -> 16,000 Hz is 16,000 x 16,001, gigabytes.  Every common
+    rate (8, 11.025, 22.05, 24, 32, 44.1, 48, 88.2, 96, 192 kHz) is exact within the
+    cap; any other is replaced by the nearest fraction within it, which changes the
+    rate by at most about 1 part in 10^4 near 16 kHz (16,001 Hz is read as 16,000 Hz:
+    a pitch error of 0.1 cent).
+    """
+    exact = Fraction(SAMPLE_RATE, rate)
+    if max(exact.numerator, exact.denominator) <= MAX_RESAMPLE_TERMS:
+        return exact
+    if exact < 1:
+        return exact.limit_denominator(MAX_RESAMPLE_TERMS)
+    return 1 / (1 / exact).limit_denominator(MAX_RESAMPLE_TERMS)
+
+
 def resample(wave: np.ndarray, rate: int) -> np.ndarray:
-    """``wave`` (shape ``(n,)``, at ``rate`` Hz) resampled to `SAMPLE_RATE`."""
+    """``wave`` (shape ``(n,)``, at ``rate`` Hz) resampled to `SAMPLE_RATE` by the
+    ratio `resample_ratio` (bounded memory and time for any rate)."""
+    check(("torchaudio",))
     import torch
     import torchaudio.functional as AF
 
-    return AF.resample(torch.from_numpy(np.ascontiguousarray(wave)), rate, SAMPLE_RATE).numpy()
+    ratio = resample_ratio(rate)
+    if ratio == 1:
+        return np.ascontiguousarray(wave, dtype=np.float32)
+    wave_t = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+    return AF.resample(wave_t, ratio.denominator, ratio.numerator).numpy()
 
 
 def fit_length(wave: np.ndarray) -> np.ndarray:

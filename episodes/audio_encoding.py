@@ -26,6 +26,7 @@ from functools import lru_cache
 import numpy as np
 
 from episodes.audio import N_SAMPLES, SAMPLE_RATE
+from episodes.dependencies import check
 
 ENCODING_NAME = "logmel8"
 ENCODING_VERSION = 1
@@ -43,6 +44,7 @@ DB_STEP = (DB_MAX - DB_MIN) / (LEVELS - 1)
 
 @lru_cache(maxsize=1)
 def _mel_transform():
+    check(("torchaudio",))
     import torchaudio
 
     return torchaudio.transforms.MelSpectrogram(

@@ -17,12 +17,15 @@ from episodes import audio_encoding, encoding, text_encoding
 class Codec(Protocol):
     """``encode`` a parsed piece into flat stored tokens; ``crop`` to a length budget
     (and the shape a model sees); ``count_units`` the modality's normalising unit in
-    cropped tokens; ``n_predicted`` the number of tokens a model scores."""
+    cropped tokens; ``n_predicted`` the number of tokens a model scores.
+    ``dependencies``: the libraries whose versions can change what ``encode`` returns
+    (`episodes.dependencies`: checked before a build, part of the store's key)."""
 
     name: str
     version: int
     vocab_size: int
     unit: str
+    dependencies: tuple[str, ...]
 
     def encode(self, payload: Any) -> np.ndarray: ...
 
@@ -44,6 +47,7 @@ class MidiEvents(SequenceCodec):
     """`episodes.encoding` (notes -> event tokens); unit: notes."""
 
     name, version, vocab_size, unit = encoding.ENCODING_NAME, encoding.ENCODING_VERSION, encoding.VOCAB_SIZE, "notes"
+    dependencies: tuple[str, ...] = ()
 
     def encode(self, payload: Any) -> np.ndarray:
         return encoding.encode(payload)
@@ -60,6 +64,7 @@ class TextBytes(SequenceCodec):
 
     name, version = text_encoding.ENCODING_NAME, text_encoding.ENCODING_VERSION
     vocab_size, unit = text_encoding.VOCAB_SIZE, "characters"
+    dependencies = ("unicode",)  # text sources normalise to NFC, which follows the Unicode database
 
     def encode(self, payload: Any) -> np.ndarray:
         return text_encoding.encode(payload)
@@ -77,6 +82,7 @@ class LogMel8:
 
     name, version = audio_encoding.ENCODING_NAME, audio_encoding.ENCODING_VERSION
     vocab_size, unit = audio_encoding.LEVELS, "dims"
+    dependencies = ("torch", "torchaudio")  # the mel filter bank and STFT
 
     def encode(self, payload: Any) -> np.ndarray:
         return audio_encoding.encode(payload)

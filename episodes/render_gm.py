@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 
 from episodes.atomic import write_json
 from episodes.audio import N_SAMPLES, SAMPLE_RATE, SILENCE_PEAK, write_note
+from episodes.dependencies import DependencyError
 from episodes.sources.base import DataError
 
 RENDER_VERSION = 1
@@ -83,8 +84,8 @@ def soundfont_path() -> Path:
 def _fluidsynth():
     try:
         import fluidsynth
-    except ImportError as exc:
-        raise DataError(
+    except (ImportError, OSError) as exc:
+        raise DependencyError(
             f"audio/gm-notes renders with FluidSynth, which is not usable here ({exc}): "
             "apt-get install libfluidsynth3 and pip install pyfluidsynth (bash run.sh setup does both)"
         ) from None

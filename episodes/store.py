@@ -7,15 +7,29 @@ On disk (``<cache>/<source cache key>/<codec>-v<codec version>/``)::
     items.json     per-item metadata (id, artist, title, path, units, tokens, sha256)
     report.json    what was skipped and why, counts, build time, and what the source's
                    listing left out (``source.listing()``, e.g. fortunes' rare authors)
-    meta.json      versions and the corpus fingerprint; written last, so its presence
-                   means the store is complete
+    meta.json      versions, the corpus fingerprint and the sha256 of ``tokens.u16`` and
+                   ``offsets.npy``; written last, so its presence means the store is
+                   complete.  Opening a store checks those hashes (a damaged store is
+                   rebuilt, never read).
+
+The directory's last part names the codec and a key of the versions of the
+libraries the source and codec parse with (`episodes.dependencies`), so upgrading
+one builds a new store.
 
 A build parses pieces in parallel in chunks; every finished chunk is written to
 ``parts/`` atomically, so an interrupted build resumes where it stopped.  A piece
 that fails to parse (corrupt, empty, drum-only, invalid UTF-8) is listed in the
 report with its reason and never stops the build; so is an exact duplicate (same
-tokens as an item with a smaller id) when the source asks for ``dedupe``.  The
-source's codec (`episodes.codecs`) turns each piece into tokens.
+tokens as an item with a smaller id) when the source asks for ``dedupe``, and an item
+over `episodes.limits.MAX_ITEM_TOKENS` tokens.  The source's codec (`episodes.codecs`)
+turns each piece into tokens.
+
+An environment failure is never mistaken for bad data, and never cached: the
+libraries are checked before the build (`episodes.dependencies.check`); a
+`DependencyError`, ``ImportError`` or ``MemoryError`` while parsing stops the build
+(finished chunks are kept for the rerun); and when more than half of at least
+`MASS_FAILURE_MIN` pieces are unreadable for one reason, the build stops with
+`BuildError` and discards its parsed chunks, so the rerun after a fix starts afresh.
 """
 
 from __future__ import annotations
@@ -26,6 +40,7 @@ import os
 import shutil
 import time
 import warnings
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
@@ -37,11 +52,19 @@ from tqdm.auto import tqdm
 
 from episodes.atomic import atomic_path, write_json
 from episodes.codecs import CODECS, Codec
+from episodes.dependencies import DependencyError, check, dependency_key, version
 from episodes.encoding import TOKEN_DTYPE
-from episodes.sources.base import DataError, PieceRef, SkipItem, Source
+from episodes.limits import MAX_ITEM_TOKENS, check_cap
+from episodes.sources.base import DataError, PieceRef, SkipItem, Source, UnreadableItem
 
-STORE_FORMAT = 2  # 2: codec-generic (n_units), optional dedupe
+STORE_FORMAT = 3  # 2: codec-generic (n_units), optional dedupe; 3: file hashes in meta.json
 CHUNK = 32
+MASS_FAILURE_MIN = 10  # pieces a build needs before "most unreadable for one reason" is judged
+ENVIRONMENT_FAILURES = (DependencyError, ImportError, MemoryError)
+
+
+class BuildError(DependencyError):
+    """Most pieces failed for one reason: more likely a broken environment than bad data."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +106,15 @@ class CorpusStore:
     def report(self) -> dict:
         return json.loads((self.root / "report.json").read_text())
 
+    def damage(self) -> str | None:
+        """What is wrong with the files against the hashes recorded at build, or None."""
+        for name, key in (("tokens.u16", "tokens_sha256"), ("offsets.npy", "offsets_sha256")):
+            if file_sha256(self.root / name) != self.meta.get(key):
+                return f"{name} differs from the sha256 recorded when the store was built"
+        if len(self.offsets) != len(self.items) + 1 or int(self.offsets[-1]) != self.meta["n_tokens"]:
+            return "offsets.npy does not match items.json"
+        return None
+
     def tokens_of(self, i: int) -> np.ndarray:
         """Tokens of item ``i``, shape ``(n_tokens,)`` (a view into the memory map)."""
         return self.tokens[self.offsets[i] : self.offsets[i + 1]]
@@ -104,9 +136,25 @@ def source_codec(source: Source) -> Codec:
         raise DataError(f"source {source.name}: unknown codec {source.codec!r} (known: {sorted(CODECS)})") from None
 
 
+def file_sha256(path: Path) -> str | None:
+    """sha256 of a file's bytes (None if it is missing)."""
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def store_dependencies(source: Source) -> tuple[str, ...]:
+    """The libraries a store of ``source`` depends on: its own and its codec's."""
+    return (*getattr(source, "dependencies", ()), *source_codec(source).dependencies)
+
+
 def store_dir(source: Source, cache_root: Path) -> Path:
+    """``<cache>/<source key>/<codec>-v<version>-<dependency key>``."""
     codec = source_codec(source)
-    return Path(cache_root) / source.cache_key() / f"{codec.name}-v{codec.version}"
+    deps = dependency_key(store_dependencies(source))
+    return Path(cache_root) / source.cache_key() / f"{codec.name}-v{codec.version}-{deps}"
 
 
 def open_store(
@@ -118,18 +166,26 @@ def open_store(
     build: bool = True,
     log: Callable[[str], None] = print,
 ) -> CorpusStore:
-    """Load the store for ``source``, building it first if it is missing or stale.
+    """Load the store for ``source``, building it first if it is missing, stale or
+    damaged (its files no longer match the hashes recorded at build).
 
-    With ``build=False`` a missing store is an error instead.
+    With ``build=False`` a missing or damaged store is an error instead.  Raises
+    `DependencyError` before any file is read if a library it needs does not work.
     """
     root = store_dir(source, cache_root)
     meta_path = root / "meta.json"
-    if meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format") == STORE_FORMAT:
-            return CorpusStore(root)
+    if meta_path.exists() and json.loads(meta_path.read_text()).get("format") == STORE_FORMAT:
+        store = CorpusStore(root)
+        problem = store.damage()
+        if problem is None:
+            return store
+        if not build:
+            raise DataError(f"corpus store {root} is damaged ({problem}); rebuild it with `fsmb data build`")
+        log(f"corpus store {root} is damaged ({problem}): rebuilding it")
+        shutil.rmtree(root)
     if not build:
         raise DataError(f"no built corpus for {source.name} in {cache_root}; run `fsmb data build` first")
+    check(store_dependencies(source))
     build_store(source, root, workers=workers, progress=progress, log=log)
     return CorpusStore(root)
 
@@ -182,7 +238,12 @@ def build_store(
 
 
 def parse_chunk(source: Source, refs: list[PieceRef]) -> list[dict]:
-    """Parse pieces; one result dict per piece, with ``tokens`` or an ``error``."""
+    """Parse pieces; one result dict per piece, with ``tokens`` or an ``error`` (and,
+    for an input its parser could not read, ``unreadable``: the kind of failure).
+
+    Environment failures (`ENVIRONMENT_FAILURES`) propagate: they stop the build.
+    """
+    check(store_dependencies(source))  # in a worker process too: once per process
     codec = source_codec(source)
     out = []
     for ref in refs:
@@ -191,12 +252,34 @@ def parse_chunk(source: Source, refs: list[PieceRef]) -> list[dict]:
                 warnings.simplefilter("ignore")
                 payload = source.read(ref)
             tokens = codec.encode(payload)
+            check_cap("token count", len(tokens), MAX_ITEM_TOKENS)
             out.append({"item_id": ref.item_id, "n_units": codec.count_units(tokens), "tokens": tokens.tolist()})
+        except ENVIRONMENT_FAILURES:
+            raise
+        except UnreadableItem as exc:
+            out.append({"item_id": ref.item_id, "error": f"unreadable: {exc}"[:300], "unreadable": "parser"})
         except SkipItem as exc:
             out.append({"item_id": ref.item_id, "error": str(exc)})
-        except Exception as exc:  # noqa: BLE001 - any parser failure is reported, not fatal
-            out.append({"item_id": ref.item_id, "error": f"unreadable: {type(exc).__name__}: {exc}"[:300]})
+        except Exception as exc:  # noqa: BLE001 - any other parser failure is reported, not fatal
+            out.append({"item_id": ref.item_id, "error": f"unreadable: {type(exc).__name__}: {exc}"[:300],
+                        "unreadable": type(exc).__name__})
     return out
+
+
+def check_mass_failure(results: list[dict], n_pieces: int) -> None:
+    """Raise `BuildError` when more than half of at least `MASS_FAILURE_MIN` pieces are
+    unreadable for one reason (one exception type, or the parser's own rejection)."""
+    kinds = Counter(r["unreadable"] for r in results if "unreadable" in r)
+    if n_pieces < MASS_FAILURE_MIN or not kinds:
+        return
+    kind, count = kinds.most_common(1)[0]
+    if count * 2 > n_pieces:
+        example = next(r["error"] for r in results if r.get("unreadable") == kind)
+        raise BuildError(
+            f"{count} of {n_pieces} pieces are unreadable for one reason (e.g. {example[:160]!r}); that is more "
+            "likely a broken environment than bad data, so nothing was cached: check `fsmb doctor`, fix the "
+            "cause (or remove the unreadable files) and rerun"
+        )
 
 
 def _write_part(parts: Path, index: int, results: list[dict]) -> None:
@@ -210,18 +293,21 @@ def _assemble(source: Source, root: Path, pieces: list[PieceRef], n_chunks: int,
     items: list[ItemMeta] = []
     arrays: list[np.ndarray] = []
     skipped: list[dict] = []
-    for i in range(n_chunks):
-        for result in json.loads((root / "parts" / f"{i:05d}.json").read_text()):
-            ref = refs[result["item_id"]]
-            if "error" in result:
-                skipped.append({"item_id": ref.item_id, "path": ref.path, "reason": result["error"]})
-                continue
-            tokens = np.asarray(result["tokens"], dtype=TOKEN_DTYPE)
-            sha = hashlib.sha256(tokens.astype("<u2").tobytes()).hexdigest()
-            items.append(
-                ItemMeta(ref.item_id, ref.artist, ref.title, ref.path, result["n_units"], len(tokens), sha)
-            )
-            arrays.append(tokens)
+    results = [r for i in range(n_chunks) for r in json.loads((root / "parts" / f"{i:05d}.json").read_text())]
+    try:
+        check_mass_failure(results, len(pieces))
+    except BuildError:
+        shutil.rmtree(root / "parts")
+        raise
+    for result in results:
+        ref = refs[result["item_id"]]
+        if "error" in result:
+            skipped.append({"item_id": ref.item_id, "path": ref.path, "reason": result["error"]})
+            continue
+        tokens = np.asarray(result["tokens"], dtype=TOKEN_DTYPE)
+        sha = hashlib.sha256(tokens.astype("<u2").tobytes()).hexdigest()
+        items.append(ItemMeta(ref.item_id, ref.artist, ref.title, ref.path, result["n_units"], len(tokens), sha))
+        arrays.append(tokens)
     order = sorted(range(len(items)), key=lambda k: items[k].item_id)
     if source.dedupe:
         first: dict[str, str] = {}
@@ -243,6 +329,7 @@ def _assemble(source: Source, root: Path, pieces: list[PieceRef], n_chunks: int,
     with atomic_path(root / "offsets.npy") as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, offsets)
+    versions = {name: version(name) for name in sorted(set(store_dependencies(source)))}
     write_json(root / "items.json", [asdict(m) for m in items], indent=None)
     write_json(
         root / "report.json",
@@ -268,5 +355,8 @@ def _assemble(source: Source, root: Path, pieces: list[PieceRef], n_chunks: int,
             "fingerprint": corpus_fingerprint(items, codec),
             "n_items": len(items),
             "n_tokens": int(offsets[-1]),
+            "dependencies": versions,
+            "tokens_sha256": file_sha256(root / "tokens.u16"),
+            "offsets_sha256": file_sha256(root / "offsets.npy"),
         },
     )

@@ -2,12 +2,19 @@
 
 A `TrackSpec` fixes source, encoding, split salt, default K and Q, crop length,
 number of fixed val/test episodes and seed.  Changing any of them means a new
-``version``, never an edit.  `Track` is a spec bound to a built corpus store.
+``version``, never an edit.  `Track` is a spec bound to a built corpus store and an
+artist split: the hashed one (`episodes.split.hashed_split`, key ``hash-v1``, or
+``hash-v1+min2`` when small-collection moves were needed) or one pinned by a split
+file (key ``file-<sha256[:12]>``).  The split key names the cached manifests'
+folder; `Track.data_key` (corpus fingerprint + split assignment) keys anything
+fitted on the track.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import Counter
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from importlib import resources
@@ -18,12 +25,15 @@ import numpy as np
 
 from episodes.manifest import EpisodeDrawer, Manifest, ManifestError, draw_manifest
 from episodes.sources.base import DataError, Source
-from episodes.split import split_artists
+from episodes.split import HASHED_KEY, MINIMUM_ELIGIBLE, SplitResult, hashed_split
+from episodes.split_file import pinned_split, read_split_file
 from episodes.store import CorpusStore, open_store
 from episodes.types import Episode, Item
 
 # A directory of committed data (artist lists, fixed manifests) for built-in tracks.
 DATA = resources.files("episodes") / "data"
+# Below this many eligible test artists `fsmb data build` warns that the test CI says little.
+FEW_TEST_ARTISTS = 5
 
 
 @dataclass(frozen=True)
@@ -131,7 +141,8 @@ def make_source(
     """The source a track reads, checking the data location it needs.
 
     ``data_dir``: a dataset root, a table file, or ``hf:<name>`` for ``lyrics/hf``;
-    ``options``: source settings (table column names, hub split) from the CLI;
+    ``options``: source settings (table column names, hub split, a folder's
+    ``artist_from`` file-name pattern) from the CLI;
     ``cache_dir``: where a rendered corpus (``audio/gm-notes``) is kept.
     """
     options = {k: v for k, v in (options or {}).items() if v is not None}
@@ -144,7 +155,7 @@ def make_source(
     if spec.source == "midi-dir":
         from episodes.sources.midi_dir import MidiDirSource
 
-        return MidiDirSource(Path(data_dir))
+        return MidiDirSource(Path(data_dir), **options)
     if spec.source == "fortunes":
         from episodes.sources.fortunes import FortunesSource
 
@@ -152,7 +163,7 @@ def make_source(
     if spec.source == "text-dir":
         from episodes.sources.text_dir import TextDirSource
 
-        return TextDirSource(Path(data_dir))
+        return TextDirSource(Path(data_dir), **options)
     if spec.source == "table":
         from episodes.sources.tabular import HF_PREFIX, TabularSource
 
@@ -181,14 +192,23 @@ def make_source(
 class Track:
     """A track bound to its built corpus: splits, manifests and materialised episodes."""
 
-    def __init__(self, spec: TrackSpec, store: CorpusStore, *, default_data: bool = True) -> None:
+    def __init__(
+        self, spec: TrackSpec, store: CorpusStore, *, default_data: bool = True, split_file: str | Path | None = None
+    ) -> None:
         """``default_data``: the store holds the track's own data (not a ``--data-dir``
-        override), so the committed split and manifests apply to it."""
+        override), so the committed split and manifests apply to it -- unless
+        ``split_file`` pins the split (`episodes.split_file.read_split_file`; then
+        ``default_data`` is False)."""
         self.spec = spec
         self.store = store
-        self.default_data = default_data
-        artists = sorted({m.artist for m in store.items})
-        self.splits = split_artists(artists, spec.split_salt)
+        self.default_data = default_data and split_file is None
+        counts = Counter(m.artist for m in store.items)
+        if split_file is None:
+            self.split_result: SplitResult = hashed_split(counts, self.need, spec.split_salt)
+        else:
+            self.split_result = pinned_split(read_split_file(split_file), counts, split_file)
+        self.splits = self.split_result.splits
+        self.split_key = self.split_result.key
         self.split_of = {a: s for s, names in self.splits.items() for a in names}
         self.pools: dict[str, dict[str, list[str]]] = {s: {} for s in self.splits}
         for m in store.items:
@@ -206,11 +226,28 @@ class Track:
         progress: bool = True,
         build: bool = True,
         log: Callable[[str], None] = print,
+        split_file: str | Path | None = None,
     ) -> "Track":
-        """Bind ``spec`` to its corpus store, building the store unless ``build=False``."""
+        """Bind ``spec`` to its corpus store, building the store unless ``build=False``;
+        ``split_file`` pins the artist split."""
+        if split_file is not None:
+            read_split_file(split_file)  # a malformed file fails before a long build
         source = make_source(spec, data_dir, source_options, cache_dir=cache_dir)
         store = open_store(source, cache_dir, workers=workers, progress=progress, build=build, log=log)
-        return cls(spec, store, default_data=data_dir is None)
+        return cls(spec, store, default_data=data_dir is None, split_file=split_file)
+
+    # ----- split -------------------------------------------------------------
+    @property
+    def need(self) -> int:
+        """Items an artist needs to be eligible for episodes at the track's K and Q."""
+        return self.spec.shots + self.spec.query_size
+
+    @cached_property
+    def data_key(self) -> str:
+        """16 hex digits of sha256(corpus fingerprint, canonical split assignment):
+        equal exactly when the items and the artist split are equal."""
+        h = hashlib.sha256(f"{self.store.fingerprint}\n".encode() + self.split_result.canonical())
+        return h.hexdigest()[:16]
 
     # ----- items -------------------------------------------------------------
     def item(self, index: int) -> Item:
@@ -264,9 +301,11 @@ class Track:
         query_size = self.spec.query_size if query_size is None else query_size
         fname = f"{split}-K{shots}-Q{query_size}.json"
         committed = DATA / self.spec.slug / "manifests" / fname
-        cached = self.store.root / "manifests" / self.spec.slug / f"v{self.spec.version}" / fname
+        folder = self.store.root / "manifests" / self.spec.slug / f"v{self.spec.version}"
+        cached = (folder if self.split_key == HASHED_KEY else folder / self.split_key) / fname
         drawn = self.draw_manifest(split, shots, query_size)
-        for path in (Path(str(committed)), cached) if self.default_data else (cached,):
+        own = self.default_data and self.split_key == HASHED_KEY
+        for path in (Path(str(committed)), cached) if own else (cached,):
             if path.exists():
                 manifest = Manifest.load(path)
                 self.verify(manifest, drawn)
@@ -316,19 +355,59 @@ class Track:
     @cached_property
     def eligibility(self) -> dict[str, list[str]]:
         """Artists per split with fewer than K + Q items (reported, never silently dropped)."""
-        need = self.spec.shots + self.spec.query_size
-        return {s: sorted(a for a, ids in pool.items() if len(ids) < need) for s, pool in self.pools.items()}
+        return {s: sorted(a for a, ids in pool.items() if len(ids) < self.need) for s, pool in self.pools.items()}
+
+    def n_eligible(self, split: str) -> int:
+        """Artists of ``split`` with at least K + Q items."""
+        return len(self.pools[split]) - len(self.eligibility[split])
 
     def summary(self) -> dict:
-        """Counts per split, for `fsmb data build` and the README."""
-        out = {}
+        """Counts per split, the split key, data key and guarantee moves, for
+        `fsmb data build` and the README."""
+        out: dict = {"split_key": self.split_key, "data_key": self.data_key}
         for s, pool in self.pools.items():
             out[s] = {
                 "artists": len(pool),
+                "eligible_artists": self.n_eligible(s),
                 "items": sum(len(v) for v in pool.values()),
                 "ineligible_artists": self.eligibility[s],
             }
+        out["moves"] = [m.describe() for m in self.split_result.moves]
         return out
+
+    def split_report(self) -> list[str]:
+        """Lines for `fsmb data build`: the split key, the guarantee moves, and the
+        val and test artists with their item counts and eligibility."""
+        counts = ", ".join(f"{s} {len(self.pools[s])} ({self.n_eligible(s)} eligible)" for s in self.pools)
+        lines = [f"split {self.split_key} (data key {self.data_key}): artists {counts}; "
+                 f"eligible = at least K + Q = {self.need} items"]
+        moves = self.split_result.moves
+        if moves:
+            lines.append(f"moved {len(moves)} artist(s) away from their hashed split so that val and test have "
+                         f"{MINIMUM_ELIGIBLE['val']} eligible artists each and train {MINIMUM_ELIGIBLE['train']}:")
+            lines += [f"  {m.describe()}" for m in moves]
+        for split in ("val", "test"):
+            lines.append(f"{split} artists:")
+            for artist, ids in sorted(self.pools[split].items()):
+                note = "" if len(ids) >= self.need else f"  (not eligible: < {self.need})"
+                lines.append(f"  {artist}: {len(ids)} items{note}")
+        return lines
+
+    def unlisted_warning(self) -> str | None:
+        """A warning line when the split file names artists the data lacks."""
+        missing = self.split_result.not_in_data
+        if not missing:
+            return None
+        first = ", ".join(repr(a) for a in missing[:3]) + (", ..." if len(missing) > 3 else "")
+        return f"{len(missing)} artist(s) of the split file are not in the data ({first}); they are ignored"
+
+    def few_test_warning(self) -> str | None:
+        """A warning line when test has fewer than `FEW_TEST_ARTISTS` eligible artists."""
+        n = self.n_eligible("test")
+        if n >= FEW_TEST_ARTISTS:
+            return None
+        return (f"test has {n} eligible artist(s) (fewer than {FEW_TEST_ARTISTS}): the test CI says little about "
+                "the next artist; add artists or pin a split with --split-file")
 
 
 def committed_split(spec: TrackSpec) -> dict[str, list[str]] | None:

@@ -17,6 +17,7 @@ class AudioFileSource:
     """Subclasses set ``root`` and implement `scan` (the pieces and a listing report)."""
 
     codec, dedupe, parallel = "logmel8", False, True
+    dependencies = ("soundfile", "libsndfile", "torch", "torchaudio")  # reading and resampling
     name: str
     version: str
     root: Path

@@ -29,7 +29,9 @@ class Source(Protocol):
 
     ``codec`` names the `episodes.codecs` codec that turns what `read` returns into
     tokens; ``dedupe``: drop exact duplicates (same tokens) when the store is built;
-    ``parallel``: parse in worker processes (off for sources held in memory).
+    ``parallel``: parse in worker processes (off for sources held in memory);
+    ``dependencies``: the libraries `read` parses with, checked before a build and
+    part of the store's key (`episodes.dependencies`; optional, default none).
     """
 
     name: str
@@ -37,6 +39,7 @@ class Source(Protocol):
     codec: str
     dedupe: bool
     parallel: bool
+    dependencies: tuple[str, ...]
 
     def list_pieces(self) -> list[PieceRef]:
         """All pieces, sorted by ``item_id``."""
@@ -52,6 +55,13 @@ class Source(Protocol):
 class SkipItem(Exception):
     """An input that is unusable as a benchmark item (empty, drum-only, invalid
     UTF-8, ...): the store reports it with this message and goes on."""
+
+
+class UnreadableItem(SkipItem):
+    """An input its parser cannot read (corrupt, truncated, not of its format).  The
+    store reports it like any `SkipItem`, and also counts it: when most pieces of a
+    build are unreadable for one reason, the environment is suspected, not the data
+    (`episodes.store`)."""
 
 
 class DataError(ValueError):

@@ -15,6 +15,7 @@ class GMNotesSource(NSynthSource):
 
     name = "gm-notes"
     version = "gm-notes-v1"
+    dependencies = (*NSynthSource.dependencies, "pyfluidsynth")
 
     def __init__(self, render_root: Path) -> None:
         self.key = render_key()

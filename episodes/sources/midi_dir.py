@@ -1,7 +1,9 @@
 """A directory of MIDI files laid out ``ROOT/<artist>/<song>.mid`` (or ``.midi``).
 
 This is the layout of Lakh MIDI ``clean_midi`` (``Artist/Title.mid``, with
-``Title.1.mid`` for alternative versions) and of the AI-ON freemidi data.
+``Title.1.mid`` for alternative versions) and of the AI-ON freemidi data.  A flat
+collection named ``Composer - Title.mid`` reads with ``artist_from="{artist} - {title}"``
+(``--artist-from``; `episodes.sources.folder`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class MidiDirSource(ArtistFolderSource):
     version = "dir-v1"
     suffixes = (".mid", ".midi")
     codec, dedupe, parallel = "midi-events", False, True
+    dependencies = ("symusic",)
 
     def read(self, ref: PieceRef) -> list[Note]:
         return read_midi_notes(self.path(ref))

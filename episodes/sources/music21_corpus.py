@@ -57,6 +57,7 @@ class Music21CorpusSource:
     name = "music21"
     version = "m21-v1"
     codec, dedupe, parallel = "midi-events", False, True
+    dependencies = ("music21",)
 
     def __init__(self) -> None:
         import music21

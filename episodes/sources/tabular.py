@@ -1,13 +1,25 @@
-"""Lyrics tables: CSV / JSON / JSON Lines / Parquet files, or a Hugging Face hub dataset.
+"""Lyrics tables: CSV / TSV / JSON / JSON Lines / Parquet files, or a Hugging Face hub dataset.
 
-Everything is read through the ``datasets`` library, so a local table and a hub
-dataset (``hf:<owner>/<name>``) behave the same.  Columns are configurable; by
+Local files are read directly so that every cell is the string written in the file
+(``datasets`` infers column types: an artist column ``0, 1`` became integers, and
+one with a missing value floats, so artist ``1`` came back as ``"1.0"``): CSV/TSV
+with pandas (``dtype=str``, no NA conversion: an empty cell is ``""``); JSON with the
+standard library, numbers kept as their literal text (``parse_int=str``,
+``parse_float=str``; ``null`` is a missing cell, ``true``/``false`` stay as written) --
+pandas' ``read_json`` has no way to keep number literals; Parquet with pyarrow, whose
+typed columns are cast to strings by Arrow (integers ``0`` -> ``"0"``, and a float
+column of whole numbers, pandas' form of an integer column with gaps, gives ``"1"``).
+A ``.json`` file may be one array of row objects or JSON Lines.  A file that cannot
+be read (empty, header only, UTF-16, binary, truncated, damaged, not a list of
+objects) is one `DataError` naming the file and the line or reason.  Only hub
+datasets (``hf:<owner>/<name>``) go through ``datasets``.  Columns are configurable; by
 default the artist column is ``artist`` and the text column the first of ``lyrics``
 and ``text`` that exists (the common public lyrics tables: ``artist`` + ``lyrics``,
 or ``artist`` + ``song`` + ``text``); the title column (optional) is the first of
 ``title`` and ``song``.  Rows are items ``row-<index>``.
 
-Text cells are decoded with invalid UTF-8 replaced by U+FFFD; a row whose text holds
+Artist cells are kept as written but for surrounding whitespace.  Text cells are
+decoded with invalid UTF-8 replaced by U+FFFD; a row whose text holds
 U+FFFD, or whose artist or text is missing, or whose text is empty after
 normalisation (`episodes.lyrics`), is reported and skipped.  A hub name needs the
 network: when the hub cannot be reached it fails at once with what to do instead
@@ -18,16 +30,18 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
+from episodes.limits import MAX_TEXT_BYTES, check_cap
 from episodes.lyrics import TEXT_NORM_VERSION, normalise_text
 from episodes.sources.base import DataError, PieceRef, SkipItem
 
 HF_PREFIX = "hf:"
-BUILDERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+BUILDERS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet"}
 ARTIST_COLUMNS, TEXT_COLUMNS, TITLE_COLUMNS = ("artist",), ("lyrics", "text"), ("title", "song")
 
 
@@ -45,22 +59,125 @@ def _offline_mode() -> bool:
     return any(os.environ.get(k, "").upper() in ("1", "ON", "YES", "TRUE") for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"))
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+def cell_text(value: object) -> str | None:
+    """A typed cell (a hub dataset's, Parquet's odd types) as text: ``None`` and NaN
+    stay missing, strings as they are, whole floats as integers (an integer column
+    with gaps), other values as JSON writes them."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 @functools.lru_cache(maxsize=4)
 def _load_rows(location: str, split: str) -> list[dict]:
+    if location.startswith(HF_PREFIX):
+        return _load_hub(location, split)
+    try:
+        rows = _read_local(Path(location))
+    except (MemoryError, ImportError, DataError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any parser failure is one line naming the file
+        raise DataError(f"{location}: cannot be read as a table ({type(exc).__name__}: {_one_line(exc)})") from None
+    if not rows:
+        raise DataError(f"{location}: the table has no rows (a header only?); add rows or fix the file")
+    return rows
+
+
+def _load_hub(location: str, split: str) -> list[dict]:
     import datasets
 
     datasets.disable_progress_bars()
     try:
-        if location.startswith(HF_PREFIX):
-            table = datasets.load_dataset(location[len(HF_PREFIX) :], split=split)
-        else:
-            path = Path(location)
-            builder = BUILDERS[path.suffix.lower()]
-            kwargs = {"encoding_errors": "replace"} if builder == "csv" else {}
-            table = datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
+        table = datasets.load_dataset(location[len(HF_PREFIX) :], split=split)
     except (OSError, ValueError, datasets.exceptions.DatasetNotFoundError) as exc:
-        raise DataError(f"{location}: cannot be read as a table ({type(exc).__name__}: {str(exc)[:200]})") from None
-    return table.to_list()
+        raise DataError(f"{location}: cannot be read as a table ({type(exc).__name__}: {_one_line(exc)})") from None
+    return [{k: cell_text(v) for k, v in row.items()} for row in table.to_list()]
+
+
+def _read_local(path: Path) -> list[dict]:
+    """Rows of a local table, every cell a string or ``None`` (missing)."""
+    kind = BUILDERS[path.suffix.lower()]
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    if not head.strip() and path.stat().st_size <= len(head):
+        raise DataError(f"{path}: the file is empty; export the table with a header row and rows")
+    if kind == "parquet":
+        return _read_parquet(path)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise DataError(f"{path}: UTF-16 text (byte-order mark); save the table as UTF-8")
+    if b"\x00" in head:
+        raise DataError(f"{path}: holds NUL bytes (a binary file, or UTF-16 text); give a UTF-8 {kind.upper()} file")
+    if kind in ("csv", "tsv"):
+        import pandas as pd
+
+        try:
+            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=str, keep_default_na=False,
+                                na_filter=False, encoding="utf-8-sig", encoding_errors="replace")
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{path}: no header row; the first line must name the columns") from None
+        except pd.errors.ParserError as exc:
+            raise DataError(f"{path}: malformed {kind.upper()} ({_one_line(exc)}); check quoting there") from None
+        return [{k: cell_text(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    hooks = {"parse_int": str, "parse_float": str, "parse_constant": str}
+    if kind == "json":
+        try:
+            table = json.loads(text, **hooks)
+        except json.JSONDecodeError as exc:
+            if exc.msg != "Extra data":  # not JSON Lines either
+                raise DataError(f"{path}: invalid or truncated JSON at line {exc.lineno} column {exc.colno} "
+                                f"({exc.msg})") from None
+        else:
+            if not isinstance(table, list):
+                raise DataError(f"{path}: not a list of objects; give a JSON array of {{column: value}} rows, "
+                                "or JSON Lines")
+            return [_json_row(path, f"row {i}", row) for i, row in enumerate(table)]
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                row = json.loads(line, **hooks)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}: line {number}: invalid JSON at column {exc.colno} ({exc.msg})") from None
+            rows.append(_json_row(path, f"line {number}", row))
+    return rows
+
+
+def _json_row(path: Path, where: str, row: object) -> dict:
+    if not isinstance(row, dict):
+        raise DataError(f"{path}: {where} is not an object; the table must be a list of {{column: value}} objects")
+    return {str(k): None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+            for k, v in row.items()}
+
+
+def _read_parquet(path: Path) -> list[dict]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    columns = {}
+    for name, column in zip(table.column_names, table.columns):
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            columns[name] = column.to_pylist()
+        elif pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+            columns[name] = [cell_text(v) for v in column.to_pylist()]
+        else:
+            try:
+                columns[name] = pc.cast(column, pa.string()).to_pylist()
+            except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+                columns[name] = [cell_text(v) for v in column.to_pylist()]
+    return [{name: values[i] for name, values in columns.items()} for i in range(table.num_rows)]
 
 
 class TabularSource:
@@ -68,6 +185,7 @@ class TabularSource:
 
     name = "lyrics-table"
     codec, dedupe, parallel = "text-bytes", True, False  # rows live in memory: parse in-process
+    dependencies = ("pandas", "pyarrow")  # how cells are read (the table is read at construction)
 
     def __init__(
         self,
@@ -89,16 +207,16 @@ class TabularSource:
         else:
             path = Path(location).expanduser().resolve()
             if not path.is_file():
-                raise DataError(f"--data-dir {location}: no such file (a .csv, .json, .jsonl or .parquet table)")
+                raise DataError(f"--data-dir {location}: no such file (a .csv, .tsv, .json, .jsonl or .parquet table)")
             if path.suffix.lower() not in BUILDERS:
                 raise DataError(f"--data-dir {location}: unknown table type {path.suffix!r}; use {', '.join(BUILDERS)}")
             self.location = str(path)
-        columns = set(self._rows()[0]) if self._rows() else set()
+        columns = {c for row in self._rows() for c in row}
         self.artist_column = self._column(artist_column, ARTIST_COLUMNS, columns, "artist", required=True)
         self.text_column = self._column(text_column, TEXT_COLUMNS, columns, "text", required=True)
         self.title_column = self._column(title_column, TITLE_COLUMNS, columns, "title", required=False)
         self.version = (
-            f"table-v1-n{TEXT_NORM_VERSION}-{self.artist_column}-{self.text_column}-{self.title_column}-{split}"
+            f"table-v2-n{TEXT_NORM_VERSION}-{self.artist_column}-{self.text_column}-{self.title_column}-{split}"
         )
 
     def _rows(self) -> list[dict]:
@@ -132,9 +250,7 @@ class TabularSource:
         for i, row in enumerate(self._rows()):
             artist = row.get(self.artist_column)
             title = row.get(self.title_column) if self.title_column else None
-            pieces.append(
-                PieceRef(f"row-{i:0{width}d}", str(artist).strip() if artist else "", str(title or ""), self.location, i)
-            )
+            pieces.append(PieceRef(f"row-{i:0{width}d}", (artist or "").strip(), title or "", self.location, i))
         return pieces
 
     def read(self, ref: PieceRef) -> str:
@@ -146,4 +262,5 @@ class TabularSource:
             raise SkipItem(f"missing or empty {self.text_column!r}")
         if "\ufffd" in text:
             raise SkipItem("invalid UTF-8 (or U+FFFD) in the text")
+        check_cap("text size", len(text.encode("utf-8", "surrogatepass")), MAX_TEXT_BYTES, " bytes")
         return normalise_text(text)

@@ -1,11 +1,15 @@
-"""Text files laid out ``ROOT/<artist>/<song>.txt`` (the AI-ON lyrics layout).
+"""Text files laid out ``ROOT/<artist>/<song>.txt`` (the AI-ON lyrics layout), or flat
+with the artist in the file name (``artist_from``, ``--artist-from "{artist} - {title}"``;
+`episodes.sources.folder`).
 
-Files must be UTF-8 (a leading byte-order mark is allowed); a file that is not, or
-that is empty after normalisation (`episodes.lyrics`), is reported and skipped.
+Files must be UTF-8 (a leading byte-order mark is allowed); a file that is not, that
+is empty after normalisation (`episodes.lyrics`), or that is larger than
+`episodes.limits.MAX_TEXT_BYTES`, is reported and skipped.
 """
 
 from __future__ import annotations
 
+from episodes.limits import MAX_TEXT_BYTES, check_cap
 from episodes.lyrics import TEXT_NORM_VERSION, decode_utf8, normalise_text
 from episodes.sources.base import PieceRef
 from episodes.sources.folder import ArtistFolderSource
@@ -20,4 +24,6 @@ class TextDirSource(ArtistFolderSource):
     codec, dedupe, parallel = "text-bytes", True, True
 
     def read(self, ref: PieceRef) -> str:
-        return normalise_text(decode_utf8(self.path(ref).read_bytes()))
+        path = self.path(ref)
+        check_cap("file size", path.stat().st_size, MAX_TEXT_BYTES, " bytes")
+        return normalise_text(decode_utf8(path.read_bytes()))

@@ -1,0 +1,62 @@
+"""Checks of user-given values that run before any long work: counts, K lists and
+folders that results, models or caches will be written to.  Each failure is one
+`ArgumentError` line that names the option and what to give instead."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+
+class ArgumentError(ValueError):
+    """A command-line value that cannot be used, with what to give instead."""
+
+
+def check_count(option: str, value: int | None, *, minimum: int) -> None:
+    """``value`` (``None``: the default) must be an integer ``>= minimum``."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
+        raise ArgumentError(f"{option} {value!r}: give an integer >= {minimum}")
+
+
+def count_type(minimum: int):
+    """An argparse ``type`` for an integer ``>= minimum`` (argparse prints the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum {minimum}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def parse_shots(text: str) -> list[int]:
+    """``"5"`` or ``"0,1,2,4,8"`` -> sorted-as-given distinct non-negative integers."""
+    try:
+        shots = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shots {text!r}: give integers like 5 or 0,1,2,4,8") from None
+    if not shots or min(shots) < 0 or len(set(shots)) != len(shots):
+        raise argparse.ArgumentTypeError(f"--shots {text!r}: give distinct non-negative integers like 5 or 0,1,2,4,8")
+    return shots
+
+
+def writable_dir(path: str | Path, option: str) -> Path:
+    """Create ``path`` if need be and check that a file can be written in it."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".fsmb-write-check-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ArgumentError(f"{option} {path}: cannot write there ({reason}); pass a folder you can write to") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ArgumentError(f"{option} {path}: cannot write there; pass a folder you can write to")
+    return path
