@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # FSMB entry points.  `bash run.sh quickstart` and `bash run.sh test` are the README's
 # two commands; each first creates .venv and installs FSMB into it (once).
-#   bash run.sh setup | quickstart | test | bench | reproduce
+#   bash run.sh setup | quickstart | test | bench | fuzz | reproduce
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${VENV:-.venv}
@@ -52,7 +52,9 @@ case "${1:-}" in
   setup) setup ;;
   quickstart) setup; "$BIN/fsmb" quickstart --out quickstart-out ;;
   test) setup; "$BIN/python" -m pytest -q tests ;;
-  bench) setup; "$BIN/python" benchmarks/bench_data.py; "$BIN/python" benchmarks/bench_maml.py ;;
+  bench) setup; "$BIN/python" benchmarks/bench_data.py; "$BIN/python" benchmarks/bench_maml.py
+    "$BIN/python" benchmarks/hostile_inputs.py ;;
+  fuzz) setup; "$BIN/python" benchmarks/fuzz_loaders.py --n 10000 --seed 0 --workers 2 ;;  # ~11 min on 2 cores
   reproduce)  # the published tables, budget "full": 600 test episodes at K = 5, the midi/music21 shots
     setup       # curve (first 100 episodes at K = 0, 1, 2, 4, 8), lyrics/fortunes (+ sample quality),
                 # audio/gm-notes (+ variants and the K ablation)
@@ -83,5 +85,5 @@ case "${1:-}" in
       --episodes 100 --samples 16 --budget full --models runs/models --out leaderboard/ablation
     "$BIN/fsmb" leaderboard --results leaderboard/results --format md
     "$BIN/fsmb" leaderboard --results leaderboard/shots --format md --plot leaderboard/shots.png ;;
-  *) echo "usage: bash run.sh setup|quickstart|test|bench|reproduce" >&2; exit 2 ;;
+  *) echo "usage: bash run.sh setup|quickstart|test|bench|fuzz|reproduce" >&2; exit 2 ;;
 esac

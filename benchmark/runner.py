@@ -16,7 +16,7 @@ import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
@@ -40,6 +40,7 @@ from benchmark.records import (
 )
 from benchmark.scoring import adapt_all, episode_score, log_prob_all
 from episodes.atomic import canonical_json, write_json
+from episodes.manifest import EpisodeSpec
 from episodes.tracks import Track
 
 CHUNK_EPISODES = 32
@@ -106,6 +107,42 @@ def fit_or_load(
     return method, meta
 
 
+def run_key_of(label: str, method: Method, state_sha256: str, manifest_sha256: str, samples: int) -> str:
+    """16 hex digits identifying what a run scores: the method's label, version and
+    settings, the fitted model, the manifest, and the number of samples drawn."""
+    return hashlib.sha256(
+        canonical_json(
+            {
+                "method": label,
+                "version": method.version,
+                "hparams": method.hparams(),
+                "state": state_sha256,
+                "manifest": manifest_sha256,
+                **({"samples": samples} if samples else {}),
+            }
+        )
+    ).hexdigest()[:16]
+
+
+def episodes_to_score(
+    records_path: Path, run_key: str, label: str, specs: Sequence[EpisodeSpec], log: Callable[[str], None]
+) -> list[EpisodeSpec]:
+    """The episodes of ``specs`` not yet in ``records_path`` (repairing a half-written
+    last line); a file holding another run's records is refused."""
+    existing = read_episode_records(records_path, repair=True)
+    foreign = {r["run_key"] for r in existing} - {run_key}
+    if foreign:
+        raise RecordError(
+            f"{records_path} holds results of another configuration of {label} "
+            f"(run {sorted(foreign)[0]}); move it away or pass another --out"
+        )
+    done = {r["episode_id"] for r in existing}
+    todo = [s for s in specs if s.episode_id not in done]
+    if done:
+        log(f"resuming: {len(done)} episodes already scored in {records_path}, {len(todo)} to go")
+    return todo
+
+
 def evaluate(
     method_name: str,
     track: Track,
@@ -141,30 +178,8 @@ def evaluate(
         specs = manifest.episodes[: n_episodes or len(manifest.episodes)]
         method, train_meta = fit_or_load(method_name, track, budget=budget, models=models, seed=seed, log=log)
         apply_overrides(method, method_name, overrides)
-        run_key = hashlib.sha256(
-            canonical_json(
-                {
-                    "method": label,
-                    "version": method.version,
-                    "hparams": method.hparams(),
-                    "state": train_meta.get("state_sha256", ""),
-                    "manifest": manifest.sha256,
-                    **({"samples": samples} if samples else {}),
-                }
-            )
-        ).hexdigest()[:16]
-
-        existing = read_episode_records(records_path, repair=True)
-        foreign = {r["run_key"] for r in existing} - {run_key}
-        if foreign:
-            raise RecordError(
-                f"{records_path} holds results of another configuration of {label} "
-                f"(run {sorted(foreign)[0]}); move it away or pass another --out"
-            )
-        done = {r["episode_id"] for r in existing}
-        todo = [s for s in specs if s.episode_id not in done]
-        if done:
-            log(f"resuming: {len(done)} episodes already scored in {records_path}, {len(todo)} to go")
+        run_key = run_key_of(label, method, train_meta["state_sha256"], manifest.sha256, samples)
+        todo = episodes_to_score(records_path, run_key, label, specs, log)
 
         eval_started = time.perf_counter()
         bar = tqdm(total=len(todo), desc=f"eval {label} K={shots}", unit="episode")

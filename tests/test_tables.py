@@ -38,11 +38,14 @@ MALFORMED = {
     "utf16.csv": ("artist,lyrics\nA,la la\n".encode("utf-16"), "UTF-16"),
     "utf16le.csv": ("artist,lyrics\nA,la la\n".encode("utf-16-le"), "NUL bytes"),
     "binary.csv": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "NUL bytes"),
-    "fields.csv": (b'artist,lyrics\nA,"la la"\nB,do,re\n', "Expected 2 fields in line 3"),
+    "fields.csv": (b'artist,lyrics\nA,"la la"\nB,do,re\n', "line 3 has 3 fields, the header 2"),
     "truncated.json": (b'[{"artist": "A", "lyrics": "la la"}, {"artist": "B", "lyr', "truncated JSON at line 1"),
     "object.json": (b'{"artist": ["A"], "lyrics": ["la la"]}', "not a list of objects"),
     "numbers.json": (b"[1, 2, 3]", "row 0 is not an object"),
     "truncated.jsonl": (b'{"artist": "A", "lyrics": "x"}\n{"artist": "B", "ly\n', "line 2: invalid JSON"),
+    "long-row.csv": (b"artist,lyrics\nA," + b"," * 1_100_000 + b"la\n", "line 2 has 1,100,002 fields"),
+    "unclosed.csv": (b'artist,lyrics\nA,"la la\n' + b"x" * (2**20 + 10), "field larger than field limit"),
+    "deep.json": (b"[" * 100_000 + b"]" * 100_000, "cannot be read as a table (RecursionError"),
     "damaged.parquet": (None, "cannot be read as a table (ArrowInvalid"),
     "binary.parquet": (b"\x00\x01\x02 not parquet", "cannot be read as a table (ArrowInvalid"),
 }
@@ -110,3 +113,14 @@ def test_json_lines_in_a_json_file_and_a_utf8_bom_read(tmp_path):
     with pytest.raises(DataError, match="no artist column"):
         (tmp_path / "cols.csv").write_text("singer,lyrics\nA,la\n")
         TabularSource(str(tmp_path / "cols.csv"))
+
+
+def test_lone_surrogates_in_a_json_table_are_skipped_not_a_crash(tmp_path):
+    path = tmp_path / "t.jsonl"
+    rows = [{"artist": f"A{i % 3}", "text": f"song {i} la la"} for i in range(30)]
+    rows += [{"artist": "A0", "text": "\ud800 broken"}, {"artist": "\udfff", "text": "la"}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")  # json.dumps writes \ud800 escapes
+    store = Track.open(TRACKS["lyrics/csv"], cache_dir=tmp_path / "c", data_dir=path, workers=1, progress=False,
+                       log=quiet).store
+    reasons = [s["reason"] for s in store.report()["skipped"]]
+    assert len(store) == 30 and sum("lone UTF-16 surrogate" in r for r in reasons) == 2

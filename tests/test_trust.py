@@ -19,7 +19,7 @@ from benchmark.runner import evaluate, fit_or_load, model_dir
 from episodes import dependencies
 from episodes.audio import SAMPLE_RATE, read_note, resample_ratio
 from episodes.limits import MAX_RESAMPLE_TERMS
-from episodes.sources.base import SkipItem
+from episodes.sources.base import DataError, SkipItem
 from episodes.sources.midi_dir import MidiDirSource
 from episodes.sources.nsynth import NSynthSource
 from episodes.store import BuildError, open_store, store_dir
@@ -225,3 +225,38 @@ def test_a_second_writer_of_a_results_file_is_refused_before_training(track, tmp
     evaluate("unigram", track, shots=5, n_episodes=2, out=out, budget=TINY_BUDGET, models=models, log=quiet)
     assert [json.loads(line)["episode_id"] for line in records.read_text().splitlines()] == ["test-00000",
                                                                                              "test-00001"]
+
+
+# ----- hostile NSynth metadata (found by benchmarks/fuzz_loaders.py) -------------------------
+def test_nsynth_names_that_cannot_be_files_are_left_out_and_escaping_links_skipped(tmp_path):
+    root = make_nsynth_corpus(tmp_path / "n", n_instruments=2, notes=2)
+    examples = json.loads((root / "examples.json").read_text())
+    for bad in ("../../etc/passwd", "a\x00b", "\ud800", "..", "x/y"):
+        examples[bad] = {"instrument_str": "mallet_electronic_000"}
+    (root / "examples.json").write_text(json.dumps(examples))
+    outside = write_sine(tmp_path / "outside.wav", SAMPLE_RATE)
+    (root / "audio" / "mallet_electronic_001-050-100.wav").unlink()
+    (root / "audio" / "mallet_electronic_001-050-100.wav").symlink_to(outside)
+    (root / "audio" / "mallet_electronic_001-048-064.wav").unlink()
+    (root / "audio" / "mallet_electronic_001-048-064.wav").symlink_to("mallet_electronic_001-048-064.wav")  # a loop
+    store = open_store(NSynthSource(root), tmp_path / "c", workers=1, progress=False, log=quiet)
+    report = store.report()
+    assert report["source_listing"]["records_with_unusable_names"] == 5
+    reasons = {s["item_id"]: s["reason"] for s in report["skipped"]}
+    assert "escapes the dataset root" in reasons["mallet_electronic_001-050-100"]
+    assert "cannot be resolved" in reasons["mallet_electronic_001-048-064"]
+    assert len(store) == 2
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"a": {"instrument_str": "x", "pitch": 1' + b"9" * 5000 + b"}}", None),
+])
+def test_nsynth_metadata_that_breaks_json_parsers_is_one_data_error(tmp_path, content, message):
+    (tmp_path / "examples.json").write_bytes(content)
+    source = NSynthSource(tmp_path)
+    if message is None:  # a 5,000-digit number is not an error: only instrument_str is read
+        assert [p.item_id for p in source.list_pieces()] == ["a"]
+        return
+    with pytest.raises(DataError, match=message):
+        source.list_pieces()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from episodes.audio import read_note
-from episodes.sources.base import PieceRef, safe_join
+from episodes.sources.base import DataError, PieceRef, SkipItem, safe_join
 
 
 class AudioFileSource:
@@ -37,7 +37,11 @@ class AudioFileSource:
         return self._scanned[1]
 
     def read(self, ref: PieceRef) -> np.ndarray:
-        return read_note(safe_join(self.root, ref.path))
+        try:
+            path = safe_join(self.root, ref.path)
+        except DataError as exc:  # e.g. audio/<name>.wav is a symlink out of the root
+            raise SkipItem(str(exc)) from None
+        return read_note(path)
 
     def files_key(self, *extra: object) -> str:
         """A cache key that changes when any listed file is added, removed or rewritten
@@ -46,7 +50,7 @@ class AudioFileSource:
         for ref in self.list_pieces():
             try:
                 st = (self.root / ref.path).stat()
-            except FileNotFoundError:  # reported by the build; a file appearing later changes the key
+            except OSError:  # missing, a symlink loop...: reported by the build; a later fix changes the key
                 st = None
             h.update(f"{ref.item_id}\x00{ref.path}\x00{st and st.st_size}\x00{st and st.st_mtime_ns}\n".encode())
         return f"{self.name}-{h.hexdigest()[:16]}"

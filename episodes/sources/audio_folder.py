@@ -46,6 +46,12 @@ class AudioFolderSource(AudioFileSource):
         return self.files_key(self.artist_column, st.st_size, st.st_mtime_ns)
 
     def scan(self) -> tuple[list[PieceRef], dict]:
+        try:
+            return self._scan()
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise DataError(f"{self.metadata}: not a readable UTF-8 CSV ({exc}); fix or re-export it") from None
+
+    def _scan(self) -> tuple[list[PieceRef], dict]:
         with open(self.metadata, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             columns = reader.fieldnames or []

@@ -73,10 +73,30 @@ def normalise_artist(name: str) -> str:
     return " ".join(unicodedata.normalize("NFC", name).casefold().split())
 
 
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` encodes as UTF-8 (no lone surrogates, which JSON escapes and
+    ``surrogateescape`` decoding can produce)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def plain_file_name(name: str) -> bool:
+    """Whether ``name`` can be one file name under a dataset root: not empty, ``.``
+    or ``..``, no path separator, NUL or lone surrogate."""
+    return name not in ("", ".", "..") and not set(name) & {"/", "\\", "\x00"} and is_unicode(name)
+
+
 def safe_join(root: Path, relative: str) -> Path:
-    """``root / relative``, refusing any path that escapes ``root``."""
+    """``root / relative``, refusing (`DataError`) any path that escapes ``root`` or
+    cannot be resolved (a symlink loop, a NUL byte, a lone surrogate)."""
     root = root.resolve()
-    path = (root / relative).resolve()
+    try:
+        path = (root / relative).resolve()
+    except (RuntimeError, ValueError, OSError) as exc:  # RuntimeError: symlink loop
+        raise DataError(f"path {relative!r} under {root} cannot be resolved ({exc})") from None
     if not path.is_relative_to(root):
         raise DataError(f"path {relative!r} escapes the dataset root {root}")
     return path

@@ -3,15 +3,18 @@
 Local files are read directly so that every cell is the string written in the file
 (``datasets`` infers column types: an artist column ``0, 1`` became integers, and
 one with a missing value floats, so artist ``1`` came back as ``"1.0"``): CSV/TSV
-with pandas (``dtype=str``, no NA conversion: an empty cell is ``""``); JSON with the
+with the standard ``csv`` module (an empty cell is ``""``; a row longer than the
+header is an error, so a hostile row cannot become a million columns); JSON with the
 standard library, numbers kept as their literal text (``parse_int=str``,
 ``parse_float=str``; ``null`` is a missing cell, ``true``/``false`` stay as written) --
 pandas' ``read_json`` has no way to keep number literals; Parquet with pyarrow, whose
 typed columns are cast to strings by Arrow (integers ``0`` -> ``"0"``, and a float
 column of whole numbers, pandas' form of an integer column with gaps, gives ``"1"``).
 A ``.json`` file may be one array of row objects or JSON Lines.  A file that cannot
-be read (empty, header only, UTF-16, binary, truncated, damaged, not a list of
-objects) is one `DataError` naming the file and the line or reason.  Only hub
+be read (empty, header only, UTF-16, binary, truncated, nested too deeply, damaged,
+not a list of objects, a row longer than the header, a cell over
+`episodes.limits.MAX_TEXT_BYTES`) is one `DataError` naming the file and the line
+or reason.  Only hub
 datasets (``hf:<owner>/<name>``) go through ``datasets``.  Columns are configurable; by
 default the artist column is ``artist`` and the text column the first of ``lyrics``
 and ``text`` that exists (the common public lyrics tables: ``artist`` + ``lyrics``,
@@ -20,16 +23,19 @@ or ``artist`` + ``song`` + ``text``); the title column (optional) is the first o
 
 Artist cells are kept as written but for surrounding whitespace.  Text cells are
 decoded with invalid UTF-8 replaced by U+FFFD; a row whose text holds
-U+FFFD, or whose artist or text is missing, or whose text is empty after
-normalisation (`episodes.lyrics`), is reported and skipped.  A hub name needs the
+U+FFFD, or whose artist, title or text holds a lone UTF-16 surrogate, or whose artist
+or text is missing, or whose text is empty after normalisation (`episodes.lyrics`)
+or longer than `episodes.limits.MAX_TEXT_BYTES`, is reported and skipped.  A hub name needs the
 network: when the hub cannot be reached it fails at once with what to do instead
 (unless ``HF_DATASETS_OFFLINE=1`` / ``HF_HUB_OFFLINE=1`` asks for the local cache).
 """
 
 from __future__ import annotations
 
+import csv
 import functools
 import hashlib
+import io
 import json
 import os
 import socket
@@ -38,7 +44,7 @@ from urllib.parse import urlparse
 
 from episodes.limits import MAX_TEXT_BYTES, check_cap
 from episodes.lyrics import TEXT_NORM_VERSION, normalise_text
-from episodes.sources.base import DataError, PieceRef, SkipItem
+from episodes.sources.base import DataError, PieceRef, SkipItem, is_unicode
 
 HF_PREFIX = "hf:"
 BUILDERS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet"}
@@ -117,18 +123,9 @@ def _read_local(path: Path) -> list[dict]:
         raise DataError(f"{path}: UTF-16 text (byte-order mark); save the table as UTF-8")
     if b"\x00" in head:
         raise DataError(f"{path}: holds NUL bytes (a binary file, or UTF-16 text); give a UTF-8 {kind.upper()} file")
-    if kind in ("csv", "tsv"):
-        import pandas as pd
-
-        try:
-            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",", dtype=str, keep_default_na=False,
-                                na_filter=False, encoding="utf-8-sig", encoding_errors="replace")
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{path}: no header row; the first line must name the columns") from None
-        except pd.errors.ParserError as exc:
-            raise DataError(f"{path}: malformed {kind.upper()} ({_one_line(exc)}); check quoting there") from None
-        return [{k: cell_text(v) for k, v in row.items()} for row in frame.to_dict("records")]
     text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    if kind in ("csv", "tsv"):
+        return _read_delimited(path, text, "\t" if kind == "tsv" else ",")
     hooks = {"parse_int": str, "parse_float": str, "parse_constant": str}
     if kind == "json":
         try:
@@ -151,6 +148,45 @@ def _read_local(path: Path) -> list[dict]:
                 raise DataError(f"{path}: line {number}: invalid JSON at column {exc.colno} ({exc.msg})") from None
             rows.append(_json_row(path, f"line {number}", row))
     return rows
+
+
+def _read_delimited(path: Path, text: str, delimiter: str) -> list[dict]:
+    """Rows of a CSV/TSV text with the standard ``csv`` module: every cell the string
+    written (an empty cell ``""``, a cell a short row lacks ``None``).  A row longer
+    than the header, or a cell longer than `MAX_TEXT_BYTES` characters (an unclosed
+    quote reads to the end of the file), is an error at that line -- found while
+    reading, so a hostile file costs no more than its own size."""
+    what = "TSV" if delimiter == "\t" else "CSV"
+    csv.field_size_limit(MAX_TEXT_BYTES)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, None)
+        if header is None or not any(c.strip() for c in header):
+            raise DataError(f"{path}: no header row; the first line must name the columns")
+        header = unique_names(header)
+        rows = []
+        for row in reader:
+            if len(row) > len(header):
+                raise DataError(f"{path}: line {reader.line_num} has {len(row):,} fields, the header {len(header)}; "
+                                f"quote cells that hold {'tabs' if delimiter == chr(9) else 'commas'}")
+            if any(row):
+                rows.append(dict(zip(header, row + [None] * (len(header) - len(row)))))
+    except csv.Error as exc:
+        raise DataError(f"{path}: malformed {what} at line {reader.line_num} ({exc}); check quoting there") from None
+    return rows
+
+
+def unique_names(header: list[str]) -> list[str]:
+    """Column names made unique as pandas does: a repeated ``x`` becomes ``x.1``, ``x.2``."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in header:
+        if name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        seen.setdefault(name, 0)
+        out.append(name)
+    return out
 
 
 def _json_row(path: Path, where: str, row: object) -> dict:
@@ -185,7 +221,7 @@ class TabularSource:
 
     name = "lyrics-table"
     codec, dedupe, parallel = "text-bytes", True, False  # rows live in memory: parse in-process
-    dependencies = ("pandas", "pyarrow")  # how cells are read (the table is read at construction)
+    dependencies = ("pyarrow",)  # how Parquet cells are read (the table is read at construction)
 
     def __init__(
         self,
@@ -262,5 +298,8 @@ class TabularSource:
             raise SkipItem(f"missing or empty {self.text_column!r}")
         if "\ufffd" in text:
             raise SkipItem("invalid UTF-8 (or U+FFFD) in the text")
+        for what, value in (("artist", ref.artist), ("title", ref.title), ("text", text)):
+            if not is_unicode(value):
+                raise SkipItem(f"the {what} holds a lone UTF-16 surrogate (e.g. a JSON \\ud800 escape), not text")
         check_cap("text size", len(text.encode("utf-8", "surrogatepass")), MAX_TEXT_BYTES, " bytes")
         return normalise_text(text)
