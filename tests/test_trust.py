@@ -63,6 +63,15 @@ def test_a_broken_torchaudio_fails_the_build_in_one_line_and_caches_nothing(tmp_
     assert len(store) == 6 and store.report()["n_skipped"] == 0  # nothing stale was kept
 
 
+def test_doctor_names_the_library_that_does_not_work(broken, capsys):
+    assert main(["doctor"]) == 0
+    assert "ok    torchaudio" in capsys.readouterr().out
+    broken("torchaudio")
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  torchaudio" in out and "undefined symbol" in out and "ok    symusic" in out
+
+
 def test_an_import_error_while_parsing_stops_the_build_and_is_not_cached(tmp_path, monkeypatch):
     source = MidiDirSource(make_midi_corpus(tmp_path / "midi", n_artists=2, songs=3))
     monkeypatch.setattr(MidiDirSource, "read", lambda self, ref: (_ for _ in ()).throw(ImportError("no symusic")))
