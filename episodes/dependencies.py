@@ -109,9 +109,12 @@ def _check_one(name: str) -> None:
     except DependencyError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure to load is an environment failure
-        detail = " ".join(str(exc).split())[:160]
+        root = exc
+        while root.__cause__ is not None:  # "could not load X" <- "undefined symbol: ..."
+            root = root.__cause__
+        detail = " ".join(str(root).split())[-200:]
         versions = f"{name} {version(name)}" + (f" with torch {version('torch')}" if name == "torchaudio" else "")
-        raise DependencyError(f"{versions} does not work here ({type(exc).__name__}: {detail}); fix: {fix}") from exc
+        raise DependencyError(f"{versions} does not work here ({type(root).__name__}: {detail}); fix: {fix}") from exc
 
 
 def check(names: Iterable[str]) -> None:
