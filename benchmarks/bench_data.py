@@ -28,7 +28,7 @@ import numpy as np
 
 from episodes.atomic import write_json
 from episodes.sources.music21_corpus import Music21CorpusSource
-from episodes.store import CorpusStore, corpus_fingerprint, open_store, store_dir
+from episodes.store import CorpusStore, corpus_fingerprint, file_sha256, open_store, store_dir
 from episodes.tracks import TRACKS, Track
 from timing import median_seconds
 
@@ -47,7 +47,8 @@ def scaled_copy(store: CorpusStore, factor: int, dest: Path) -> Path:
     np.save(dest / "offsets.npy", np.asarray(offsets, dtype=np.int64))
     write_json(dest / "items.json", [dataclasses.asdict(m) for m in items], indent=None)
     write_json(dest / "report.json", {"n_skipped": 0, "skipped": [], "build_seconds": 0})
-    meta = dict(store.meta, fingerprint=corpus_fingerprint(items, store.codec), n_items=len(items), n_tokens=pos)
+    meta = dict(store.meta, fingerprint=corpus_fingerprint(items, store.codec), n_items=len(items), n_tokens=pos,
+                tokens_sha256=file_sha256(dest / "tokens.u16"), offsets_sha256=file_sha256(dest / "offsets.npy"))
     write_json(dest / "meta.json", meta)
     return dest
 
