@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Sequence
 
 from benchmark.arguments import ArgumentError, count_type, parse_shots, writable_dir
-from benchmark.methods import BASELINES, METHODS, methods_for
-from benchmark.overrides import SettingError, parse_setting, settings_dict
-from benchmark.protocol import BUDGETS
+from benchmark.methods import BASELINES, METHODS, make_method, methods_for
+from benchmark.overrides import SettingError, apply_overrides, parse_setting, settings_dict
+from benchmark.protocol import BUDGETS, ContractError
 from benchmark.records import RecordError
 from benchmark.registry import Registry, RegistryError
 from episodes.dependencies import DependencyError, doctor
@@ -23,7 +23,8 @@ from episodes.sources.base import DataError
 from episodes.tracks import TRACKS, Track, TrackSpec
 
 TRACK_REGISTRY = Registry("track", {name: name for name in TRACKS})
-USER_ERRORS = (DataError, ManifestError, RegistryError, RecordError, SettingError, ArgumentError, DependencyError)
+USER_ERRORS = (DataError, ManifestError, RegistryError, RecordError, SettingError, ArgumentError, DependencyError,
+               ContractError)
 
 
 def default_cache() -> Path:
@@ -122,6 +123,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from benchmark.runner import fit_or_load
 
+    make_method(args.method)  # the contract is checked before the corpus is built
     track = open_track(args)
     _, meta = fit_or_load(args.method, track, budget=BUDGETS[args.budget], models=Path(args.models),
                           seed=args.seed, retrain=args.retrain)
@@ -135,6 +137,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from leaderboard.render import render
 
     overrides = settings_dict(args.settings)
+    apply_overrides(make_method(args.method), args.method, overrides)  # contract and --set, before the corpus
     track = open_track(args)
     for k in args.shots or [track.spec.shots]:
         path = evaluate(args.method, track, shots=k, n_episodes=args.episodes, out=Path(args.out),
@@ -166,9 +169,11 @@ def cmd_ablation(args: argparse.Namespace) -> int:
     from leaderboard.ablation import ablation_markdown, plot_ablation
     from leaderboard.aggregate import leaderboard_rows
 
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for method in methods:  # the contract is checked before the corpus is built
+        make_method(method)
     track = open_track(args)
     out = Path(args.out)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for method in methods:
         for shots in args.shots:
             evaluate(method, track, shots=shots, n_episodes=args.episodes, out=out, budget=BUDGETS[args.budget],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from benchmark.protocol import Method
+from benchmark.protocol import ContractError, Method, check_method_class
 from benchmark.registry import Registry, RegistryError
 
 METHODS: Registry[type] = Registry(
@@ -34,16 +34,16 @@ BASELINES = ("unigram", "unigram-support", "lstm", "lstm-concat", "gaussian-glob
 
 
 def make_method(name: str) -> Method:
-    """Instantiate a registered method, or a user's ``package.module:Class``."""
+    """Instantiate a registered method, or a user's ``package.module:Class``, after
+    checking its class against the contract (`benchmark.protocol.check_method_class`),
+    so that a missing ``version`` fails here, not after training."""
     cls = METHODS.get(name)
-    method = cls() if isinstance(cls, type) else None
-    missing = [a for a in ("fit", "adapt", "save", "load", "hparams", "n_params") if not hasattr(method, a)]
-    if method is None or missing:
-        raise RegistryError(
-            f"{name!r} is not a usable method class (missing {', '.join(missing) or 'a class'}); "
-            "see benchmark.protocol.Method"
-        )
-    return method
+    check_method_class(cls, name)
+    try:
+        return cls()
+    except TypeError as exc:
+        raise ContractError(f"{name}: breaks the method contract (benchmark/protocol.py): it must be constructible "
+                            f"without arguments ({exc})") from None
 
 
 def check_modality(name: str, method: Method, modality: str, track: str) -> None:

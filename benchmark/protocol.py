@@ -141,6 +141,45 @@ class Method(Protocol):
         """Number of parameters used at inference."""
 
 
+MODALITIES = ("midi", "lyrics", "audio")
+REQUIRED = ("hparams", "fit", "adapt", "save", "load", "n_params")
+
+
+class ContractError(TypeError):
+    """A method class that breaks a rule of `Method`; the message names the rule."""
+
+
+def check_method_class(cls: object, label: str) -> None:
+    """Check the rules of `Method` that can be checked before any work: ``cls`` is a
+    class constructible without arguments; ``name`` and ``version`` are non-empty
+    strings; the methods of `Method` exist; ``modalities``, if declared, is a
+    non-empty tuple of `MODALITIES`; ``eval_settings``, if declared, maps attribute
+    names the class has to `benchmark.overrides.Range` values.
+
+    Raises `ContractError` with one line naming the rule and what was seen.
+    """
+    from benchmark.overrides import Range
+
+    where = f"{label}: breaks the method contract (benchmark/protocol.py):"
+    if not isinstance(cls, type):
+        raise ContractError(f"{where} it is a {type(cls).__name__}, not a class")
+    for attr in ("name", "version"):
+        value = getattr(cls, attr, None)
+        if not isinstance(value, str) or not value.strip():
+            raise ContractError(f"{where} class attribute {attr!r} must be a non-empty string (found {value!r})")
+    missing = [m for m in REQUIRED if not callable(getattr(cls, m, None))]
+    if missing:
+        raise ContractError(f"{where} missing method(s) {', '.join(missing)}")
+    modalities = getattr(cls, "modalities", MODALITIES)
+    if not isinstance(modalities, tuple) or not modalities or not set(modalities) <= set(MODALITIES):
+        raise ContractError(f"{where} 'modalities' must be a non-empty tuple of {MODALITIES} (found {modalities!r})")
+    settings = getattr(cls, "eval_settings", {})
+    bad = [k for k, r in settings.items() if not isinstance(r, Range)] if isinstance(settings, dict) else [settings]
+    if bad:
+        raise ContractError(f"{where} 'eval_settings' must map setting names to benchmark.overrides.Range "
+                            f"(found {bad[0]!r})")
+
+
 class BatchedMethod(Method, Protocol):
     """Optional: adapt and score many episodes at once (the runner prefers these)."""
 
