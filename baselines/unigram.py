@@ -21,7 +21,7 @@ import torch
 from benchmark.protocol import SEQUENCE_MODALITIES, Budget, MetaTrainData
 from benchmark.scoring import mean_nats_per_token, score_episodes
 from benchmark.training import load_checkpoint, save_checkpoint
-from episodes.encoding import BOS, EOS, PAD
+from episodes.tokens import BOS, EOS, PAD
 from episodes.types import Item
 
 ALPHA_GRID = (10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from episodes.encoding import PAD
+from episodes.tokens import PAD
 
 Params = dict[str, Tensor]
 

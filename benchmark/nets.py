@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from episodes.encoding import PAD
+from episodes.tokens import PAD
 
 LSTMState = tuple[Tensor, Tensor]
 

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from benchmark.nets import draw_next, pad_batch, token_nll
-from episodes.encoding import BOS, EOS, PAD
+from episodes.tokens import BOS, EOS, PAD
 
 
 @dataclass(frozen=True)

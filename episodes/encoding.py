@@ -33,6 +33,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from episodes.tokens import BOS, EOS, PAD, TOKEN_DTYPE
+
 ENCODING_NAME = "midi-events"
 ENCODING_VERSION = 1
 TICKS_PER_QUARTER = 12
@@ -41,7 +43,6 @@ MAX_DURATION = 96
 N_FAMILIES = 16
 N_VELOCITY_BINS = 8
 
-PAD, BOS, EOS = 0, 1, 2
 SHIFT0 = 3  # TIME_SHIFT s  -> SHIFT0 + s - 1, s in 1..MAX_SHIFT
 FAMILY0 = SHIFT0 + MAX_SHIFT  # FAMILY f -> FAMILY0 + f
 VELOCITY0 = FAMILY0 + N_FAMILIES  # VELOCITY v -> VELOCITY0 + v
@@ -49,7 +50,6 @@ PITCH0 = VELOCITY0 + N_VELOCITY_BINS  # PITCH p -> PITCH0 + p
 DURATION0 = PITCH0 + 128  # DURATION d -> DURATION0 + d - 1, d in 1..MAX_DURATION
 VOCAB_SIZE = DURATION0 + MAX_DURATION
 
-TOKEN_DTYPE = np.uint16
 
 
 @dataclass(frozen=True, order=True)

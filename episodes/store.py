@@ -53,7 +53,7 @@ from tqdm.auto import tqdm
 from episodes.atomic import atomic_path, write_json
 from episodes.codecs import CODECS, Codec
 from episodes.dependencies import DependencyError, check, dependency_key, version
-from episodes.encoding import TOKEN_DTYPE
+from episodes.tokens import TOKEN_DTYPE
 from episodes.limits import MAX_ITEM_TOKENS, check_cap
 from episodes.sources.base import DataError, PieceRef, SkipItem, Source, UnreadableItem
 

@@ -1,7 +1,7 @@
 """Text encoding v1 (``text-bytes``): a normalised text <-> its UTF-8 bytes as tokens.
 
 Token ``3 + b`` is the byte ``b`` (0..255); PAD, BOS and EOS are 0, 1, 2, shared with
-the MIDI encoding.  Every item is ``BOS bytes... EOS``.  The encoding is lossless and
+the MIDI encoding (`episodes.tokens`).  Every item is ``BOS bytes... EOS``.  The encoding is lossless and
 needs no unknown token: any text round-trips exactly (tested).  Vocabulary: 259.
 
 Scores on text are reported per token and per **character** (Unicode code point of the
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from episodes.encoding import BOS, EOS, TOKEN_DTYPE
+from episodes.tokens import BOS, EOS, TOKEN_DTYPE
 
 ENCODING_NAME = "text-bytes"
 ENCODING_VERSION = 1

@@ -44,7 +44,7 @@ from benchmark.transformer import (
     sample_transformer,
     score_windows,
 )
-from episodes.encoding import PAD
+from episodes.tokens import PAD
 from episodes.types import Episode, Item
 
 

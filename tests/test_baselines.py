@@ -9,7 +9,8 @@ from baselines.lstm import LSTMBaseline, LSTMConcat
 from baselines.unigram import Unigram, UnigramSupport, token_counts
 from benchmark.protocol import MetaTrainData
 from benchmark.scoring import mean_nats_per_token, score_episodes
-from episodes.encoding import BOS, PAD, VOCAB_SIZE
+from episodes.encoding import VOCAB_SIZE
+from episodes.tokens import BOS, PAD
 from tests.conftest import TINY_BUDGET
 
 

@@ -15,7 +15,7 @@ from benchmark.cli import main
 from benchmark.protocol import Budget
 from benchmark.runner import evaluate
 from episodes import text_encoding
-from episodes.encoding import BOS, EOS
+from episodes.tokens import BOS, EOS
 from episodes.lyrics import normalise_text
 from episodes.sources.base import DataError, SkipItem
 from episodes.sources.fortunes import FortunesSource, parse_author, parse_fortunes

@@ -15,7 +15,8 @@ from benchmark.nets import token_nll
 from benchmark.runner import evaluate
 from benchmark.scoring import score_episodes
 from benchmark.transformer import TransformerConfig, TransformerLM
-from episodes.encoding import BOS, EOS, PAD, VOCAB_SIZE
+from episodes.encoding import VOCAB_SIZE
+from episodes.tokens import BOS, EOS, PAD
 from episodes.types import Item
 from methods.transformer_icl import ICLAdapted, TransformerICL, fair_shares, lr_factor, query_windows, support_block
 from tests.conftest import TINY_BUDGET
