@@ -5,7 +5,6 @@ folders that results, models or caches will be written to.  Each failure is one
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from pathlib import Path
 
@@ -37,7 +36,7 @@ def count_type(minimum: int):
 
 
 def parse_shots(text: str) -> list[int]:
-    """``"5"`` or ``"0,1,2,4,8"`` -> sorted-as-given distinct non-negative integers."""
+    """``"5"`` or ``"0,1,2,4,8"`` -> distinct non-negative integers, in the order given."""
     try:
         shots = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
@@ -48,7 +47,8 @@ def parse_shots(text: str) -> list[int]:
 
 
 def writable_dir(path: str | Path, option: str) -> Path:
-    """Create ``path`` if need be and check that a file can be written in it."""
+    """Create ``path`` if need be and check, by writing a temporary file, that files can
+    be written in it (a real write, which permission bits alone do not tell for root)."""
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -57,6 +57,4 @@ def writable_dir(path: str | Path, option: str) -> Path:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ArgumentError(f"{option} {path}: cannot write there ({reason}); pass a folder you can write to") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise ArgumentError(f"{option} {path}: cannot write there; pass a folder you can write to")
     return path

@@ -122,101 +122,102 @@ def reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def check_midi(path: Path, where: list[str], reasons: list[str]) -> str:
+REJECTED = object()  # what `attempt` returns when the loader turned the input down
+
+
+def attempt(what: str, call: Callable[[], object], allowed: type[BaseException], where: list[str],
+            reasons: list[str]) -> object:
+    """``call()``, noting ``what`` in ``where``; an ``allowed`` exception is a rejection
+    (its reason recorded, `REJECTED` returned), any other propagates as unexpected."""
+    where.append(what)
+    try:
+        return call()
+    except allowed as exc:
+        reasons.append(reason(exc))
+        return REJECTED
+
+
+def check_encodes(codec_name: str, payload: object, label: str, where: list[str]) -> None:
+    """What a loader accepted must encode into in-vocabulary tokens."""
     from episodes.codecs import CODECS
+
+    where.append(f"{codec_name}.encode{label}")
+    check_tokens(CODECS[codec_name], CODECS[codec_name].encode(payload))
+
+
+def check_pieces(pieces: object) -> None:
+    from episodes.sources.base import PieceRef
+
+    if not isinstance(pieces, list) or not all(isinstance(p, PieceRef) for p in pieces):
+        raise ContractViolation("list_pieces() did not return a list of PieceRef")
+
+
+def check_midi(path: Path, where: list[str], reasons: list[str]) -> str:
     from episodes.midi_notes import read_midi_notes
     from episodes.sources.base import SkipItem
 
-    where.append("read_midi_notes")
-    try:
-        notes = read_midi_notes(path)
-    except SkipItem as exc:
-        reasons.append(reason(exc))
+    notes = attempt("read_midi_notes", lambda: read_midi_notes(path), SkipItem, where, reasons)
+    if notes is REJECTED:
         return "rejected"
     if not isinstance(notes, list):
         raise ContractViolation(f"read_midi_notes returned {type(notes).__name__}")
-    where.append("midi-events.encode")
-    codec = CODECS["midi-events"]
-    check_tokens(codec, codec.encode(notes))
+    check_encodes("midi-events", notes, "", where)
     return "accepted"
 
 
 def check_table(path: Path, where: list[str], reasons: list[str]) -> str:
-    from episodes.codecs import CODECS
-    from episodes.sources.base import DataError, PieceRef, SkipItem
+    from episodes.sources.base import DataError, SkipItem
     from episodes.sources.tabular import TabularSource
 
-    where.append("TabularSource()")
-    try:
-        source = TabularSource(str(path))
-        where.append("list_pieces()")
-        pieces = source.list_pieces()
-    except DataError as exc:
-        reasons.append(reason(exc))
+    source = attempt("TabularSource()", lambda: TabularSource(str(path)), DataError, where, reasons)
+    pieces = REJECTED if source is REJECTED else attempt("list_pieces()", source.list_pieces, DataError, where,
+                                                         reasons)
+    if pieces is REJECTED:
         return "rejected"
-    if not isinstance(pieces, list) or not all(isinstance(p, PieceRef) for p in pieces):
-        raise ContractViolation("list_pieces() did not return a list of PieceRef")
-    codec = CODECS["text-bytes"]
+    check_pieces(pieces)
     for ref in pieces[:MAX_TABLE_READS]:
-        where.append(f"read({ref.item_id})")
-        try:
-            text = source.read(ref)
-        except SkipItem as exc:
-            reasons.append(reason(exc))
+        text = attempt(f"read({ref.item_id})", lambda: source.read(ref), SkipItem, where, reasons)
+        if text is REJECTED:
             continue
         if not isinstance(text, str):
             raise ContractViolation(f"read() returned {type(text).__name__}")
-        where.append(f"text-bytes.encode({ref.item_id})")
-        check_tokens(codec, codec.encode(text))
+        check_encodes("text-bytes", text, f"({ref.item_id})", where)
     return "accepted"
 
 
 def check_wav(path: Path, where: list[str], reasons: list[str]) -> str:
     from episodes.audio import read_note
-    from episodes.codecs import CODECS
     from episodes.sources.base import SkipItem
 
-    where.append("read_note")
-    try:
-        wave = read_note(path)
-    except SkipItem as exc:
-        reasons.append(reason(exc))
+    wave = attempt("read_note", lambda: read_note(path), SkipItem, where, reasons)
+    if wave is REJECTED:
         return "rejected"
     check_wave(wave)
-    where.append("logmel8.encode")
-    check_tokens(CODECS["logmel8"], CODECS["logmel8"].encode(wave))
+    check_encodes("logmel8", wave, "", where)
     return "accepted"
 
 
 def check_nsynth(path: Path, where: list[str], reasons: list[str]) -> str:
-    from episodes.codecs import CODECS
-    from episodes.sources.base import DataError, PieceRef, SkipItem
+    from episodes.sources.base import DataError, SkipItem
     from episodes.sources.nsynth import NSynthSource
 
-    where.append("NSynthSource()")
-    try:
+    def listed() -> tuple[NSynthSource, list, dict]:
         source = NSynthSource(path)
-        where.append("list_pieces()")
-        pieces = source.list_pieces()
-        where.append("listing()")
-        listing = source.listing()
-    except DataError as exc:
-        reasons.append(reason(exc))
+        return source, source.list_pieces(), source.listing()
+
+    found = attempt("NSynthSource().list_pieces()/listing()", listed, DataError, where, reasons)
+    if found is REJECTED:
         return "rejected"
-    if not isinstance(pieces, list) or not all(isinstance(p, PieceRef) for p in pieces):
-        raise ContractViolation("list_pieces() did not return a list of PieceRef")
+    source, pieces, listing = found
+    check_pieces(pieces)
     if [p.item_id for p in pieces] != sorted(p.item_id for p in pieces) or not isinstance(listing, dict):
         raise ContractViolation("pieces not sorted by item_id, or listing() not a dict")
     for ref in pieces[:MAX_NSYNTH_READS]:
-        where.append(f"read({ref.item_id!r})")
-        try:
-            wave = source.read(ref)
-        except SkipItem as exc:
-            reasons.append(reason(exc))
+        wave = attempt(f"read({ref.item_id!r})", lambda: source.read(ref), SkipItem, where, reasons)
+        if wave is REJECTED:
             continue
         check_wave(wave)
-        where.append(f"logmel8.encode({ref.item_id!r})")
-        check_tokens(CODECS["logmel8"], CODECS["logmel8"].encode(wave))
+        check_encodes("logmel8", wave, f"({ref.item_id!r})", where)
     return "accepted"
 
 
