@@ -60,30 +60,30 @@ case "${1:-}" in
                 # audio/gm-notes (+ variants and the K ablation)
     for m in $BASELINES $ADAPTIVE; do
       "$BIN/fsmb" eval --method "$m" --track midi/music21 --budget full --models runs/models \
-        --out leaderboard/results
+        --out results/main
     done
     for m in $BASELINES $ADAPTIVE; do
       "$BIN/fsmb" eval --method "$m" --track midi/music21 --budget full --models runs/models \
-        --shots 0,1,2,4,8 --episodes 100 --out leaderboard/shots
+        --shots 0,1,2,4,8 --episodes 100 --out results/shots
     done
     for m in $BASELINES $ADAPTIVE; do
       "$BIN/fsmb" eval --method "$m" --track lyrics/fortunes --budget full --models runs/models \
-        --out leaderboard/results
+        --out results/main
     done
     for m in unigram-support lstm lstm-concat finetune dyneval maml fomaml metasgd transformer-icl; do
       "$BIN/fsmb" eval --method "$m" --track lyrics/fortunes --budget full --models runs/models \
-        --samples 8 --episodes 100 --out leaderboard/quality-lyrics
+        --samples 8 --episodes 100 --out results/quality-lyrics
     done
     audio() { "$BIN/fsmb" eval --track audio/gm-notes --budget full --models runs/models --samples 16 \
-      --out leaderboard/results "$@"; }
+      --out results/main "$@"; }
     for m in $AUDIO vae rhvae; do audio --method "$m"; done
     audio --method vae --set iwae_samples=16           # the like-for-like variants of README "audio/gm-notes"
     audio --method vae --set iwae_samples=16 --set steps=0
     audio --method rhvae --set steps=10 --episodes 32
-    audio --method vae --set iwae_samples=16 --set steps=0 --shots 1,2,4,8,16 --episodes 100 --out leaderboard/ablation
+    audio --method vae --set iwae_samples=16 --set steps=0 --shots 1,2,4,8,16 --episodes 100 --out results/ablation
     "$BIN/fsmb" ablation --track audio/gm-notes --methods "${AUDIO// /,},vae,rhvae" --shots 1,2,4,8,16 \
-      --episodes 100 --samples 16 --budget full --models runs/models --out leaderboard/ablation
-    "$BIN/fsmb" leaderboard --results leaderboard/results --format md
-    "$BIN/fsmb" leaderboard --results leaderboard/shots --format md --plot leaderboard/shots.png ;;
+      --episodes 100 --samples 16 --budget full --models runs/models --out results/ablation
+    "$BIN/fsmb" leaderboard --results results/main --format md
+    "$BIN/fsmb" leaderboard --results results/shots --format md --plot results/shots.png ;;
   *) echo "usage: bash run.sh setup|quickstart|test|bench|fuzz|reproduce" >&2; exit 2 ;;
 esac

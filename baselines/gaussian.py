@@ -1,4 +1,4 @@
-"""Gaussian baselines for audio tracks, on dequantised log-mel levels (`benchmark.dequantise`).
+"""Gaussian baselines for audio tracks, on dequantised log-mel levels (`benchmark.scoring.dequantise`).
 
 - ``gaussian-global``: a diagonal Gaussian fit on every meta-train note; ignores the
   support set.
@@ -31,10 +31,10 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 import torch
 
-from benchmark.dequantise import dequantised, discrete_log_prob, quantised
-from benchmark.protocol import Budget, MetaTrainData
-from benchmark.scoring import mean_nats_per_token, score_episodes
-from benchmark.training import load_checkpoint, save_checkpoint
+from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.scoring.dequantise import dequantised, discrete_log_prob, quantised
+from benchmark.scoring.nll import mean_nats_per_token, score_episodes
+from benchmark.training.loop import load_checkpoint, save_checkpoint
 from episodes.audio_encoding import LEVELS, SHAPE
 from episodes.types import Item
 

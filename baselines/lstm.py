@@ -21,10 +21,11 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from benchmark.nets import (
+from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.nn.sequence import (
     LSTM_SIZES,
-    LSTMConfig,
     LSTMLM,
+    LSTMConfig,
     LSTMState,
     lm_loss,
     pad_batch,
@@ -32,8 +33,7 @@ from benchmark.nets import (
     sample_lstm,
     score_sequences,
 )
-from benchmark.neural import NeuralMethod, episode_batches
-from benchmark.protocol import Budget, MetaTrainData
+from benchmark.training.neural import NeuralMethod, episode_batches
 from episodes.types import Item
 
 

@@ -18,9 +18,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from benchmark.protocol import SEQUENCE_MODALITIES, Budget, MetaTrainData
-from benchmark.scoring import mean_nats_per_token, score_episodes
-from benchmark.training import load_checkpoint, save_checkpoint
+from benchmark.contract.protocol import SEQUENCE_MODALITIES, Budget, MetaTrainData
+from benchmark.scoring.nll import mean_nats_per_token, score_episodes
+from benchmark.training.loop import load_checkpoint, save_checkpoint
 from episodes.tokens import BOS, EOS, PAD
 from episodes.types import Item
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from benchmark.cli import main
+from benchmark.cli.main import main
 
 sys.exit(main())

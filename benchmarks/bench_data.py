@@ -25,12 +25,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+from timing import median_seconds
 
 from episodes.atomic import write_json
 from episodes.sources.music21_corpus import Music21CorpusSource
-from episodes.store import CorpusStore, corpus_fingerprint, file_sha256, open_store, store_dir
+from episodes.store import (
+    CorpusStore,
+    corpus_fingerprint,
+    file_sha256,
+    open_store,
+    store_dir,
+)
 from episodes.tracks import TRACKS, Track
-from timing import median_seconds
 
 
 def scaled_copy(store: CorpusStore, factor: int, dest: Path) -> Path:
@@ -58,8 +64,8 @@ def eval_child(store_root: str, n_episodes: int) -> None:
     import torch
 
     from baselines.lstm import LSTMBaseline
-    from benchmark.nets import LSTM_SIZES, LSTMConfig, LSTMLM
-    from benchmark.scoring import score_episodes
+    from benchmark.nn.sequence import LSTM_SIZES, LSTMLM, LSTMConfig
+    from benchmark.scoring.nll import score_episodes
 
     torch.manual_seed(0)
     store = CorpusStore(Path(store_root))

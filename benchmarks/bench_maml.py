@@ -7,7 +7,7 @@ The reference below is written the way learn2learn's ``MAML.clone()`` / ``adapt(
 works: for each task, start from the live parameters, take inner steps with
 ``torch.autograd.grad(..., create_graph=True)`` (second order) or without it (first
 order), compute the query loss and back-propagate it into the shared parameters.
-Both use the same functional LSTM (`benchmark.functional.lm_nll`), so the math is
+Both use the same functional LSTM (`benchmark.nn.functional_lstm.lm_nll`), so the math is
 identical; the script checks that both meta-gradients agree to 1e-5 and prints the
 median time of each and their ratio.
 """
@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 
 import torch
+from timing import median_seconds
 from torch.func import grad_and_value
 
-from benchmark.functional import lm_nll
-from benchmark.nets import LSTM_SIZES, LSTMConfig, LSTMLM
+from benchmark.nn.functional_lstm import lm_nll
+from benchmark.nn.sequence import LSTM_SIZES, LSTMLM, LSTMConfig
 from methods.maml import meta_loss
-from timing import median_seconds
 
 
 def reference_meta_step(lm: LSTMLM, supports, queries, *, lr: float, steps: int, first_order: bool):

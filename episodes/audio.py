@@ -20,7 +20,13 @@ import numpy as np
 
 from episodes.atomic import atomic_path
 from episodes.dependencies import check
-from episodes.limits import MAX_READ_SAMPLES, MAX_RESAMPLE_TERMS, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, check_cap
+from episodes.limits import (
+    MAX_READ_SAMPLES,
+    MAX_RESAMPLE_TERMS,
+    MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE,
+    check_cap,
+)
 from episodes.sources.base import SkipItem, UnreadableItem
 
 SAMPLE_RATE = 16_000

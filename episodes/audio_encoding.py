@@ -13,7 +13,7 @@ Every audio model is scored on this representation, so it is fixed and versioned
 
 An item is therefore a ``(64, 64)`` array of integers in ``0..255`` (mel band x
 frame) -- 4,096 *dimensions*.  A continuous density model scores it through uniform
-dequantisation (`benchmark.dequantise`), which turns its density into an upper bound
+dequantisation (`benchmark.scoring.dequantise`), which turns its density into an upper bound
 on the discrete NLL, in nats per dimension: a uniform model scores ``ln 256 = 5.545``.
 Models normalise inputs as they wish (e.g. with meta-train statistics); the score
 does not depend on it.

@@ -53,9 +53,9 @@ from tqdm.auto import tqdm
 from episodes.atomic import atomic_path, write_json
 from episodes.codecs import CODECS, Codec
 from episodes.dependencies import DependencyError, check, dependency_key, version
-from episodes.tokens import TOKEN_DTYPE
 from episodes.limits import MAX_ITEM_TOKENS, check_cap
 from episodes.sources.base import DataError, PieceRef, SkipItem, Source, UnreadableItem
+from episodes.tokens import TOKEN_DTYPE
 
 STORE_FORMAT = 3  # 2: codec-generic (n_units), optional dedupe; 3: file hashes in meta.json
 CHUNK = 32

@@ -11,8 +11,14 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
-from benchmark.records import EPISODE_FIELDS, RUN_FIELDS, RecordError, read_numbered_records, read_run
-from benchmark.scoring import EpisodeScore
+from benchmark.run.records import (
+    EPISODE_FIELDS,
+    RUN_FIELDS,
+    RecordError,
+    read_numbered_records,
+    read_run,
+)
+from benchmark.scoring.nll import EpisodeScore
 
 # The tokenisation-independent unit of each modality, as (unit key in records, label).
 UNIT_LABELS = {"notes": "bits/note", "characters": "bits/char", "dims": "bits/dim"}
@@ -100,7 +106,7 @@ def load_runs(results: Path) -> list[tuple[dict, list[dict]]]:
 
 def checked_episode(path: Path, line: int, record: dict) -> dict:
     """``record`` with nats_per_token, bits_per_token and bits_per recomputed from its
-    ``nll_nats`` and ``units`` as `benchmark.scoring.EpisodeScore` computes them.
+    ``nll_nats`` and ``units`` as `benchmark.scoring.nll.EpisodeScore` computes them.
 
     Refuses (`RecordError` naming ``path:line``) a record whose lists do not line up
     with its query items, whose nats are not finite numbers, or whose stored figure

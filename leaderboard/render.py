@@ -50,10 +50,10 @@ def to_markdown(rows: Sequence[Row]) -> str:
 
 
 def _quality_table(rows: Sequence[Row]) -> list[str]:
-    """Sample quality (means over episodes) of the rows that sampled; see `benchmark.quality.directions`."""
+    """Sample quality (means over episodes) of the rows that sampled; see `benchmark.scoring.quality.directions`."""
     if not rows:
         return []
-    from benchmark.quality import directions
+    from benchmark.scoring.quality import directions
 
     better = directions()
     names = [k for k in rows[0].quality if k in better or k.endswith("_reference")]

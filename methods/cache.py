@@ -19,8 +19,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from benchmark.nets import LSTMLM, pad_batch
-from benchmark.overrides import Range
+from benchmark.contract.overrides import Range
+from benchmark.nn.sequence import LSTMLM, pad_batch
 from episodes.types import Item
 from methods.pretrained import PretrainedLSTMMethod, TokenwiseAdapted
 

@@ -21,8 +21,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from benchmark.nets import LSTMLM, LSTMState, token_nll
-from benchmark.overrides import Range
+from benchmark.contract.overrides import Range
+from benchmark.nn.sequence import LSTMLM, LSTMState, token_nll
 from episodes.types import Item
 from methods.pretrained import PretrainedLSTMMethod, TokenwiseAdapted
 

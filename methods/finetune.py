@@ -13,8 +13,8 @@ from typing import Any, Sequence
 import torch
 
 from baselines.lstm import LSTMAdapted
-from benchmark.nets import LSTMLM, lm_loss, pad_batch
-from benchmark.overrides import Range
+from benchmark.contract.overrides import Range
+from benchmark.nn.sequence import LSTMLM, lm_loss, pad_batch
 from episodes.types import Item
 from methods.pretrained import PretrainedLSTMMethod
 

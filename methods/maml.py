@@ -28,11 +28,11 @@ from torch import nn
 from torch.func import grad, grad_and_value, vmap
 
 from baselines.lstm import LSTMAdapted, LSTMBaseline
-from benchmark.functional import Params, lm_nll
-from benchmark.nets import LSTMLM, pad_batch
-from benchmark.protocol import Budget, MetaTrainData
-from benchmark.scoring import mean_nats_per_token, score_episodes
-from benchmark.training import train_loop
+from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.nn.functional_lstm import Params, lm_nll
+from benchmark.nn.sequence import LSTMLM, pad_batch
+from benchmark.scoring.nll import mean_nats_per_token, score_episodes
+from benchmark.training.loop import train_loop
 from episodes.types import Item
 
 

@@ -10,9 +10,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from baselines.lstm import LSTMBaseline
-from benchmark.nets import LSTMLM, sample_lstm
-from benchmark.protocol import Budget, MetaTrainData
-from benchmark.scoring import mean_nats_per_token, score_episodes
+from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.nn.sequence import LSTMLM, sample_lstm
+from benchmark.scoring.nll import mean_nats_per_token, score_episodes
 from episodes.types import Episode, Item
 
 VAL_EPISODES_MAX = 40  # adaptation is costly: select on at most this many meta-val episodes

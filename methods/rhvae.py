@@ -1,4 +1,4 @@
-"""``rhvae``: the Riemannian Hamiltonian VAE (`benchmark.rhvae`) as a few-shot method.
+"""``rhvae``: the Riemannian Hamiltonian VAE (`benchmark.nn.rhvae`) as a few-shot method.
 
 Its encoder and decoder start from the fitted ``vae`` (same budget and seed, shared
 through `MetaTrainData.pretrained`); the metric network is new.  It is then trained
@@ -21,8 +21,8 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from benchmark.protocol import Budget, MetaTrainData
-from benchmark.rhvae import RHVAE, RHVAEConfig
+from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.nn.rhvae import RHVAE, RHVAEConfig
 from methods.vae import VAE
 
 RHVAE_IWAE_SAMPLES = 16  # each sample runs the flow (3 leapfrog steps with gradients)

@@ -33,10 +33,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from benchmark.nets import token_nll
-from benchmark.neural import NeuralMethod, episode_batches
-from benchmark.protocol import Budget, MetaTrainData
-from benchmark.transformer import (
+from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.nn.sequence import token_nll
+from benchmark.nn.transformer import (
     TRANSFORMER_SIZES,
     TransformerConfig,
     TransformerLM,
@@ -44,6 +43,7 @@ from benchmark.transformer import (
     sample_transformer,
     score_windows,
 )
+from benchmark.training.neural import NeuralMethod, episode_batches
 from episodes.tokens import PAD
 from episodes.types import Episode, Item
 

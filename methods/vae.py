@@ -1,4 +1,4 @@
-"""``vae``: a convolutional VAE (`benchmark.conv_vae`) trained on meta-train notes and
+"""``vae``: a convolutional VAE (`benchmark.nn.conv_vae`) trained on meta-train notes and
 adapted to an instrument by fine-tuning on its support notes.
 
 Training maximises the ELBO of meta-train notes (fresh dequantisation noise every
@@ -7,7 +7,7 @@ step), keeping the weights best on meta-val.  ``adapt`` copies the network and t
 chosen on meta-val from ``steps_grid`` x ``lr_grid`` after training (``steps = 0`` is the
 non-adaptive VAE).  Query notes are scored with the importance-weighted bound (IWAE)
 with `IWAE_SAMPLES` samples -- recorded in the hyper-parameters as ``bound`` -- turned
-into a bound on the discrete NLL by `benchmark.dequantise`.  After training, a few
+into a bound on the discrete NLL by `benchmark.scoring.dequantise`.  After training, a few
 samples are rendered to WAV (Griffin-Lim) and logged to TensorBoard as audio.
 """
 
@@ -21,12 +21,17 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from benchmark.conv_vae import ConvVAE, ConvVAEConfig, elbo
-from benchmark.dequantise import dequantised, discrete_log_prob, jittered, quantised
-from benchmark.neural import NeuralMethod
-from benchmark.overrides import Range
-from benchmark.protocol import Budget, MetaTrainData
-from benchmark.scoring import mean_nats_per_token, score_episodes
+from benchmark.contract.overrides import Range
+from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.nn.conv_vae import ConvVAE, ConvVAEConfig, elbo
+from benchmark.scoring.dequantise import (
+    dequantised,
+    discrete_log_prob,
+    jittered,
+    quantised,
+)
+from benchmark.scoring.nll import mean_nats_per_token, score_episodes
+from benchmark.training.neural import NeuralMethod
 from episodes.audio import SAMPLE_RATE, write_note
 from episodes.audio_encoding import N_DIMS, SHAPE, to_waveform
 from episodes.types import Item

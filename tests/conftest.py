@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.protocol import Budget
+from benchmark.contract.protocol import Budget
 from episodes.encoding import Note, write_midi
 from episodes.tracks import TRACKS, Track
 

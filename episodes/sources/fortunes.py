@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from episodes.lyrics import TEXT_NORM_VERSION, decode_utf8, normalise_text
-from episodes.sources.base import DataError, PieceRef, SkipItem, normalise_artist, safe_join
+from episodes.sources.base import (
+    DataError,
+    PieceRef,
+    SkipItem,
+    normalise_artist,
+    safe_join,
+)
 
 DEFAULT_ROOT = Path("/usr/share/games/fortunes")
 PARSER_VERSION = 2

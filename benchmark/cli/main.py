@@ -1,0 +1,339 @@
+"""The ``fsmb`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from benchmark.contract.methods import BASELINES, METHODS, make_method, methods_for
+from benchmark.contract.overrides import (
+    SettingError,
+    apply_overrides,
+    parse_setting,
+    settings_dict,
+)
+from benchmark.contract.protocol import BUDGETS, ContractError
+from benchmark.contract.registry import Registry, RegistryError
+from benchmark.run.arguments import ArgumentError, count_type, parse_shots, writable_dir
+from benchmark.run.records import RecordError
+from episodes.dependencies import DependencyError, doctor
+from episodes.dependencies import check as check_dependencies
+from episodes.manifest import ManifestError
+from episodes.sources.base import DataError
+from episodes.tracks import TRACKS, Track, TrackSpec
+
+TRACK_REGISTRY = Registry("track", {name: name for name in TRACKS})
+USER_ERRORS = (DataError, ManifestError, RegistryError, RecordError, SettingError, ArgumentError, DependencyError,
+               ContractError)
+
+
+def default_cache() -> Path:
+    return Path(os.environ.get("FSMB_CACHE", Path.home() / ".cache" / "fsmb"))
+
+
+def track_spec(name: str) -> TrackSpec:
+    if name not in TRACKS:
+        raise RegistryError(TRACK_REGISTRY.unknown(name).replace(" (or give your own as 'package.module:Class')", ""))
+    return TRACKS[name]
+
+
+def open_track(args: argparse.Namespace, *, build: bool = True) -> Track:
+    """The track ``args`` name, with its source options and pinned split; warns (stderr)
+    about split-file artists the data lacks."""
+    spec = track_spec(args.track)
+    artist_from = getattr(args, "artist_from", None)
+    options: dict | None = None
+    if spec.source == "table":
+        options = {name: getattr(args, name, None) for name in ("artist_column", "text_column", "title_column")}
+        options["split"] = getattr(args, "hf_split", None)
+    elif spec.source == "audio-folder":
+        options = {"artist_column": getattr(args, "artist_column", None)}
+    elif spec.source in ("midi-dir", "text-dir"):
+        options = {"artist_from": artist_from}
+    if artist_from is not None and spec.source not in ("midi-dir", "text-dir"):
+        raise DataError(f"--artist-from reads artists from file names of midi/dir and lyrics/dir, not {spec.name}")
+    track = Track.open(spec, cache_dir=Path(args.cache_dir), data_dir=getattr(args, "data_dir", None),
+                       source_options=options, workers=args.workers, build=build,
+                       split_file=getattr(args, "split_file", None))
+    if track.unlisted_warning():
+        print(f"fsmb: warning: --split-file {args.split_file}: {track.unlisted_warning()}", file=sys.stderr)
+    return track
+
+
+# ----- commands -----------------------------------------------------------------
+def cmd_tracks(args: argparse.Namespace) -> int:
+    if args.json:
+        print(json.dumps([s.to_dict() for s in TRACKS.values()], indent=1))
+        return 0
+    for spec in TRACKS.values():
+        extra = " [needs --data-dir]" if spec.needs_data_dir else ""
+        extra += " [stand-in data]" if spec.stand_in else ""
+        print(f"{spec.name:16s} v{spec.version}  K={spec.shots} Q={spec.query_size}  {spec.description}{extra}")
+    return 0
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    rows = [{"name": n, "target": METHODS.target(n), "baseline": n in BASELINES,
+             "modalities": list(getattr(METHODS.get(n), "modalities", ()))} for n in METHODS.names()]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        for r in rows:
+            print(f"{r['name']:18s} {'/'.join(r['modalities']):12s} {r['target']}")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Load and exercise every native library FSMB builds corpora with."""
+    problems = 0
+    for name, ver, problem in doctor():
+        print(f"{'FAIL' if problem else 'ok':4s}  {name:12s} {ver:14s} {problem or ''}".rstrip())
+        problems += problem is not None
+    print("all libraries work" if not problems else f"{problems} libraries do not work: see the fixes above")
+    return 1 if problems else 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from episodes.verify import verify_track
+
+    track = open_track(args, build=args.action == "build")
+    if args.action == "build":
+        report = track.store.report()
+        print(json.dumps({"track": track.spec.name, "store": str(track.store.root),
+                          "fingerprint": track.store.fingerprint, "items": len(track.store),
+                          "skipped": report["n_skipped"], "build_seconds": report["build_seconds"],
+                          "source_listing": report.get("source_listing"),
+                          "splits": track.summary()}, indent=1))
+        print("\n".join(track.split_report()))
+        if track.few_test_warning():
+            print(f"fsmb: warning: {track.few_test_warning()}", file=sys.stderr)
+        for split in ("val", "test"):
+            m = track.manifest(split)
+            print(f"{split} manifest K={m.shots} Q={m.query_size}: {len(m.episodes)} episodes, sha256 {m.sha256}")
+        return 0
+    problems = verify_track(track, log=print)
+    if problems:
+        for p in problems:
+            print(f"FAIL: {p}", file=sys.stderr)
+        return 1
+    print(f"{track.spec.name}: all checks passed")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from benchmark.run.runner import fit_or_load
+
+    make_method(args.method)  # the contract is checked before the corpus is built
+    track = open_track(args)
+    _, meta = fit_or_load(args.method, track, budget=BUDGETS[args.budget], models=Path(args.models),
+                          seed=args.seed, retrain=args.retrain)
+    print(json.dumps({k: meta[k] for k in ("method", "hparams", "budget", "train_seconds")}, indent=1))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from benchmark.run.runner import evaluate
+    from leaderboard.aggregate import leaderboard_rows
+    from leaderboard.render import render
+
+    overrides = settings_dict(args.settings)
+    apply_overrides(make_method(args.method), args.method, overrides)  # contract and --set, before the corpus
+    track = open_track(args)
+    for k in args.shots or [track.spec.shots]:
+        path = evaluate(args.method, track, shots=k, n_episodes=args.episodes, out=Path(args.out),
+                        budget=BUDGETS[args.budget], models=Path(args.models), seed=args.seed,
+                        samples=args.samples, overrides=overrides)
+        print(f"records: {path}")
+    print(render(leaderboard_rows(Path(args.out)), "md"))
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from leaderboard.aggregate import leaderboard_rows
+    from leaderboard.render import render
+
+    rows = leaderboard_rows(Path(args.results), reference=args.reference)
+    print(render(rows, args.format))
+    if args.plot:
+        from leaderboard.plot import plot_shots
+
+        plot_shots(rows, Path(args.plot))
+        print(f"shots curve: {args.plot}", file=sys.stderr)
+    return 0
+
+
+def cmd_ablation(args: argparse.Namespace) -> int:
+    """Score methods at several K with samples, then write the ablation table and plot."""
+    from benchmark.run.runner import evaluate
+    from episodes.atomic import atomic_path
+    from leaderboard.ablation import ablation_markdown, plot_ablation
+    from leaderboard.aggregate import leaderboard_rows
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for method in methods:  # the contract is checked before the corpus is built
+        make_method(method)
+    track = open_track(args)
+    out = Path(args.out)
+    for method in methods:
+        for shots in args.shots:
+            evaluate(method, track, shots=shots, n_episodes=args.episodes, out=out, budget=BUDGETS[args.budget],
+                     models=Path(args.models), seed=args.seed, samples=args.samples)
+    rows = [r for r in leaderboard_rows(out, reference=args.reference)
+            if r.track == track.spec.name and r.method in methods and r.shots in args.shots]
+    table = ablation_markdown(rows)
+    with atomic_path(out / "ablation.md") as tmp:
+        tmp.write_text(table)
+    plot_ablation(rows, out / "ablation.png")
+    print(table)
+    print(f"table: {out / 'ablation.md'}, plot: {out / 'ablation.png'}", file=sys.stderr)
+    return 0
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    from benchmark.run.runner import evaluate
+    from episodes.sources.fortunes import DEFAULT_ROOT
+    from leaderboard.aggregate import leaderboard_rows
+    from leaderboard.render import render
+
+    started = time.perf_counter()
+    out = Path(args.out)
+    names = ["midi/music21"]
+    if DEFAULT_ROOT.is_dir():
+        names.append("lyrics/fortunes")
+    else:
+        print(f"(lyrics/fortunes skipped: no fortune files in {DEFAULT_ROOT}; apt-get install fortunes)")
+    try:
+        check_dependencies(("pyfluidsynth",))
+        names.append("audio/gm-notes")
+    except DependencyError as exc:
+        print(f"(audio/gm-notes skipped: {exc})")
+    for step, name in enumerate(names, 1):
+        args.track = name
+        print(f"[{step}/{len(names) + 1}] {name}: corpus (built once, then cached in {args.cache_dir})")
+        track = open_track(args)
+        baselines = methods_for(track.spec.modality, BASELINES)
+        print(f"    training and scoring {len(baselines)} baselines (budget 'quick') on the first "
+              f"{args.episodes} of the {track.spec.n_test} fixed test episodes, K={track.spec.shots}")
+        for method in baselines:
+            evaluate(method, track, shots=track.spec.shots, n_episodes=args.episodes, out=out / "results",
+                     budget=BUDGETS["quick"], models=out / "models", seed=args.seed)
+    print(f"[{len(names) + 1}/{len(names) + 1}] leaderboard ({args.episodes} test episodes per track; quick "
+          "budget -- the published full-manifest tables are in results/main/)\n")
+    print(render(leaderboard_rows(out / "results"), "md"))
+    print(f"done in {time.perf_counter() - started:.0f} s; records in {out / 'results'}, "
+          f"TensorBoard logs: tensorboard --logdir {out / 'models'}")
+    return 0
+
+
+# ----- parser -------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fsmb", description="FSMB: few-shot music benchmark")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_args(p: argparse.ArgumentParser, track: bool = True) -> None:
+        if track:
+            p.add_argument("--track", required=True, help="track name; see `fsmb tracks`")
+            p.add_argument("--data-dir", "--source", dest="data_dir",
+                           help="your data: a dataset root, a table file, or hf:<owner>/<name> (lyrics/hf)")
+            p.add_argument("--artist-column", help="lyrics tables: artist column (default: artist); audio/folder: "
+                           "artist column of metadata.csv (default: artist, else instrument)")
+            p.add_argument("--text-column", help="lyrics tables: text column (default: lyrics, else text)")
+            p.add_argument("--title-column", help="lyrics tables: title column (default: title, else song)")
+            p.add_argument("--hf-split", help="lyrics/hf: dataset split (default: train)")
+            p.add_argument("--artist-from", metavar="PATTERN",
+                           help='midi/dir, lyrics/dir: a flat tree whose file names carry the artist, e.g. '
+                                '"{artist} - {title}" (files found recursively; names that do not match are counted)')
+            p.add_argument("--split-file", metavar="FILE",
+                           help="pin the artist split: JSON {\"train\": [...], \"val\": [...], \"test\": [...]} or "
+                                "CSV/TSV with header artist,split (every artist, names exactly as in the data)")
+        p.add_argument("--cache-dir", default=str(default_cache()), help="corpus cache (default: %(default)s)")
+        p.add_argument("--workers", type=count_type(1), default=None, help="parser processes (default: all cores)")
+
+    def run_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--budget", choices=sorted(BUDGETS), default="quick")
+        p.add_argument("--models", default="runs/models", help="where fitted methods are kept")
+        p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("tracks", help="list tracks")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_tracks)
+    p = sub.add_parser("methods", help="list methods")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_methods)
+    p = sub.add_parser("doctor", help="check that the native libraries (torchaudio, FluidSynth, ...) load and work")
+    p.set_defaults(func=cmd_doctor)
+    p = sub.add_parser("data", help="build or verify a track's corpus and manifests")
+    p.add_argument("action", choices=["build", "verify"])
+    data_args(p)
+    p.set_defaults(func=cmd_data)
+    p = sub.add_parser("train", help="fit a method on a track's meta-train split")
+    p.add_argument("--method", required=True)
+    p.add_argument("--retrain", action="store_true", help="train again even if a fitted model exists")
+    data_args(p)
+    run_args(p)
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("eval", help="score a method on a track's fixed test manifest")
+    p.add_argument("--method", required=True)
+    p.add_argument("--shots", type=parse_shots, default=None, help="K, or a list like 0,1,2,4,8")
+    p.add_argument("--episodes", type=count_type(1), default=None, help="first N episodes only (default: all)")
+    p.add_argument("--out", required=True, help="results directory")
+    p.add_argument("--samples", type=count_type(0), default=0,
+                   help="also draw N samples per episode and record their quality (lyrics and audio tracks)")
+    p.add_argument("--set", dest="settings", type=parse_setting, action="append", default=[], metavar="NAME=VALUE",
+                   help="an evaluation-time setting of the fitted method (e.g. iwae_samples=16; repeatable); "
+                        "recorded as the variant METHOD[NAME=VALUE]")
+    data_args(p)
+    run_args(p)
+    p.set_defaults(func=cmd_eval)
+    p = sub.add_parser("ablation", help="NLL, coverage and latent geometry against K (table + plot)")
+    p.add_argument("--methods", required=True, help="comma-separated, e.g. gaussian-support,vae,rhvae")
+    p.add_argument("--shots", type=parse_shots, default=[1, 2, 4, 8, 16], help="default: 1,2,4,8,16")
+    p.add_argument("--episodes", type=count_type(1), default=100, help="first N test episodes per K (default: %(default)s)")
+    p.add_argument("--samples", type=count_type(0), default=16, help="samples per episode (default: %(default)s)")
+    p.add_argument("--out", required=True, help="results directory; ablation.md and ablation.png go there too")
+    p.add_argument("--reference", default=None, help="method for paired differences (default: the modality's)")
+    data_args(p)
+    run_args(p)
+    p.set_defaults(func=cmd_ablation)
+    p = sub.add_parser("leaderboard", help="aggregate result records")
+    p.add_argument("--results", required=True)
+    p.add_argument("--format", choices=["md", "json", "csv"], default="md")
+    p.add_argument("--reference", default=None,
+                   help="method for paired differences (default: lstm on MIDI and lyrics, gaussian-support on audio)")
+    p.add_argument("--plot", help="also write the NLL-against-K plot to this PNG file")
+    p.set_defaults(func=cmd_leaderboard)
+    p = sub.add_parser("quickstart", help="build midi/music21 (and lyrics/fortunes, audio/gm-notes), train and score the baselines")
+    p.add_argument("--out", default="quickstart-out")
+    p.add_argument("--episodes", type=count_type(1), default=100, help="test episodes to score (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    data_args(p, track=False)
+    p.set_defaults(func=cmd_quickstart)
+    return parser
+
+
+# Folders a command writes to, checked before any work: (attribute, option).
+OUTPUT_DIRS = (("out", "--out"), ("models", "--models"), ("cache_dir", "--cache-dir"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        for attr, option in OUTPUT_DIRS:
+            if getattr(args, attr, None):
+                writable_dir(args.__dict__[attr], option)
+        return args.func(args)
+    except USER_ERRORS as exc:
+        print(f"fsmb: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fsmb: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""The method contract.
+
+A method is fitted once on meta-train data, then adapted to each episode's support
+set; the adapted model scores query songs and samples new ones::
+
+    method.fit(data, budget=budget, logdir=logdir)
+    adapted = method.adapt(episode.support)     # never sees the query set
+    nats = adapted.log_prob(episode.query)      # per-item total nats, shape (Q,)
+
+``adapt`` must return a new object and leave the method unchanged, so that nothing
+leaks from one episode into the next.  The runner may call the optional batched
+hooks of `BatchedMethod` instead, to score many episodes in one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from episodes.manifest import EpisodeDrawer
+from episodes.tracks import Track
+from episodes.types import Episode, Item
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Training budget; recorded in every result.
+
+    ``steps``: optimiser steps; ``batch_size``: sequences per step; ``val_every``:
+    steps between meta-val evaluations; ``val_episodes``: meta-val episodes used for
+    model selection; ``size``: model size preset (``small`` or ``base``).
+    """
+
+    name: str
+    steps: int
+    batch_size: int
+    val_every: int
+    val_episodes: int
+    size: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+SEQUENCE_MODALITIES = ("midi", "lyrics")  # the ``modalities`` of token-sequence methods
+
+BUDGETS: dict[str, Budget] = {
+    "quick": Budget("quick", steps=250, batch_size=16, val_every=125, val_episodes=40, size="small"),
+    "full": Budget("full", steps=1500, batch_size=16, val_every=250, val_episodes=100, size="small"),
+}
+
+
+class MetaTrainData:
+    """What ``fit`` may see: meta-train items and episodes, and meta-val episodes.
+
+    The test split is unreachable from here: model selection uses meta-val only.
+    """
+
+    def __init__(self, track: Track, *, seed: int, pretrained: Callable[[str], "Method"] | None = None) -> None:
+        self._track = track
+        self._pretrained = pretrained
+        self.seed = seed
+        self.vocab_size = track.vocab_size
+        self.max_tokens = track.spec.max_tokens
+        self.shots = track.spec.shots
+        self.track_name = track.spec.name
+
+    def pretrained(self, name: str) -> "Method":
+        """Another method fitted on the same meta-train data, budget and seed (e.g. the
+        ``lstm`` that ``finetune`` starts from); trained once and shared."""
+        if self._pretrained is None:
+            raise RuntimeError(f"no pretrained-method provider: cannot get {name!r}")
+        return self._pretrained(name)
+
+    def train_items(self) -> list[Item]:
+        """Every meta-train item (cropped to the track's ``max_tokens``)."""
+        return [self._track.item(i) for i in self._track.split_indices("train")]
+
+    def train_drawer(self, shots: int, query_size: int = 1) -> EpisodeDrawer:
+        """On-the-fly meta-train episodes: ``drawer.draw(i)`` -> ids; see `episode`."""
+        return self._track.drawer("train", shots, query_size, seed=self.seed)
+
+    def episode(self, spec) -> Episode:
+        return self._track.episode(spec)
+
+    def val_episodes(self, n: int, shots: int | None = None) -> list[Episode]:
+        """The first ``n`` episodes of the fixed meta-val manifest."""
+        manifest = self._track.manifest("val", shots)
+        return [self._track.episode(e) for e in manifest.episodes[:n]]
+
+
+@runtime_checkable
+class Adapted(Protocol):
+    """A model adapted to one support set."""
+
+    def log_prob(self, items: Sequence[Item]) -> np.ndarray:
+        """Total log-likelihood of each item in nats, shape ``(len(items),)``, each ``<= 0``.
+
+        Each item is scored on its own, given the support set only.  On sequence
+        tracks item ``i`` contributes ``log p(tokens[1:] | tokens[0] = BOS, support)``;
+        on audio tracks ``log P(tokens | support)`` of the quantised levels (or a lower
+        bound on it, e.g. `benchmark.scoring.dequantise`).
+        """
+
+    def sample(self, n: int, *, max_len: int, generator: np.random.Generator) -> list[np.ndarray]:
+        """``n`` samples shaped like items' ``tokens``: token sequences (``uint16``, each
+        starting with BOS, at most ``max_len`` long) or audio level arrays (``uint8``)."""
+
+
+@runtime_checkable
+class Method(Protocol):
+    """A few-shot generative modelling method."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    # Optional ``modalities: ClassVar[tuple[str, ...]]``: the track modalities the
+    # method models; the runner refuses others with a clear message.
+    # Optional ``eval_settings: dict[str, Range]``: attributes that `fsmb eval --set
+    # NAME=VALUE` may change on the fitted method without retraining, with the values
+    # each may take (`benchmark.contract.overrides`).
+
+    def hparams(self) -> dict[str, Any]:
+        """Hyper-parameters, recorded in every result."""
+
+    def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
+        """Train on meta-train (selecting on meta-val); log curves under ``logdir``."""
+
+    def adapt(self, support: Sequence[Item]) -> Adapted:
+        """A new adapted model; ``support`` may be empty (K = 0)."""
+
+    def save(self, path: Path) -> None:
+        """Write the fitted state to the directory ``path`` (atomically)."""
+
+    def load(self, path: Path) -> None:
+        """Restore the state written by `save` (never unpickles untrusted data)."""
+
+    def n_params(self) -> int:
+        """Number of parameters used at inference."""
+
+
+MODALITIES = ("midi", "lyrics", "audio")
+REQUIRED = ("hparams", "fit", "adapt", "save", "load", "n_params")
+
+
+class ContractError(TypeError):
+    """A method class that breaks a rule of `Method`; the message names the rule."""
+
+
+def check_method_class(cls: object, label: str) -> None:
+    """Check the rules of `Method` that can be checked before any work: ``cls`` is a
+    class constructible without arguments; ``name`` and ``version`` are non-empty
+    strings; the methods of `Method` exist; ``modalities``, if declared, is a
+    non-empty tuple of `MODALITIES`; ``eval_settings``, if declared, maps attribute
+    names the class has to `benchmark.contract.overrides.Range` values.
+
+    Raises `ContractError` with one line naming the rule and what was seen.
+    """
+    from benchmark.contract.overrides import Range
+
+    where = f"{label}: breaks the method contract (benchmark/contract/protocol.py):"
+    if not isinstance(cls, type):
+        raise ContractError(f"{where} it is a {type(cls).__name__}, not a class")
+    for attr in ("name", "version"):
+        value = getattr(cls, attr, None)
+        if not isinstance(value, str) or not value.strip():
+            raise ContractError(f"{where} class attribute {attr!r} must be a non-empty string (found {value!r})")
+    missing = [m for m in REQUIRED if not callable(getattr(cls, m, None))]
+    if missing:
+        raise ContractError(f"{where} missing method(s) {', '.join(missing)}")
+    modalities = getattr(cls, "modalities", MODALITIES)
+    if not isinstance(modalities, tuple) or not modalities or not set(modalities) <= set(MODALITIES):
+        raise ContractError(f"{where} 'modalities' must be a non-empty tuple of {MODALITIES} (found {modalities!r})")
+    settings = getattr(cls, "eval_settings", {})
+    bad = [k for k, r in settings.items() if not isinstance(r, Range)] if isinstance(settings, dict) else [settings]
+    if bad:
+        raise ContractError(f"{where} 'eval_settings' must map setting names to benchmark.contract.overrides.Range "
+                            f"(found {bad[0]!r})")
+
+
+class BatchedMethod(Method, Protocol):
+    """Optional: adapt and score many episodes at once (the runner prefers these)."""
+
+    def adapt_many(self, supports: Sequence[Sequence[Item]]) -> list[Adapted]: ...
+
+    def log_prob_many(self, adapted: Sequence[Adapted], queries: Sequence[Sequence[Item]]) -> list[np.ndarray]: ...

@@ -1,0 +1,74 @@
+"""Scoring episodes: adapt on support, score queries, turn nats into normalised figures."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from benchmark.contract.protocol import Adapted, Method
+from episodes.types import Episode, Item
+
+LN2 = math.log(2.0)
+
+
+def adapt_all(method: Method, supports: Sequence[Sequence[Item]]) -> list[Adapted]:
+    """Adapt to many support sets, batched when the method offers ``adapt_many``."""
+    if hasattr(method, "adapt_many"):
+        return list(method.adapt_many(supports))
+    return [method.adapt(s) for s in supports]
+
+
+def log_prob_all(
+    method: Method, adapted: Sequence[Adapted], queries: Sequence[Sequence[Item]]
+) -> list[np.ndarray]:
+    """Per-item nats for each (adapted model, query set), batched when possible."""
+    if hasattr(method, "log_prob_many"):
+        out = list(method.log_prob_many(adapted, queries))
+    else:
+        out = [np.asarray(a.log_prob(q), dtype=np.float64) for a, q in zip(adapted, queries)]
+    for scores, query in zip(out, queries):
+        if scores.shape != (len(query),) or not np.all(np.isfinite(scores)) or np.any(scores > 1e-6):
+            raise ValueError(
+                f"{type(method).__name__}: log_prob must return {len(query)} finite values <= 0 "
+                f"(nats), got {scores!r}"
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class EpisodeScore:
+    """Scores of one episode.  ``nll_nats``: per query item, total nats (>= 0)."""
+
+    nll_nats: tuple[float, ...]
+    units: dict[str, tuple[int, ...]]
+
+    def per_unit(self, unit: str) -> float:
+        """Episode nats per ``unit``: total nats over all query items / total units."""
+        return sum(self.nll_nats) / max(1, sum(self.units[unit]))
+
+    def bits_per(self, unit: str) -> float:
+        return self.per_unit(unit) / LN2
+
+
+def episode_score(query: Sequence[Item], log_probs: np.ndarray) -> EpisodeScore:
+    units = {u: tuple(int(it.units[u]) for it in query) for u in query[0].units}
+    return EpisodeScore(tuple(float(-x) for x in log_probs), units)
+
+
+def score_episodes(method: Method, episodes: Sequence[Episode], *, chunk: int = 32) -> list[EpisodeScore]:
+    """Adapt and score every episode (chunks of ``chunk`` episodes share one batch)."""
+    out: list[EpisodeScore] = []
+    for start in range(0, len(episodes), chunk):
+        part = episodes[start : start + chunk]
+        adapted = adapt_all(method, [e.support for e in part])
+        scores = log_prob_all(method, adapted, [e.query for e in part])
+        out.extend(episode_score(e.query, s) for e, s in zip(part, scores))
+    return out
+
+
+def mean_nats_per_token(scores: Sequence[EpisodeScore]) -> float:
+    """Mean over episodes of episode nats/token (the model-selection criterion)."""
+    return float(np.mean([s.per_unit("tokens") for s in scores]))

@@ -1,0 +1,75 @@
+"""The command line: listings and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+
+from benchmark.cli.main import main
+
+
+def test_tracks_and_methods_list_as_json(capsys):
+    assert main(["tracks", "--json"]) == 0
+    names = [t["name"] for t in json.loads(capsys.readouterr().out)]
+    assert {"midi/music21", "midi/dir"} <= set(names)
+    assert main(["methods", "--json"]) == 0
+    methods = {m["name"] for m in json.loads(capsys.readouterr().out)}
+    assert {"unigram", "unigram-support", "lstm", "lstm-concat"} <= methods
+
+
+def test_unknown_track_suggests_a_close_name(capsys, tmp_path):
+    assert main(["data", "build", "--track", "midi/music2", "--cache-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown track 'midi/music2'" in err and "'midi/music21'" in err
+
+
+def test_unknown_method_suggests_a_close_name(capsys, midi_root, cache_dir, tmp_path):
+    code = main(["eval", "--method", "lstm-concatt", "--track", "midi/dir", "--data-dir", str(midi_root),
+                 "--cache-dir", str(cache_dir), "--out", str(tmp_path), "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "unknown method 'lstm-concatt'" in err and "'lstm-concat'" in err
+
+
+def test_missing_data_dir_is_a_one_line_error(capsys, tmp_path):
+    assert main(["data", "build", "--track", "midi/dir", "--cache-dir", str(tmp_path)]) == 2
+    assert "pass --data-dir" in capsys.readouterr().err
+    assert main(["data", "build", "--track", "midi/dir", "--data-dir", str(tmp_path / "x"),
+                 "--cache-dir", str(tmp_path)]) == 2
+    assert "no such directory" in capsys.readouterr().err
+
+
+def test_verify_before_build_says_what_to_run(capsys, tmp_path, midi_root):
+    assert main(["data", "verify", "--track", "midi/dir", "--data-dir", str(midi_root),
+                 "--cache-dir", str(tmp_path / "empty")]) == 2
+    assert "fsmb data build" in capsys.readouterr().err
+
+
+def test_build_then_verify_passes_and_detects_tampering(capsys, midi_root, cache_dir):
+    args = ["--track", "midi/dir", "--data-dir", str(midi_root), "--cache-dir", str(cache_dir), "--workers", "1"]
+    assert main(["data", "build", *args]) == 0
+    out = capsys.readouterr().out
+    assert "test manifest K=5 Q=4: 600 episodes" in out
+    assert main(["data", "verify", *args]) == 0
+    manifest_path = next(cache_dir.rglob("test-K5-Q4.json"))
+    original = manifest_path.read_text()
+    data = json.loads(original)
+    data["episodes"][3]["query"], data["episodes"][4]["query"] = data["episodes"][4]["query"], data["episodes"][3]["query"]
+    manifest_path.write_text(json.dumps(data))
+    try:
+        assert main(["data", "verify", *args]) == 1
+        assert "edited or corrupted" in capsys.readouterr().err
+    finally:
+        manifest_path.write_text(original)
+
+
+def test_registered_methods_load_lazily_and_reject_duplicates():
+    import pytest
+
+    from benchmark.contract.registry import Registry, RegistryError
+
+    reg = Registry("method", {"a": "baselines.unigram:Unigram"})
+    reg.register("b", "baselines.unigram:UnigramSupport")
+    assert reg.names() == ["a", "b"] and reg.get("b").name == "unigram-support"
+    with pytest.raises(RegistryError, match="already registered"):
+        reg.register("a", "x:y")
+    with pytest.raises(RegistryError, match="no attribute"):
+        reg.get("baselines.unigram:Nope")

@@ -1,0 +1,89 @@
+"""Leaderboard: aggregation with confidence intervals and the three formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+from scipy import stats
+
+from benchmark.cli.main import main
+from benchmark.run.records import RecordError
+from leaderboard.aggregate import leaderboard_rows, mean_ci95
+from leaderboard.render import render
+from tests.conftest import TINY_BUDGET
+
+
+def test_mean_ci95_matches_scipy():
+    x = np.random.default_rng(0).normal(size=37)
+    mean, half = mean_ci95(x)
+    lo, hi = stats.t.interval(0.95, len(x) - 1, loc=x.mean(), scale=stats.sem(x))
+    assert np.isclose(mean, x.mean()) and np.isclose(half, (hi - lo) / 2)
+
+
+def test_leaderboard_rows_and_formats(track, tmp_path, capsys):
+    from benchmark.run.runner import evaluate
+
+    for method in ("unigram", "unigram-support"):
+        evaluate(method, track, shots=5, n_episodes=30, out=tmp_path / "r", budget=TINY_BUDGET,
+                 models=tmp_path / "m", log=lambda m: None)
+    rows = leaderboard_rows(tmp_path / "r")
+    assert [r.method for r in rows] == ["unigram-support", "unigram"]
+    assert all(r.episodes == 30 and r.manifest_episodes == 600 and r.ci95 > 0 for r in rows)
+    assert all(r.eval_tokens_per_s > 0 for r in rows)
+    assert main(["leaderboard", "--results", str(tmp_path / "r"), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    required = {"method", "track", "shots", "episodes", "nll_nats_per_token", "ci95", "unit", "bits_per_unit",
+                "params", "manifest_sha256"}
+    assert all(required <= set(row) for row in data)
+    table = list(csv.DictReader(io.StringIO(render(rows, "csv"))))
+    assert float(table[0]["nll_nats_per_token"]) == rows[0].nll_nats_per_token
+    md = render(rows, "md")
+    assert "| unigram-support | 5 | 30 of 600 |" in md and "bits/note (±95% CI)" in md
+    assert all(r.unit == "notes" and r.bits_per_unit > 0 for r in rows)
+
+
+def test_missing_results_dir_is_a_clear_error(tmp_path):
+    try:
+        leaderboard_rows(tmp_path / "nope")
+    except RecordError as exc:
+        assert "no such directory" in str(exc)
+    else:
+        raise AssertionError("expected RecordError")
+
+
+def test_paired_difference_and_shots_plot(track, tmp_path, capsys):
+    from benchmark.run.records import read_episode_records
+    from benchmark.run.runner import evaluate
+
+    paths = {}
+    for method in ("unigram", "unigram-support"):
+        for k in (0, 2, 5):
+            paths[method, k] = evaluate(method, track, shots=k, n_episodes=25, out=tmp_path / "r",
+                                        budget=TINY_BUDGET, models=tmp_path / "m", log=lambda m: None)
+    rows = leaderboard_rows(tmp_path / "r", reference="unigram")
+    row = next(r for r in rows if r.method == "unigram-support" and r.shots == 5)
+    a = read_episode_records(paths["unigram-support", 5])
+    b = {e["episode_id"]: e["nats_per_token"] for e in read_episode_records(paths["unigram", 5])}
+    diffs = [e["nats_per_token"] - b[e["episode_id"]] for e in a]
+    assert row.paired_episodes == 25 and np.isclose(row.delta_vs_reference, np.mean(diffs))
+    assert row.delta_vs_reference + row.delta_ci95 < 0  # significantly better, paired
+    zero = next(r for r in rows if r.method == "unigram-support" and r.shots == 0)
+    assert np.isclose(zero.delta_vs_reference, 0.0)  # K = 0: no support, same model as unigram
+    png = tmp_path / "shots.png"
+    assert main(["leaderboard", "--results", str(tmp_path / "r"), "--reference", "unigram",
+                 "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_published_records_render():
+    """The committed results (written by earlier FSMB versions too) still aggregate."""
+    from pathlib import Path
+
+    results = Path(__file__).resolve().parents[2] / "results" / "main"
+    rows = leaderboard_rows(results)
+    lstm = next(r for r in rows if r.method == "lstm" and r.track == "midi/music21")
+    assert lstm.episodes == 600 and lstm.unit == "notes"
+    assert all(r.paired_episodes == r.episodes for r in rows if r.track == "midi/music21")
