@@ -7,9 +7,6 @@ cd "$(dirname "$0")"
 VENV=${VENV:-.venv}
 BIN=$VENV/bin
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
-BASELINES="unigram unigram-support lstm lstm-concat"
-ADAPTIVE="cache fomaml maml metasgd finetune dyneval transformer-icl"
-AUDIO="gaussian-global gaussian-support ppca-support"  # the audio baselines
 
 # Debian packages: fortunes is the offline stand-in corpus of the lyrics/fortunes track;
 # libfluidsynth3 renders the audio/gm-notes corpus.
@@ -57,31 +54,33 @@ case "${1:-}" in
   fuzz) setup; "$BIN/python" benchmarks/fuzz_loaders.py --n 10000 --seed 0 --workers 2 ;;  # ~11 min on 2 cores
   reproduce)  # the published tables, budget "full": 600 test episodes at K = 5, the midi/music21 shots
     setup       # curve (first 100 episodes at K = 0, 1, 2, 4, 8), lyrics/fortunes (+ sample quality),
-                # audio/gm-notes (+ variants and the K ablation)
-    for m in $BASELINES $ADAPTIVE; do
+                # audio/gm-notes (+ variants and the K ablation).  Method lists come from the registry.
+    methods() { "$BIN/fsmb" methods --names "$@"; }
+    for m in $(methods --modality midi); do
       "$BIN/fsmb" eval --method "$m" --track midi/music21 --budget full --models runs/models \
         --out results/main
     done
-    for m in $BASELINES $ADAPTIVE; do
+    for m in $(methods --modality midi); do
       "$BIN/fsmb" eval --method "$m" --track midi/music21 --budget full --models runs/models \
         --shots 0,1,2,4,8 --episodes 100 --out results/shots
     done
-    for m in $BASELINES $ADAPTIVE; do
+    for m in $(methods --modality lyrics); do
       "$BIN/fsmb" eval --method "$m" --track lyrics/fortunes --budget full --models runs/models \
         --out results/main
     done
-    for m in unigram-support lstm lstm-concat finetune dyneval maml fomaml metasgd transformer-icl; do
+    for m in $(methods --modality lyrics); do  # not unigram (ignores the support set) nor cache
+      case $m in unigram|cache) continue ;; esac  # (its sampler ignores the cache): README "lyrics/fortunes"
       "$BIN/fsmb" eval --method "$m" --track lyrics/fortunes --budget full --models runs/models \
         --samples 8 --episodes 100 --out results/quality-lyrics
     done
     audio() { "$BIN/fsmb" eval --track audio/gm-notes --budget full --models runs/models --samples 16 \
       --out results/main "$@"; }
-    for m in $AUDIO vae rhvae; do audio --method "$m"; done
+    for m in $(methods --modality audio); do audio --method "$m"; done
     audio --method vae --set iwae_samples=16           # the like-for-like variants of README "audio/gm-notes"
     audio --method vae --set iwae_samples=16 --set steps=0
     audio --method rhvae --set steps=10 --episodes 32
     audio --method vae --set iwae_samples=16 --set steps=0 --shots 1,2,4,8,16 --episodes 100 --out results/ablation
-    "$BIN/fsmb" ablation --track audio/gm-notes --methods "${AUDIO// /,},vae,rhvae" --shots 1,2,4,8,16 \
+    "$BIN/fsmb" ablation --track audio/gm-notes --methods "$(methods --modality audio | tr ' ' ,)" --shots 1,2,4,8,16 \
       --episodes 100 --samples 16 --budget full --models runs/models --out results/ablation
     "$BIN/fsmb" leaderboard --results results/main --format md
     "$BIN/fsmb" leaderboard --results results/shots --format md --plot results/shots.png ;;

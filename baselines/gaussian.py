@@ -24,17 +24,17 @@ scores are bounds on the discrete NLL in nats.
 from __future__ import annotations
 
 import math
-from itertools import product
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import torch
 
+from benchmark.contract.methods import register_method
 from benchmark.contract.protocol import Budget, MetaTrainData
 from benchmark.scoring.dequantise import dequantised, discrete_log_prob, quantised
-from benchmark.scoring.nll import mean_nats_per_token, score_episodes
-from benchmark.training.loop import load_checkpoint, save_checkpoint
+from benchmark.training.selection import grid, select_on_val
+from benchmark.training.state import load_arrays, require_fitted, save_arrays
 from episodes.audio_encoding import LEVELS, SHAPE
 from episodes.types import Item
 
@@ -86,6 +86,7 @@ class LowRankGaussian:
         return quantised(x, SHAPE)
 
 
+@register_method(group="baseline")
 class GaussianGlobal:
     """A diagonal Gaussian fit on meta-train notes; ignores the support set."""
 
@@ -111,36 +112,25 @@ class GaussianGlobal:
     def select(self, episodes: list) -> None:
         """Choose hyper-parameters on meta-val episodes (subclasses)."""
 
-    def select_grid(self, episodes: list, grid: dict[str, tuple]) -> None:
-        """Set the hyper-parameters to the best combination of ``grid`` on ``episodes``."""
-        results = {}
-        for values in product(*grid.values()):
-            self.__dict__.update(zip(grid, values))
-            results[values] = mean_nats_per_token(score_episodes(self, episodes))
-        self.__dict__.update(zip(grid, min(results, key=results.get)))
-
     def _fitted(self) -> dict[str, np.ndarray]:
-        if not self.state:
-            raise RuntimeError(f"{self.name}: fit or load before adapting")
-        return self.state
+        return require_fitted(self.state, self.name)
 
     def adapt(self, support: Sequence[Item]) -> DiagonalGaussian:
         s = self._fitted()
         return DiagonalGaussian(s["mean"], s["var"])
 
     def save(self, path: Path) -> None:
-        payload = {k: torch.from_numpy(v) for k, v in self._fitted().items()}
-        save_checkpoint(Path(path) / "state.pt", {**payload, "hparams": self.hparams()})
+        save_arrays(path, self._fitted(), self.hparams())
 
     def load(self, path: Path) -> None:
-        payload = load_checkpoint(Path(path) / "state.pt")
-        self.__dict__.update(payload.pop("hparams"))
-        self.state = {k: v.numpy() for k, v in payload.items()}
+        self.state, settings = load_arrays(path)
+        self.__dict__.update(settings)
 
     def n_params(self) -> int:
         return int(sum(v.size for v in self._fitted().values()))
 
 
+@register_method(group="baseline", reference_for=("audio",))
 class GaussianSupport(GaussianGlobal):
     """A diagonal Gaussian on the support set, shrunk toward the global one."""
 
@@ -154,7 +144,7 @@ class GaussianSupport(GaussianGlobal):
         return {"kappa": self.kappa}
 
     def select(self, episodes: list) -> None:
-        self.select_grid(episodes, {"kappa": KAPPA_GRID})
+        select_on_val(self, grid({"kappa": KAPPA_GRID}), episodes)
 
     def shrunk_mean(self, x: np.ndarray) -> np.ndarray:
         """The support mean shrunk toward the global one (``x``: support, ``(K, D)``)."""
@@ -170,6 +160,7 @@ class GaussianSupport(GaussianGlobal):
         return DiagonalGaussian(mean, var)
 
 
+@register_method(group="baseline")
 class PPCASupport(GaussianSupport):
     """Full-covariance shrinkage toward a global probabilistic PCA."""
 
@@ -194,7 +185,7 @@ class PPCASupport(GaussianSupport):
         self.state["total_var"] = np.array([x.var(0).sum()])
 
     def select(self, episodes: list) -> None:
-        self.select_grid(episodes, {"rank": RANK_GRID, "kappa": KAPPA_GRID})
+        select_on_val(self, grid({"rank": RANK_GRID, "kappa": KAPPA_GRID}), episodes)
 
     def prior(self) -> tuple[np.ndarray, float]:
         """PPCA's maximum-likelihood ``W`` (``(D, rank)``) and noise variance."""

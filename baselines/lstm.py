@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from benchmark.contract.methods import register_method
 from benchmark.contract.protocol import Budget, MetaTrainData
 from benchmark.nn.sequence import (
     LSTM_SIZES,
@@ -61,6 +62,7 @@ def _repeat(state: LSTMState | None, n: int) -> LSTMState | None:
     return state[0].expand(-1, n, -1).contiguous(), state[1].expand(-1, n, -1).contiguous()
 
 
+@register_method(group="baseline", reference_for=("midi", "lyrics"))
 class LSTMBaseline(NeuralMethod):
     """LSTM language model on meta-train songs; ignores the support set."""
 
@@ -115,6 +117,7 @@ class LSTMBaseline(NeuralMethod):
         return [-nll[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
+@register_method(group="baseline")
 class LSTMConcat(LSTMBaseline):
     """LSTM trained on support-then-query sequences; reads the support set at test time."""
 

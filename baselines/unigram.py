@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 
+from benchmark.contract.methods import register_method
 from benchmark.contract.protocol import SEQUENCE_MODALITIES, Budget, MetaTrainData
-from benchmark.scoring.nll import mean_nats_per_token, score_episodes
-from benchmark.training.loop import load_checkpoint, save_checkpoint
+from benchmark.training.selection import grid, select_on_val
+from benchmark.training.state import load_arrays, require_fitted, save_arrays
 from episodes.tokens import BOS, EOS, PAD
 from episodes.types import Item
 
@@ -55,6 +55,7 @@ class UnigramModel:
         return out
 
 
+@register_method(group="baseline")
 class Unigram:
     """Meta-train token frequencies; ignores the support set."""
 
@@ -78,23 +79,22 @@ class Unigram:
         return UnigramModel(self._prior())
 
     def _prior(self) -> np.ndarray:
-        if self.prior is None:
-            raise RuntimeError(f"{self.name}: fit or load before adapting")
-        return self.prior
+        return require_fitted(self.prior, self.name)
 
     def save(self, path: Path) -> None:
-        save_checkpoint(Path(path) / "state.pt", {"prior": torch.from_numpy(self._prior()), **self.hparams()})
+        save_arrays(path, {"prior": self._prior()}, self.hparams())
 
     def load(self, path: Path) -> None:
-        state = load_checkpoint(Path(path) / "state.pt")
-        self.prior = state["prior"].numpy()
+        arrays, settings = load_arrays(path)
+        self.prior = arrays["prior"]
         for key in self.hparams():
-            setattr(self, key, state[key])
+            setattr(self, key, settings[key])
 
     def n_params(self) -> int:
         return int(len(self._prior()))
 
 
+@register_method(group="baseline")
 class UnigramSupport(Unigram):
     """Support-set counts shrunk toward the meta-train prior (Dirichlet posterior mean)."""
 
@@ -109,12 +109,7 @@ class UnigramSupport(Unigram):
 
     def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
         super().fit(data, budget=budget, logdir=logdir)
-        episodes = data.val_episodes(budget.val_episodes)
-        best = {}
-        for alpha in ALPHA_GRID:
-            self.alpha = alpha
-            best[alpha] = mean_nats_per_token(score_episodes(self, episodes))
-        self.alpha = min(best, key=best.get)
+        select_on_val(self, grid({"alpha": ALPHA_GRID}), data.val_episodes(budget.val_episodes))
 
     def adapt(self, support: Sequence[Item]) -> UnigramModel:
         prior = self._prior()

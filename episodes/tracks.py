@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from dataclasses import asdict, dataclass
 from functools import cached_property
@@ -28,12 +29,17 @@ from episodes.sources.base import DataError, Source
 from episodes.split import HASHED_KEY, MINIMUM_ELIGIBLE, SplitResult, hashed_split
 from episodes.split_file import pinned_split, read_split_file
 from episodes.store import CorpusStore, open_store
-from episodes.types import Episode, Item
+from episodes.types import Episode, Item, track_slug
 
 # A directory of committed data (artist lists, fixed manifests) for built-in tracks.
 DATA = resources.files("episodes") / "data"
 # Below this many eligible test artists `fsmb data build` warns that the test CI says little.
 FEW_TEST_ARTISTS = 5
+
+
+def default_cache() -> Path:
+    """Where corpora are built and kept: ``$FSMB_CACHE``, else ``~/.cache/fsmb``."""
+    return Path(os.environ.get("FSMB_CACHE", Path.home() / ".cache" / "fsmb"))
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class TrackSpec:
 
     @property
     def slug(self) -> str:
-        return self.name.replace("/", "-")
+        return track_slug(self.name)
 
     def to_dict(self) -> dict:
         return asdict(self)

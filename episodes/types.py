@@ -35,3 +35,9 @@ class Episode:
     artist: str
     support: tuple[Item, ...]
     query: tuple[Item, ...]
+
+
+def track_slug(name: str) -> str:
+    """The one file-name form of a track name: ``midi/music21`` -> ``midi-music21``
+    (result files, fitted-model folders, committed manifests)."""
+    return name.replace("/", "-")

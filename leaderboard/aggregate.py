@@ -19,11 +19,11 @@ from benchmark.run.records import (
     read_run,
 )
 from benchmark.scoring.nll import EpisodeScore
+from benchmark.contract.methods import default_reference
 
 # The tokenisation-independent unit of each modality, as (unit key in records, label).
 UNIT_LABELS = {"notes": "bits/note", "characters": "bits/char", "dims": "bits/dim"}
 # The method each row is compared with, episode by episode, unless one is named.
-DEFAULT_REFERENCE = {"midi": "lstm", "lyrics": "lstm", "audio": "gaussian-support"}
 # How far a stored figure may be from the one recomputed from nll_nats and units:
 # float summation noise only.
 REL_TOL, ABS_TOL = 1e-9, 1e-12
@@ -71,26 +71,38 @@ class Row:
         return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(self).items()}
 
 
-def load_runs(results: Path) -> list[tuple[dict, list[dict]]]:
-    """(run record, its episode records) for every ``*.run.json`` under ``results``.
+def load_runs(results: Path | Sequence[Path]) -> list[tuple[dict, list[dict]]]:
+    """(run record, its episode records) for every ``*.run.json`` under ``results`` (one
+    folder or several: result folders and submission bundles alike).
 
     Stored aggregates are never trusted: each episode's figures are recomputed from
-    its ``nll_nats`` and ``units`` (`checked_episode`).  Episodes of a run without a
-    ``.run.json`` (an evaluation still running) are left out.
+    its ``nll_nats`` and ``units`` (`checked_episode`).  A submission bundle is checked
+    whole first (`leaderboard.submission.verify_bundle`).  Episodes of a run without
+    a ``.run.json`` (an evaluation still running) are left out.
     """
-    results = Path(results)
-    if not results.is_dir():
-        raise RecordError(f"--results {results}: no such directory")
-    run_paths = sorted(results.rglob("*.run.json"))
-    if not run_paths:
-        raise RecordError(f"--results {results} holds no run records (*.run.json); "
-                          f"run `fsmb eval --out {results}` first")
-    out = []
+    from leaderboard.submission import is_bundle, verify_bundle
+
+    folders = [Path(results)] if isinstance(results, (str, Path)) else [Path(r) for r in results]
+    run_paths = []
+    for folder in folders:
+        if not folder.is_dir():
+            raise RecordError(f"--results {folder}: no such directory")
+        found = sorted(folder.rglob("*.run.json"))
+        if not found:
+            raise RecordError(f"--results {folder} holds no run records (*.run.json); "
+                              f"run `fsmb eval --out {folder}` first")
+        run_paths += found
+    out, seen = [], set()
     for run_path in run_paths:
+        if is_bundle(run_path.parent):
+            verify_bundle(run_path.parent)
         run = read_run(run_path)
         missing = RUN_FIELDS - set(run)
         if missing:
             raise RecordError(f"{run_path}: not a run record (missing {', '.join(sorted(missing))})")
+        if run["run_key"] in seen:  # the same run in a results folder and in its submission bundle
+            continue
+        seen.add(run["run_key"])
         episodes_path = run_path.with_name(run_path.name[: -len(".run.json")] + ".jsonl")
         episodes = []
         for line, r in read_numbered_records(episodes_path):
@@ -197,14 +209,14 @@ def paired_delta(episodes: list[dict], reference: list[dict]) -> tuple[float, fl
 
 def reference_of(run: dict, reference: str | None) -> str:
     """``reference``, or the default one of the run's modality."""
-    return reference or DEFAULT_REFERENCE.get(run.get("track_spec", {}).get("modality", ""), "lstm")
+    return reference or default_reference(run.get("track_spec", {}).get("modality", "")) or "lstm"
 
 
-def leaderboard_rows(results: Path, *, reference: str | None = None) -> list[Row]:
+def leaderboard_rows(results: Path | Sequence[Path], *, reference: str | None = None) -> list[Row]:
     """Rows sorted by track, K, then NLL (best first).
 
     Each row is compared, episode by episode, with the ``reference`` method's run
-    (default: `DEFAULT_REFERENCE` of the track's modality) on the same manifest (same
+    (default: the modality's, `benchmark.contract.methods.default_reference`) on the same manifest (same
     track, K and manifest sha256), if there is one.
     """
     runs = [(run, eps) for run, eps in load_runs(results) if eps]

@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from benchmark.contract.methods import register_method
 from benchmark.contract.overrides import Range
 from benchmark.nn.sequence import LSTMLM, pad_batch
 from episodes.types import Item
@@ -75,6 +76,7 @@ class CacheAdapted(TokenwiseAdapted):
         return cache_token_nll(self.model, item.tokens, self.support_h, self.support_y, theta=self.theta, lam=self.lam)
 
 
+@register_method(group="adaptive")
 class NeuralCache(PretrainedLSTMMethod):
     """Continuous cache over support-set (and query-prefix) hidden states."""
 

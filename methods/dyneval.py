@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from benchmark.contract.methods import register_method
 from benchmark.contract.overrides import Range
 from benchmark.nn.sequence import LSTMLM, LSTMState, token_nll
 from episodes.types import Item
@@ -65,6 +66,7 @@ class DynEvalAdapted(TokenwiseAdapted):
         return dynamic_pass(model, item.tokens, segment=m.segment, lr=m.dyn_lr, decay=m.decay, anchor=anchor)
 
 
+@register_method(group="adaptive")
 class DynEval(PretrainedLSTMMethod):
     """Dynamic evaluation: SGD on the support stream, then on each query as it is scored."""
 

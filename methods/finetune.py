@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import torch
 
 from baselines.lstm import LSTMAdapted
+from benchmark.contract.methods import register_method
 from benchmark.contract.overrides import Range
 from benchmark.nn.sequence import LSTMLM, lm_loss, pad_batch
 from episodes.types import Item
@@ -37,6 +38,7 @@ def finetuned(model: LSTMLM, support: Sequence[Item], *, steps: int, lr: float) 
     return model
 
 
+@register_method(group="adaptive")
 class FineTune(PretrainedLSTMMethod):
     """Fine-tune a copy of the ``lstm`` on each support set."""
 

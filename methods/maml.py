@@ -28,6 +28,7 @@ from torch import nn
 from torch.func import grad, grad_and_value, vmap
 
 from baselines.lstm import LSTMAdapted, LSTMBaseline
+from benchmark.contract.methods import register_method
 from benchmark.contract.protocol import Budget, MetaTrainData
 from benchmark.nn.functional_lstm import Params, lm_nll
 from benchmark.nn.sequence import LSTMLM, pad_batch
@@ -66,6 +67,7 @@ def crop_batch(items_per_task: Sequence[Sequence[Item]], tokens: int | None) -> 
     return flat.reshape(len(items_per_task), -1, flat.shape[-1])
 
 
+@register_method(group="adaptive")
 class MAML(LSTMBaseline):
     """Second-order MAML on the LSTM, initialised from the fitted ``lstm``."""
 
@@ -175,6 +177,7 @@ class MAML(LSTMBaseline):
         return super().n_params() + learned
 
 
+@register_method(group="adaptive")
 class FOMAML(MAML):
     """First-order MAML: inner gradients are treated as constants."""
 
@@ -182,6 +185,7 @@ class FOMAML(MAML):
     first_order = True
 
 
+@register_method(group="adaptive")
 class MetaSGD(MAML):
     """Meta-SGD: per-parameter inner learning rates α, meta-learned with θ (second
     order, as in Li et al., 2017)."""

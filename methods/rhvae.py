@@ -21,6 +21,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from benchmark.contract.methods import register_method
 from benchmark.contract.protocol import Budget, MetaTrainData
 from benchmark.nn.rhvae import RHVAE, RHVAEConfig
 from methods.vae import VAE
@@ -28,6 +29,7 @@ from methods.vae import VAE
 RHVAE_IWAE_SAMPLES = 16  # each sample runs the flow (3 leapfrog steps with gradients)
 
 
+@register_method(group="adaptive")
 class RiemannianHVAE(VAE):
     """RHVAE, fine-tuned on the support set with the metric rebuilt on it."""
 

@@ -33,6 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from benchmark.contract.methods import register_method
 from benchmark.contract.protocol import Budget, MetaTrainData
 from benchmark.nn.sequence import token_nll
 from benchmark.nn.transformer import (
@@ -108,6 +109,7 @@ class ICLAdapted:
         return sample_transformer(self.model, self.block, n, max_len=max_len, generator=generator)
 
 
+@register_method(group="adaptive")
 class TransformerICL(NeuralMethod):
     """Decoder-only transformer meta-trained on support-then-query sequences."""
 

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from benchmark.contract.methods import register_method
 from benchmark.contract.overrides import Range
 from benchmark.contract.protocol import Budget, MetaTrainData
 from benchmark.nn.conv_vae import ConvVAE, ConvVAEConfig, elbo
@@ -30,8 +31,8 @@ from benchmark.scoring.dequantise import (
     jittered,
     quantised,
 )
-from benchmark.scoring.nll import mean_nats_per_token, score_episodes
 from benchmark.training.neural import NeuralMethod
+from benchmark.training.selection import select_on_val
 from episodes.audio import SAMPLE_RATE, write_note
 from episodes.audio_encoding import N_DIMS, SHAPE, to_waveform
 from episodes.types import Item
@@ -86,6 +87,7 @@ class AdaptedVAE:
         return quantised(x, SHAPE)
 
 
+@register_method(group="adaptive")
 class VAE(NeuralMethod):
     """Convolutional VAE, fine-tuned on the support set."""
 
@@ -166,12 +168,10 @@ class VAE(NeuralMethod):
 
     def select(self, episodes: list) -> None:
         """Fine-tuning steps and learning rate with the best meta-val score."""
-        grid = [(0, self.lr_grid[0])] + [(s, lr) for s in self.steps_grid if s for lr in self.lr_grid]
-        results = {}
-        for self.steps, self.adapt_lr in grid:
-            results[(self.steps, self.adapt_lr)] = mean_nats_per_token(score_episodes(self, episodes))
-        self.steps, self.adapt_lr = min(results, key=results.get)
-        self.train_log["selection"] = [[s, lr, v] for (s, lr), v in results.items()]
+        settings = [{"steps": 0, "adapt_lr": self.lr_grid[0]}]  # no fine-tuning: the learning rate is moot
+        settings += [{"steps": s, "adapt_lr": lr} for s in self.steps_grid if s for lr in self.lr_grid]
+        table = select_on_val(self, settings, episodes)
+        self.train_log["selection"] = [[r["steps"], r["adapt_lr"], r["val_nats_per_token"]] for r in table]
 
     def adapt(self, support: Sequence[Item]) -> AdaptedVAE:
         base = self._model()

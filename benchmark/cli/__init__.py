@@ -1,0 +1,1 @@
+"""The ``fsmb`` command line (`main`): the one composition root."""

@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Sequence
 
-from benchmark.contract.methods import BASELINES, METHODS, make_method, methods_for
+from benchmark.contract.methods import (
+    GROUPS,
+    METHODS,
+    make_method,
+    names_in,
+    registration,
+)
 from benchmark.contract.overrides import (
     SettingError,
     apply_overrides,
     parse_setting,
     settings_dict,
 )
-from benchmark.contract.protocol import BUDGETS, ContractError
+from benchmark.contract.protocol import BUDGETS, MODALITIES, Budget, ContractError
 from benchmark.contract.registry import Registry, RegistryError
 from benchmark.run.arguments import ArgumentError, count_type, parse_shots, writable_dir
 from benchmark.run.records import RecordError
@@ -25,15 +30,11 @@ from episodes.dependencies import DependencyError, doctor
 from episodes.dependencies import check as check_dependencies
 from episodes.manifest import ManifestError
 from episodes.sources.base import DataError
-from episodes.tracks import TRACKS, Track, TrackSpec
+from episodes.tracks import TRACKS, Track, TrackSpec, default_cache
 
 TRACK_REGISTRY = Registry("track", {name: name for name in TRACKS})
 USER_ERRORS = (DataError, ManifestError, RegistryError, RecordError, SettingError, ArgumentError, DependencyError,
                ContractError)
-
-
-def default_cache() -> Path:
-    return Path(os.environ.get("FSMB_CACHE", Path.home() / ".cache" / "fsmb"))
 
 
 def track_spec(name: str) -> TrackSpec:
@@ -65,6 +66,11 @@ def open_track(args: argparse.Namespace, *, build: bool = True) -> Track:
     return track
 
 
+def budget_of(args: argparse.Namespace) -> Budget:
+    """``--budget``, with ``--steps`` if given."""
+    return BUDGETS[args.budget].with_steps(getattr(args, "steps", None))
+
+
 # ----- commands -----------------------------------------------------------------
 def cmd_tracks(args: argparse.Namespace) -> int:
     if args.json:
@@ -78,14 +84,32 @@ def cmd_tracks(args: argparse.Namespace) -> int:
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
-    rows = [{"name": n, "target": METHODS.target(n), "baseline": n in BASELINES,
-             "modalities": list(getattr(METHODS.get(n), "modalities", ()))} for n in METHODS.names()]
+    """The registered methods (of ``--group``, modelling ``--modality``)."""
+    names = names_in(args.group, args.modality)
+    if args.names:  # for shell loops: run.sh derives its method lists from this
+        print(" ".join(names))
+        return 0
+    rows = [{"name": n, "target": METHODS.target(n), "group": registration(n).group,
+             "modalities": list(getattr(METHODS.get(n), "modalities", ())),
+             "reference_for": list(registration(n).reference_for)} for n in names]
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
         for r in rows:
-            print(f"{r['name']:18s} {'/'.join(r['modalities']):12s} {r['target']}")
+            print(f"{r['name']:18s} {r['group']:9s} {'/'.join(r['modalities']):12s} {r['target']}")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """The mock run of `benchmark.contract.check`: every rule of the contract, on tiny tracks."""
+    from benchmark.contract.check import check_method
+
+    started = time.perf_counter()
+    results = check_method(args.method, modalities=args.modality and [args.modality], budget=budget_of(args))
+    failed = [r for r in results if not r.ok]
+    print(f"{args.method}: {'FAILED ' + failed[0].rule if failed else 'passed'} "
+          f"({sum(r.ok for r in results)} checks passed, {time.perf_counter() - started:.0f} s)")
+    return 1 if failed else 0
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -130,7 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     make_method(args.method)  # the contract is checked before the corpus is built
     track = open_track(args)
-    _, meta = fit_or_load(args.method, track, budget=BUDGETS[args.budget], models=Path(args.models),
+    _, meta = fit_or_load(args.method, track, budget=budget_of(args), models=Path(args.models),
                           seed=args.seed, retrain=args.retrain)
     print(json.dumps({k: meta[k] for k in ("method", "hparams", "budget", "train_seconds")}, indent=1))
     return 0
@@ -146,7 +170,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     track = open_track(args)
     for k in args.shots or [track.spec.shots]:
         path = evaluate(args.method, track, shots=k, n_episodes=args.episodes, out=Path(args.out),
-                        budget=BUDGETS[args.budget], models=Path(args.models), seed=args.seed,
+                        budget=budget_of(args), models=Path(args.models), seed=args.seed,
                         samples=args.samples, overrides=overrides)
         print(f"records: {path}")
     print(render(leaderboard_rows(Path(args.out)), "md"))
@@ -157,13 +181,24 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from leaderboard.aggregate import leaderboard_rows
     from leaderboard.render import render
 
-    rows = leaderboard_rows(Path(args.results), reference=args.reference)
+    rows = leaderboard_rows([Path(r) for r in args.results], reference=args.reference)
     print(render(rows, args.format))
     if args.plot:
         from leaderboard.plot import plot_shots
 
         plot_shots(rows, Path(args.plot))
         print(f"shots curve: {args.plot}", file=sys.stderr)
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    """Check a finished run against the published track and write its submission bundle."""
+    from leaderboard.submission import write_bundle
+
+    folder = write_bundle(Path(args.results), args.method, args.track, Path(args.out), trained_on=args.trained_on,
+                          shots=args.shots)
+    print(f"bundle: {folder}\nnext: fsmb leaderboard --results results/main {folder}; then open a pull request "
+          f"adding {folder.name}/ under results/submissions/")
     return 0
 
 
@@ -181,7 +216,7 @@ def cmd_ablation(args: argparse.Namespace) -> int:
     out = Path(args.out)
     for method in methods:
         for shots in args.shots:
-            evaluate(method, track, shots=shots, n_episodes=args.episodes, out=out, budget=BUDGETS[args.budget],
+            evaluate(method, track, shots=shots, n_episodes=args.episodes, out=out, budget=budget_of(args),
                      models=Path(args.models), seed=args.seed, samples=args.samples)
     rows = [r for r in leaderboard_rows(out, reference=args.reference)
             if r.track == track.spec.name and r.method in methods and r.shots in args.shots]
@@ -216,7 +251,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         args.track = name
         print(f"[{step}/{len(names) + 1}] {name}: corpus (built once, then cached in {args.cache_dir})")
         track = open_track(args)
-        baselines = methods_for(track.spec.modality, BASELINES)
+        baselines = names_in("baseline", track.spec.modality)
         print(f"    training and scoring {len(baselines)} baselines (budget 'quick') on the first "
               f"{args.episodes} of the {track.spec.n_test} fixed test episodes, K={track.spec.shots}")
         for method in baselines:
@@ -255,16 +290,39 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--workers", type=count_type(1), default=None, help="parser processes (default: all cores)")
 
     def run_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--budget", choices=sorted(BUDGETS), default="quick")
-        p.add_argument("--models", default="runs/models", help="where fitted methods are kept")
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--budget", choices=sorted(BUDGETS), default="quick",
+                       help="training budget: " + "; ".join(f"{b.name}: {b.steps} steps" for b in BUDGETS.values())
+                       + " (default: %(default)s)")
+        p.add_argument("--steps", type=count_type(1), default=None,
+                       help="override the budget's optimiser steps; recorded as the budget NAME[steps=N] "
+                            "(default: the budget's)")
+        p.add_argument("--models", default="runs/models", help="where fitted methods are kept (default: %(default)s)")
+        p.add_argument("--seed", type=int, default=0, help="training and sampling seed (default: %(default)s)")
+        threads_arg(p)
+
+    def threads_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--threads", type=count_type(1), default=None,
+                       help="torch threads for training and scoring (default: torch's, one per core); "
+                            "recorded in the run record's env.torch_threads")
 
     p = sub.add_parser("tracks", help="list tracks")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_tracks)
-    p = sub.add_parser("methods", help="list methods")
+    p = sub.add_parser("methods", help="list the registered methods")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--group", choices=GROUPS, help="only baselines, or only adaptive methods (default: both)")
+    p.add_argument("--modality", choices=MODALITIES, help="only methods that model this modality (default: all)")
+    p.add_argument("--names", action="store_true", help="print the names only, space-separated")
     p.set_defaults(func=cmd_methods)
+    p = sub.add_parser("check", help="mock run: check a method against every rule of the contract on tiny "
+                       "generated tracks (about a minute)")
+    p.add_argument("method", help="a registered method or your package.module:Class")
+    p.add_argument("--modality", choices=MODALITIES, help="check on this modality only (default: all it declares)")
+    p.add_argument("--budget", choices=sorted(BUDGETS), default="tiny", help="training budget (default: %(default)s)")
+    p.add_argument("--steps", type=count_type(1), default=None,
+                   help="override the budget's optimiser steps (default: the budget's)")
+    threads_arg(p)
+    p.set_defaults(func=cmd_check)
     p = sub.add_parser("doctor", help="check that the native libraries (torchaudio, FluidSynth, ...) load and work")
     p.set_defaults(func=cmd_doctor)
     p = sub.add_parser("data", help="build or verify a track's corpus and manifests")
@@ -279,11 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("eval", help="score a method on a track's fixed test manifest")
     p.add_argument("--method", required=True)
-    p.add_argument("--shots", type=parse_shots, default=None, help="K, or a list like 0,1,2,4,8")
+    p.add_argument("--shots", type=parse_shots, default=None, help="K, or a list like 0,1,2,4,8 (default: the track's K)")
     p.add_argument("--episodes", type=count_type(1), default=None, help="first N episodes only (default: all)")
     p.add_argument("--out", required=True, help="results directory")
     p.add_argument("--samples", type=count_type(0), default=0,
-                   help="also draw N samples per episode and record their quality (lyrics and audio tracks)")
+                   help="also draw N samples per episode and record their quality (lyrics and audio tracks; "
+                        "default: %(default)s)")
     p.add_argument("--set", dest="settings", type=parse_setting, action="append", default=[], metavar="NAME=VALUE",
                    help="an evaluation-time setting of the fitted method (e.g. iwae_samples=16; repeatable); "
                         "recorded as the variant METHOD[NAME=VALUE]")
@@ -300,17 +359,28 @@ def build_parser() -> argparse.ArgumentParser:
     data_args(p)
     run_args(p)
     p.set_defaults(func=cmd_ablation)
-    p = sub.add_parser("leaderboard", help="aggregate result records")
-    p.add_argument("--results", required=True)
-    p.add_argument("--format", choices=["md", "json", "csv"], default="md")
+    p = sub.add_parser("submit", help="check a finished run on a published track and write its submission bundle")
+    p.add_argument("--results", required=True, help="the --out folder of your fsmb eval run")
+    p.add_argument("--method", required=True, help="the method's name (its class attribute 'name')")
+    p.add_argument("--track", required=True, help="a published track: midi/music21, lyrics/fortunes, audio/gm-notes")
+    p.add_argument("--shots", type=int, default=None, help="K of the run (default: the track's)")
+    p.add_argument("--trained-on", action="append", default=[], metavar="TEXT", required=True,
+                   help="(required) data the method saw besides the track's meta-train and meta-val splits (repeatable); "
+                        "'none' if nothing else")
+    p.add_argument("--out", default="submissions", help="where the bundle folder is written (default: %(default)s)")
+    p.set_defaults(func=cmd_submit)
+    p = sub.add_parser("leaderboard", help="aggregate result records and submission bundles")
+    p.add_argument("--results", required=True, nargs="+", help="result folders and/or submission bundles")
+    p.add_argument("--format", choices=["md", "json", "csv"], default="md", help="(default: %(default)s)")
     p.add_argument("--reference", default=None,
                    help="method for paired differences (default: lstm on MIDI and lyrics, gaussian-support on audio)")
     p.add_argument("--plot", help="also write the NLL-against-K plot to this PNG file")
     p.set_defaults(func=cmd_leaderboard)
     p = sub.add_parser("quickstart", help="build midi/music21 (and lyrics/fortunes, audio/gm-notes), train and score the baselines")
-    p.add_argument("--out", default="quickstart-out")
+    p.add_argument("--out", default="quickstart-out", help="results, fitted models and logs (default: %(default)s)")
     p.add_argument("--episodes", type=count_type(1), default=100, help="test episodes to score (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="training seed (default: %(default)s)")
+    threads_arg(p)
     data_args(p, track=False)
     p.set_defaults(func=cmd_quickstart)
     return parser
@@ -326,6 +396,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for attr, option in OUTPUT_DIRS:
             if getattr(args, attr, None):
                 writable_dir(args.__dict__[attr], option)
+        if getattr(args, "threads", None):
+            import torch
+
+            torch.set_num_threads(args.threads)
         return args.func(args)
     except USER_ERRORS as exc:
         print(f"fsmb: error: {exc}", file=sys.stderr)

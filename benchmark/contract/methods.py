@@ -1,62 +1,127 @@
-"""The built-in methods, by name (loaded lazily)."""
+"""The method registry: every built-in method registers itself, next to its class, with
+`register_method`; `fsmb methods`, `run.sh` and the leaderboard's default references
+read their lists from here.
+
+    @register_method(group="baseline", reference_for=("midi", "lyrics"))
+    class LSTMBaseline(NeuralMethod):
+        name = "lstm"
+        ...
+
+The built-in modules (every module of the ``baselines`` and ``methods`` packages) are
+imported the first time the registry is asked for a list or a name.  A user's method
+needs no registration: ``--method package.module:Class`` loads it, and its class
+attribute ``name`` is its display name in results and leaderboards.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import Callable, Sequence, TypeVar
 
 from benchmark.contract.protocol import ContractError, Method, check_method_class
-from benchmark.contract.registry import Registry, RegistryError
+from benchmark.contract.registry import Registry, RegistryError, load_object
 
-METHODS: Registry[type] = Registry(
-    "method",
-    {
-        "unigram": "baselines.unigram:Unigram",
-        "unigram-support": "baselines.unigram:UnigramSupport",
-        "lstm": "baselines.lstm:LSTMBaseline",
-        "lstm-concat": "baselines.lstm:LSTMConcat",
-        "finetune": "methods.finetune:FineTune",
-        "dyneval": "methods.dyneval:DynEval",
-        "cache": "methods.cache:NeuralCache",
-        "maml": "methods.maml:MAML",
-        "fomaml": "methods.maml:FOMAML",
-        "metasgd": "methods.maml:MetaSGD",
-        "transformer-icl": "methods.transformer_icl:TransformerICL",
-        "gaussian-global": "baselines.gaussian:GaussianGlobal",
-        "gaussian-support": "baselines.gaussian:GaussianSupport",
-        "ppca-support": "baselines.gaussian:PPCASupport",
-        "vae": "methods.vae:VAE",
-        "rhvae": "methods.rhvae:RiemannianHVAE",
-    },
-)
+GROUPS = ("baseline", "adaptive")  # a reference method without adaptation / one that adapts
+BUILTIN_PACKAGES = ("baselines", "methods")
 
-BASELINES = ("unigram", "unigram-support", "lstm", "lstm-concat", "gaussian-global", "gaussian-support",
-             "ppca-support")
+C = TypeVar("C", bound=type)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A built-in method: its ``name``, ``module:Class`` target, group (`GROUPS`) and the
+    modalities on which it is the leaderboard's default paired reference."""
+
+    name: str
+    target: str
+    group: str
+    reference_for: tuple[str, ...] = ()
+
+
+REGISTRATIONS: dict[str, Registration] = {}
+
+
+def register_method(*, group: str, reference_for: Sequence[str] = ()) -> Callable[[C], C]:
+    """Class decorator: register a built-in method under its ``name``."""
+    if group not in GROUPS:
+        raise ValueError(f"group must be one of {GROUPS}, not {group!r}")
+
+    def register(cls: C) -> C:
+        target = f"{cls.__module__}:{cls.__qualname__}"
+        check_method_class(cls, target)
+        known = REGISTRATIONS.get(cls.name)
+        if known is not None and known.target != target:
+            raise RegistryError(f"method name {cls.name!r} of {target} is already taken by {known.target}")
+        REGISTRATIONS[cls.name] = Registration(cls.name, target, group, tuple(reference_for))
+        return cls
+
+    return register
+
+
+def import_builtin() -> dict[str, Registration]:
+    """Import every module of `BUILTIN_PACKAGES` (once), so that each registers its methods."""
+    for package_name in BUILTIN_PACKAGES:
+        package = importlib.import_module(package_name)
+        for info in pkgutil.iter_modules(package.__path__, f"{package_name}."):
+            importlib.import_module(info.name)
+    return REGISTRATIONS
+
+
+METHODS: Registry[type] = Registry("method", lambda: {n: r.target for n, r in import_builtin().items()})
+
+
+def registration(name: str) -> Registration | None:
+    return import_builtin().get(name)
+
+
+def names_in(group: str | None = None, modality: str | None = None) -> list[str]:
+    """Registered methods of ``group`` that model ``modality`` (either ``None``: all)."""
+    return [n for n, r in sorted(import_builtin().items())
+            if (group is None or r.group == group) and (modality is None or modality in modalities_of(n))]
+
+
+def modalities_of(name: str) -> tuple[str, ...]:
+    return tuple(getattr(METHODS.get(name), "modalities", ()))
+
+
+def default_reference(modality: str) -> str | None:
+    """The registered method paired against by default on ``modality`` tracks."""
+    return next((n for n, r in sorted(import_builtin().items()) if modality in r.reference_for), None)
+
+
+def method_class(name: str) -> type:
+    """The class of a registered method or of a user's ``package.module:Class``, checked
+    against the contract (`benchmark.contract.protocol.check_method_class`), so that a
+    missing ``version`` fails here, not after training.  A user's class may not take a
+    built-in method's ``name``."""
+    target = METHODS.target(name)
+    cls = load_object(target)
+    check_method_class(cls, name)
+    known = registration(cls.name)
+    if known is not None and known.target != target:
+        raise ContractError(f"{name}: its name {cls.name!r} is taken by the built-in {known.target}; "
+                            "give your class another 'name'")
+    return cls  # type: ignore[return-value]
 
 
 def make_method(name: str) -> Method:
     """Instantiate a registered method, or a user's ``package.module:Class``, after
-    checking its class against the contract (`benchmark.contract.protocol.check_method_class`),
-    so that a missing ``version`` fails here, not after training."""
-    cls = METHODS.get(name)
-    check_method_class(cls, name)
+    checking its class against the contract (`method_class`)."""
+    cls = method_class(name)
     try:
         return cls()
     except TypeError as exc:
-        raise ContractError(f"{name}: breaks the method contract (benchmark/contract/protocol.py): it must be constructible "
-                            f"without arguments ({exc})") from None
+        raise ContractError(f"{name}: breaks the method contract (benchmark/contract/protocol.py): it must be "
+                            f"constructible without arguments ({exc})") from None
 
 
 def check_modality(name: str, method: Method, modality: str, track: str) -> None:
-    """Refuse a method on a track of a modality it does not model (a method without
-    ``modalities`` is trusted)."""
+    """Refuse a method on a track of a modality it does not model."""
     supported = getattr(method, "modalities", None)
     if supported is not None and modality not in supported:
         raise RegistryError(
             f"method {name!r} models {'/'.join(supported)} tracks, not {modality} ({track}); "
-            f"{modality} methods: {', '.join(methods_for(modality))}"
+            f"{modality} methods: {', '.join(names_in(modality=modality))}"
         )
-
-
-def methods_for(modality: str, names: Sequence[str] | None = None) -> list[str]:
-    """The registered methods (of ``names``, default all) that model ``modality``."""
-    return [n for n in (names or METHODS.names()) if modality in getattr(METHODS.get(n), "modalities", ())]

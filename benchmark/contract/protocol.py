@@ -1,20 +1,55 @@
-"""The method contract.
+"""The method contract: every rule a method must follow, in one place.
 
 A method is fitted once on meta-train data, then adapted to each episode's support
 set; the adapted model scores query songs and samples new ones::
 
+    method = MyMethod()                         # 1. argument-free constructor
     method.fit(data, budget=budget, logdir=logdir)
-    adapted = method.adapt(episode.support)     # never sees the query set
-    nats = adapted.log_prob(episode.query)      # per-item total nats, shape (Q,)
+    method.save(folder)                         #    -> any files in the existing folder
+    adapted = method.adapt(episode.support)     # 2. never sees the query set
+    nats = adapted.log_prob(episode.query)      # 3. per-item total log-probability, shape (Q,)
+    songs = adapted.sample(n, max_len=L, generator=rng)
 
-``adapt`` must return a new object and leave the method unchanged, so that nothing
-leaks from one episode into the next.  The runner may call the optional batched
-hooks of `BatchedMethod` instead, to score many episodes in one pass.
+The rules (`fsmb check` tests each one on tiny generated tracks,
+`benchmark.contract.check`; the loader checks the first three before any work,
+`check_method_class`):
+
+1. The class has an argument-free constructor and the class attributes ``name``
+   (a non-empty string: its display name in result files and leaderboards, unique
+   among the registered methods), ``version`` (a non-empty string: bump it when a
+   change alters results; fitted models of another version are retrained) and,
+   optionally, ``modalities`` (a tuple of `MODALITIES`; default all) and
+   ``eval_settings`` (`benchmark.contract.overrides`).
+2. It has the methods of `Method`: ``hparams``, ``fit``, ``adapt``, ``save``, ``load``,
+   ``n_params``.  ``hparams()`` is a JSON-serialisable dict, recorded in every result.
+3. ``fit`` sees only `MetaTrainData` (meta-train items and episodes, meta-val
+   episodes) and draws every random number from ``data.seed`` (the runner also seeds
+   torch's global generator with it): the same seed gives the same model.
+4. ``adapt`` returns a new object and leaves the method unchanged -- no array of the
+   method may change, so nothing leaks from one episode into the next -- and does
+   not change the items it is given.  The runner (and `fsmb check`) only ever hands it
+   a support set; ``support`` may be empty (K = 0).
+5. ``log_prob`` returns finite log-probabilities in nats, each ``<= 0``, one per item.
+6. ``sample`` returns ``n`` arrays like the items' ``tokens``: ``uint16`` sequences
+   starting with `episodes.tokens.BOS`, at most ``max_len`` long, ids below the
+   track's vocabulary size; or ``uint8`` level images of the items' shape.  It draws
+   only from ``generator``.
+7. ``save(path)`` writes any files into the existing directory ``path``; ``load(path)``
+   into a fresh object restores a model that scores identically, without unpickling
+   (``torch.load(..., weights_only=True)``, ``np.load(..., allow_pickle=False)``).  The
+   runner writes its ``meta.json`` only after ``save`` returns (a half-saved model is
+   retrained) and identifies the fitted model by the arrays in ``.pt``/``.npz``/``.npy``
+   files and the bytes of any other file (`benchmark.training.identity`): two saves of
+   one state must give one identity, or the method defines ``fingerprint() -> str``.
+8. Optional batched hooks (`BatchedMethod`) must agree with ``adapt``/``log_prob``.
+
+Token ids (PAD, BOS, EOS) come from `episodes.tokens`; the vocabulary size from
+``data.vocab_size``.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Protocol, Sequence, runtime_checkable
 
@@ -44,10 +79,19 @@ class Budget:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def with_steps(self, steps: int | None) -> "Budget":
+        """This budget with ``steps`` optimiser steps (``fsmb --steps``), recorded as the
+        modified budget ``name[steps=N]``; ``None``: unchanged."""
+        if steps is None or steps == self.steps:
+            return self
+        return replace(self, name=f"{self.name}[steps={steps}]", steps=steps, val_every=min(self.val_every, steps))
+
 
 SEQUENCE_MODALITIES = ("midi", "lyrics")  # the ``modalities`` of token-sequence methods
 
 BUDGETS: dict[str, Budget] = {
+    # ``tiny``: for `fsmb check` and the tests -- a method runs end to end in seconds; its figures mean nothing.
+    "tiny": Budget("tiny", steps=30, batch_size=8, val_every=15, val_episodes=6, size="small"),
     "quick": Budget("quick", steps=250, batch_size=16, val_every=125, val_episodes=40, size="small"),
     "full": Budget("full", steps=1500, batch_size=16, val_every=250, val_episodes=100, size="small"),
 }
@@ -121,6 +165,8 @@ class Method(Protocol):
     # Optional ``eval_settings: dict[str, Range]``: attributes that `fsmb eval --set
     # NAME=VALUE` may change on the fitted method without retraining, with the values
     # each may take (`benchmark.contract.overrides`).
+    # Optional ``fingerprint() -> str``: the fitted model's identity, when the files
+    # `save` writes are not byte-stable (rule 7).
 
     def hparams(self) -> dict[str, Any]:
         """Hyper-parameters, recorded in every result."""
@@ -132,10 +178,10 @@ class Method(Protocol):
         """A new adapted model; ``support`` may be empty (K = 0)."""
 
     def save(self, path: Path) -> None:
-        """Write the fitted state to the directory ``path`` (atomically)."""
+        """Write the fitted state as any files into the existing directory ``path`` (rule 7)."""
 
     def load(self, path: Path) -> None:
-        """Restore the state written by `save` (never unpickles untrusted data)."""
+        """Restore the state written by `save`, never unpickling (rule 7)."""
 
     def n_params(self) -> int:
         """Number of parameters used at inference."""

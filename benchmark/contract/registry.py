@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from typing import Generic, TypeVar
+from typing import Callable, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -34,16 +34,19 @@ def load_object(target: str) -> object:
 
 
 class Registry(Generic[T]):
-    """A named collection of lazily loaded objects of one kind."""
+    """A named collection of lazily loaded objects of one kind.
 
-    def __init__(self, kind: str, entries: dict[str, str] | None = None) -> None:
+    ``entries``: name -> ``"module:attr"``, or a function returning that mapping (read
+    on each lookup, so a registry filled by decorators is always current).
+    """
+
+    def __init__(self, kind: str, entries: dict[str, str] | Callable[[], dict[str, str]]) -> None:
         self.kind = kind
-        self._entries: dict[str, str] = dict(entries or {})
+        self._entries_of = entries if callable(entries) else (lambda: dict(entries))
 
-    def register(self, name: str, target: str) -> None:
-        if name in self._entries:
-            raise RegistryError(f"{self.kind} {name!r} is already registered")
-        self._entries[name] = target
+    @property
+    def _entries(self) -> dict[str, str]:
+        return self._entries_of()
 
     def names(self) -> list[str]:
         return sorted(self._entries)

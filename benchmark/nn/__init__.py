@@ -1,0 +1,1 @@
+"""The networks methods are built from, each module read top to bottom with tensor shapes: LSTM language model and batched scoring (`sequence`), its functional form for `torch.func` (`functional_lstm`), decoder-only transformer (`transformer`), convolutional VAE (`conv_vae`), Riemannian Hamiltonian VAE maths (`rhvae`)."""

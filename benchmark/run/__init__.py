@@ -1,0 +1,1 @@
+"""Running evaluations: the runner (`runner`), result records and the one-writer lock (`records`), the recorded environment (`env`), checks of user-given values (`arguments`), the Python entry point (`api`)."""

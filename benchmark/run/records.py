@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from episodes.atomic import write_json
+from episodes.types import track_slug
 
 RECORD_FORMAT = 1
 
@@ -88,6 +89,7 @@ class RunRecord:
     extra: dict[str, Any] = field(default_factory=dict)
     split_key: str = ""  # the artist split (`episodes.tracks.Track.split_key`); "" in records before it
     data_key: str = ""  # corpus and split together (`Track.data_key`), which keys fitted models
+    method_target: str = ""  # ``module:Class`` of the method whose ``name`` is ``method``; "" in records before it
 
 
 class RecordError(ValueError):
@@ -101,7 +103,7 @@ def safe_name(name: str) -> str:
 
 def file_stem(method: str, track: str, shots: int) -> str:
     """A safe file name stem for (method, track, K), e.g. ``lstm__midi-music21__K5``."""
-    return f"{safe_name(method)}__{safe_name(track)}__K{shots}"
+    return f"{safe_name(method)}__{safe_name(track_slug(track))}__K{shots}"
 
 
 def lock_path(records_path: Path) -> Path:

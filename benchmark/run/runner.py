@@ -14,13 +14,15 @@ import hashlib
 import json
 import shutil
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+import torch
 from tqdm.auto import tqdm
 
-from benchmark.contract.methods import METHODS, check_modality, make_method
+from benchmark.contract.methods import check_modality, make_method
 from benchmark.contract.overrides import apply_overrides
 from benchmark.contract.protocol import Budget, MetaTrainData, Method
 from benchmark.run.arguments import check_count, writable_dir
@@ -36,11 +38,11 @@ from benchmark.run.records import (
     safe_name,
     write_run,
 )
-from benchmark.scoring.nll import adapt_all, episode_score, log_prob_all
+from benchmark.scoring.nll import ScoredEpisode, scored_chunks
 from benchmark.scoring.quality import episode_quality, sample_generator
-from benchmark.training.identity import state_identity
+from benchmark.training.identity import fitted_identity
 from episodes.atomic import canonical_json, write_json
-from episodes.manifest import EpisodeSpec
+from episodes.manifest import EpisodeSpec, Manifest
 from episodes.tracks import Track
 
 CHUNK_EPISODES = 32
@@ -50,7 +52,13 @@ def model_dir(models: Path, method: str, track: Track, budget: Budget, seed: int
     """Where a fitted method lives:
     ``<models>/<track>/<data key>/<method>/<budget>-seed<seed>/``, where the data key
     (`episodes.tracks.Track.data_key`) identifies the corpus and its artist split."""
-    return Path(models) / track.spec.slug / track.data_key / safe_name(method) / f"{budget.name}-seed{seed}"
+    return (Path(models) / track.spec.slug / track.data_key / safe_name(method)
+            / f"{safe_name(budget.name)}-seed{seed}")
+
+
+def method_target(method: Method) -> str:
+    """``module:Class`` of a method, recorded beside its display name ``name``."""
+    return f"{type(method).__module__}:{type(method).__qualname__}"
 
 
 def fit_or_load(
@@ -65,32 +73,38 @@ def fit_or_load(
 ) -> tuple[Method, dict]:
     """A fitted method: loaded from ``models`` if trained before, else trained and saved.
 
-    Returns the method and its training metadata (budget, seed, corpus, train log).
+    ``method_name``: a registered name or ``package.module:Class``.  Returns the method
+    and its training metadata (budget, seed, corpus, train log, identity).
     """
     method = make_method(method_name)
-    check_modality(method_name, method, track.spec.modality, track.spec.name)
-    where = model_dir(models, method_name, track, budget, seed)
+    check_modality(method.name, method, track.spec.modality, track.spec.name)
+    where = model_dir(models, method.name, track, budget, seed)
     meta_path = where / "meta.json"
     if meta_path.exists() and not retrain:
         meta = json.loads(meta_path.read_text())
-        if meta["corpus_fingerprint"] == track.store.fingerprint and meta["method_version"] == method.version:
+        if (meta["corpus_fingerprint"] == track.store.fingerprint and meta["method_version"] == method.version
+                and meta.get("method_target", method_target(method)) == method_target(method)):
             method.load(where)
-            log(f"loaded {method_name} from {where}")
+            log(f"loaded {method.name} from {where}")
             return method, meta
-        log(f"{where} holds {method_name} v{meta['method_version']} (now v{method.version}) or was edited: retraining")
+        log(f"{where} holds {meta.get('method_target', meta['method'])} v{meta['method_version']} (now "
+            f"{method_target(method)} v{method.version}) or was edited: retraining")
     if meta_path.exists():  # a finished model is replaced: do not resume its training state
         shutil.rmtree(where)
-    log(f"training {method_name} on {track.spec.name} meta-train (budget {budget.name}) -> {where}")
+    log(f"training {method.name} on {track.spec.name} meta-train (budget {budget.name}) -> {where}")
     started = time.perf_counter()
     data = MetaTrainData(
         track,
         seed=seed,
         pretrained=lambda name: fit_or_load(name, track, budget=budget, models=models, seed=seed, log=log)[0],
     )
+    torch.manual_seed(seed)  # as `fsmb check` does: a method drawing from torch's global generator is seeded
     method.fit(data, budget=budget, logdir=where / "logs")
-    method.save(where)
+    where.mkdir(parents=True, exist_ok=True)
+    method.save(where)  # meta.json is written only after save returns: a half-saved model is retrained
     meta = {
-        "method": method_name,
+        "method": method.name,
+        "method_target": method_target(method),
         "method_version": method.version,
         "hparams": method.hparams(),
         "budget": budget.to_dict(),
@@ -101,7 +115,7 @@ def fit_or_load(
         "data_key": track.data_key,
         "train_seconds": round(time.perf_counter() - started, 2),
         "train_log": getattr(method, "train_log", {}),
-        "state_sha256": state_identity(where, method.hparams()),
+        "state_sha256": fitted_identity(method, where),
     }
     write_json(meta_path, meta)
     return method, meta
@@ -143,6 +157,104 @@ def episodes_to_score(
     return todo
 
 
+@dataclass(frozen=True)
+class Run:
+    """One evaluation: what is scored (``label`` on ``manifest``'s first episodes
+    ``specs``), with what (the fitted ``method``), and where its files go."""
+
+    label: str
+    track: Track
+    manifest: Manifest
+    specs: Sequence[EpisodeSpec]
+    method: Method
+    train_meta: dict
+    run_key: str
+    records_path: Path
+    run_path: Path
+    samples: int
+    seed: int
+
+
+def score_and_record(run: Run, todo: Sequence[EpisodeSpec]) -> None:
+    """Score the episodes ``todo`` (in chunks of `CHUNK_EPISODES`, with a progress bar)
+    and append one `EpisodeRecord` each."""
+    chunks = ([run.track.episode(s) for s in todo[start : start + CHUNK_EPISODES]]
+              for start in range(0, len(todo), CHUNK_EPISODES))
+    with tqdm(total=len(todo), desc=f"eval {run.label} K={run.manifest.shots}", unit="episode") as bar:
+        for part in scored_chunks(run.method, chunks):
+            for scored in part:
+                append_record(run.records_path, episode_record(run, scored))
+            bar.update(len(part))
+
+
+def episode_record(run: Run, scored: ScoredEpisode) -> EpisodeRecord:
+    """The record of one scored episode (with sample quality when ``run.samples``)."""
+    episode, score = scored.episode, scored.score
+    quality = None
+    if run.samples:
+        quality = episode_quality(run.track.spec.modality, scored.adapted, episode.query, n=run.samples,
+                                  max_len=run.track.spec.max_tokens,
+                                  generator=sample_generator(run.seed, episode.episode_id))
+    return EpisodeRecord(
+        run_key=run.run_key,
+        method=run.label,
+        track=run.track.spec.name,
+        shots=run.manifest.shots,
+        split=run.manifest.split,
+        episode_id=episode.episode_id,
+        artist=episode.artist,
+        manifest_sha256=run.manifest.sha256,
+        support_ids=[it.item_id for it in episode.support],
+        query_ids=[it.item_id for it in episode.query],
+        nll_nats=list(score.nll_nats),
+        units={u: list(v) for u, v in score.units.items()},
+        nats_per_token=score.per_unit("tokens"),
+        bits_per_token=score.bits_per("tokens"),
+        bits_per={u: score.bits_per(u) for u in score.units},
+        adapt_seconds=scored.adapt_seconds,
+        score_seconds=scored.score_seconds,
+        quality=quality,
+    )
+
+
+def run_record(run: Run, budget: Budget, *, started: str, wall_seconds: float, eval_seconds: float) -> RunRecord:
+    """Everything needed to reproduce and interpret the run."""
+    track, method, manifest = run.track, run.method, run.manifest
+    return RunRecord(
+        run_key=run.run_key,
+        method=run.label,
+        method_target=method_target(method),
+        method_version=method.version,
+        hparams=method.hparams(),
+        budget=budget.to_dict(),
+        train={k: run.train_meta.get(k) for k in ("train_seconds", "train_log", "seed", "state_sha256")},
+        track=track.spec.name,
+        track_version=track.spec.version,
+        track_spec=track.spec.to_dict(),
+        stand_in=track.spec.stand_in,
+        source_version=track.store.meta["source_version"],
+        encoding=track.store.meta["encoding"],
+        encoding_version=track.store.meta["encoding_version"],
+        corpus_fingerprint=track.store.fingerprint,
+        split_key=track.split_key,
+        data_key=track.data_key,
+        split=manifest.split,
+        shots=manifest.shots,
+        query_size=manifest.query_size,
+        manifest_sha256=manifest.sha256,
+        manifest_episodes=len(manifest.episodes),
+        episodes_evaluated=len(run.specs),
+        params=method.n_params(),
+        seed=run.seed,
+        git_sha=git_sha(),
+        env=environment(),
+        started=started,
+        finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        wall_seconds=round(wall_seconds, 2),
+        eval_seconds=round(eval_seconds, 2),
+    )
+
+
 def evaluate(
     method_name: str,
     track: Track,
@@ -158,17 +270,19 @@ def evaluate(
     overrides: Mapping[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Score ``method_name`` on the first ``n_episodes`` of the fixed (split, K) manifest.
+    """Score ``method_name`` (registered, or ``package.module:Class``) on the first
+    ``n_episodes`` of the fixed (split, K) manifest.
 
     ``samples > 0`` also draws that many samples per episode from the adapted model
-    and records their quality (`benchmark.scoring.quality`).  ``overrides`` sets evaluation-time
-    settings of the fitted method (`benchmark.contract.overrides`); the run is then recorded as
-    the variant ``method[name=value,...]``.  Returns the path of the episode-records file.
+    and records their quality (`benchmark.scoring.quality`).  ``overrides`` sets
+    evaluation-time settings of the fitted method (`benchmark.contract.overrides`); the
+    run is then recorded as the variant ``name[setting=value,...]``.  Returns the path
+    of the episode-records file.
     """
-    METHODS.target(method_name)  # an unknown name fails here, before any work, with "did you mean"
     check_count("--episodes", n_episodes, minimum=1)
     check_count("--samples", samples, minimum=0)
-    label = apply_overrides(make_method(method_name), method_name, overrides)  # a bad --set fails here too
+    method = make_method(method_name)  # an unknown name or a broken contract fails here, before any work
+    label = apply_overrides(method, method.name, overrides)  # a bad --set fails here too
     stem = file_stem(label, track.spec.name, shots) + ("" if split == "test" else f"__{split}")
     records_path, run_path = writable_dir(out, "--out") / f"{stem}.jsonl", out / f"{stem}.run.json"
     with results_lock(records_path):  # a second writer is refused before any training
@@ -177,86 +291,12 @@ def evaluate(
         manifest = track.manifest(split, shots)
         specs = manifest.episodes[: n_episodes or len(manifest.episodes)]
         method, train_meta = fit_or_load(method_name, track, budget=budget, models=models, seed=seed, log=log)
-        apply_overrides(method, method_name, overrides)
-        run_key = run_key_of(label, method, train_meta["state_sha256"], manifest.sha256, samples)
-        todo = episodes_to_score(records_path, run_key, label, specs, log)
-
+        apply_overrides(method, method.name, overrides)
+        run = Run(label, track, manifest, specs, method, train_meta,
+                  run_key_of(label, method, train_meta["state_sha256"], manifest.sha256, samples),
+                  records_path, run_path, samples, seed)
         eval_started = time.perf_counter()
-        bar = tqdm(total=len(todo), desc=f"eval {label} K={shots}", unit="episode")
-        with bar:
-            for start in range(0, len(todo), CHUNK_EPISODES):
-                part = [track.episode(s) for s in todo[start : start + CHUNK_EPISODES]]
-                t0 = time.perf_counter()
-                adapted = adapt_all(method, [e.support for e in part])
-                t1 = time.perf_counter()
-                scores = log_prob_all(method, adapted, [e.query for e in part])
-                t2 = time.perf_counter()
-                for episode, log_probs, model in zip(part, scores, adapted):
-                    score = episode_score(episode.query, log_probs)
-                    quality = None
-                    if samples:
-                        quality = episode_quality(track.spec.modality, model, episode.query, n=samples,
-                                                  max_len=track.spec.max_tokens,
-                                                  generator=sample_generator(seed, episode.episode_id))
-                    append_record(
-                        records_path,
-                        EpisodeRecord(
-                            run_key=run_key,
-                            method=label,
-                            track=track.spec.name,
-                            shots=shots,
-                            split=split,
-                            episode_id=episode.episode_id,
-                            artist=episode.artist,
-                            manifest_sha256=manifest.sha256,
-                            support_ids=[it.item_id for it in episode.support],
-                            query_ids=[it.item_id for it in episode.query],
-                            nll_nats=list(score.nll_nats),
-                            units={u: list(v) for u, v in score.units.items()},
-                            nats_per_token=score.per_unit("tokens"),
-                            bits_per_token=score.bits_per("tokens"),
-                            bits_per={u: score.bits_per(u) for u in score.units},
-                            adapt_seconds=(t1 - t0) / len(part),
-                            score_seconds=(t2 - t1) / len(part),
-                            quality=quality,
-                        ),
-                    )
-                bar.update(len(part))
-
-        source_version = track.store.meta["source_version"]
-        write_run(
-            run_path,
-            RunRecord(
-                run_key=run_key,
-                method=label,
-                method_version=method.version,
-                hparams=method.hparams(),
-                budget=budget.to_dict(),
-                train={k: train_meta.get(k) for k in ("train_seconds", "train_log", "seed", "state_sha256")},
-                track=track.spec.name,
-                track_version=track.spec.version,
-                track_spec=track.spec.to_dict(),
-                stand_in=track.spec.stand_in,
-                source_version=source_version,
-                encoding=track.store.meta["encoding"],
-                encoding_version=track.store.meta["encoding_version"],
-                corpus_fingerprint=track.store.fingerprint,
-                split_key=track.split_key,
-                data_key=track.data_key,
-                split=split,
-                shots=shots,
-                query_size=manifest.query_size,
-                manifest_sha256=manifest.sha256,
-                manifest_episodes=len(manifest.episodes),
-                episodes_evaluated=len(specs),
-                params=method.n_params(),
-                seed=seed,
-                git_sha=git_sha(),
-                env=environment(),
-                started=started,
-                finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                wall_seconds=round(time.perf_counter() - started_wall, 2),
-                eval_seconds=round(time.perf_counter() - eval_started, 2),
-            ),
-        )
+        score_and_record(run, episodes_to_score(records_path, run.run_key, label, specs, log))
+        write_run(run_path, run_record(run, budget, started=started, wall_seconds=time.perf_counter() - started_wall,
+                                       eval_seconds=time.perf_counter() - eval_started))
         return records_path

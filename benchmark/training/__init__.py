@@ -1,0 +1,1 @@
+"""Fitting: the resumable training loop and checkpoints (`loop`), the base of single-network methods (`neural`), array state and the fitted guard (`state`), meta-val model selection (`selection`), fitted-model identity (`identity`)."""

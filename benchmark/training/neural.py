@@ -14,6 +14,7 @@ from benchmark.contract.protocol import SEQUENCE_MODALITIES, Budget, MetaTrainDa
 from benchmark.nn.sequence import pad_batch
 from benchmark.scoring.nll import mean_nats_per_token, score_episodes
 from benchmark.training.loop import load_checkpoint, save_checkpoint, train_loop
+from benchmark.training.state import require_fitted
 from episodes.types import Episode
 
 
@@ -69,9 +70,7 @@ class NeuralMethod:
         self.train_log = log.to_dict()
 
     def _model(self) -> Any:
-        if self.model is None:
-            raise RuntimeError(f"{self.name}: fit or load before adapting")
-        return self.model
+        return require_fitted(self.model, self.name)
 
     def save(self, path: Path) -> None:
         model = self._model()

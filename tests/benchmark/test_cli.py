@@ -14,6 +14,8 @@ def test_tracks_and_methods_list_as_json(capsys):
     assert main(["methods", "--json"]) == 0
     methods = {m["name"] for m in json.loads(capsys.readouterr().out)}
     assert {"unigram", "unigram-support", "lstm", "lstm-concat"} <= methods
+    assert main(["methods", "--names", "--group", "baseline", "--modality", "audio"]) == 0  # what run.sh loops over
+    assert capsys.readouterr().out.split() == ["gaussian-global", "gaussian-support", "ppca-support"]
 
 
 def test_unknown_track_suggests_a_close_name(capsys, tmp_path):
@@ -61,15 +63,23 @@ def test_build_then_verify_passes_and_detects_tampering(capsys, midi_root, cache
         manifest_path.write_text(original)
 
 
-def test_registered_methods_load_lazily_and_reject_duplicates():
+def test_methods_register_next_to_their_class_and_names_are_unique():
     import pytest
 
+    from baselines.unigram import Unigram
+    from benchmark.contract.methods import METHODS, names_in, register_method, registration
     from benchmark.contract.registry import Registry, RegistryError
 
+    assert registration("lstm").target == "baselines.lstm:LSTMBaseline" and registration("lstm").group == "baseline"
+    assert "unigram" in names_in("baseline", "midi") and "vae" in names_in("adaptive", "audio")
+    assert "vae" not in names_in(modality="midi") and set(names_in()) == set(METHODS.names())
+
+    class Impostor(Unigram):  # another class under a registered name
+        pass
+
+    with pytest.raises(RegistryError, match="already taken by baselines.unigram:Unigram"):
+        register_method(group="baseline")(Impostor)
     reg = Registry("method", {"a": "baselines.unigram:Unigram"})
-    reg.register("b", "baselines.unigram:UnigramSupport")
-    assert reg.names() == ["a", "b"] and reg.get("b").name == "unigram-support"
-    with pytest.raises(RegistryError, match="already registered"):
-        reg.register("a", "x:y")
+    assert reg.names() == ["a"] and reg.get("a").name == "unigram"
     with pytest.raises(RegistryError, match="no attribute"):
         reg.get("baselines.unigram:Nope")

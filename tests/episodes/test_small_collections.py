@@ -23,8 +23,8 @@ from episodes.split import (
     split_of,
 )
 from episodes.split_file import read_split_file
+from episodes.synthetic import artist_text, make_lyrics_corpus, make_midi_corpus
 from episodes.tracks import DATA, TRACKS, Track
-from tests.conftest import artist_text, make_lyrics_corpus, make_midi_corpus
 
 SALT = "fsmb-split-v1"
 
@@ -211,7 +211,7 @@ def test_artist_pattern_is_an_anchored_regex():
 
 def test_flat_midi_and_lyrics_folders_build_with_artist_from(tmp_path, capsys):
     from episodes.encoding import write_midi
-    from tests.conftest import artist_song
+    from episodes.synthetic import artist_song
 
     midi = tmp_path / "midi"
     (midi / "more").mkdir(parents=True)

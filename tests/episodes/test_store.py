@@ -13,8 +13,8 @@ from episodes.encoding import Note, decode, write_midi
 from episodes.sources.base import DataError, safe_join
 from episodes.sources.midi_dir import MidiDirSource
 from episodes.store import CorpusStore, build_store, open_store, store_dir
+from episodes.synthetic import artist_song, make_midi_corpus
 from episodes.tracks import TRACKS, Track
-from tests.conftest import artist_song, make_midi_corpus
 
 
 def write_drum_only(path):

@@ -3,7 +3,6 @@ build reports, and lyrics tracks through the runner and leaderboard."""
 
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
@@ -12,8 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmark.cli.main import main
-from benchmark.contract.protocol import Budget
-from benchmark.run.runner import evaluate
 from episodes import text_encoding
 from episodes.lyrics import normalise_text
 from episodes.sources.base import DataError, SkipItem
@@ -21,17 +18,49 @@ from episodes.sources.fortunes import FortunesSource, parse_author, parse_fortun
 from episodes.sources.tabular import TabularSource
 from episodes.sources.text_dir import TextDirSource
 from episodes.store import open_store
+from episodes.synthetic import artist_text, make_lyrics_corpus
 from episodes.tokens import BOS, EOS
 from episodes.tracks import TRACKS, Track
-from leaderboard.aggregate import leaderboard_rows
-from tests.conftest import TINY_BUDGET, artist_text, make_lyrics_corpus
 
 
 def quiet(message: str) -> None:
     pass
 
 
-# ----- encoding and normalisation ------------------------------------------------
+FORTUNE_FILE = """A first entry
+on two lines.
+\t\t-- Dorothy Parker
+%
+Unattributed wisdom.
+%
+Another one.
+\t\t-- Dorothy Parker, "Enough Rope", 1926
+%
+Long attribution.
+\t\t-- Dave Barry, "Kids Today: They Don't Know
+\t\tDum Diddly Do"
+%
+The -- dash inside a line is not an attribution.
+%
+Definitions.
+\t\t-- "Sniglets", Rich Hall & Friends
+"""
+
+
+def write_fortunes(root, authors: int = 12, entries: int = 11):
+    root.mkdir(parents=True, exist_ok=True)
+    blocks = []
+    for a in range(authors):
+        for e in range(entries if a < authors - 1 else 3):  # the last author has too few
+            blocks.append(f"{artist_text(a, e)}\n\t\t-- Author {a:02d}, \"Collected\", 19{e:02d}")
+    blocks.append("No author here.")
+    blocks.append(blocks[0])  # an exact duplicate entry
+    (root / "quotes").write_text("\n%\n".join(blocks) + "\n", encoding="utf-8")
+    (root / "quotes.dat").write_bytes(b"\x00\x01binary index")
+    (root / "broken").write_bytes(b"Bad \xff bytes\n\t\t-- Author 00\n")
+    return root
+
+
 @given(st.text(max_size=200))
 @settings(max_examples=300, deadline=None)
 def test_text_encoding_round_trips_any_text(text):
@@ -61,27 +90,6 @@ def test_normalisation_keeps_lines_and_drops_tags_and_noise():
         normalise_text(" [Chorus] \n\n\t")
 
 
-# ----- fortunes ----------------------------------------------------------------
-FORTUNE_FILE = """A first entry
-on two lines.
-\t\t-- Dorothy Parker
-%
-Unattributed wisdom.
-%
-Another one.
-\t\t-- Dorothy Parker, "Enough Rope", 1926
-%
-Long attribution.
-\t\t-- Dave Barry, "Kids Today: They Don't Know
-\t\tDum Diddly Do"
-%
-The -- dash inside a line is not an attribution.
-%
-Definitions.
-\t\t-- "Sniglets", Rich Hall & Friends
-"""
-
-
 def test_fortune_entries_and_attributions():
     entries = parse_fortunes(FORTUNE_FILE)
     assert [e.author for e in entries] == ["Dorothy Parker", None, "Dorothy Parker", "Dave Barry", None,
@@ -92,20 +100,6 @@ def test_fortune_entries_and_attributions():
     assert parse_author("Marshall McLuhan.") == "Marshall McLuhan"
     assert parse_author("Larry Wall in <199705101952.MAA00756@wall.org>") == "Larry Wall"
     assert parse_author('"The Treasure of the Sierra Madre"') == "The Treasure of the Sierra Madre"
-
-
-def write_fortunes(root, authors: int = 12, entries: int = 11):
-    root.mkdir(parents=True, exist_ok=True)
-    blocks = []
-    for a in range(authors):
-        for e in range(entries if a < authors - 1 else 3):  # the last author has too few
-            blocks.append(f"{artist_text(a, e)}\n\t\t-- Author {a:02d}, \"Collected\", 19{e:02d}")
-    blocks.append("No author here.")
-    blocks.append(blocks[0])  # an exact duplicate entry
-    (root / "quotes").write_text("\n%\n".join(blocks) + "\n", encoding="utf-8")
-    (root / "quotes.dat").write_bytes(b"\x00\x01binary index")
-    (root / "broken").write_bytes(b"Bad \xff bytes\n\t\t-- Author 00\n")
-    return root
 
 
 def test_fortunes_source_keeps_authors_with_enough_entries_and_reports(tmp_path):
@@ -122,7 +116,6 @@ def test_fortunes_source_keeps_authors_with_enough_entries_and_reports(tmp_path)
         FortunesSource(tmp_path / "nothing-here")
 
 
-# ----- folder and table sources ------------------------------------------------
 def test_lyrics_folder_build_reports_bad_files(tmp_path):
     root = make_lyrics_corpus(tmp_path / "data", n_artists=2, songs=3)
     (root / "Singer 00" / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
@@ -176,22 +169,6 @@ def test_hub_dataset_fails_at_once_when_offline(tmp_path, monkeypatch):
                  "--cache-dir", str(tmp_path)]) == 2
 
 
-# ----- lyrics tracks end to end --------------------------------------------------
-def test_lyrics_track_scores_bits_per_character(lyrics_track, tmp_path, capsys):
-    for method in ("unigram", "unigram-support", "lstm-concat"):
-        evaluate(method, lyrics_track, shots=5, n_episodes=12, out=tmp_path / "r", budget=TINY_BUDGET,
-                 models=tmp_path / "m", log=quiet)
-    record = json.loads((tmp_path / "r" / "unigram__lyrics_dir__K5.jsonl").read_text().splitlines()[0])
-    chars = sum(record["units"]["characters"])
-    assert record["bits_per"]["characters"] == pytest.approx(sum(record["nll_nats"]) / chars / np.log(2))
-    run = json.loads((tmp_path / "r" / "unigram__lyrics_dir__K5.run.json").read_text())
-    assert run["encoding"] == "text-bytes" and run["encoding_version"] == 1
-    rows = {r.method: r for r in leaderboard_rows(tmp_path / "r", reference="unigram")}
-    assert rows["unigram"].unit == "characters" and rows["unigram-support"].delta_vs_reference < 0
-    assert main(["leaderboard", "--results", str(tmp_path / "r")]) == 0
-    assert "bits/char (±95% CI)" in capsys.readouterr().out
-
-
 def test_lyrics_tracks_are_listed_and_fortunes_is_a_stand_in(capsys):
     assert TRACKS["lyrics/fortunes"].stand_in and not TRACKS["lyrics/dir"].stand_in
     assert main(["tracks"]) == 0
@@ -206,19 +183,6 @@ def test_fortunes_track_builds_from_a_fortune_dir(tmp_path):
     episode = track.episode(track.manifest("test").episodes[0])
     assert len(episode.support) == 5 and len(episode.query) == 4
     assert all("characters" in it.units for it in episode.query)
-
-
-def test_sample_quality_is_recorded_and_reproducible(lyrics_track, tmp_path, capsys):
-    paths = [evaluate("lstm-concat", lyrics_track, shots=5, n_episodes=3, out=tmp_path / out, budget=TINY_BUDGET,
-                      models=tmp_path / "m", samples=4, log=quiet) for out in ("a", "b")]
-    first, second = ([json.loads(line) for line in p.read_text().splitlines()] for p in paths)
-    quality = first[0]["quality"]
-    assert len(quality["samples"]) == 4 and all(isinstance(s, str) for s in quality["samples"])
-    assert {"distinct_1", "distinct_2", "self_bleu", "rhyme_density", "word_js_bits"} <= set(quality["metrics"])
-    assert 0 <= quality["metrics"]["word_js_bits"] <= 1
-    assert [r["quality"] for r in first] == [r["quality"] for r in second]  # seeded per episode
-    assert main(["leaderboard", "--results", str(tmp_path / "a")]) == 0
-    assert "sample quality" in capsys.readouterr().out
 
 
 def test_the_installed_fortunes_package_gives_a_hundred_authors():
@@ -237,15 +201,3 @@ def test_committed_fortunes_manifests_apply_to_the_default_data_only(tmp_path):
     with pytest.raises(ManifestError):
         as_default.manifest("test")  # the committed manifest belongs to another corpus: refused
     assert len(Track(TRACKS["lyrics/fortunes"], store, default_data=False).manifest("test").episodes) == 600
-
-
-def test_every_method_runs_on_a_lyrics_track_unchanged(lyrics_track, tmp_path):
-    from benchmark.contract.methods import methods_for
-
-    micro = Budget("micro", steps=8, batch_size=4, val_every=8, val_episodes=2, size="small")
-    assert {"lstm", "maml", "cache", "transformer-icl"} <= set(methods_for("lyrics"))
-    for name in methods_for("lyrics"):
-        path = evaluate(name, lyrics_track, shots=2, n_episodes=2, out=tmp_path / "r", budget=micro,
-                        models=tmp_path / "m", log=quiet)
-        records = [json.loads(line) for line in path.read_text().splitlines()]
-        assert len(records) == 2 and all(r["bits_per"]["characters"] > 0 for r in records), name

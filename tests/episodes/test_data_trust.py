@@ -13,9 +13,6 @@ import pytest
 import soundfile
 
 from benchmark.cli.main import main
-from benchmark.run.records import RecordError, file_stem, results_lock
-from benchmark.run.runner import evaluate, fit_or_load, model_dir
-from benchmark.training.identity import state_identity
 from episodes import dependencies
 from episodes.audio import SAMPLE_RATE, read_note, resample_ratio
 from episodes.limits import MAX_RESAMPLE_TERMS
@@ -23,8 +20,7 @@ from episodes.sources.base import DataError, SkipItem
 from episodes.sources.midi_dir import MidiDirSource
 from episodes.sources.nsynth import NSynthSource
 from episodes.store import BuildError, open_store, store_dir
-from episodes.tracks import TRACKS, Track
-from tests.conftest import TINY_BUDGET, make_midi_corpus, make_nsynth_corpus
+from episodes.synthetic import make_midi_corpus, make_nsynth_corpus
 
 
 def quiet(_msg: str) -> None:
@@ -46,7 +42,26 @@ def broken(monkeypatch):
     dependencies._check_one.cache_clear()
 
 
-# ----- environment failures ----------------------------------------------------------
+def long_gap_midi(path: Path, delta: int = 0x0FFFFFFF) -> Path:
+    """One note after ``delta`` ticks at one tick per quarter note (36 bytes)."""
+    vlq = []
+    while True:
+        vlq.insert(0, (delta & 0x7F) | (0x80 if vlq else 0))
+        delta >>= 7
+        if not delta:
+            break
+    events = bytes(vlq) + bytes([0x90, 60, 64, 0x00, 60, 0x00, 0x00, 0xFF, 0x2F, 0x00])
+    path.write_bytes(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 1) + b"MTrk" + struct.pack(">I", len(events)) + events)
+    return path
+
+
+def write_sine(path: Path, rate: int, seconds: float = 1.0, channels: int = 1) -> Path:
+    t = np.arange(int(rate * seconds)) / rate
+    wave = 0.5 * np.sin(2 * np.pi * 440 * t)
+    soundfile.write(str(path), np.repeat(wave[:, None], channels, axis=1), rate, subtype="PCM_16")
+    return path
+
+
 def test_a_broken_torchaudio_fails_the_build_in_one_line_and_caches_nothing(tmp_path, broken, capsys):
     root = make_nsynth_corpus(tmp_path / "nsynth", n_instruments=2, notes=3)
     broken("torchaudio")
@@ -114,20 +129,6 @@ def test_a_damaged_store_is_rebuilt_never_read(tmp_path):
     assert rebuilt.fingerprint == store.fingerprint
 
 
-# ----- bounded work per input ----------------------------------------------------------
-def long_gap_midi(path: Path, delta: int = 0x0FFFFFFF) -> Path:
-    """One note after ``delta`` ticks at one tick per quarter note (36 bytes)."""
-    vlq = []
-    while True:
-        vlq.insert(0, (delta & 0x7F) | (0x80 if vlq else 0))
-        delta >>= 7
-        if not delta:
-            break
-    events = bytes(vlq) + bytes([0x90, 60, 64, 0x00, 60, 0x00, 0x00, 0xFF, 0x2F, 0x00])
-    path.write_bytes(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 1) + b"MTrk" + struct.pack(">I", len(events)) + events)
-    return path
-
-
 def test_a_long_silence_in_a_tiny_midi_is_skipped_with_the_cap_in_the_report(tmp_path):
     root = make_midi_corpus(tmp_path / "midi", n_artists=2, songs=3)
     long_gap_midi(root / "Artist 00" / "gap.mid")
@@ -137,13 +138,6 @@ def test_a_long_silence_in_a_tiny_midi_is_skipped_with_the_cap_in_the_report(tmp
     assert "over the cap of 1,024 quarter notes" in reasons["Artist 00/gap.mid"]
     assert "Artist 00/short-gap.mid" in store.index
     assert max(m.n_tokens for m in store.items) < 1000
-
-
-def write_sine(path: Path, rate: int, seconds: float = 1.0, channels: int = 1) -> Path:
-    t = np.arange(int(rate * seconds)) / rate
-    wave = 0.5 * np.sin(2 * np.pi * 440 * t)
-    soundfile.write(str(path), np.repeat(wave[:, None], channels, axis=1), rate, subtype="PCM_16")
-    return path
 
 
 @pytest.mark.parametrize("rate", [16_001, 44_101, 12_345, 44_100, 7_999])
@@ -168,75 +162,6 @@ def test_sample_rates_and_channel_counts_outside_the_caps_are_skipped(tmp_path):
         read_note(tmp_path / "huge.wav")
 
 
-# ----- fitted models keyed by their data ---------------------------------------------------
-def test_two_datasets_sharing_models_keep_their_own_fitted_models(tmp_path):
-    models, said = tmp_path / "models", []
-    tracks = [Track.open(TRACKS["midi/dir"], cache_dir=tmp_path / "c", data_dir=make_midi_corpus(tmp_path / name, n),
-                         workers=1, progress=False) for name, n in (("a", 12), ("b", 13))]
-    metas = [fit_or_load("unigram", t, budget=TINY_BUDGET, models=models, seed=0, log=said.append)[1] for t in tracks]
-    assert tracks[0].data_key != tracks[1].data_key
-    said.clear()
-    again = fit_or_load("unigram", tracks[0], budget=TINY_BUDGET, models=models, seed=0, log=said.append)[1]
-    assert said and said[0].startswith("loaded") and again["state_sha256"] == metas[0]["state_sha256"]
-    assert all(model_dir(models, "unigram", t, TINY_BUDGET, 0).joinpath("meta.json").exists() for t in tracks)
-
-
-def test_a_retrained_identical_model_has_the_same_identity(track, tmp_path):
-    first = fit_or_load("unigram", track, budget=TINY_BUDGET, models=tmp_path / "m1", seed=0, log=quiet)[1]
-    second = fit_or_load("unigram", track, budget=TINY_BUDGET, models=tmp_path / "m2", seed=0, log=quiet)[1]
-    assert first["state_sha256"] == second["state_sha256"]
-    where = model_dir(tmp_path / "m1", "unigram", track, TINY_BUDGET, 0)
-    assert state_identity(where, {"other": "settings"}) != first["state_sha256"]
-
-
-# ----- validation before work -------------------------------------------------------------
-@pytest.mark.parametrize("extra, expected", [
-    (["--episodes", "0"], "--episodes: 0 is below the minimum 1"),
-    (["--episodes", "-5"], "--episodes: -5 is below the minimum 1"),
-    (["--samples", "-3"], "--samples: -3 is below the minimum 0"),
-    (["--workers", "0"], "--workers: 0 is below the minimum 1"),
-    (["--set", "theta=1e309"], "1e309 is not a finite number"),
-    (["--set", "theta=NaN"], "NaN is not a finite number"),
-    (["--shots", "5,5"], "distinct"),
-])
-def test_bad_arguments_are_refused_in_one_line_before_any_work(midi_root, tmp_path, capsys, extra, expected):
-    argv = ["eval", "--method", "cache", "--track", "midi/dir", "--data-dir", str(midi_root), "--out",
-            str(tmp_path / "out"), "--models", str(tmp_path / "models"), "--cache-dir", str(tmp_path / "c"), *extra]
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert expected in err[-1]
-    assert not (tmp_path / "models").exists() and not (tmp_path / "c").exists()
-
-
-@pytest.mark.parametrize("option", ["--out", "--models", "--cache-dir"])
-def test_an_unwritable_folder_is_refused_before_training(midi_root, tmp_path, capsys, option):
-    blocker = tmp_path / "file"
-    blocker.write_text("not a folder")
-    paths = {"--out": tmp_path / "out", "--models": tmp_path / "models", "--cache-dir": tmp_path / "c"}
-    paths[option] = blocker / "sub"
-    argv = ["eval", "--method", "lstm", "--track", "midi/dir", "--data-dir", str(midi_root),
-            *[str(x) for kv in paths.items() for x in kv]]
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and f"{option} {blocker / 'sub'}: cannot write there" in err
-    assert not list(tmp_path.rglob("meta.json"))  # no corpus built, no model trained
-
-
-def test_a_second_writer_of_a_results_file_is_refused_before_training(track, tmp_path):
-    out, models = tmp_path / "out", tmp_path / "models"
-    records = out / f"{file_stem('unigram', track.spec.name, 5)}.jsonl"
-    with results_lock(records):  # another writer (flock is per open file: this process counts as another)
-        with pytest.raises(RecordError, match="being written by another fsmb process"):
-            evaluate("unigram", track, shots=5, n_episodes=2, out=out, budget=TINY_BUDGET, models=models, log=quiet)
-    assert not models.exists()
-    evaluate("unigram", track, shots=5, n_episodes=2, out=out, budget=TINY_BUDGET, models=models, log=quiet)
-    assert [json.loads(line)["episode_id"] for line in records.read_text().splitlines()] == ["test-00000",
-                                                                                             "test-00001"]
-
-
-# ----- hostile NSynth metadata (found by benchmarks/fuzz_loaders.py) -------------------------
 def test_nsynth_names_that_cannot_be_files_are_left_out_and_escaping_links_skipped(tmp_path):
     root = make_nsynth_corpus(tmp_path / "n", n_instruments=2, notes=2)
     examples = json.loads((root / "examples.json").read_text())

@@ -1,0 +1,76 @@
+"""The Python entry point: evaluate a method on a track and get the records back, with
+no command line (in the spirit of lm-evaluation-harness's ``simple_evaluate``)::
+
+    from benchmark.run.api import simple_evaluate
+    records = simple_evaluate("my_methods.bigram:Bigram", "midi/music21", episodes=50)
+    print(sum(r["nats_per_token"] for r in records) / len(records))
+
+It runs exactly what ``fsmb eval`` runs (`benchmark.run.runner.evaluate`): the same
+checks first, the same fitted-model cache, resumable result files under ``out``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from benchmark.contract.protocol import BUDGETS, Method
+from benchmark.run.arguments import ArgumentError
+from benchmark.run.records import read_episode_records
+from benchmark.run.runner import evaluate
+from episodes.sources.base import DataError
+from episodes.tracks import TRACKS, Track, default_cache
+
+
+def method_target_of(method: str | type | Method) -> str:
+    """A registered name or ``module:Class`` as given, or the target of a class or of an
+    instance (the contract requires an argument-free constructor, so the runner makes
+    its own instance from the class)."""
+    if isinstance(method, str):
+        return method
+    cls = method if isinstance(method, type) else type(method)
+    if "<locals>" in cls.__qualname__:
+        raise ArgumentError(f"{cls.__qualname__} is defined inside a function; define it at module level "
+                            "so that it can be loaded by its module:Class path")
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def simple_evaluate(
+    method: str | type | Method,
+    track: str | Track,
+    *,
+    shots: int | None = None,
+    episodes: int | None = None,
+    budget: str = "quick",
+    steps: int | None = None,
+    out: str | Path = "fsmb-results",
+    models: str | Path = "runs/models",
+    seed: int = 0,
+    samples: int = 0,
+    settings: Mapping[str, Any] | None = None,
+    data_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    workers: int | None = None,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
+    """Fit (or load) ``method`` and score it on the first ``episodes`` test episodes of
+    ``track`` at K = ``shots`` (default: the track's); returns the episode records (the
+    lines of the ``.jsonl`` file written under ``out``, as dicts: ``nll_nats`` per
+    query item, ``nats_per_token``, ``bits_per``, ...).
+
+    ``track``: a track name (opened with ``data_dir``, ``cache_dir`` -- default
+    ``~/.cache/fsmb`` -- and ``workers``) or an opened `Track`.  ``budget``, ``steps``,
+    ``seed``, ``samples`` and ``settings`` mean what ``fsmb eval``'s ``--budget``,
+    ``--steps``, ``--seed``, ``--samples`` and ``--set`` mean.
+    """
+    if budget not in BUDGETS:
+        raise ArgumentError(f"budget {budget!r} is not one of {', '.join(BUDGETS)}")
+    if isinstance(track, str):
+        if track not in TRACKS:
+            raise DataError(f"unknown track {track!r}; tracks: {', '.join(TRACKS)}")
+        track = Track.open(TRACKS[track], cache_dir=Path(cache_dir or default_cache()), data_dir=data_dir,
+                           workers=workers)
+    path = evaluate(method_target_of(method), track, shots=track.spec.shots if shots is None else shots,
+                    n_episodes=episodes, out=Path(out), budget=BUDGETS[budget].with_steps(steps),
+                    models=Path(models), seed=seed, samples=samples, overrides=settings, log=log)
+    return read_episode_records(path)

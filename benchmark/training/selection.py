@@ -1,0 +1,33 @@
+"""Model selection on meta-val: the one grid search every method uses for the settings it
+does not train (a shrinkage strength, fine-tuning steps, a cache's interpolation)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Mapping, Sequence
+
+from tqdm.auto import tqdm
+
+from benchmark.scoring.nll import mean_nats_per_token, score_episodes
+from episodes.types import Episode
+
+
+def grid(values: Mapping[str, Sequence]) -> list[dict[str, Any]]:
+    """Every combination of ``values`` (name -> candidates), in product order."""
+    return [dict(zip(values, combo)) for combo in itertools.product(*values.values())]
+
+
+def select_on_val(method: Any, settings: Sequence[Mapping[str, Any]], episodes: Sequence[Episode]) -> list[dict]:
+    """Score ``method`` on the meta-val ``episodes`` under each setting (attribute name ->
+    value, set on ``method``), leave it set to the best -- the lowest mean episode
+    nats/token, the first on ties -- and return the table of what was tried (each
+    setting with its ``val_nats_per_token``)."""
+    table = []
+    for setting in tqdm(settings, desc=f"select {getattr(method, 'name', '')} on meta-val", unit="setting"):
+        for key, value in setting.items():
+            setattr(method, key, value)
+        table.append({**setting, "val_nats_per_token": mean_nats_per_token(score_episodes(method, episodes))})
+    best = min(table, key=lambda row: row["val_nats_per_token"])
+    for key in settings[0]:
+        setattr(method, key, best[key])
+    return table

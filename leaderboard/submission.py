@@ -1,0 +1,195 @@
+"""Submission bundles: a finished run, checked against the published track, packed with
+a method card so that the leaderboard can take it from anyone.
+
+``fsmb submit --results DIR --method NAME --track T --trained-on TEXT`` writes
+``<out>/<method>__<track>__K<k>/``:
+
+- ``<stem>.jsonl`` and ``<stem>.run.json``: the run's episode records and run record,
+  as ``fsmb eval`` wrote them (so a folder of bundles is a results folder);
+- ``method_card.json``: name, version, ``module:Class``, code identity (sha256 of the
+  class's source file, and the version of the installed distribution it comes from),
+  settings, parameters, budget, seed, fitted-model identity, and the training data
+  declared -- the track's meta-train and meta-val splits it was fitted and selected
+  on, and whatever else the submitter declares it saw (``--trained-on``), so that
+  leakage into the test artists is visible (as MTEB's model metadata does);
+- ``bundle.json``: the format and the sha256 of each file above.
+
+A bundle is refused -- when written and whenever the leaderboard reads it -- if its
+manifest sha256 or corpus fingerprint differs from the track's published manifest,
+if it lacks an episode of that manifest or an episode's support/query ids differ
+from it, if any figure does not recompute from the per-item nats
+(`leaderboard.aggregate.checked_episode`), or if a file's sha256 differs from
+``bundle.json``.  These checks catch mistakes and naive edits, not a determined
+forger: the maintainers rerun submitted methods (README "Submitting a result").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import inspect
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from benchmark.run.records import RecordError, file_stem, read_numbered_records, read_run
+from episodes.atomic import write_json
+from episodes.manifest import Manifest
+from episodes.tracks import DATA, TRACKS
+from episodes.types import track_slug
+
+BUNDLE_FORMAT = 1
+BUNDLE_FILE, CARD_FILE = "bundle.json", "method_card.json"
+
+
+class SubmissionError(RecordError):
+    """A run or bundle the leaderboard cannot take; the message says why."""
+
+
+def published_manifest(track: str, split: str, shots: int, query_size: int) -> Manifest:
+    """The committed manifest a submission on ``track`` at K = ``shots`` must have used."""
+    path = Path(str(DATA / track_slug(track) / "manifests" / f"{split}-K{shots}-Q{query_size}.json"))
+    if track not in TRACKS or not path.is_file():
+        published = sorted(p.parent.parent.name for p in Path(str(DATA)).glob("*/manifests/test-*.json"))
+        raise SubmissionError(f"{track} at K={shots} has no published manifest: submissions are scored on the "
+                              f"published tracks and K ({', '.join(sorted(set(published)))}; see "
+                              "episodes/data/*/manifests)")
+    return Manifest.load(path)
+
+
+def check_run(run: dict, records: Sequence[tuple[int, dict]], where: Path) -> None:
+    """Refuse a run that is not a complete, consistent evaluation on the published
+    manifest of its track (`SubmissionError` naming the first problem)."""
+    from leaderboard.aggregate import checked_episode
+
+    manifest = published_manifest(run["track"], run["split"], run["shots"], run["query_size"])
+    if run["manifest_sha256"] != manifest.sha256:
+        raise SubmissionError(f"{where}: manifest sha256 {run['manifest_sha256'][:12]}… is not the published "
+                              f"{manifest.sha256[:12]}… of {run['track']} K={run['shots']}: score on the default data "
+                              "with the default artist split (no --data-dir, no --split-file)")
+    if run["corpus_fingerprint"] != manifest.corpus_fingerprint:
+        raise SubmissionError(f"{where}: corpus fingerprint {run['corpus_fingerprint'][:12]}… is not the published "
+                              f"{manifest.corpus_fingerprint[:12]}…")
+    by_id = {}
+    for line, record in records:
+        if record.get("run_key") != run["run_key"]:
+            raise SubmissionError(f"{where}:{line}: a record of another run ({record.get('run_key')})")
+        by_id[record["episode_id"]] = checked_episode(where, line, record)
+    missing = [e.episode_id for e in manifest.episodes if e.episode_id not in by_id]
+    if missing:
+        raise SubmissionError(f"{where}: {len(missing)} of the {len(manifest.episodes)} episodes of the published "
+                              f"manifest are missing (first: {missing[0]}); run fsmb eval without --episodes")
+    for spec in manifest.episodes:
+        record = by_id[spec.episode_id]
+        if tuple(record["support_ids"]) != tuple(spec.support) or tuple(record["query_ids"]) != tuple(spec.query):
+            raise SubmissionError(f"{where}: episode {spec.episode_id} was scored on other items than the manifest's")
+    if len(by_id) != len(manifest.episodes):
+        raise SubmissionError(f"{where}: {len(by_id) - len(manifest.episodes)} episodes not in the manifest")
+
+
+def method_card(run: dict, trained_on: Sequence[str]) -> dict:
+    """The method card of ``run`` (see the module docstring)."""
+    from benchmark.contract.methods import registration
+
+    known = registration(run["method"].split("[", 1)[0])  # records before method_target: a built-in's
+    target = run.get("method_target") or (known.target if known else "")
+    code: dict[str, str] = {}
+    if target:
+        from benchmark.contract.registry import load_object
+
+        cls = load_object(target)
+        source = inspect.getsourcefile(cls)
+        if source:
+            code["source_file"] = Path(source).name
+            code["source_sha256"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+        top = target.split(".", 1)[0].split(":", 1)[0]
+        distributions = importlib.metadata.packages_distributions().get(top, [])
+        if distributions:
+            code["distribution"] = f"{distributions[0]}=={importlib.metadata.version(distributions[0])}"
+    return {
+        "name": run["method"],
+        "version": run["method_version"],
+        "target": target,
+        "code": code,
+        "fsmb_git_sha": run["git_sha"],
+        "hparams": run["hparams"],
+        "params": run["params"],
+        "budget": run["budget"],
+        "seed": run["seed"],
+        "state_sha256": run["train"].get("state_sha256"),
+        "training_data": {
+            "track_splits": {"track": run["track"], "splits": ["train", "val"], "split_key": run.get("split_key"),
+                             "corpus_fingerprint": run["corpus_fingerprint"]},
+            "declared": list(trained_on),
+        },
+        "submitted": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def find_run(results: Path, method: str, track: str, shots: int | None) -> Path:
+    """The run record of ``method`` on ``track`` (at K = ``shots``; default: the track's)
+    in the results folder ``results``."""
+    spec = TRACKS.get(track)
+    if spec is None:
+        raise SubmissionError(f"unknown track {track!r}; published tracks: midi/music21, lyrics/fortunes, "
+                              "audio/gm-notes")
+    shots = spec.shots if shots is None else shots
+    published_manifest(track, "test", shots, spec.query_size)  # a track without one fails first
+    path = Path(results) / f"{file_stem(method, track, shots)}.run.json"
+    if not path.is_file():
+        found = sorted(p.name for p in Path(results).glob("*.run.json"))
+        raise SubmissionError(f"no run record {path.name} in {results} (found: {', '.join(found) or 'none'}); "
+                              f"run fsmb eval --method ... --track {track} --out {results} first")
+    return path
+
+
+def write_bundle(results: Path, method: str, track: str, out: Path, *, trained_on: Sequence[str],
+                 shots: int | None = None) -> Path:
+    """Check the run and write its bundle under ``out``; returns the bundle folder."""
+    if not trained_on or not all(t.strip() for t in trained_on):
+        raise SubmissionError("declare what the method was trained on beyond the track's meta-train and "
+                              "meta-val splits: --trained-on none, or --trained-on 'Lakh MIDI (pretraining)'")
+    run_path = find_run(results, method, track, shots)
+    records_path = run_path.with_name(run_path.name[: -len(".run.json")] + ".jsonl")
+    run = read_run(run_path)
+    check_run(run, read_numbered_records(records_path), records_path)
+    folder = Path(out) / run_path.name[: -len(".run.json")]
+    if folder.exists():
+        raise SubmissionError(f"{folder} exists; remove it or pass another --out")
+    staging = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    shutil.copyfile(records_path, staging / records_path.name)
+    shutil.copyfile(run_path, staging / run_path.name)
+    write_json(staging / CARD_FILE, method_card(run, [t.strip() for t in trained_on if t.strip().lower() != "none"]))
+    files = sorted(p.name for p in staging.iterdir())
+    write_json(staging / BUNDLE_FILE, {"format": BUNDLE_FORMAT,
+                                       "sha256": {f: hashlib.sha256((staging / f).read_bytes()).hexdigest()
+                                                  for f in files}})
+    staging.rename(folder)  # a bundle appears whole or not at all
+    return folder
+
+
+def is_bundle(folder: Path) -> bool:
+    return (Path(folder) / BUNDLE_FILE).is_file()
+
+
+def verify_bundle(folder: Path) -> dict:
+    """Check a bundle's files against ``bundle.json`` and its run against the published
+    manifest; returns its method card."""
+    folder = Path(folder)
+    index = read_run(folder / BUNDLE_FILE)
+    if index.get("format") != BUNDLE_FORMAT or not isinstance(index.get("sha256"), dict):
+        raise SubmissionError(f"{folder / BUNDLE_FILE}: not a bundle index of format {BUNDLE_FORMAT}")
+    present = sorted(p.name for p in folder.iterdir() if p.name != BUNDLE_FILE and not p.name.startswith("."))
+    if present != sorted(index["sha256"]):
+        raise SubmissionError(f"{folder}: files {present} are not the bundle's {sorted(index['sha256'])}")
+    for name, digest in index["sha256"].items():
+        if hashlib.sha256((folder / name).read_bytes()).hexdigest() != digest:
+            raise SubmissionError(f"{folder / name}: sha256 differs from {BUNDLE_FILE}: the file was changed "
+                                  "after fsmb submit wrote it")
+    (run_path,) = folder.glob("*.run.json")
+    records_path = run_path.with_name(run_path.name[: -len(".run.json")] + ".jsonl")
+    check_run(read_run(run_path), read_numbered_records(records_path), records_path)
+    return read_run(folder / CARD_FILE)
