@@ -87,8 +87,7 @@ class Unigram:
     def load(self, path: Path) -> None:
         arrays, settings = load_arrays(path)
         self.prior = arrays["prior"]
-        for key in self.hparams():
-            setattr(self, key, settings[key])
+        self.__dict__.update(settings)
 
     def n_params(self) -> int:
         return int(len(self._prior()))

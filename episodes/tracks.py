@@ -12,6 +12,7 @@ fitted on the track.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
@@ -35,6 +36,20 @@ from episodes.types import Episode, Item, track_slug
 DATA = resources.files("episodes") / "data"
 # Below this many eligible test artists `fsmb data build` warns that the test CI says little.
 FEW_TEST_ARTISTS = 5
+
+
+def track_spec(name: str) -> TrackSpec:
+    """The built-in track ``name``; an unknown name is a `DataError` suggesting close ones."""
+    if name not in TRACKS:
+        close = difflib.get_close_matches(name, list(TRACKS), n=3)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise DataError(f"unknown track {name!r}.{hint} Known: {', '.join(TRACKS)} (see `fsmb tracks`).")
+    return TRACKS[name]
+
+
+def published_tracks() -> list[str]:
+    """The tracks with committed test manifests: the ones leaderboard submissions use."""
+    return [name for name, spec in TRACKS.items() if (DATA / spec.slug / "manifests").is_dir()]
 
 
 def default_cache() -> Path:

@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
+from benchmark.contract.methods import default_reference
 from benchmark.run.records import (
     EPISODE_FIELDS,
     RUN_FIELDS,
@@ -19,7 +20,6 @@ from benchmark.run.records import (
     read_run,
 )
 from benchmark.scoring.nll import EpisodeScore
-from benchmark.contract.methods import default_reference
 
 # The tokenisation-independent unit of each modality, as (unit key in records, label).
 UNIT_LABELS = {"notes": "bits/note", "characters": "bits/char", "dims": "bits/dim"}
@@ -65,6 +65,7 @@ class Row:
     delta_ci95: float | None = None
     paired_episodes: int = 0
     quality: dict[str, float] | None = None  # mean sample-quality figures, if sampled
+    target: str | None = None  # ``module:Class`` of the method named ``method``; None in runs before FSMB 0.2
 
     def to_dict(self) -> dict:
         """Fields as a dict; undefined figures (a CI from one episode) become ``None``."""
@@ -183,6 +184,7 @@ def make_row(run: dict, episodes: list[dict]) -> Row:
         run_key=run["run_key"],
         eval_tokens_per_s=tokens / seconds if seconds > 0 else None,
         quality=mean_quality(episodes),
+        target=run.get("method_target") or None,
     )
 
 

@@ -26,17 +26,21 @@ forger: the maintainers rerun submitted methods (README "Submitting a result").
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import inspect
 import shutil
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from benchmark.run.records import RecordError, file_stem, read_numbered_records, read_run
+from benchmark.run.records import (
+    RecordError,
+    file_stem,
+    read_numbered_records,
+    read_run,
+)
 from episodes.atomic import write_json
 from episodes.manifest import Manifest
-from episodes.tracks import DATA, TRACKS
+from episodes.tracks import DATA, published_tracks, track_spec
 from episodes.types import track_slug
 
 BUNDLE_FORMAT = 1
@@ -47,23 +51,30 @@ class SubmissionError(RecordError):
     """A run or bundle the leaderboard cannot take; the message says why."""
 
 
-def published_manifest(track: str, split: str, shots: int, query_size: int) -> Manifest:
-    """The committed manifest a submission on ``track`` at K = ``shots`` must have used."""
-    path = Path(str(DATA / track_slug(track) / "manifests" / f"{split}-K{shots}-Q{query_size}.json"))
-    if track not in TRACKS or not path.is_file():
-        published = sorted(p.parent.parent.name for p in Path(str(DATA)).glob("*/manifests/test-*.json"))
+def published_manifest(track: str, shots: int) -> Manifest:
+    """The committed test manifest a submission on ``track`` at K = ``shots`` must use."""
+    spec = track_spec(track)
+    path = Path(str(DATA / track_slug(track) / "manifests" / f"test-K{shots}-Q{spec.query_size}.json"))
+    if not path.is_file():
         raise SubmissionError(f"{track} at K={shots} has no published manifest: submissions are scored on the "
-                              f"published tracks and K ({', '.join(sorted(set(published)))}; see "
-                              "episodes/data/*/manifests)")
+                              f"test manifests of {', '.join(published_tracks())} (episodes/data/*/manifests)")
     return Manifest.load(path)
 
 
 def check_run(run: dict, records: Sequence[tuple[int, dict]], where: Path) -> None:
-    """Refuse a run that is not a complete, consistent evaluation on the published
-    manifest of its track (`SubmissionError` naming the first problem)."""
+    """Refuse a run that is not a complete, consistent evaluation on the published test
+    manifest of its track, or that takes a built-in method's name (`SubmissionError`
+    naming the first problem)."""
+    from benchmark.contract.methods import registration
     from leaderboard.aggregate import checked_episode
 
-    manifest = published_manifest(run["track"], run["split"], run["shots"], run["query_size"])
+    if run.get("split") != "test":
+        raise SubmissionError(f"{where}: a run on the {run.get('split')!r} split; submissions score the test split")
+    known = registration(run["method"].split("[", 1)[0])
+    if known is not None and run.get("method_target") not in ("", None, known.target):
+        raise SubmissionError(f"{where}: method name {run['method']!r} is the built-in {known.target}'s, not "
+                              f"{run['method_target']}'s; give your class another name")
+    manifest = published_manifest(run["track"], run["shots"])
     if run["manifest_sha256"] != manifest.sha256:
         raise SubmissionError(f"{where}: manifest sha256 {run['manifest_sha256'][:12]}… is not the published "
                               f"{manifest.sha256[:12]}… of {run['track']} K={run['shots']}: score on the default data "
@@ -72,7 +83,7 @@ def check_run(run: dict, records: Sequence[tuple[int, dict]], where: Path) -> No
         raise SubmissionError(f"{where}: corpus fingerprint {run['corpus_fingerprint'][:12]}… is not the published "
                               f"{manifest.corpus_fingerprint[:12]}…")
     by_id = {}
-    for line, record in records:
+    for line, record in records:  # read_numbered_records has refused an episode recorded twice
         if record.get("run_key") != run["run_key"]:
             raise SubmissionError(f"{where}:{line}: a record of another run ({record.get('run_key')})")
         by_id[record["episode_id"]] = checked_episode(where, line, record)
@@ -91,22 +102,14 @@ def check_run(run: dict, records: Sequence[tuple[int, dict]], where: Path) -> No
 def method_card(run: dict, trained_on: Sequence[str]) -> dict:
     """The method card of ``run`` (see the module docstring)."""
     from benchmark.contract.methods import registration
+    from benchmark.contract.registry import load_object
+    from benchmark.training.identity import code_identity
 
     known = registration(run["method"].split("[", 1)[0])  # records before method_target: a built-in's
     target = run.get("method_target") or (known.target if known else "")
-    code: dict[str, str] = {}
-    if target:
-        from benchmark.contract.registry import load_object
-
-        cls = load_object(target)
-        source = inspect.getsourcefile(cls)
-        if source:
-            code["source_file"] = Path(source).name
-            code["source_sha256"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
-        top = target.split(".", 1)[0].split(":", 1)[0]
-        distributions = importlib.metadata.packages_distributions().get(top, [])
-        if distributions:
-            code["distribution"] = f"{distributions[0]}=={importlib.metadata.version(distributions[0])}"
+    code = dict(run.get("method_code") or {})  # as it was when the run was scored
+    if not code and target:  # runs scored before FSMB recorded it: the code as it is now
+        code = {**code_identity(load_object(target)), "hashed": "at submission"}
     return {
         "name": run["method"],
         "version": run["method_version"],
@@ -129,13 +132,10 @@ def method_card(run: dict, trained_on: Sequence[str]) -> dict:
 
 def find_run(results: Path, method: str, track: str, shots: int | None) -> Path:
     """The run record of ``method`` on ``track`` (at K = ``shots``; default: the track's)
-    in the results folder ``results``."""
-    spec = TRACKS.get(track)
-    if spec is None:
-        raise SubmissionError(f"unknown track {track!r}; published tracks: midi/music21, lyrics/fortunes, "
-                              "audio/gm-notes")
-    shots = spec.shots if shots is None else shots
-    published_manifest(track, "test", shots, spec.query_size)  # a track without one fails first
+    in the results folder ``results``; a track or K without a published manifest fails
+    first."""
+    shots = track_spec(track).shots if shots is None else shots
+    published_manifest(track, shots)
     path = Path(results) / f"{file_stem(method, track, shots)}.run.json"
     if not path.is_file():
         found = sorted(p.name for p in Path(results).glob("*.run.json"))
@@ -144,30 +144,36 @@ def find_run(results: Path, method: str, track: str, shots: int | None) -> Path:
     return path
 
 
+def records_of(run_path: Path) -> Path:
+    return run_path.with_name(run_path.name[: -len(".run.json")] + ".jsonl")
+
+
 def write_bundle(results: Path, method: str, track: str, out: Path, *, trained_on: Sequence[str],
                  shots: int | None = None) -> Path:
-    """Check the run and write its bundle under ``out``; returns the bundle folder."""
+    """Copy the run into a fresh folder under ``out``, check the copies, add the method
+    card and the hash index, and move the folder into place; returns it."""
     if not trained_on or not all(t.strip() for t in trained_on):
         raise SubmissionError("declare what the method was trained on beyond the track's meta-train and "
                               "meta-val splits: --trained-on none, or --trained-on 'Lakh MIDI (pretraining)'")
     run_path = find_run(results, method, track, shots)
-    records_path = run_path.with_name(run_path.name[: -len(".run.json")] + ".jsonl")
-    run = read_run(run_path)
-    check_run(run, read_numbered_records(records_path), records_path)
     folder = Path(out) / run_path.name[: -len(".run.json")]
     if folder.exists():
         raise SubmissionError(f"{folder} exists; remove it or pass another --out")
-    staging = folder.with_name(f".{folder.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    shutil.copyfile(records_path, staging / records_path.name)
-    shutil.copyfile(run_path, staging / run_path.name)
-    write_json(staging / CARD_FILE, method_card(run, [t.strip() for t in trained_on if t.strip().lower() != "none"]))
-    files = sorted(p.name for p in staging.iterdir())
-    write_json(staging / BUNDLE_FILE, {"format": BUNDLE_FORMAT,
-                                       "sha256": {f: hashlib.sha256((staging / f).read_bytes()).hexdigest()
-                                                  for f in files}})
-    staging.rename(folder)  # a bundle appears whole or not at all
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=out))
+    try:
+        for source in (run_path, records_of(run_path)):
+            shutil.copyfile(source, staging / source.name)
+        run = read_run(staging / run_path.name)  # the checked bytes are the bundled bytes
+        check_run(run, read_numbered_records(records_of(staging / run_path.name)), records_of(run_path))
+        write_json(staging / CARD_FILE, method_card(run, [t.strip() for t in trained_on
+                                                          if t.strip().lower() != "none"]))
+        write_json(staging / BUNDLE_FILE, {"format": BUNDLE_FORMAT, "sha256": {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(staging.iterdir())}})
+        staging.chmod(0o755)
+        staging.rename(folder)  # whole or not at all; a folder that appeared meanwhile is not replaced
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return folder
 
 
@@ -182,14 +188,16 @@ def verify_bundle(folder: Path) -> dict:
     index = read_run(folder / BUNDLE_FILE)
     if index.get("format") != BUNDLE_FORMAT or not isinstance(index.get("sha256"), dict):
         raise SubmissionError(f"{folder / BUNDLE_FILE}: not a bundle index of format {BUNDLE_FORMAT}")
-    present = sorted(p.name for p in folder.iterdir() if p.name != BUNDLE_FILE and not p.name.startswith("."))
-    if present != sorted(index["sha256"]):
-        raise SubmissionError(f"{folder}: files {present} are not the bundle's {sorted(index['sha256'])}")
+    present = sorted(p.name for p in folder.iterdir() if p.name != BUNDLE_FILE)
+    runs = [name for name in present if name.endswith(".run.json")]
+    if present != sorted(index["sha256"]) or len(runs) != 1 or CARD_FILE not in present \
+            or records_of(folder / runs[0]).name not in present:
+        raise SubmissionError(f"{folder}: holds {present}; a bundle holds exactly its {CARD_FILE}, one run record "
+                              f"and its records, as listed in {BUNDLE_FILE}")
     for name, digest in index["sha256"].items():
-        if hashlib.sha256((folder / name).read_bytes()).hexdigest() != digest:
+        if not (folder / name).is_file() or hashlib.sha256((folder / name).read_bytes()).hexdigest() != digest:
             raise SubmissionError(f"{folder / name}: sha256 differs from {BUNDLE_FILE}: the file was changed "
                                   "after fsmb submit wrote it")
-    (run_path,) = folder.glob("*.run.json")
-    records_path = run_path.with_name(run_path.name[: -len(".run.json")] + ".jsonl")
-    check_run(read_run(run_path), read_numbered_records(records_path), records_path)
+    run_path = folder / runs[0]
+    check_run(read_run(run_path), read_numbered_records(records_of(run_path)), records_of(run_path))
     return read_run(folder / CARD_FILE)

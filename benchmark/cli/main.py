@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,24 +24,17 @@ from benchmark.contract.overrides import (
     settings_dict,
 )
 from benchmark.contract.protocol import BUDGETS, MODALITIES, Budget, ContractError
-from benchmark.contract.registry import Registry, RegistryError
+from benchmark.contract.registry import RegistryError
 from benchmark.run.arguments import ArgumentError, count_type, parse_shots, writable_dir
 from benchmark.run.records import RecordError
 from episodes.dependencies import DependencyError, doctor
 from episodes.dependencies import check as check_dependencies
 from episodes.manifest import ManifestError
 from episodes.sources.base import DataError
-from episodes.tracks import TRACKS, Track, TrackSpec, default_cache
+from episodes.tracks import TRACKS, Track, default_cache, track_spec
 
-TRACK_REGISTRY = Registry("track", {name: name for name in TRACKS})
 USER_ERRORS = (DataError, ManifestError, RegistryError, RecordError, SettingError, ArgumentError, DependencyError,
                ContractError)
-
-
-def track_spec(name: str) -> TrackSpec:
-    if name not in TRACKS:
-        raise RegistryError(TRACK_REGISTRY.unknown(name).replace(" (or give your own as 'package.module:Class')", ""))
-    return TRACKS[name]
 
 
 def open_track(args: argparse.Namespace, *, build: bool = True) -> Track:
@@ -316,7 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_methods)
     p = sub.add_parser("check", help="mock run: check a method against every rule of the contract on tiny "
                        "generated tracks (about a minute)")
-    p.add_argument("method", help="a registered method or your package.module:Class")
+    p.add_argument("method", help="a registered method or your package.module:Class (importable from the "
+                   "current folder or PYTHONPATH)")
     p.add_argument("--modality", choices=MODALITIES, help="check on this modality only (default: all it declares)")
     p.add_argument("--budget", choices=sorted(BUDGETS), default="tiny", help="training budget (default: %(default)s)")
     p.add_argument("--steps", type=count_type(1), default=None,
@@ -330,13 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
     data_args(p)
     p.set_defaults(func=cmd_data)
     p = sub.add_parser("train", help="fit a method on a track's meta-train split")
-    p.add_argument("--method", required=True)
+    p.add_argument("--method", required=True, help="a registered method (fsmb methods) or your package.module:Class")
     p.add_argument("--retrain", action="store_true", help="train again even if a fitted model exists")
     data_args(p)
     run_args(p)
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("eval", help="score a method on a track's fixed test manifest")
-    p.add_argument("--method", required=True)
+    p.add_argument("--method", required=True, help="a registered method (fsmb methods) or your package.module:Class")
     p.add_argument("--shots", type=parse_shots, default=None, help="K, or a list like 0,1,2,4,8 (default: the track's K)")
     p.add_argument("--episodes", type=count_type(1), default=None, help="first N episodes only (default: all)")
     p.add_argument("--out", required=True, help="results directory")
@@ -392,6 +387,8 @@ OUTPUT_DIRS = (("out", "--out"), ("models", "--models"), ("cache_dir", "--cache-
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if os.getcwd() not in sys.path:  # `--method my_pkg.module:Class` from the folder fsmb runs in, as with python -m
+        sys.path.insert(0, os.getcwd())
     try:
         for attr, option in OUTPUT_DIRS:
             if getattr(args, attr, None):

@@ -36,6 +36,7 @@ import hashlib
 import json
 import tempfile
 import time
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -43,7 +44,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from benchmark.contract.methods import method_class
+from benchmark.contract.methods import make_method
 from benchmark.contract.protocol import (
     BUDGETS,
     MODALITIES,
@@ -53,7 +54,9 @@ from benchmark.contract.protocol import (
     MetaTrainData,
     Method,
 )
-from benchmark.training.identity import fitted_identity
+from benchmark.contract.registry import RegistryError, target_of
+from benchmark.scoring.nll import adapt_all, log_prob_all, log_prob_problem
+from benchmark.training.identity import NOT_MODEL, fitted_identity
 from episodes.synthetic import make_lyrics_corpus, make_midi_corpus, make_nsynth_corpus
 from episodes.tokens import BOS
 from episodes.tracks import TRACKS, Track
@@ -66,6 +69,7 @@ CHECK_TRACKS: dict[str, tuple[str, Callable[..., Path]]] = {
     "audio": ("audio/nsynth", make_nsynth_corpus),
 }
 SCORE_TOLERANCE = 1e-5
+NOT_STATE = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.ModuleType, type)
 N_SAMPLES = 2
 
 
@@ -122,7 +126,7 @@ def array_digests(obj: Any, path: str = "", seen: set[int] | None = None, depth:
         elif isinstance(obj, (list, tuple)):
             for i, value in enumerate(obj[:10_000]):
                 yield from array_digests(value, f"{path}[{i}]", seen, depth - 1)
-        elif hasattr(obj, "__dict__") and not callable(obj):
+        elif hasattr(obj, "__dict__") and not isinstance(obj, NOT_STATE):
             for key, value in vars(obj).items():
                 yield from array_digests(value, f"{path}.{key}", seen, depth - 1)
 
@@ -158,8 +162,6 @@ class MockRun:
     def pretrained(self, name: str) -> Method:
         """Built-in methods a method starts from (``data.pretrained``), fitted once."""
         if name not in self._pretrained:
-            from benchmark.contract.methods import make_method
-
             method = make_method(name)
             method.fit(self.data(), budget=self.budget, logdir=self.work / "pretrained" / name)
             self._pretrained[name] = method
@@ -179,17 +181,10 @@ class MockRun:
 
     def score(self, method: Method, episode: Episode, rule: str = "log_prob") -> tuple[Adapted, np.ndarray]:
         adapted = method.adapt(list(episode.support))
-        raw = adapted.log_prob(list(episode.query))
-        scores = np.asarray(raw, dtype=np.float64)
-        q = len(episode.query)
-        if scores.shape != (q,):
-            raise RuleBroken(rule, f"log_prob of {q} items returned shape {scores.shape} ({type(raw).__name__}); "
-                                   f"expected ({q},)")
-        if not np.all(np.isfinite(scores)):
-            raise RuleBroken(rule, f"log_prob returned non-finite values {scores.tolist()}")
-        if np.any(scores > 1e-6):
-            raise RuleBroken(rule, f"log_prob returned values > 0 nats (max {scores.max():.4g}): it must return "
-                                   "log-probabilities (<= 0), not negative log-likelihoods")
+        scores = np.asarray(adapted.log_prob(list(episode.query)), dtype=np.float64)
+        problem = log_prob_problem(scores, len(episode.query))
+        if problem:
+            raise RuleBroken(rule, problem)
         return adapted, scores
 
     # each rule returns a detail string or raises RuleBroken
@@ -224,7 +219,8 @@ class MockRun:
         before = dict(array_digests(self.method, "method"))
         for episode in self.episodes[1:]:
             self.score(self.method, episode, "adapt-leaves-method")
-        changed = [p for p, d in dict(array_digests(self.method, "method")).items() if p in before and before[p] != d]
+        after = dict(array_digests(self.method, "method"))
+        changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
         if changed:
             raise RuleBroken("adapt-leaves-method", f"adapting changed {changed[0]}"
                              + (f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
@@ -259,13 +255,17 @@ class MockRun:
         files = sorted(p.relative_to(first).as_posix() for p in first.rglob("*") if p.is_file())
         if not files:
             raise RuleBroken("save-load", f"save wrote no file into {first}")
+        reserved = sorted({f.split("/")[0] for f in files} & set(NOT_MODEL))
+        if reserved:
+            raise RuleBroken("save-load", f"save wrote {reserved[0]}, which the runner keeps in the same folder; "
+                             "use other names")
         fresh = self.cls()
         fresh.load(first)
         _, loaded = self.score(fresh, self.episodes[0], "save-load")
         if not same_scores(self.scores, loaded):
             raise RuleBroken("save-load", f"a fresh object after load scores differently: {differs(self.scores, loaded)}")
-        self.method.save(second)
-        if fitted_identity(self.method, first) != fitted_identity(self.method, second):
+        fresh.save(second)  # the loaded state saved again must be the same model
+        if fitted_identity(self.method, first) != fitted_identity(fresh, second):
             raise RuleBroken("save-load", "two saves of the same state differ (time stamps or random names in the "
                              "files?); save arrays as .pt/.npz/.npy or define fingerprint()")
         return f"wrote {', '.join(files[:4])}{' ...' if len(files) > 4 else ''}"
@@ -293,15 +293,20 @@ class MockRun:
         return f"{N_SAMPLES} x {example.dtype}, shapes {[tuple(s.shape) for s in samples]}"
 
     def rule_batched(self) -> str:
-        if not (hasattr(self.method, "adapt_many") and hasattr(self.method, "log_prob_many")):
+        hooks = [h for h in ("adapt_many", "log_prob_many") if hasattr(self.method, h)]
+        if not hooks:
             return "no batched hooks"
-        adapted = self.method.adapt_many([list(e.support) for e in self.episodes])
-        batched = self.method.log_prob_many(adapted, [list(e.query) for e in self.episodes])
+        try:  # the runner's path: each hook the method has, the plain method otherwise
+            adapted = adapt_all(self.method, [list(e.support) for e in self.episodes])
+            batched = log_prob_all(self.method, adapted, [list(e.query) for e in self.episodes])
+        except ValueError as exc:
+            raise RuleBroken("batched", str(exc)) from None
         for episode, scores in zip(self.episodes, batched):
             _, single = self.score(self.method, episode, "batched")
-            if not same_scores(np.asarray(scores, dtype=np.float64), single):
-                raise RuleBroken("batched", f"log_prob_many disagrees with log_prob: {differs(np.asarray(scores), single)}")
-        return f"{len(self.episodes)} episodes agree"
+            if not same_scores(scores, single):
+                raise RuleBroken("batched", f"{' + '.join(hooks)} disagree with adapt + log_prob: "
+                                 f"{differs(scores, single)}")
+        return f"{' + '.join(hooks)}: {len(self.episodes)} episodes agree"
 
     RULES = ("fit", "hparams", "adapt-new-object", "log_prob", "adapt-leaves-method", "inputs-unchanged",
              "same-seed", "save-load", "sample", "batched")
@@ -313,11 +318,12 @@ class MockRun:
             started = time.perf_counter()
             try:
                 detail, ok = getattr(self, "rule_" + rule.replace("-", "_"))(), True
-            except RuleBroken as exc:
-                detail, ok = str(exc).split(": ", 1)[1], False
+            except RuleBroken as exc:  # the rule it names: a fit that fails in same-seed broke "fit"
+                rule, detail, ok = exc.rule, str(exc).split(": ", 1)[1], False
             except Exception as exc:  # noqa: BLE001 -- the method's own code: report it as the rule it broke
-                detail, ok = f"raised {type(exc).__name__}: {exc}".replace("\n", " "), False
-            results.append(CheckResult(self.track.spec.modality, rule, ok, detail, time.perf_counter() - started))
+                detail, ok = f"raised {type(exc).__name__}: {exc}", False
+            results.append(CheckResult(self.track.spec.modality, rule, ok, " ".join(detail.split()),
+                                       time.perf_counter() - started))
             log(results[-1])
             if not ok:
                 break
@@ -330,16 +336,22 @@ def check_method(name: str, *, modalities: Sequence[str] | None = None, budget: 
     """Run every rule for ``name`` (a registered method or ``package.module:Class``) on
     the tiny track of each modality it declares (or of ``modalities``).  Returns the
     results; the check passed when all are ``ok``."""
+    def contract(ok: bool, detail: str) -> list[CheckResult]:
+        log(CheckResult("-", "contract", ok, " ".join(detail.split()), 0.0))
+        return [] if ok else [CheckResult("-", "contract", ok, detail, 0.0)]
+
     try:
-        cls = method_class(name)
-    except ContractError as exc:
-        result = CheckResult("-", "contract", False, str(exc), 0.0)
-        log(result)
-        return [result]
+        cls = type(make_method(name))  # the class rules and the argument-free constructor
+    except (ContractError, RegistryError) as exc:
+        return contract(False, str(exc))
+    except Exception as exc:  # noqa: BLE001 -- the user's constructor
+        return contract(False, f"{name}: constructing it raised {type(exc).__name__}: {exc}")
     declared = getattr(cls, "modalities", MODALITIES)
-    log(CheckResult("-", "contract", True, f"{cls.__module__}:{cls.__qualname__} '{cls.name}' v{cls.version} "
-                    f"models {'/'.join(declared)}", 0.0))
-    wanted = [m for m in (modalities or declared) if m in declared]
+    undeclared = [m for m in modalities or () if m not in declared]
+    if undeclared:
+        return contract(False, f"{name} models {'/'.join(declared)}, not {undeclared[0]}")
+    contract(True, f"{target_of(cls)} '{cls.name}' v{cls.version} models {'/'.join(declared)}")
+    wanted = list(modalities or declared)
     results: list[CheckResult] = []
     with tempfile.TemporaryDirectory(prefix="fsmb-check-", dir=workdir) as tmp:
         for modality in wanted:

@@ -20,8 +20,13 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Callable, Sequence, TypeVar
 
-from benchmark.contract.protocol import ContractError, Method, check_method_class
-from benchmark.contract.registry import Registry, RegistryError, load_object
+from benchmark.contract.protocol import (
+    MODALITIES,
+    ContractError,
+    Method,
+    check_method_class,
+)
+from benchmark.contract.registry import Registry, RegistryError, load_object, target_of
 
 GROUPS = ("baseline", "adaptive")  # a reference method without adaptation / one that adapts
 BUILTIN_PACKAGES = ("baselines", "methods")
@@ -41,6 +46,7 @@ class Registration:
 
 
 REGISTRATIONS: dict[str, Registration] = {}
+_IMPORTED: list[bool] = []  # non-empty once `import_builtin` has run
 
 
 def register_method(*, group: str, reference_for: Sequence[str] = ()) -> Callable[[C], C]:
@@ -49,7 +55,7 @@ def register_method(*, group: str, reference_for: Sequence[str] = ()) -> Callabl
         raise ValueError(f"group must be one of {GROUPS}, not {group!r}")
 
     def register(cls: C) -> C:
-        target = f"{cls.__module__}:{cls.__qualname__}"
+        target = target_of(cls)
         check_method_class(cls, target)
         known = REGISTRATIONS.get(cls.name)
         if known is not None and known.target != target:
@@ -61,11 +67,14 @@ def register_method(*, group: str, reference_for: Sequence[str] = ()) -> Callabl
 
 
 def import_builtin() -> dict[str, Registration]:
-    """Import every module of `BUILTIN_PACKAGES` (once), so that each registers its methods."""
-    for package_name in BUILTIN_PACKAGES:
-        package = importlib.import_module(package_name)
-        for info in pkgutil.iter_modules(package.__path__, f"{package_name}."):
-            importlib.import_module(info.name)
+    """Import every module of `BUILTIN_PACKAGES` (the first time), so that each registers
+    its methods."""
+    if not _IMPORTED:
+        for package_name in BUILTIN_PACKAGES:
+            package = importlib.import_module(package_name)
+            for info in pkgutil.iter_modules(package.__path__, f"{package_name}."):
+                importlib.import_module(info.name)
+        _IMPORTED.append(True)
     return REGISTRATIONS
 
 
@@ -83,7 +92,8 @@ def names_in(group: str | None = None, modality: str | None = None) -> list[str]
 
 
 def modalities_of(name: str) -> tuple[str, ...]:
-    return tuple(getattr(METHODS.get(name), "modalities", ()))
+    """The modalities a method models (all of `MODALITIES` if it does not say)."""
+    return tuple(getattr(METHODS.get(name), "modalities", MODALITIES))
 
 
 def default_reference(modality: str) -> str | None:

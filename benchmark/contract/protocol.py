@@ -11,8 +11,8 @@ set; the adapted model scores query songs and samples new ones::
     songs = adapted.sample(n, max_len=L, generator=rng)
 
 The rules (`fsmb check` tests each one on tiny generated tracks,
-`benchmark.contract.check`; the loader checks the first three before any work,
-`check_method_class`):
+`benchmark.contract.check`; every command checks rules 1 and 2 when it loads a
+method, before any work: `check_method_class`, `benchmark.contract.methods.make_method`):
 
 1. The class has an argument-free constructor and the class attributes ``name``
    (a non-empty string: its display name in result files and leaderboards, unique
@@ -34,7 +34,8 @@ The rules (`fsmb check` tests each one on tiny generated tracks,
    starting with `episodes.tokens.BOS`, at most ``max_len`` long, ids below the
    track's vocabulary size; or ``uint8`` level images of the items' shape.  It draws
    only from ``generator``.
-7. ``save(path)`` writes any files into the existing directory ``path``; ``load(path)``
+7. ``save(path)`` writes any files into the existing directory ``path`` but
+   ``meta.json`` and ``logs/``, which the runner keeps there; ``load(path)``
    into a fresh object restores a model that scores identically, without unpickling
    (``torch.load(..., weights_only=True)``, ``np.load(..., allow_pickle=False)``).  The
    runner writes its ``meta.json`` only after ``save`` returns (a half-saved model is
@@ -196,11 +197,12 @@ class ContractError(TypeError):
 
 
 def check_method_class(cls: object, label: str) -> None:
-    """Check the rules of `Method` that can be checked before any work: ``cls`` is a
-    class constructible without arguments; ``name`` and ``version`` are non-empty
-    strings; the methods of `Method` exist; ``modalities``, if declared, is a
-    non-empty tuple of `MODALITIES`; ``eval_settings``, if declared, maps attribute
-    names the class has to `benchmark.contract.overrides.Range` values.
+    """Check the rules of `Method` that can be checked on the class: ``cls`` is a
+    class; ``name`` and ``version`` are non-empty strings; the methods of `Method`
+    exist; ``modalities``, if declared, is a non-empty tuple of `MODALITIES`;
+    ``eval_settings``, if declared, maps setting names to
+    `benchmark.contract.overrides.Range` values.  (`make_method` then checks the
+    argument-free constructor.)
 
     Raises `ContractError` with one line naming the rule and what was seen.
     """

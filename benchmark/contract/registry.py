@@ -1,8 +1,7 @@
 """Name -> lazily imported object, with "did you mean" errors.
 
-Registered entries are ``"module:attr"`` strings, imported only when asked for, so
-listing methods imports none of them.  A name that is itself ``"module:attr"``
-loads a user's object without registration.
+Entries are ``"module:attr"`` strings, imported when asked for.  A name that is
+itself ``"module:attr"`` loads a user's object without registration.
 """
 
 from __future__ import annotations
@@ -16,6 +15,11 @@ T = TypeVar("T")
 
 class RegistryError(LookupError):
     """An unknown or unloadable name; the message says what to do instead."""
+
+
+def target_of(cls: type) -> str:
+    """The ``"module:Class"`` that `load_object` loads ``cls`` from."""
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 def load_object(target: str) -> object:

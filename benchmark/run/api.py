@@ -15,24 +15,28 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from benchmark.contract.protocol import BUDGETS, Method
+from benchmark.contract.registry import target_of
 from benchmark.run.arguments import ArgumentError
 from benchmark.run.records import read_episode_records
 from benchmark.run.runner import evaluate
-from episodes.sources.base import DataError
-from episodes.tracks import TRACKS, Track, default_cache
+from episodes.tracks import Track, default_cache, track_spec
 
 
 def method_target_of(method: str | type | Method) -> str:
     """A registered name or ``module:Class`` as given, or the target of a class or of an
-    instance (the contract requires an argument-free constructor, so the runner makes
-    its own instance from the class)."""
+    instance.  The runner makes its own instance from the class (the contract requires
+    an argument-free constructor), so an instance whose settings differ from a fresh
+    one's is refused rather than silently replaced."""
     if isinstance(method, str):
         return method
     cls = method if isinstance(method, type) else type(method)
     if "<locals>" in cls.__qualname__:
         raise ArgumentError(f"{cls.__qualname__} is defined inside a function; define it at module level "
                             "so that it can be loaded by its module:Class path")
-    return f"{cls.__module__}:{cls.__qualname__}"
+    if not isinstance(method, type) and method.hparams() != cls().hparams():
+        raise ArgumentError(f"this {cls.__name__} has settings {method.hparams()} other than a new one's "
+                            f"{cls().hparams()}: pass the class, with those settings as its defaults")
+    return target_of(cls)
 
 
 def simple_evaluate(
@@ -66,11 +70,11 @@ def simple_evaluate(
     if budget not in BUDGETS:
         raise ArgumentError(f"budget {budget!r} is not one of {', '.join(BUDGETS)}")
     if isinstance(track, str):
-        if track not in TRACKS:
-            raise DataError(f"unknown track {track!r}; tracks: {', '.join(TRACKS)}")
-        track = Track.open(TRACKS[track], cache_dir=Path(cache_dir or default_cache()), data_dir=data_dir,
+        track = Track.open(track_spec(track), cache_dir=Path(cache_dir or default_cache()), data_dir=data_dir,
                            workers=workers)
-    path = evaluate(method_target_of(method), track, shots=track.spec.shots if shots is None else shots,
-                    n_episodes=episodes, out=Path(out), budget=BUDGETS[budget].with_steps(steps),
-                    models=Path(models), seed=seed, samples=samples, overrides=settings, log=log)
-    return read_episode_records(path)
+    shots = track.spec.shots if shots is None else shots
+    path = evaluate(method_target_of(method), track, shots=shots, n_episodes=episodes, out=Path(out),
+                    budget=BUDGETS[budget].with_steps(steps), models=Path(models), seed=seed, samples=samples,
+                    overrides=settings, log=log)
+    wanted = {s.episode_id for s in track.manifest("test", shots).episodes[:episodes]}  # [:None]: all
+    return [r for r in read_episode_records(path) if r["episode_id"] in wanted]

@@ -90,6 +90,7 @@ class RunRecord:
     split_key: str = ""  # the artist split (`episodes.tracks.Track.split_key`); "" in records before it
     data_key: str = ""  # corpus and split together (`Track.data_key`), which keys fitted models
     method_target: str = ""  # ``module:Class`` of the method whose ``name`` is ``method``; "" in records before it
+    method_code: dict[str, str] = field(default_factory=dict)  # `benchmark.training.identity.code_identity`
 
 
 class RecordError(ValueError):

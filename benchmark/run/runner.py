@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from benchmark.contract.methods import check_modality, make_method
 from benchmark.contract.overrides import apply_overrides
 from benchmark.contract.protocol import Budget, MetaTrainData, Method
+from benchmark.contract.registry import target_of
 from benchmark.run.arguments import check_count, writable_dir
 from benchmark.run.env import environment, git_sha
 from benchmark.run.records import (
@@ -40,7 +41,7 @@ from benchmark.run.records import (
 )
 from benchmark.scoring.nll import ScoredEpisode, scored_chunks
 from benchmark.scoring.quality import episode_quality, sample_generator
-from benchmark.training.identity import fitted_identity
+from benchmark.training.identity import NOT_MODEL, code_identity, fitted_identity
 from episodes.atomic import canonical_json, write_json
 from episodes.manifest import EpisodeSpec, Manifest
 from episodes.tracks import Track
@@ -56,9 +57,14 @@ def model_dir(models: Path, method: str, track: Track, budget: Budget, seed: int
             / f"{safe_name(budget.name)}-seed{seed}")
 
 
-def method_target(method: Method) -> str:
-    """``module:Class`` of a method, recorded beside its display name ``name``."""
-    return f"{type(method).__module__}:{type(method).__qualname__}"
+def clear_model_files(where: Path) -> None:
+    """Make ``where`` an empty folder for ``save``, but for the runner's own entries
+    (`benchmark.training.identity.NOT_MODEL`: the training logs): files of an
+    interrupted save are not taken for part of the new model."""
+    where.mkdir(parents=True, exist_ok=True)
+    for entry in where.iterdir():
+        if entry.name not in NOT_MODEL:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
 
 
 def fit_or_load(
@@ -83,12 +89,12 @@ def fit_or_load(
     if meta_path.exists() and not retrain:
         meta = json.loads(meta_path.read_text())
         if (meta["corpus_fingerprint"] == track.store.fingerprint and meta["method_version"] == method.version
-                and meta.get("method_target", method_target(method)) == method_target(method)):
+                and meta.get("method_target", target_of(type(method))) == target_of(type(method))):
             method.load(where)
             log(f"loaded {method.name} from {where}")
             return method, meta
-        log(f"{where} holds {meta.get('method_target', meta['method'])} v{meta['method_version']} (now "
-            f"{method_target(method)} v{method.version}) or was edited: retraining")
+        log(f"{where} holds {meta.get('method_target', meta['method'])} v{meta['method_version']} fitted on "
+            f"another corpus or by another version (now {target_of(type(method))} v{method.version}): retraining")
     if meta_path.exists():  # a finished model is replaced: do not resume its training state
         shutil.rmtree(where)
     log(f"training {method.name} on {track.spec.name} meta-train (budget {budget.name}) -> {where}")
@@ -100,11 +106,11 @@ def fit_or_load(
     )
     torch.manual_seed(seed)  # as `fsmb check` does: a method drawing from torch's global generator is seeded
     method.fit(data, budget=budget, logdir=where / "logs")
-    where.mkdir(parents=True, exist_ok=True)
+    clear_model_files(where)
     method.save(where)  # meta.json is written only after save returns: a half-saved model is retrained
     meta = {
         "method": method.name,
-        "method_target": method_target(method),
+        "method_target": target_of(type(method)),
         "method_version": method.version,
         "hparams": method.hparams(),
         "budget": budget.to_dict(),
@@ -223,7 +229,8 @@ def run_record(run: Run, budget: Budget, *, started: str, wall_seconds: float, e
     return RunRecord(
         run_key=run.run_key,
         method=run.label,
-        method_target=method_target(method),
+        method_target=target_of(type(method)),
+        method_code=code_identity(type(method)),
         method_version=method.version,
         hparams=method.hparams(),
         budget=budget.to_dict(),

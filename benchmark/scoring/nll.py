@@ -17,9 +17,26 @@ LN2 = math.log(2.0)
 
 def adapt_all(method: Method, supports: Sequence[Sequence[Item]]) -> list[Adapted]:
     """Adapt to many support sets, batched when the method offers ``adapt_many``."""
-    if hasattr(method, "adapt_many"):
-        return list(method.adapt_many(supports))
-    return [method.adapt(s) for s in supports]
+    if not hasattr(method, "adapt_many"):
+        return [method.adapt(s) for s in supports]
+    adapted = list(method.adapt_many(supports))
+    if len(adapted) != len(supports):
+        raise ValueError(f"{type(method).__name__}: adapt_many returned {len(adapted)} models for "
+                         f"{len(supports)} support sets")
+    return adapted
+
+
+def log_prob_problem(scores: np.ndarray, n_items: int) -> str | None:
+    """What is wrong with ``scores`` as ``log_prob`` of ``n_items`` items, or ``None``:
+    they must be finite log-probabilities in nats, each ``<= 0``, shape ``(n_items,)``."""
+    if scores.shape != (n_items,):
+        return f"log_prob of {n_items} items returned shape {scores.shape}; expected ({n_items},)"
+    if not np.all(np.isfinite(scores)):
+        return f"log_prob returned non-finite values {scores.tolist()}"
+    if np.any(scores > 1e-6):
+        return (f"log_prob returned values > 0 nats (max {scores.max():.4g}): it must return log-probabilities "
+                "(<= 0), not negative log-likelihoods")
+    return None
 
 
 def log_prob_all(
@@ -27,15 +44,15 @@ def log_prob_all(
 ) -> list[np.ndarray]:
     """Per-item nats for each (adapted model, query set), batched when possible."""
     if hasattr(method, "log_prob_many"):
-        out = list(method.log_prob_many(adapted, queries))
+        out = [np.asarray(s, dtype=np.float64) for s in method.log_prob_many(adapted, queries)]
     else:
         out = [np.asarray(a.log_prob(q), dtype=np.float64) for a, q in zip(adapted, queries)]
+    if len(out) != len(queries):
+        raise ValueError(f"{type(method).__name__}: {len(out)} score arrays for {len(queries)} query sets")
     for scores, query in zip(out, queries):
-        if scores.shape != (len(query),) or not np.all(np.isfinite(scores)) or np.any(scores > 1e-6):
-            raise ValueError(
-                f"{type(method).__name__}: log_prob must return {len(query)} finite values <= 0 "
-                f"(nats), got {scores!r}"
-            )
+        problem = log_prob_problem(scores, len(query))
+        if problem:
+            raise ValueError(f"{type(method).__name__}: {problem}")
     return out
 
 

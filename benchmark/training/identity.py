@@ -17,6 +17,8 @@ whose files are none of these and not byte-stable may define ``fingerprint()``
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import inspect
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -78,6 +80,20 @@ def state_identity(directory: Path, hparams: dict[str, Any], fingerprint: str | 
             h.update(f"{key}\x00{dtype}\x00{shape}\x00".encode())
             h.update(raw)
     return h.hexdigest()
+
+
+def code_identity(cls: type) -> dict[str, str]:
+    """What identifies a method's code: the sha256 of the file that defines ``cls`` and,
+    when its top-level package is installed from a distribution, ``name==version``."""
+    code: dict[str, str] = {}
+    source = inspect.getsourcefile(cls)
+    if source:
+        code["source_file"] = Path(source).name
+        code["source_sha256"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+    distributions = importlib.metadata.packages_distributions().get(cls.__module__.split(".", 1)[0], [])
+    if distributions:
+        code["distribution"] = f"{distributions[0]}=={importlib.metadata.version(distributions[0])}"
+    return code
 
 
 def fitted_identity(method: Any, where: Path) -> str:

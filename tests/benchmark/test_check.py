@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,22 @@ class Unseeded(Bigram):
         self.counts += np.random.default_rng().random(self.counts.shape)  # not drawn from data.seed
 
 
+class Growing(Bigram):
+    name = "growing"
+
+    def adapt(self, support):  # remembers every support set it was given
+        self.seen = getattr(self, "seen", []) + [item.item_id for item in support]
+        return super().adapt(support)
+
+
+class Reserved(Bigram):
+    name = "reserved"
+
+    def save(self, path):  # the runner's own file
+        (path / "meta.json").write_text("{}")
+        super().save(path)
+
+
 class Stamped(Bigram):
     name = "stamped"
 
@@ -74,10 +91,12 @@ def readme_example() -> str:
 
 @pytest.fixture
 def user_modules(tmp_path, monkeypatch) -> Path:
-    """The README example as ``readme_bigram``, and broken variants as ``broken_bigram``."""
+    """The README example as ``readme_bigram``, and broken variants as ``broken_bigram``,
+    in the folder fsmb runs in (which `fsmb` puts on the import path, as README says)."""
     (tmp_path / "readme_bigram.py").write_text(readme_example())
     (tmp_path / "broken_bigram.py").write_text(BROKEN)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", list(sys.path))  # main() adds the folder; undone after the test
     return tmp_path
 
 
@@ -101,6 +120,8 @@ def test_the_readme_example_is_short_and_passes_check_then_eval(user_modules, mi
     ("Forgetful", "save-load", "a fresh object after load scores differently"),
     ("Unseeded", "same-seed", "two fits with seed 0 score differently"),
     ("Stamped", "save-load", "two saves of the same state differ"),
+    ("Growing", "adapt-leaves-method", "adapting changed method.seen"),
+    ("Reserved", "save-load", "save wrote meta.json, which the runner keeps"),
 ])
 def test_a_method_breaking_a_rule_fails_check_in_one_line(user_modules, capsys, cls, rule, seen):
     assert main(["check", f"broken_bigram:{cls}", "--modality", "midi"]) == 1
@@ -110,9 +131,11 @@ def test_a_method_breaking_a_rule_fails_check_in_one_line(user_modules, capsys, 
     assert out.strip().splitlines()[-1].startswith(f"broken_bigram:{cls}: FAILED {rule}")
 
 
-def test_a_class_that_is_not_a_method_fails_at_the_contract(user_modules, capsys):
+def test_a_class_that_is_not_a_method_or_a_modality_it_lacks_fails_at_the_contract(user_modules, capsys):
     assert main(["check", "readme_bigram:AdaptedBigram"]) == 1
     assert "FAIL  -      contract" in capsys.readouterr().out
+    assert main(["check", "readme_bigram:Bigram", "--modality", "audio"]) == 1  # nothing checked is no pass
+    assert "models midi/lyrics, not audio" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("name", METHODS.names())

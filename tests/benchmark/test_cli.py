@@ -67,7 +67,12 @@ def test_methods_register_next_to_their_class_and_names_are_unique():
     import pytest
 
     from baselines.unigram import Unigram
-    from benchmark.contract.methods import METHODS, names_in, register_method, registration
+    from benchmark.contract.methods import (
+        METHODS,
+        names_in,
+        register_method,
+        registration,
+    )
     from benchmark.contract.registry import Registry, RegistryError
 
     assert registration("lstm").target == "baselines.lstm:LSTMBaseline" and registration("lstm").group == "baseline"
