@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.contract.protocol import Budget
 from episodes.synthetic import make_lyrics_corpus, make_midi_corpus, make_nsynth_corpus
 from episodes.tracks import TRACKS, Track
+
+# Tests that look at what methods learn train a little longer than `fsmb check`'s "tiny".
+TEST_BUDGET = Budget("test", steps=30, batch_size=8, val_every=15, val_episodes=6, size="small")
 
 
 @pytest.fixture(scope="session")

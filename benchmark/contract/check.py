@@ -7,22 +7,25 @@ pieces is written by `episodes.synthetic` and opened as a folder track; then:
 ====================  =================================================================
 rule                  what is checked
 ====================  =================================================================
-contract              the class declares ``name``, ``version``, ``modalities``, the methods
+contract              the class declares ``name``, ``version``, ``modalities`` and the
+                      methods, and constructs without arguments
 fit                   ``fit`` runs on the ``tiny`` budget
 hparams               ``hparams()`` is a JSON-serialisable dict; ``n_params()`` an int >= 0
 adapt-new-object      ``adapt`` returns a new object, not the method
 log_prob              finite values <= 0 nats, shape ``(Q,)``
-adapt-leaves-method   adapting to other support sets changes no array of the method, and
-                      re-adapting to the first gives the same scores
+adapt-leaves-method   adapting to other support sets changes, adds or removes no array or
+                      value of the method, and re-adapting to the first scores the same
 inputs-unchanged      ``adapt``, ``log_prob`` and ``sample`` leave the items' tokens as given
 same-seed             a second ``fit`` with the same seed gives the same scores
-save-load             ``save`` writes files; ``load`` into a fresh object gives the same
-                      scores; two saves of one state have one identity
-sample                ``n`` arrays of the declared dtype (``uint16`` from BOS, at most
-                      ``max_len`` long, ids < vocabulary size; ``uint8`` level images of
-                      the items' shape), the same for the same generator seed
-batched               ``adapt_many`` / ``log_prob_many``, if defined, agree with ``adapt`` /
-                      ``log_prob``
+save-load             ``save`` writes files (not the runner's ``meta.json`` or ``logs/``);
+                      ``load`` into a fresh object gives the same scores; that object
+                      saved again has the same identity
+sample                ``n`` arrays of the items' dtype: ``uint16`` from BOS, at most
+                      ``max_len`` (`SAMPLE_MAX_LEN`) long, ids < vocabulary size; or
+                      ``uint8`` level images of the items' shape; the same for the same
+                      generator seed
+batched               ``adapt_many`` / ``log_prob_many``, whichever is defined, agree
+                      with ``adapt`` / ``log_prob`` on the runner's own path
 ====================  =================================================================
 
 The harness itself only ever hands ``adapt`` a support set (never query items), as
@@ -69,6 +72,7 @@ CHECK_TRACKS: dict[str, tuple[str, Callable[..., Path]]] = {
     "audio": ("audio/nsynth", make_nsynth_corpus),
 }
 SCORE_TOLERANCE = 1e-5
+SAMPLE_MAX_LEN = 64  # a sequence sample's length cap (below the tracks' max_tokens: a cap the method must honour)
 NOT_STATE = (types.FunctionType, types.MethodType, types.BuiltinFunctionType, types.ModuleType, type)
 N_SAMPLES = 2
 
@@ -235,7 +239,7 @@ class MockRun:
         episode = self.episodes[0]
         before = items_digest(episode.support), items_digest(episode.query)
         adapted, _ = self.score(self.method, episode, "inputs-unchanged")
-        adapted.sample(1, max_len=self.track.spec.max_tokens, generator=np.random.default_rng(0))
+        adapted.sample(1, max_len=SAMPLE_MAX_LEN, generator=np.random.default_rng(0))
         if (items_digest(episode.support), items_digest(episode.query)) != before:
             raise RuleBroken("inputs-unchanged", "the items' tokens were changed in place; copy them first")
         return "support and query tokens as given"
@@ -271,7 +275,7 @@ class MockRun:
         return f"wrote {', '.join(files[:4])}{' ...' if len(files) > 4 else ''}"
 
     def rule_sample(self) -> str:
-        max_len, example = self.track.spec.max_tokens, self.episodes[0].query[0].tokens
+        max_len, example = SAMPLE_MAX_LEN, self.episodes[0].query[0].tokens
         draws = [self.adapted.sample(N_SAMPLES, max_len=max_len, generator=np.random.default_rng(7)) for _ in range(2)]
         samples = draws[0]
         if not isinstance(samples, list) or len(samples) != N_SAMPLES:

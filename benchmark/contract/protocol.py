@@ -91,8 +91,9 @@ class Budget:
 SEQUENCE_MODALITIES = ("midi", "lyrics")  # the ``modalities`` of token-sequence methods
 
 BUDGETS: dict[str, Budget] = {
-    # ``tiny``: for `fsmb check` and the tests -- a method runs end to end in seconds; its figures mean nothing.
-    "tiny": Budget("tiny", steps=30, batch_size=8, val_every=15, val_episodes=6, size="small"),
+    # ``tiny``: for `fsmb check` -- every code path of fit (training, meta-val selection) in seconds; its
+    # figures mean nothing.
+    "tiny": Budget("tiny", steps=10, batch_size=4, val_every=5, val_episodes=3, size="small"),
     "quick": Budget("quick", steps=250, batch_size=16, val_every=125, val_episodes=40, size="small"),
     "full": Budget("full", steps=1500, batch_size=16, val_every=250, val_episodes=100, size="small"),
 }

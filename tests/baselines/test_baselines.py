@@ -7,10 +7,11 @@ import pytest
 
 from baselines.lstm import LSTMBaseline, LSTMConcat
 from baselines.unigram import Unigram, UnigramSupport, token_counts
-from benchmark.contract.protocol import BUDGETS, MetaTrainData
+from benchmark.contract.protocol import MetaTrainData
 from benchmark.scoring.nll import mean_nats_per_token, score_episodes
 from episodes.encoding import VOCAB_SIZE
 from episodes.tokens import BOS, PAD
+from tests.conftest import TEST_BUDGET
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def test_episodes(track):
 
 def test_unigram_matches_closed_form(data, tmp_path):
     method = Unigram()
-    method.fit(data, budget=BUDGETS["tiny"], logdir=tmp_path)
+    method.fit(data, budget=TEST_BUDGET, logdir=tmp_path)
     counts = token_counts(data.train_items(), VOCAB_SIZE) + 0.5
     counts[[PAD, BOS]] = 0
     item = data.train_items()[0]
@@ -35,8 +36,8 @@ def test_unigram_matches_closed_form(data, tmp_path):
 
 def test_unigram_support_beats_unigram_and_picks_alpha_on_val(data, test_episodes, tmp_path):
     uni, sup = Unigram(), UnigramSupport()
-    uni.fit(data, budget=BUDGETS["tiny"], logdir=tmp_path)
-    sup.fit(data, budget=BUDGETS["tiny"], logdir=tmp_path)
+    uni.fit(data, budget=TEST_BUDGET, logdir=tmp_path)
+    sup.fit(data, budget=TEST_BUDGET, logdir=tmp_path)
     assert sup.hparams()["alpha"] in (10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0)
     assert mean_nats_per_token(score_episodes(sup, test_episodes)) < mean_nats_per_token(
         score_episodes(uni, test_episodes)
@@ -46,7 +47,7 @@ def test_unigram_support_beats_unigram_and_picks_alpha_on_val(data, test_episode
 @pytest.mark.parametrize("cls", [LSTMBaseline, LSTMConcat])
 def test_lstm_trains_saves_loads_and_is_unchanged_by_adapt(cls, data, test_episodes, tmp_path):
     method = cls()
-    method.fit(data, budget=BUDGETS["tiny"], logdir=tmp_path / "logs")
+    method.fit(data, budget=TEST_BUDGET, logdir=tmp_path / "logs")
     curve = method.train_log["val_curve"]
     assert len(curve) == 2 and all(np.isfinite(v) for _, v in curve)
     assert curve[-1][1] < np.log(VOCAB_SIZE)  # better than uniform after a few steps
@@ -64,7 +65,7 @@ def test_lstm_trains_saves_loads_and_is_unchanged_by_adapt(cls, data, test_episo
 
 def test_batched_scoring_matches_one_episode_at_a_time(data, test_episodes, tmp_path):
     method = LSTMConcat()
-    method.fit(data, budget=BUDGETS["tiny"], logdir=tmp_path)
+    method.fit(data, budget=TEST_BUDGET, logdir=tmp_path)
     batched = score_episodes(method, test_episodes[:6], chunk=6)
     single = [score_episodes(method, [e], chunk=1)[0] for e in test_episodes[:6]]
     assert np.allclose([s.nll_nats for s in batched], [s.nll_nats for s in single], rtol=1e-5)
@@ -75,11 +76,11 @@ def test_batched_scoring_matches_one_episode_at_a_time(data, test_episodes, tmp_
 
 def test_samples_are_token_sequences(data, tmp_path, test_episodes):
     method = LSTMConcat()
-    method.fit(data, budget=BUDGETS["tiny"], logdir=tmp_path)
+    method.fit(data, budget=TEST_BUDGET, logdir=tmp_path)
     rng = np.random.default_rng(0)
     samples = method.adapt(test_episodes[0].support).sample(3, max_len=40, generator=rng)
     assert len(samples) == 3 and all(s[0] == BOS and 1 < len(s) <= 40 for s in samples)
     assert all(PAD not in s[1:] and BOS not in s[1:] for s in samples)
     uni = Unigram()
-    uni.fit(data, budget=BUDGETS["tiny"], logdir=tmp_path)
+    uni.fit(data, budget=TEST_BUDGET, logdir=tmp_path)
     assert all(s[0] == BOS and len(s) <= 40 for s in uni.adapt([]).sample(3, max_len=40, generator=rng))

@@ -12,10 +12,10 @@ from scipy import stats
 from baselines.gaussian import (
     DiagonalGaussian,
 )
-from benchmark.contract.protocol import BUDGETS
 from benchmark.run.runner import evaluate
 from episodes import audio_encoding
 from episodes.types import Item
+from tests.conftest import TEST_BUDGET
 
 
 def quiet(_msg: str) -> None:
@@ -70,7 +70,7 @@ def test_coverage_and_recall_see_mode_collapse():
 
 def test_audio_samples_are_scored_and_reproducible(audio_track, tmp_path):
     paths = [evaluate("gaussian-support", audio_track, shots=5, n_episodes=3, out=tmp_path / out,
-                      budget=BUDGETS["tiny"], models=tmp_path / "m", samples=6, log=quiet) for out in ("a", "b")]
+                      budget=TEST_BUDGET, models=tmp_path / "m", samples=6, log=quiet) for out in ("a", "b")]
     first, second = ([json.loads(line) for line in p.read_text().splitlines()] for p in paths)
     metrics = first[0]["quality"]["metrics"]
     assert set(metrics) == {"kid", "mmd_rbf", "precision", "recall", "coverage", "n_samples"}

@@ -9,12 +9,12 @@ import json
 import pytest
 
 from benchmark.cli.main import main
-from benchmark.contract.protocol import BUDGETS
 from benchmark.run.records import RecordError, file_stem, results_lock
 from benchmark.run.runner import evaluate, fit_or_load, model_dir
 from benchmark.training.identity import state_identity
 from episodes.synthetic import make_midi_corpus
 from episodes.tracks import TRACKS, Track
+from tests.conftest import TEST_BUDGET
 
 
 def quiet(_msg: str) -> None:
@@ -25,19 +25,19 @@ def test_two_datasets_sharing_models_keep_their_own_fitted_models(tmp_path):
     models, said = tmp_path / "models", []
     tracks = [Track.open(TRACKS["midi/dir"], cache_dir=tmp_path / "c", data_dir=make_midi_corpus(tmp_path / name, n),
                          workers=1, progress=False) for name, n in (("a", 12), ("b", 13))]
-    metas = [fit_or_load("unigram", t, budget=BUDGETS["tiny"], models=models, seed=0, log=said.append)[1] for t in tracks]
+    metas = [fit_or_load("unigram", t, budget=TEST_BUDGET, models=models, seed=0, log=said.append)[1] for t in tracks]
     assert tracks[0].data_key != tracks[1].data_key
     said.clear()
-    again = fit_or_load("unigram", tracks[0], budget=BUDGETS["tiny"], models=models, seed=0, log=said.append)[1]
+    again = fit_or_load("unigram", tracks[0], budget=TEST_BUDGET, models=models, seed=0, log=said.append)[1]
     assert said and said[0].startswith("loaded") and again["state_sha256"] == metas[0]["state_sha256"]
-    assert all(model_dir(models, "unigram", t, BUDGETS["tiny"], 0).joinpath("meta.json").exists() for t in tracks)
+    assert all(model_dir(models, "unigram", t, TEST_BUDGET, 0).joinpath("meta.json").exists() for t in tracks)
 
 
 def test_a_retrained_identical_model_has_the_same_identity(track, tmp_path):
-    first = fit_or_load("unigram", track, budget=BUDGETS["tiny"], models=tmp_path / "m1", seed=0, log=quiet)[1]
-    second = fit_or_load("unigram", track, budget=BUDGETS["tiny"], models=tmp_path / "m2", seed=0, log=quiet)[1]
+    first = fit_or_load("unigram", track, budget=TEST_BUDGET, models=tmp_path / "m1", seed=0, log=quiet)[1]
+    second = fit_or_load("unigram", track, budget=TEST_BUDGET, models=tmp_path / "m2", seed=0, log=quiet)[1]
     assert first["state_sha256"] == second["state_sha256"]
-    where = model_dir(tmp_path / "m1", "unigram", track, BUDGETS["tiny"], 0)
+    where = model_dir(tmp_path / "m1", "unigram", track, TEST_BUDGET, 0)
     assert state_identity(where, {"other": "settings"}) != first["state_sha256"]
 
 
@@ -80,8 +80,8 @@ def test_a_second_writer_of_a_results_file_is_refused_before_training(track, tmp
     records = out / f"{file_stem('unigram', track.spec.name, 5)}.jsonl"
     with results_lock(records):  # another writer (flock is per open file: this process counts as another)
         with pytest.raises(RecordError, match="being written by another fsmb process"):
-            evaluate("unigram", track, shots=5, n_episodes=2, out=out, budget=BUDGETS["tiny"], models=models, log=quiet)
+            evaluate("unigram", track, shots=5, n_episodes=2, out=out, budget=TEST_BUDGET, models=models, log=quiet)
     assert not models.exists()
-    evaluate("unigram", track, shots=5, n_episodes=2, out=out, budget=BUDGETS["tiny"], models=models, log=quiet)
+    evaluate("unigram", track, shots=5, n_episodes=2, out=out, budget=TEST_BUDGET, models=models, log=quiet)
     assert [json.loads(line)["episode_id"] for line in records.read_text().splitlines()] == ["test-00000",
                                                                                              "test-00001"]

@@ -16,15 +16,15 @@ from benchmark.contract.overrides import (
     parse_setting,
     settings_dict,
 )
-from benchmark.contract.protocol import BUDGETS
 from benchmark.run.records import RecordError, read_episode_records
 from benchmark.run.runner import evaluate
 from leaderboard.aggregate import leaderboard_rows
 from tests import spy
+from tests.conftest import TEST_BUDGET
 
 
 def run(track, out: Path, models: Path, n=40, method="tests.spy:SpyMethod"):
-    return evaluate(method, track, shots=5, n_episodes=n, out=out, budget=BUDGETS["tiny"], models=models,
+    return evaluate(method, track, shots=5, n_episodes=n, out=out, budget=TEST_BUDGET, models=models,
                     log=lambda m: None)
 
 
@@ -86,7 +86,7 @@ def test_results_of_another_configuration_are_not_mixed(track, tmp_path):
 def test_eval_time_setting_scores_a_labelled_variant_without_retraining(track, tmp_path):
     out, models = tmp_path / "out", tmp_path / "models"
     lstm = read_episode_records(run(track, out, models, n=6, method="lstm"))
-    path = evaluate("finetune", track, shots=5, n_episodes=6, out=out, budget=BUDGETS["tiny"], models=models,
+    path = evaluate("finetune", track, shots=5, n_episodes=6, out=out, budget=TEST_BUDGET, models=models,
                     overrides={"steps": 0}, log=lambda m: None)
     assert path.name.startswith("finetune_steps_0___")  # its own files: the default configuration's stay apart
     variant = read_episode_records(path)
@@ -108,7 +108,7 @@ def test_eval_time_setting_scores_a_labelled_variant_without_retraining(track, t
 )
 def test_bad_eval_time_setting_is_refused_before_any_work(track, tmp_path, settings, message):
     with pytest.raises(SettingError, match=message):
-        evaluate("finetune", track, shots=5, n_episodes=2, out=tmp_path / "out", budget=BUDGETS["tiny"],
+        evaluate("finetune", track, shots=5, n_episodes=2, out=tmp_path / "out", budget=TEST_BUDGET,
                  models=tmp_path / "models", overrides=settings, log=lambda m: None)
     assert not (tmp_path / "models").exists()
 

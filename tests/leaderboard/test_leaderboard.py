@@ -10,10 +10,10 @@ import numpy as np
 from scipy import stats
 
 from benchmark.cli.main import main
-from benchmark.contract.protocol import BUDGETS
 from benchmark.run.records import RecordError
 from leaderboard.aggregate import leaderboard_rows, mean_ci95
 from leaderboard.render import render
+from tests.conftest import TEST_BUDGET
 
 
 def test_mean_ci95_matches_scipy():
@@ -27,7 +27,7 @@ def test_leaderboard_rows_and_formats(track, tmp_path, capsys):
     from benchmark.run.runner import evaluate
 
     for method in ("unigram", "unigram-support"):
-        evaluate(method, track, shots=5, n_episodes=30, out=tmp_path / "r", budget=BUDGETS["tiny"],
+        evaluate(method, track, shots=5, n_episodes=30, out=tmp_path / "r", budget=TEST_BUDGET,
                  models=tmp_path / "m", log=lambda m: None)
     rows = leaderboard_rows(tmp_path / "r")
     assert [r.method for r in rows] == ["unigram-support", "unigram"]
@@ -62,7 +62,7 @@ def test_paired_difference_and_shots_plot(track, tmp_path, capsys):
     for method in ("unigram", "unigram-support"):
         for k in (0, 2, 5):
             paths[method, k] = evaluate(method, track, shots=k, n_episodes=25, out=tmp_path / "r",
-                                        budget=BUDGETS["tiny"], models=tmp_path / "m", log=lambda m: None)
+                                        budget=TEST_BUDGET, models=tmp_path / "m", log=lambda m: None)
     rows = leaderboard_rows(tmp_path / "r", reference="unigram")
     row = next(r for r in rows if r.method == "unigram-support" and r.shots == 5)
     a = read_episode_records(paths["unigram-support", 5])

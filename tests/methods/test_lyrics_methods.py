@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from benchmark.cli.main import main
-from benchmark.contract.protocol import BUDGETS, Budget
+from benchmark.contract.protocol import Budget
 from benchmark.run.runner import evaluate
 from leaderboard.aggregate import leaderboard_rows
+from tests.conftest import TEST_BUDGET
 
 
 def quiet(message: str) -> None:
@@ -20,7 +21,7 @@ def quiet(message: str) -> None:
 
 def test_lyrics_track_scores_bits_per_character(lyrics_track, tmp_path, capsys):
     for method in ("unigram", "unigram-support", "lstm-concat"):
-        evaluate(method, lyrics_track, shots=5, n_episodes=12, out=tmp_path / "r", budget=BUDGETS["tiny"],
+        evaluate(method, lyrics_track, shots=5, n_episodes=12, out=tmp_path / "r", budget=TEST_BUDGET,
                  models=tmp_path / "m", log=quiet)
     record = json.loads((tmp_path / "r" / "unigram__lyrics-dir__K5.jsonl").read_text().splitlines()[0])
     chars = sum(record["units"]["characters"])
@@ -34,7 +35,7 @@ def test_lyrics_track_scores_bits_per_character(lyrics_track, tmp_path, capsys):
 
 
 def test_sample_quality_is_recorded_and_reproducible(lyrics_track, tmp_path, capsys):
-    paths = [evaluate("lstm-concat", lyrics_track, shots=5, n_episodes=3, out=tmp_path / out, budget=BUDGETS["tiny"],
+    paths = [evaluate("lstm-concat", lyrics_track, shots=5, n_episodes=3, out=tmp_path / out, budget=TEST_BUDGET,
                       models=tmp_path / "m", samples=4, log=quiet) for out in ("a", "b")]
     first, second = ([json.loads(line) for line in p.read_text().splitlines()] for p in paths)
     quality = first[0]["quality"]

@@ -9,19 +9,20 @@ import pytest
 import torch
 
 from baselines.lstm import LSTMBaseline
-from benchmark.contract.protocol import BUDGETS, MetaTrainData
+from benchmark.contract.protocol import MetaTrainData
 from benchmark.run.runner import evaluate
 from benchmark.scoring.nll import score_episodes
 from episodes.types import Item
 from methods.cache import NeuralCache
 from methods.dyneval import DynEval
 from methods.finetune import FineTune
+from tests.conftest import TEST_BUDGET
 
 
 @pytest.fixture(scope="module")
 def base(track, tmp_path_factory):
     method = LSTMBaseline()
-    method.fit(MetaTrainData(track, seed=0), budget=BUDGETS["tiny"], logdir=tmp_path_factory.mktemp("lstm"))
+    method.fit(MetaTrainData(track, seed=0), budget=TEST_BUDGET, logdir=tmp_path_factory.mktemp("lstm"))
     return method
 
 
@@ -91,7 +92,7 @@ def test_finetuning_fits_the_support_set(base, episode):
 
 def test_methods_fit_from_the_shared_lstm_through_the_runner(track, tmp_path):
     for name in ("cache", "finetune"):
-        evaluate(name, track, shots=5, n_episodes=4, out=tmp_path / "r", budget=BUDGETS["tiny"],
+        evaluate(name, track, shots=5, n_episodes=4, out=tmp_path / "r", budget=TEST_BUDGET,
                  models=tmp_path / "m", log=lambda m: None)
     assert len(list((tmp_path / "m").rglob("lstm/*/state.pt"))) == 1  # trained once, shared
     run = json.loads(next((tmp_path / "r").glob("cache__*.run.json")).read_text())
