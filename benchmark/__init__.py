@@ -8,6 +8,8 @@
 - `benchmark.training`: the training loop and checkpoints, fitted state, model
   selection on meta-val, fitted-model identity;
 - `benchmark.scoring`: held-out NLL of episodes, dequantisation, sample quality;
+- `benchmark.cost`: what one generation step of a deployed network costs (MACs,
+  operators, parameters, weight bytes);
 - `benchmark.run`: the runner, its records and environment, argument checks, the
   Python API;
 - `benchmark.cli`: the ``fsmb`` command, the one place all of the above are composed.

@@ -66,6 +66,7 @@ class Row:
     paired_episodes: int = 0
     quality: dict[str, float] | None = None  # mean sample-quality figures, if sampled
     target: str | None = None  # ``module:Class`` of the method named ``method``; None in runs before FSMB 0.2
+    cost: dict | None = None  # one generation step, counted (`benchmark.cost.counting.StepCost`), if deployable
 
     def to_dict(self) -> dict:
         """Fields as a dict; undefined figures (a CI from one episode) become ``None``."""
@@ -185,6 +186,7 @@ def make_row(run: dict, episodes: list[dict]) -> Row:
         eval_tokens_per_s=tokens / seconds if seconds > 0 else None,
         quality=mean_quality(episodes),
         target=run.get("method_target") or None,
+        cost=run.get("cost"),
     )
 
 

@@ -46,7 +46,23 @@ def to_markdown(rows: Sequence[Row]) -> str:
             )
         lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", ""]
         lines += _quality_table([r for r in sub if r.quality])
+        lines += _cost_table([r for r in sub if r.cost])
     return "\n".join(lines)
+
+
+def _cost_table(rows: Sequence[Row]) -> list[str]:
+    """The counted cost of one generation step of the rows that have one (`benchmark.cost`)."""
+    if not rows:
+        return []
+    lines = ["cost of one generation step (counted; `benchmark/cost`):", "",
+             "| method | K | step | MACs/step | operators | params (non-zero) | fp32 MB | int8 MB |",
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        c = r.cost
+        lines.append(f"| {r.method} | {r.shots} | {c['unit']} | {c['macs']:,} | {c['operators']} | "
+                     f"{c['params']:,} ({c['nonzero_params']:,}) | {c['bytes_fp32'] / 1e6:.2f} | "
+                     f"{c['bytes_int8'] / 1e6:.2f} |")
+    return lines + [""]
 
 
 def _quality_table(rows: Sequence[Row]) -> list[str]:

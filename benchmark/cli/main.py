@@ -25,7 +25,13 @@ from benchmark.contract.overrides import (
 )
 from benchmark.contract.protocol import BUDGETS, MODALITIES, Budget, ContractError
 from benchmark.contract.registry import RegistryError
-from benchmark.run.arguments import ArgumentError, count_type, parse_shots, writable_dir
+from benchmark.run.arguments import (
+    ArgumentError,
+    count_list,
+    count_type,
+    parse_shots,
+    writable_dir,
+)
 from benchmark.run.records import RecordError
 from episodes.dependencies import DependencyError, doctor
 from episodes.dependencies import check as check_dependencies
@@ -182,6 +188,39 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
         plot_shots(rows, Path(args.plot))
         print(f"shots curve: {args.plot}", file=sys.stderr)
+    return 0
+
+
+def cmd_latency(args: argparse.Namespace) -> int:
+    """Host latency of the fitted method's generation step, p50/p90 at each thread count."""
+    from datetime import datetime, timezone
+
+    from benchmark.contract.registry import target_of
+    from benchmark.cost.counting import step_cost
+    from benchmark.cost.latency import measure_latency
+    from benchmark.run.env import environment
+    from benchmark.run.runner import fit_or_load
+    from episodes.atomic import write_json
+    from episodes.audio import NOTE_SECONDS
+
+    method = make_method(args.method)
+    if not callable(getattr(method, "inference_step", None)):
+        raise ContractError(f"{method.name} defines no inference_step(): FSMB cannot tell which network a device "
+                            "would run (see benchmark/contract/protocol.py)")
+    track = open_track(args)
+    method, _ = fit_or_load(args.method, track, budget=budget_of(args), models=Path(args.models), seed=args.seed)
+    step = method.inference_step()
+    unit_seconds = NOTE_SECONDS if step.unit == "note" else None
+    report = {
+        "method": method.name, "target": target_of(type(method)), "track": track.spec.name,
+        "budget": budget_of(args).name, "cost": step_cost(step).to_dict(),
+        "latency": [measure_latency(step, threads=n, runs=args.runs, unit_seconds=unit_seconds).to_dict()
+                    for n in args.thread_counts],
+        "host": environment(), "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    print(json.dumps(report, indent=1))
+    if args.report:
+        write_json(args.report, report)
     return 0
 
 
@@ -354,6 +393,16 @@ def build_parser() -> argparse.ArgumentParser:
     data_args(p)
     run_args(p)
     p.set_defaults(func=cmd_ablation)
+    p = sub.add_parser("latency", help="measure the host latency of a fitted method's generation step")
+    p.add_argument("--method", required=True, help="a registered method (fsmb methods) or your package.module:Class")
+    p.add_argument("--thread-counts", type=count_list("--thread-counts", 1, "1,2,4"), default=[1, 2, 4],
+                   help="torch thread counts to measure at (default: 1,2,4)")
+    p.add_argument("--runs", type=count_type(10), default=200, help="timed runs per thread count, after 20 "
+                   "warm-up runs, at most 30 s each (default: %(default)s)")
+    p.add_argument("--report", help="also write the report (JSON) to this file")
+    data_args(p)
+    run_args(p)
+    p.set_defaults(func=cmd_latency)
     p = sub.add_parser("submit", help="check a finished run on a published track and write its submission bundle")
     p.add_argument("--results", required=True, help="the --out folder of your fsmb eval run")
     p.add_argument("--method", required=True, help="the method's name (its class attribute 'name')")

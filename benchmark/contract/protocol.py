@@ -169,6 +169,10 @@ class Method(Protocol):
     # each may take (`benchmark.contract.overrides`).
     # Optional ``fingerprint() -> str``: the fitted model's identity, when the files
     # `save` writes are not byte-stable (rule 7).
+    # Optional ``inference_step() -> benchmark.cost.counting.InferenceStep | None``: the
+    # network a device runs to generate one token or note, for the leaderboard's cost
+    # columns (`benchmark.cost`; the single-network methods get it from
+    # `benchmark.training.neural.NeuralMethod`).
 
     def hparams(self) -> dict[str, Any]:
         """Hyper-parameters, recorded in every result."""

@@ -35,15 +35,24 @@ def count_type(minimum: int):
     return parse
 
 
-def parse_shots(text: str) -> list[int]:
-    """``"5"`` or ``"0,1,2,4,8"`` -> distinct non-negative integers, in the order given."""
-    try:
-        shots = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--shots {text!r}: give integers like 5 or 0,1,2,4,8") from None
-    if not shots or min(shots) < 0 or len(set(shots)) != len(shots):
-        raise argparse.ArgumentTypeError(f"--shots {text!r}: give distinct non-negative integers like 5 or 0,1,2,4,8")
-    return shots
+def count_list(option: str, minimum: int, example: str):
+    """An argparse ``type`` for ``"5"`` or ``"0,1,2,4,8"``: distinct integers ``>= minimum``,
+    in the order given; errors name ``option`` and show ``example``."""
+
+    def parse(text: str) -> list[int]:
+        try:
+            values = [int(s) for s in text.split(",") if s.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} {text!r}: give integers like {example}") from None
+        if not values or min(values) < minimum or len(set(values)) != len(values):
+            raise argparse.ArgumentTypeError(f"{option} {text!r}: give distinct integers >= {minimum} like {example}")
+        return values
+
+    parse.__name__ = f"list of integers >= {minimum}"
+    return parse
+
+
+parse_shots = count_list("--shots", 0, "5 or 0,1,2,4,8")
 
 
 def writable_dir(path: str | Path, option: str) -> Path:

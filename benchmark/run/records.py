@@ -91,6 +91,7 @@ class RunRecord:
     data_key: str = ""  # corpus and split together (`Track.data_key`), which keys fitted models
     method_target: str = ""  # ``module:Class`` of the method whose ``name`` is ``method``; "" in records before it
     method_code: dict[str, str] = field(default_factory=dict)  # `benchmark.training.identity.code_identity`
+    cost: dict[str, Any] | None = None  # one generation step, counted (`benchmark.cost`); None: not deployable
 
 
 class RecordError(ValueError):

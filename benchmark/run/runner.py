@@ -26,6 +26,7 @@ from benchmark.contract.methods import check_modality, make_method
 from benchmark.contract.overrides import apply_overrides
 from benchmark.contract.protocol import Budget, MetaTrainData, Method
 from benchmark.contract.registry import target_of
+from benchmark.cost.counting import step_cost
 from benchmark.run.arguments import check_count, writable_dir
 from benchmark.run.env import environment, git_sha
 from benchmark.run.records import (
@@ -223,6 +224,12 @@ def episode_record(run: Run, scored: ScoredEpisode) -> EpisodeRecord:
     )
 
 
+def generation_cost(method: Method) -> dict | None:
+    """The counted cost of the method's generation step, if it defines ``inference_step``."""
+    step = method.inference_step() if callable(getattr(method, "inference_step", None)) else None
+    return step_cost(step).to_dict() if step is not None else None
+
+
 def run_record(run: Run, budget: Budget, *, started: str, wall_seconds: float, eval_seconds: float) -> RunRecord:
     """Everything needed to reproduce and interpret the run."""
     track, method, manifest = run.track, run.method, run.manifest
@@ -231,6 +238,7 @@ def run_record(run: Run, budget: Budget, *, started: str, wall_seconds: float, e
         method=run.label,
         method_target=target_of(type(method)),
         method_code=code_identity(type(method)),
+        cost=generation_cost(method),
         method_version=method.version,
         hparams=method.hparams(),
         budget=budget.to_dict(),

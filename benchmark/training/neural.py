@@ -11,6 +11,8 @@ import torch
 from torch import nn
 
 from benchmark.contract.protocol import SEQUENCE_MODALITIES, Budget, MetaTrainData
+from benchmark.cost.counting import InferenceStep
+from benchmark.cost.steps import network_step
 from benchmark.nn.sequence import pad_batch
 from benchmark.scoring.nll import mean_nats_per_token, score_episodes
 from benchmark.training.loop import load_checkpoint, save_checkpoint, train_loop
@@ -101,6 +103,10 @@ class NeuralMethod:
             setattr(self, key, value)
         self.train_log = state["train_log"]
         self.load_extra_state(state.get("extra", {}))  # absent in checkpoints of FSMB 0.1 baselines
+
+    def inference_step(self) -> InferenceStep | None:
+        """The network's generation step, for the cost columns (`benchmark.cost.steps`)."""
+        return network_step(self._model())
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self._model().parameters())

@@ -1,0 +1,108 @@
+"""Counted cost of a generation step: MACs equal hand computations for an LSTM step, a
+linear layer and convolutions; weight bytes and non-zeros; the runner records the cost
+of a deployable method and the leaderboard shows it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from benchmark.cli.main import main
+from benchmark.cost.counting import count_macs, lstm_macs, step_cost, weight_bytes
+from benchmark.cost.latency import measure_latency
+from benchmark.cost.steps import network_step
+from benchmark.nn.conv_vae import ConvVAE, ConvVAEConfig
+from benchmark.nn.sequence import LSTMLM, LSTMConfig
+from benchmark.run.runner import evaluate
+from leaderboard.aggregate import leaderboard_rows
+from leaderboard.render import render
+from tests.conftest import TEST_BUDGET
+
+
+def test_lstm_macs_are_four_gates_times_input_plus_state_per_layer_and_step():
+    lstm = nn.LSTM(8, 16, num_layers=2, batch_first=True)
+    one_step = 4 * 16 * (8 + 16) + 4 * 16 * (16 + 16)
+    assert lstm_macs(lstm, batch=1, steps=1) == one_step
+    assert count_macs(lstm, (torch.zeros(3, 5, 8),))[0] == 3 * 5 * one_step
+    both = nn.LSTM(8, 16, bidirectional=True)
+    assert count_macs(both, (torch.zeros(5, 1, 8),))[0] == 5 * 2 * 4 * 16 * (8 + 16)
+
+
+@pytest.mark.parametrize("layer, x, macs", [
+    (nn.Linear(16, 10), torch.zeros(3, 16), 3 * 16 * 10),
+    (nn.Conv2d(4, 8, 3, stride=2, padding=1), torch.zeros(1, 4, 10, 10), 8 * 4 * 3 * 3 * 5 * 5),
+    (nn.Conv2d(4, 8, 3, padding=1, groups=2), torch.zeros(1, 4, 6, 6), 8 * 2 * 3 * 3 * 6 * 6),
+    (nn.ConvTranspose2d(4, 8, 4, stride=2, padding=1), torch.zeros(1, 4, 5, 5), 4 * 8 * 4 * 4 * 5 * 5),
+])
+def test_linear_and_convolution_macs_equal_hand_computation(layer, x, macs):
+    assert count_macs(layer, (x,))[0] == macs
+
+
+def test_a_streaming_lstm_step_costs_its_lstm_and_softmax_layer():
+    model = LSTMLM(LSTMConfig(vocab=300, emb=32, hidden=64))
+    step = network_step(model)
+    cost = step_cost(step)
+    assert step.unit == "token" and step.inputs[0].shape == (1, 1)
+    assert cost.macs == 4 * 64 * (32 + 64) + 64 * 300  # the embedding is a lookup
+    assert cost.params == sum(p.numel() for p in model.parameters())
+    assert cost.nonzero_params == cost.params - 32  # the PAD embedding row is zero
+    with torch.no_grad():
+        model.out.weight[:, :32] = 0.0
+    assert step_cost(step).nonzero_params == cost.nonzero_params - 300 * 32
+
+
+def test_weight_bytes_at_fp32_and_with_int8_weights():
+    layer = nn.Linear(16, 10)
+    assert weight_bytes(layer) == (4 * (160 + 10), 160 + 4 * 10 + 4 * 10)  # int8 matrix + row scales + fp32 bias
+
+
+def test_a_vae_generates_a_note_through_its_decoder():
+    model = ConvVAE(ConvVAEConfig(latent=8, width=4))
+    cost = step_cost(network_step(model))
+    first = model.decoder[0]
+    assert cost.unit == "note" and cost.macs > first.in_features * first.out_features
+    assert cost.params == sum(p.numel() for p in model.decoder.parameters())  # the encoder is not deployed
+
+
+def test_the_run_record_and_leaderboard_carry_the_cost_of_a_deployable_method(track, tmp_path):
+    for method in ("lstm", "unigram"):
+        evaluate(method, track, shots=5, n_episodes=2, out=tmp_path / "r", budget=TEST_BUDGET,
+                 models=tmp_path / "m", log=lambda _: None)
+    run = json.loads((tmp_path / "r" / "lstm__midi-dir__K5.run.json").read_text())
+    cfg = run["hparams"]
+    assert run["cost"]["unit"] == "token"
+    assert run["cost"]["macs"] == 4 * cfg["hidden"] * (cfg["emb"] + cfg["hidden"]) + cfg["hidden"] * cfg["vocab"]
+    assert json.loads((tmp_path / "r" / "unigram__midi-dir__K5.run.json").read_text())["cost"] is None
+    table = render(leaderboard_rows(tmp_path / "r"), "md")
+    assert "cost of one generation step" in table and f"| lstm | 5 | token | {run['cost']['macs']:,} |" in table
+    assert "| unigram | 5 | token" not in table
+
+
+def test_latency_is_percentiles_of_timed_runs_and_restores_the_threads():
+    step = network_step(LSTMLM(LSTMConfig(vocab=50, emb=8, hidden=16)))
+    before = torch.get_num_threads()
+    latency = measure_latency(step, threads=1, runs=30, warmup=2)
+    assert latency.runs == 30 and latency.threads == 1 and 0 < latency.p50_ms <= latency.p90_ms
+    assert latency.real_time_factor is None and torch.get_num_threads() == before
+    note = measure_latency(network_step(ConvVAE(ConvVAEConfig(latent=8, width=4))), threads=1, runs=10,
+                           warmup=1, unit_seconds=4.0)
+    assert note.unit == "note" and note.real_time_factor == pytest.approx(note.p50_ms / 4000, rel=1e-3)
+
+
+def test_fsmb_latency_reports_the_cost_and_latency_of_a_fitted_method(midi_root, cache_dir, tmp_path, capsys):
+    common = ["--track", "midi/dir", "--data-dir", str(midi_root), "--cache-dir", str(cache_dir),
+              "--models", str(tmp_path / "m"), "--budget", "tiny"]
+    assert main(["latency", "--method", "lstm", "--thread-counts", "1,2", "--runs", "10",
+                 "--report", str(tmp_path / "latency.json"), *common]) == 0
+    report = json.loads((tmp_path / "latency.json").read_text())
+    assert [r["threads"] for r in report["latency"]] == [1, 2] and all(r["runs"] == 10 for r in report["latency"])
+    assert report["cost"]["unit"] == "token" and report["host"]["cpu"]
+    assert report["target"] == "baselines.lstm:LSTMBaseline"
+    capsys.readouterr()
+    assert main(["latency", "--method", "unigram", *common]) == 2
+    assert "defines no inference_step()" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["latency", "--method", "lstm", "--thread-counts", "0,1", *common])
