@@ -50,7 +50,7 @@ case "${1:-}" in
   quickstart) setup; "$BIN/fsmb" quickstart --out quickstart-out ;;
   test) setup; "$BIN/python" -m pytest -q tests ;;
   bench) setup; "$BIN/python" benchmarks/bench_data.py; "$BIN/python" benchmarks/bench_maml.py
-    "$BIN/python" benchmarks/hostile_inputs.py ;;
+    "$BIN/python" benchmarks/hostile_inputs.py; "$BIN/python" benchmarks/cost_estimator.py ;;
   fuzz) setup; "$BIN/python" benchmarks/fuzz_loaders.py --n 10000 --seed 0 --workers 2 ;;  # ~11 min on 2 cores
   reproduce)  # the published tables, budget "full": 600 test episodes at K = 5, the midi/music21 shots
     setup       # curve (first 100 episodes at K = 0, 1, 2, 4, 8), lyrics/fortunes (+ sample quality),

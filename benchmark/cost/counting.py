@@ -6,9 +6,13 @@ one note of an audio model (a latent code through the decoder).  `step_cost` run
 step once on the CPU and counts:
 
 - multiply-accumulates (MACs): every matrix product and convolution through
-  ``torch.utils.flop_counter`` (FLOPs / 2), and ``nn.LSTM`` -- whose fused CPU kernel
-  that counter does not see -- by its formula, ``4 H (I + H)`` per layer and time
-  step (`lstm_macs`); element-wise work (gates, activations, biases) is not counted;
+  ``torch.utils.flop_counter`` (FLOPs / 2), with PyTorch's fused transformer fast
+  path switched off so that the counter sees its linear layers; and by formula what
+  that counter does not see: ``nn.LSTM``'s fused CPU kernel, ``4 H (I + H)`` per
+  layer and time step (`lstm_macs`), and ``nn.MultiheadAttention``'s attention
+  products, ``2 Tq Tk E`` per sequence (`attention_macs`: scores and weighted sum,
+  the whole square even under a causal mask, as the CPU kernel computes it);
+  element-wise work (gates, activations, biases, softmax) is not counted;
 - operators: the aten calls dispatched (per-operator overhead dominates small
   models on a CPU);
 - parameters, non-zero parameters, and the weight bytes at fp32 and with int8
@@ -69,6 +73,16 @@ def lstm_macs(lstm: nn.LSTM, batch: int, steps: int) -> int:
     return total * batch * steps
 
 
+def attention_macs(query: torch.Tensor, key: torch.Tensor, batch_first: bool) -> int:
+    """MACs of the attention products of one ``nn.MultiheadAttention`` call:
+    ``Q K^T`` and ``softmax(.) V``, each ``Tq x Tk x E`` per sequence."""
+    if query.dim() == 2:  # unbatched (T, E)
+        return 2 * query.shape[0] * key.shape[0] * query.shape[1]
+    batch, tq = (query.shape[0], query.shape[1]) if batch_first else (query.shape[1], query.shape[0])
+    tk = key.shape[1] if batch_first else key.shape[0]
+    return 2 * batch * tq * tk * query.shape[-1]
+
+
 class _OperatorCount(TorchDispatchMode):
     """Counts the aten operators dispatched while active."""
 
@@ -83,27 +97,37 @@ class _OperatorCount(TorchDispatchMode):
 
 def count_macs(module: nn.Module, inputs: Sequence[Any]) -> tuple[int, int]:
     """(MACs, aten operators) of one ``module(*inputs)`` call, in inference mode."""
-    lstm_total = 0
+    by_formula = 0
 
     def on_lstm(lstm: nn.LSTM, args: tuple, _output: Any) -> None:
-        nonlocal lstm_total
+        nonlocal by_formula
         x = args[0]
         batch, steps = (x.shape[0], x.shape[1]) if lstm.batch_first else (x.shape[1], x.shape[0])
         if x.dim() == 2:  # unbatched (T, I)
             batch, steps = 1, x.shape[0]
-        lstm_total += lstm_macs(lstm, batch, steps)
+        by_formula += lstm_macs(lstm, batch, steps)
+
+    def on_attention(attention: nn.MultiheadAttention, args: tuple, kwargs: dict, _output: Any) -> None:
+        nonlocal by_formula
+        query = args[0] if args else kwargs["query"]
+        key = args[1] if len(args) > 1 else kwargs["key"]
+        by_formula += attention_macs(query, key, attention.batch_first)
 
     hooks = [m.register_forward_hook(on_lstm) for m in module.modules() if isinstance(m, nn.LSTM)]
-    was_training = module.training
+    hooks += [m.register_forward_hook(on_attention, with_kwargs=True)
+              for m in module.modules() if isinstance(m, nn.MultiheadAttention)]
+    was_training, fastpath = module.training, torch.backends.mha.get_fastpath_enabled()
     module.eval()
+    torch.backends.mha.set_fastpath_enabled(False)
     try:
         with torch.inference_mode(), FlopCounterMode(display=False) as flops, _OperatorCount() as ops:
             module(*inputs)
     finally:
+        torch.backends.mha.set_fastpath_enabled(fastpath)
         module.train(was_training)
         for hook in hooks:
             hook.remove()
-    return flops.get_total_flops() // 2 + lstm_total, ops.count
+    return flops.get_total_flops() // 2 + by_formula, ops.count
 
 
 def weight_bytes(module: nn.Module) -> tuple[int, int]:

@@ -106,3 +106,39 @@ def test_fsmb_latency_reports_the_cost_and_latency_of_a_fitted_method(midi_root,
     assert "defines no inference_step()" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["latency", "--method", "lstm", "--thread-counts", "0,1", *common])
+
+
+def test_a_transformer_step_counts_its_linear_layers_and_attention_products():
+    from benchmark.nn.transformer import TransformerConfig, TransformerLM
+
+    cfg = TransformerConfig(vocab=50, d_model=32, layers=2, heads=4, ff=64, context=16)
+    step = network_step(TransformerLM(cfg))
+    t, d = cfg.context // 2, cfg.d_model
+    per_layer = t * (4 * d * d + 2 * d * cfg.ff) + 2 * t * t * d  # q, k, v, out; MLP; scores and weighted sum
+    assert step.inputs[0].shape == (1, t)
+    assert step_cost(step).macs == cfg.layers * per_layer + t * d * cfg.vocab
+    assert torch.backends.mha.get_fastpath_enabled()  # switched off only while counting
+
+
+def test_the_estimator_is_a_roofline_with_per_operator_overhead():
+    from benchmark.cost.counting import StepCost
+    from benchmark.cost.estimate import DeviceProfile
+
+    cost = StepCost("token", macs=1_000_000, operators=10, params=0, nonzero_params=0, bytes_fp32=8_000_000,
+                    bytes_int8=0)
+    device = DeviceProfile("d", 1, flops=1e9, bandwidth=4e9, op_overhead_s=1e-5, derived=False)
+    assert device.estimate_ms(cost) == pytest.approx(1e3 * (max(2e6 / 1e9, 8e6 / 4e9) + 10 * 1e-5))
+
+
+def test_every_published_device_number_has_a_source_or_a_derivation():
+    from benchmark.cost.estimate import host_profile, pi_profile, published_devices
+
+    devices = published_devices()
+    assert {"raspberry-pi-4", "raspberry-pi-5"} <= set(devices)
+    for spec in devices.values():
+        numbers = [v for v in spec.values() if isinstance(v, dict)]
+        assert numbers and all(("source" in n) != ("derived" in n) and n["value"] > 0 for n in numbers)
+    cost = step_cost(network_step(LSTMLM(LSTMConfig(vocab=50, emb=8, hidden=16))))
+    pi4, host = pi_profile("raspberry-pi-4", 8, cost), host_profile(1, cost)
+    assert pi4.threads == 4 and pi4.derived and pi4.flops == pytest.approx(4 * 5.95e9)
+    assert host.flops > 0 and host.bandwidth > 0 and host.op_overhead_s > 0 and not host.derived
