@@ -191,6 +191,20 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def fitted_step(args: argparse.Namespace):
+    """(fitted method, track, its generation step) for ``--method`` on ``--track``; a
+    method without ``inference_step`` is refused before the corpus is built."""
+    from benchmark.run.runner import fit_or_load
+
+    method = make_method(args.method)
+    if not callable(getattr(method, "inference_step", None)):
+        raise ContractError(f"{method.name} defines no inference_step(): FSMB cannot tell which network a device "
+                            "would run (see benchmark/contract/protocol.py)")
+    track = open_track(args)
+    method, _ = fit_or_load(args.method, track, budget=budget_of(args), models=Path(args.models), seed=args.seed)
+    return method, track, method.inference_step()
+
+
 def cmd_latency(args: argparse.Namespace) -> int:
     """Host latency of the fitted method's generation step, p50/p90 at each thread count."""
     from datetime import datetime, timezone
@@ -199,17 +213,10 @@ def cmd_latency(args: argparse.Namespace) -> int:
     from benchmark.cost.counting import step_cost
     from benchmark.cost.latency import measure_latency
     from benchmark.run.env import environment
-    from benchmark.run.runner import fit_or_load
     from episodes.atomic import write_json
     from episodes.audio import NOTE_SECONDS
 
-    method = make_method(args.method)
-    if not callable(getattr(method, "inference_step", None)):
-        raise ContractError(f"{method.name} defines no inference_step(): FSMB cannot tell which network a device "
-                            "would run (see benchmark/contract/protocol.py)")
-    track = open_track(args)
-    method, _ = fit_or_load(args.method, track, budget=budget_of(args), models=Path(args.models), seed=args.seed)
-    step = method.inference_step()
+    method, track, step = fitted_step(args)
     unit_seconds = NOTE_SECONDS if step.unit == "note" else None
     report = {
         "method": method.name, "target": target_of(type(method)), "track": track.spec.name,
@@ -221,6 +228,22 @@ def cmd_latency(args: argparse.Namespace) -> int:
     print(json.dumps(report, indent=1))
     if args.report:
         write_json(args.report, report)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """The fitted method's generation step as one ONNX file, checked against PyTorch."""
+    from benchmark.cost.onnx_export import export_step, max_difference
+
+    method, track, step = fitted_step(args)
+    try:
+        path = export_step(step, Path(args.out) / f"{method.name}__{track.spec.slug}.onnx")
+    except ValueError as exc:
+        raise ContractError(f"{method.name}: {exc}") from None
+    delta = max_difference(step, path)
+    print(json.dumps({"onnx": str(path), "unit": step.unit, "bytes": path.stat().st_size,
+                      "max_abs_difference_vs_pytorch": delta, "steps_compared": 32}, indent=1))
+    print(f"time it on a device: python3 benchmark/cost/device_runner.py {path} --out device.json", file=sys.stderr)
     return 0
 
 
@@ -333,6 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0, help="training and sampling seed (default: %(default)s)")
         threads_arg(p)
 
+    def method_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--method", required=True, help="a registered method (fsmb methods) or your package.module:Class")
+
     def threads_arg(p: argparse.ArgumentParser) -> None:
         p.add_argument("--threads", type=count_type(1), default=None,
                        help="torch threads for training and scoring (default: torch's, one per core); "
@@ -364,13 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
     data_args(p)
     p.set_defaults(func=cmd_data)
     p = sub.add_parser("train", help="fit a method on a track's meta-train split")
-    p.add_argument("--method", required=True, help="a registered method (fsmb methods) or your package.module:Class")
+    method_arg(p)
     p.add_argument("--retrain", action="store_true", help="train again even if a fitted model exists")
     data_args(p)
     run_args(p)
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("eval", help="score a method on a track's fixed test manifest")
-    p.add_argument("--method", required=True, help="a registered method (fsmb methods) or your package.module:Class")
+    method_arg(p)
     p.add_argument("--shots", type=parse_shots, default=None, help="K, or a list like 0,1,2,4,8 (default: the track's K)")
     p.add_argument("--episodes", type=count_type(1), default=None, help="first N episodes only (default: all)")
     p.add_argument("--out", required=True, help="results directory")
@@ -394,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_args(p)
     p.set_defaults(func=cmd_ablation)
     p = sub.add_parser("latency", help="measure the host latency of a fitted method's generation step")
-    p.add_argument("--method", required=True, help="a registered method (fsmb methods) or your package.module:Class")
+    method_arg(p)
     p.add_argument("--thread-counts", type=count_list("--thread-counts", 1, "1,2,4"), default=[1, 2, 4],
                    help="torch thread counts to measure at (default: 1,2,4)")
     p.add_argument("--runs", type=count_type(10), default=200, help="timed runs per thread count, after 20 "
@@ -403,6 +429,13 @@ def build_parser() -> argparse.ArgumentParser:
     data_args(p)
     run_args(p)
     p.set_defaults(func=cmd_latency)
+    p = sub.add_parser("export", help="write a fitted method's generation step as one ONNX file, checked "
+                       "against PyTorch")
+    method_arg(p)
+    p.add_argument("--out", default="exported", help="folder for the .onnx file (default: %(default)s)")
+    data_args(p)
+    run_args(p)
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("submit", help="check a finished run on a published track and write its submission bundle")
     p.add_argument("--results", required=True, help="the --out folder of your fsmb eval run")
     p.add_argument("--method", required=True, help="the method's name (its class attribute 'name')")

@@ -1,6 +1,7 @@
 """The generation step of each FSMB network, as a device would run it (`InferenceStep`).
 
-- `LSTMLM`: one token and the recurrent state in, logits and state out (streaming).
+- `LSTMLM`: one token and the recurrent state in, logits and state out (streaming,
+  `StreamingLSTM`).
 - `TransformerLM`: FSMB's sampler has no key-value cache and reruns the whole context
   for every token, so one token costs a forward pass over the context so far; the
   step is a forward over half the context window, the mean over a full-window
@@ -21,10 +22,25 @@ from benchmark.nn.transformer import TransformerLM
 from episodes.tokens import BOS
 
 
+class StreamingLSTM(nn.Module):
+    """One streaming step of an `LSTMLM`: token ``(1, 1)`` long and state ``h``, ``c``
+    (each ``(layers, 1, hidden)``) in; the next token's logits ``(1, V)`` and the new
+    state out -- the graph a device runs, exported as is by `benchmark.cost.onnx_export`."""
+
+    def __init__(self, model: LSTMLM) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        logits, (h, c) = self.model(token, (h, c))
+        return logits[:, -1], h, c
+
+
 def network_step(model: nn.Module) -> InferenceStep | None:
     """The generation step of ``model``, or ``None`` for a network FSMB does not deploy."""
     if isinstance(model, LSTMLM):
-        return InferenceStep(model, (torch.full((1, 1), BOS, dtype=torch.long),), "token")
+        h, c = (torch.zeros(model.cfg.layers, 1, model.cfg.hidden) for _ in range(2))
+        return InferenceStep(StreamingLSTM(model), (torch.full((1, 1), BOS, dtype=torch.long), h, c), "token")
     if isinstance(model, TransformerLM):
         return InferenceStep(model, (torch.full((1, model.cfg.context // 2), BOS, dtype=torch.long),), "token")
     if isinstance(model, ConvVAE):

@@ -5,6 +5,7 @@ of a deployable method and the leaderboard shows it."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -142,3 +143,33 @@ def test_every_published_device_number_has_a_source_or_a_derivation():
     pi4, host = pi_profile("raspberry-pi-4", 8, cost), host_profile(1, cost)
     assert pi4.threads == 4 and pi4.derived and pi4.flops == pytest.approx(4 * 5.95e9)
     assert host.flops > 0 and host.bandwidth > 0 and host.op_overhead_s > 0 and not host.derived
+
+
+@pytest.mark.parametrize("model", [LSTMLM(LSTMConfig(vocab=60, emb=16, hidden=32, layers=2)),
+                                   ConvVAE(ConvVAEConfig(latent=8, width=4))], ids=["lstm", "vae"])
+def test_an_exported_step_matches_pytorch_and_runs_on_onnxruntime_alone(model, tmp_path):
+    import subprocess
+    import sys
+
+    from benchmark.cost.onnx_export import export_step, max_difference
+
+    step = network_step(model)
+    path = export_step(step, tmp_path / "step.onnx")
+    assert max_difference(step, path, steps=8) < 1e-5
+    runner = Path(__file__).resolve().parents[2] / "benchmark" / "cost" / "device_runner.py"
+    subprocess.run([sys.executable, str(runner), str(path), "--threads", "1,2", "--runs", "10",
+                    "--out", str(tmp_path / "device.json")], check=True, capture_output=True, cwd=tmp_path)
+    report = json.loads((tmp_path / "device.json").read_text())
+    assert [r["threads"] for r in report["latency"]] == [1, 2]
+    assert all(0 < r["p50_ms"] <= r["p90_ms"] for r in report["latency"]) and report["device"]["cpu"]
+
+
+def test_fsmb_export_writes_a_checked_graph_and_refuses_a_transformer(midi_root, cache_dir, tmp_path, capsys):
+    common = ["--track", "midi/dir", "--data-dir", str(midi_root), "--cache-dir", str(cache_dir),
+              "--models", str(tmp_path / "m"), "--budget", "tiny", "--out", str(tmp_path / "x")]
+    assert main(["export", "--method", "lstm", *common]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out[out.index("{"):])  # after the training log
+    assert report["onnx"].endswith("lstm__midi-dir.onnx") and report["max_abs_difference_vs_pytorch"] < 1e-4
+    assert main(["export", "--method", "transformer-icl", *common]) == 2
+    assert "a transformer step's length grows" in capsys.readouterr().err

@@ -1,0 +1,75 @@
+"""Export a generation step (`benchmark.cost.steps`) to ONNX, and check the graph
+against PyTorch.
+
+A streaming LSTM step exports as one step -- token and state in, logits and state
+out -- so the graph has no sequence length to freeze (the dynamo exporter freezes it
+for a whole-sequence LSTM); a device runs it in a loop, feeding each ``X_out`` back as
+``X`` (`benchmark/cost/device_runner.py` does, with onnxruntime and numpy only).
+The transformer's step (a forward over the context) is not exported: its length
+grows with every token.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmark.cost.counting import InferenceStep
+from benchmark.cost.steps import StreamingLSTM
+
+STATE_INPUTS = ("h", "c")  # the streaming LSTM's state, fed back from "h_out", "c_out"
+
+
+def io_names(step: InferenceStep) -> tuple[list[str], list[str]]:
+    """Input and output names of the exported graph."""
+    if isinstance(step.module, StreamingLSTM):
+        return ["token", *STATE_INPUTS], ["logits", *(f"{s}_out" for s in STATE_INPUTS)]
+    return ["z"], ["mean", "log_scale"] if step.unit == "note" else ["output"]
+
+
+def export_step(step: InferenceStep, path: Path) -> Path:
+    """Write ``step`` as one ONNX file (graph and weights) to ``path`` with the dynamo
+    exporter; returns ``path``."""
+    if step.unit == "token" and not isinstance(step.module, StreamingLSTM):
+        raise ValueError("only streaming LSTM steps export for tokens: a transformer step's length grows")
+    inputs, outputs = io_names(step)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    module = step.module.eval()
+    with warnings.catch_warnings():  # the exporter's notes on LSTM flat weights and tree specs
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, step.inputs, str(path), input_names=inputs, output_names=outputs, dynamo=True,
+                          external_data=False, verbose=False)  # one file, weights inside
+    return path
+
+
+def max_difference(step: InferenceStep, path: Path, *, steps: int = 32, seed: int = 0) -> float:
+    """Largest |ONNX Runtime - PyTorch| over the outputs of ``steps`` consecutive steps
+    (random tokens for a streaming LSTM, its state carried by each side separately;
+    random latent codes for a decoder)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names, _ = io_names(step)
+    rng = np.random.default_rng(seed)
+    torch_inputs = list(step.inputs)
+    feeds = {n: x.numpy() for n, x in zip(names, torch_inputs)}
+    worst = 0.0
+    with torch.inference_mode():
+        for _ in range(steps):
+            if isinstance(step.module, StreamingLSTM):
+                token = torch.tensor([[int(rng.integers(3, step.module.model.cfg.vocab))]])
+                torch_inputs[0], feeds["token"] = token, token.numpy()
+            else:
+                z = torch.from_numpy(rng.standard_normal(torch_inputs[0].shape).astype(np.float32))
+                torch_inputs[0], feeds["z"] = z, z.numpy()
+            ours = step.module(*torch_inputs)
+            ours = ours if isinstance(ours, tuple) else (ours,)
+            theirs = session.run(None, feeds)
+            worst = max(worst, *(float(np.abs(a.numpy() - b).max()) for a, b in zip(ours, theirs)))
+            if isinstance(step.module, StreamingLSTM):  # carry each side's own state
+                torch_inputs[1:] = ours[1:]
+                feeds.update({n: theirs[i + 1] for i, n in enumerate(STATE_INPUTS)})
+    return worst
