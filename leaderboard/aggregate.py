@@ -67,6 +67,7 @@ class Row:
     quality: dict[str, float] | None = None  # mean sample-quality figures, if sampled
     target: str | None = None  # ``module:Class`` of the method named ``method``; None in runs before FSMB 0.2
     cost: dict | None = None  # one generation step, counted (`benchmark.cost.counting.StepCost`), if deployable
+    measured: list[dict] | None = None  # that step's latency measured on devices (`benchmark.cost.measured`)
 
     def to_dict(self) -> dict:
         """Fields as a dict; undefined figures (a CI from one episode) become ``None``."""
@@ -223,12 +224,16 @@ def leaderboard_rows(results: Path | Sequence[Path], *, reference: str | None = 
     (default: the modality's, `benchmark.contract.methods.default_reference`) on the same manifest (same
     track, K and manifest sha256), if there is one.
     """
-    runs = [(run, eps) for run, eps in load_runs(results) if eps]
+    from benchmark.cost.measured import measured_for, measured_latencies
+
+    folders = [Path(results)] if isinstance(results, (str, Path)) else [Path(r) for r in results]
+    runs = [(run, eps) for run, eps in load_runs(folders) if eps]
+    measured = measured_latencies(folders)
     by_manifest = {(run["track"], run["manifest_sha256"], run["method"]): eps for run, eps in runs}
     rows = []
     for run, eps in runs:
         name = reference_of(run, reference)
-        row = dataclasses.replace(make_row(run, eps), reference=name)
+        row = dataclasses.replace(make_row(run, eps), reference=name, measured=measured_for(run, measured) or None)
         ref = by_manifest.get((run["track"], run["manifest_sha256"], name))
         if ref is not None:
             delta, ci, n = paired_delta(eps, ref)

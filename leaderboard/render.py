@@ -55,14 +55,23 @@ def _cost_table(rows: Sequence[Row]) -> list[str]:
     if not rows:
         return []
     lines = ["cost of one generation step (counted; `benchmark/cost`):", "",
-             "| method | K | step | MACs/step | operators | params (non-zero) | fp32 MB | int8 MB |",
-             "|---|---:|---|---:|---:|---:|---:|---:|"]
+             "| method | K | step | MACs/step | operators | params (non-zero) | fp32 MB | int8 MB | measured p50 |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         c = r.cost
         lines.append(f"| {r.method} | {r.shots} | {c['unit']} | {c['macs']:,} | {c['operators']} | "
                      f"{c['params']:,} ({c['nonzero_params']:,}) | {c['bytes_fp32'] / 1e6:.2f} | "
-                     f"{c['bytes_int8'] / 1e6:.2f} |")
+                     f"{c['bytes_int8'] / 1e6:.2f} | {fmt_measured(r.measured)} |")
     return lines + [""]
+
+
+def fmt_measured(measured: Sequence[dict] | None) -> str:
+    """Device latencies as ``0.045 ms (CPU, 1 thread); …``, escaped for a Markdown cell."""
+    if not measured:
+        return "–"
+    cells = [f"{lat['p50_ms']:.3f} ms ({m['device'].get('cpu', '?')}, {lat['threads']} thr)"
+             for m in measured for lat in m["latency"]]
+    return "; ".join(cells).replace("|", "\\|")
 
 
 def _quality_table(rows: Sequence[Row]) -> list[str]:

@@ -192,8 +192,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def fitted_step(args: argparse.Namespace):
-    """(fitted method, track, its generation step) for ``--method`` on ``--track``; a
-    method without ``inference_step`` is refused before the corpus is built."""
+    """(fitted method, track, its generation step, training metadata) for ``--method`` on
+    ``--track``; a method without ``inference_step`` is refused before the corpus is built."""
     from benchmark.run.runner import fit_or_load
 
     method = make_method(args.method)
@@ -201,8 +201,8 @@ def fitted_step(args: argparse.Namespace):
         raise ContractError(f"{method.name} defines no inference_step(): FSMB cannot tell which network a device "
                             "would run (see benchmark/contract/protocol.py)")
     track = open_track(args)
-    method, _ = fit_or_load(args.method, track, budget=budget_of(args), models=Path(args.models), seed=args.seed)
-    return method, track, method.inference_step()
+    method, meta = fit_or_load(args.method, track, budget=budget_of(args), models=Path(args.models), seed=args.seed)
+    return method, track, method.inference_step(), meta
 
 
 def cmd_latency(args: argparse.Namespace) -> int:
@@ -216,7 +216,16 @@ def cmd_latency(args: argparse.Namespace) -> int:
     from episodes.atomic import write_json
     from episodes.audio import NOTE_SECONDS
 
-    method, track, step = fitted_step(args)
+    if args.action == "ingest":
+        from benchmark.cost.measured import ingest
+
+        if not (args.file and args.export and args.results):
+            raise ArgumentError("fsmb latency ingest DEVICE.json --export NAME.export.json --results DIR")
+        print(f"measured latency: {ingest(Path(args.file), Path(args.export), Path(args.results))}")
+        return 0
+    if not args.method or not args.track:
+        raise ArgumentError("fsmb latency needs --method and --track (or: fsmb latency ingest DEVICE.json ...)")
+    method, track, step, _ = fitted_step(args)
     unit_seconds = NOTE_SECONDS if step.unit == "note" else None
     report = {
         "method": method.name, "target": target_of(type(method)), "track": track.spec.name,
@@ -233,17 +242,26 @@ def cmd_latency(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """The fitted method's generation step as one ONNX file, checked against PyTorch."""
-    from benchmark.cost.onnx_export import export_step, max_difference
+    import hashlib
 
-    method, track, step = fitted_step(args)
+    from benchmark.contract.registry import target_of
+    from benchmark.cost.onnx_export import export_step, max_difference
+    from episodes.atomic import write_json
+
+    method, track, step, meta = fitted_step(args)
     try:
         path = export_step(step, Path(args.out) / f"{method.name}__{track.spec.slug}.onnx")
     except ValueError as exc:
         raise ContractError(f"{method.name}: {exc}") from None
-    delta = max_difference(step, path)
-    print(json.dumps({"onnx": str(path), "unit": step.unit, "bytes": path.stat().st_size,
-                      "max_abs_difference_vs_pytorch": delta, "steps_compared": 32}, indent=1))
-    print(f"time it on a device: python3 benchmark/cost/device_runner.py {path} --out device.json", file=sys.stderr)
+    report = {"format": 1, "kind": "export", "method": method.name, "target": target_of(type(method)),
+              "track": track.spec.name, "state_sha256": meta["state_sha256"], "unit": step.unit, "onnx": path.name,
+              "onnx_sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "bytes": path.stat().st_size,
+              "max_abs_difference_vs_pytorch": max_difference(step, path), "steps_compared": 32}
+    write_json(path.with_suffix(".export.json"), report)
+    print(json.dumps(report, indent=1))
+    print(f"time it on a device: python3 benchmark/cost/device_runner.py {path} --out device.json; then "
+          f"fsmb latency ingest device.json --export {path.with_suffix('.export.json')} --results DIR",
+          file=sys.stderr)
     return 0
 
 
@@ -326,9 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fsmb", description="FSMB: few-shot music benchmark")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def data_args(p: argparse.ArgumentParser, track: bool = True) -> None:
+    def data_args(p: argparse.ArgumentParser, track: bool = True, track_required: bool = True) -> None:
         if track:
-            p.add_argument("--track", required=True, help="track name; see `fsmb tracks`")
+            p.add_argument("--track", required=track_required, help="track name; see `fsmb tracks`")
             p.add_argument("--data-dir", "--source", dest="data_dir",
                            help="your data: a dataset root, a table file, or hf:<owner>/<name> (lyrics/hf)")
             p.add_argument("--artist-column", help="lyrics tables: artist column (default: artist); audio/folder: "
@@ -419,14 +437,20 @@ def build_parser() -> argparse.ArgumentParser:
     data_args(p)
     run_args(p)
     p.set_defaults(func=cmd_ablation)
-    p = sub.add_parser("latency", help="measure the host latency of a fitted method's generation step")
-    method_arg(p)
+    p = sub.add_parser("latency", help="measure the host latency of a fitted method's generation step, or ingest "
+                       "a device's measurement")
+    p.add_argument("action", nargs="?", choices=["measure", "ingest"], default="measure",
+                   help="measure here (default), or ingest FILE written by device_runner.py")
+    p.add_argument("file", nargs="?", help="ingest: the device runner's JSON")
+    p.add_argument("--export", help="ingest: the NAME.export.json fsmb export wrote beside the .onnx it timed")
+    p.add_argument("--results", help="ingest: the results folder the leaderboard reads")
+    p.add_argument("--method", help="measure: a registered method (fsmb methods) or your package.module:Class")
     p.add_argument("--thread-counts", type=count_list("--thread-counts", 1, "1,2,4"), default=[1, 2, 4],
                    help="torch thread counts to measure at (default: 1,2,4)")
     p.add_argument("--runs", type=count_type(10), default=200, help="timed runs per thread count, after 20 "
                    "warm-up runs, at most 30 s each (default: %(default)s)")
     p.add_argument("--report", help="also write the report (JSON) to this file")
-    data_args(p)
+    data_args(p, track_required=False)
     run_args(p)
     p.set_defaults(func=cmd_latency)
     p = sub.add_parser("export", help="write a fitted method's generation step as one ONNX file, checked "
