@@ -23,8 +23,15 @@ from benchmark.contract.overrides import (
     parse_setting,
     settings_dict,
 )
-from benchmark.contract.protocol import BUDGETS, MODALITIES, Budget, ContractError
+from benchmark.contract.protocol import (
+    BUDGETS,
+    MODALITIES,
+    Budget,
+    ContractError,
+    Method,
+)
 from benchmark.contract.registry import RegistryError
+from benchmark.cost.counting import InferenceStep
 from benchmark.run.arguments import (
     ArgumentError,
     count_list,
@@ -191,7 +198,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
-def fitted_step(args: argparse.Namespace):
+def fitted_step(args: argparse.Namespace) -> tuple[Method, Track, InferenceStep, dict]:
     """(fitted method, track, its generation step, training metadata) for ``--method`` on
     ``--track``; a method without ``inference_step`` is refused before the corpus is built."""
     from benchmark.run.runner import fit_or_load

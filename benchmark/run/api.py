@@ -33,9 +33,10 @@ def method_target_of(method: str | type | Method) -> str:
     if "<locals>" in cls.__qualname__:
         raise ArgumentError(f"{cls.__qualname__} is defined inside a function; define it at module level "
                             "so that it can be loaded by its module:Class path")
-    if not isinstance(method, type) and method.hparams() != cls().hparams():
+    fresh = None if isinstance(method, type) else cls().hparams()
+    if fresh is not None and method.hparams() != fresh:
         raise ArgumentError(f"this {cls.__name__} has settings {method.hparams()} other than a new one's "
-                            f"{cls().hparams()}: pass the class, with those settings as its defaults")
+                            f"{fresh}: pass the class, with those settings as its defaults")
     return target_of(cls)
 
 

@@ -64,8 +64,12 @@ def clear_model_files(where: Path) -> None:
     interrupted save are not taken for part of the new model."""
     where.mkdir(parents=True, exist_ok=True)
     for entry in where.iterdir():
-        if entry.name not in NOT_MODEL:
-            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        if entry.name in NOT_MODEL:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def fit_or_load(
