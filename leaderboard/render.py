@@ -6,11 +6,16 @@ import csv
 import io
 import json
 import math
-from typing import Sequence
+from dataclasses import asdict
+from typing import Callable, Sequence
 
+from benchmark.cost.counting import StepCost
+from benchmark.cost.estimate import PI_DEVICES, PI_THREADS, Estimate, pi_estimates
+from episodes.audio import NOTE_SECONDS
 from leaderboard.aggregate import UNIT_LABELS, Row
 
 FORMATS = ("md", "json", "csv")
+NOTE_RTF = f"; real-time factor: seconds of compute per second of audio, a note lasting {NOTE_SECONDS:g} s"
 
 
 def fmt_num(x: float | None, digits: int = 3) -> str:
@@ -51,18 +56,38 @@ def to_markdown(rows: Sequence[Row]) -> str:
 
 
 def _cost_table(rows: Sequence[Row]) -> list[str]:
-    """The counted cost of one generation step of the rows that have one (`benchmark.cost`)."""
+    """The counted cost of one generation step of the rows that have one (`benchmark.cost`),
+    with its estimated latency on each Raspberry Pi (`benchmark.cost.estimate.pi_estimates`)
+    and, for audio notes, the estimated real-time factor."""
     if not rows:
         return []
-    lines = ["cost of one generation step (counted; `benchmark/cost`):", "",
-             "| method | K | step | MACs/step | operators | params (non-zero) | fp32 MB | int8 MB | measured p50 |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---|"]
+    threads = " / ".join(map(str, PI_THREADS))
+    notes = any(r.cost["unit"] == "note" for r in rows)
+    est = [f"est. {label} ms/step ({threads} thr)" for label in PI_DEVICES.values()]
+    est += [f"est. {label} real-time factor ({threads} thr)" for label in PI_DEVICES.values()] if notes else []
+    lines = ["cost of one generation step (counted; `benchmark/cost`; Raspberry Pi latency estimated from the count "
+             f"and `benchmark/cost/devices.json`{NOTE_RTF if notes else ''}):", "",
+             "| method | K | step | MACs/step | operators | params (non-zero) | fp32 MB | int8 MB | measured p50 | "
+             + " | ".join(est) + " |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---|" + "---:|" * len(est)]
     for r in rows:
-        c = r.cost
+        c, estimates = r.cost, row_estimates(r)
+        cells = _per_device(estimates, lambda e: f"{e.latency_ms:.3f}")
+        cells += _per_device(estimates, lambda e: fmt_num(e.real_time_factor, 5)) if notes else []
         lines.append(f"| {r.method} | {r.shots} | {c['unit']} | {c['macs']:,} | {c['operators']} | "
                      f"{c['params']:,} ({c['nonzero_params']:,}) | {c['bytes_fp32'] / 1e6:.2f} | "
-                     f"{c['bytes_int8'] / 1e6:.2f} | {fmt_measured(r.measured)} |")
+                     f"{c['bytes_int8'] / 1e6:.2f} | {fmt_measured(r.measured)} | " + " | ".join(cells) + " |")
     return lines + [""]
+
+
+def row_estimates(r: Row) -> list[Estimate]:
+    """The row's estimated Raspberry Pi latencies; none without a counted cost."""
+    return pi_estimates(StepCost(**r.cost)) if r.cost else []
+
+
+def _per_device(estimates: Sequence[Estimate], fmt: Callable[[Estimate], str]) -> list[str]:
+    """A cell per device of `PI_DEVICES`: its estimates at each of `PI_THREADS`, ``a / b``."""
+    return [" / ".join(fmt(e) for e in estimates if e.device == device) for device in PI_DEVICES]
 
 
 def fmt_measured(measured: Sequence[dict] | None) -> str:
@@ -91,16 +116,30 @@ def _quality_table(rows: Sequence[Row]) -> list[str]:
 
 
 def to_json(rows: Sequence[Row]) -> str:
-    return json.dumps([r.to_dict() for r in rows], indent=1, allow_nan=False, default=str)
+    """The rows' fields, with ``pi_estimates`` (`row_estimates`; ``null`` without a cost)."""
+    data = [{**r.to_dict(), "pi_estimates": [asdict(e) for e in row_estimates(r)] or None} for r in rows]
+    return json.dumps(data, indent=1, allow_nan=False, default=str)
+
+
+def _estimate_column(what: str, device: str, threads: int) -> str:
+    """CSV column of an estimate: ``what`` is ``ms`` (latency_ms) or ``rtf`` (real-time factor)."""
+    return f"est_{what}_{device}_{threads}thr"
 
 
 def to_csv(rows: Sequence[Row]) -> str:
+    """The rows' fields, then a column per estimated latency and real-time factor (`row_estimates`;
+    empty without a cost, and the real-time factor without audio notes)."""
     buf = io.StringIO()
     fields = list(Row.__dataclass_fields__)
+    fields += [_estimate_column(what, d, t) for d in PI_DEVICES for t in PI_THREADS for what in ("ms", "rtf")]
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow(r.to_dict())
+        estimates = {}
+        for e in row_estimates(r):
+            estimates[_estimate_column("ms", e.device, e.threads)] = e.latency_ms
+            estimates[_estimate_column("rtf", e.device, e.threads)] = e.real_time_factor
+        writer.writerow({**r.to_dict(), **estimates})
     return buf.getvalue()
 
 

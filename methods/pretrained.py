@@ -1,13 +1,16 @@
-"""Methods that start from the fitted ``lstm`` and tune a few hyper-parameters on meta-val."""
+"""Methods that start from a fitted LSTM -- the ``lstm``, or its trimmed variant
+``lstm-trim`` (training setting ``base``: ``finetune[base="lstm-trim"]``) -- and tune a
+few hyper-parameters on meta-val."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
 from baselines.lstm import LSTMBaseline
+from benchmark.contract.overrides import Choice
 from benchmark.contract.protocol import Budget, MetaTrainData
 from benchmark.nn.sequence import LSTMLM, sample_lstm
 from benchmark.training.selection import grid, select_on_val
@@ -17,16 +20,24 @@ VAL_EPISODES_MAX = 40  # adaptation is costly: select on at most this many meta-
 
 
 class PretrainedLSTMMethod(LSTMBaseline):
-    """Shares the fitted ``lstm``'s weights; `fit` only selects ``grid`` on meta-val."""
+    """Shares the fitted ``base``'s weights; `fit` only selects ``grid`` on meta-val."""
 
     grid: ClassVar[dict[str, Sequence]] = {}
+    train_settings = {"base": Choice(("lstm", "lstm-trim"))}
+
+    def __init__(self, base: str = "lstm", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.base = base
+
+    def init_args(self) -> dict[str, Any]:
+        return {**super().init_args(), "base": self.base}
 
     def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
-        base = data.pretrained("lstm")
+        base = data.pretrained(self.base)
         self.model = base.model
         self.lr, self.weight_decay = base.lr, base.weight_decay
         episodes = data.val_episodes(min(budget.val_episodes, VAL_EPISODES_MAX))
-        self.train_log = {"base": "lstm", "base_train_log": base.train_log,
+        self.train_log = {"base": self.base, "base_train_log": base.train_log,
                           "val_grid": select_on_val(self, grid(self.grid), episodes)}
 
     def adapt_many(self, supports):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ from benchmark.contract.overrides import (
     apply_overrides,
     parse_setting,
     settings_dict,
+    trained_label,
 )
 from benchmark.contract.protocol import (
     BUDGETS,
@@ -39,7 +41,7 @@ from benchmark.run.arguments import (
     parse_shots,
     writable_dir,
 )
-from benchmark.run.records import RecordError
+from benchmark.run.records import RecordError, safe_name
 from episodes.dependencies import DependencyError, doctor
 from episodes.dependencies import check as check_dependencies
 from episodes.manifest import ManifestError
@@ -173,7 +175,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from leaderboard.render import render
 
     overrides = settings_dict(args.settings)
-    apply_overrides(make_method(args.method), args.method, overrides)  # contract and --set, before the corpus
+    apply_overrides(make_method(args.method), overrides)  # contract and settings, before the corpus
     track = open_track(args)
     for k in args.shots or [track.spec.shots]:
         path = evaluate(args.method, track, shots=k, n_episodes=args.episodes, out=Path(args.out),
@@ -195,6 +197,11 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
         plot_shots(rows, Path(args.plot))
         print(f"shots curve: {args.plot}", file=sys.stderr)
+    if args.pareto:
+        from leaderboard.pareto import plot_pareto
+
+        plot_pareto(rows, Path(args.pareto))
+        print(f"NLL against estimated Pi 4 latency: {args.pareto}", file=sys.stderr)
     return 0
 
 
@@ -256,11 +263,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     from episodes.atomic import write_json
 
     method, track, step, meta = fitted_step(args)
+    label = trained_label(method)
     try:
-        path = export_step(step, Path(args.out) / f"{method.name}__{track.spec.slug}.onnx")
+        path = export_step(step, Path(args.out) / f"{safe_name(label)}__{track.spec.slug}.onnx")
     except ValueError as exc:
-        raise ContractError(f"{method.name}: {exc}") from None
-    report = {"format": 1, "kind": "export", "method": method.name, "target": target_of(type(method)),
+        raise ContractError(f"{label}: {exc}") from None
+    report = {"format": 1, "kind": "export", "method": label, "target": target_of(type(method)),
               "track": track.spec.name, "state_sha256": meta["state_sha256"], "unit": step.unit, "onnx": path.name,
               "onnx_sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "bytes": path.stat().st_size,
               "max_abs_difference_vs_pytorch": max_difference(step, path), "steps_compared": 32}
@@ -307,6 +315,49 @@ def cmd_ablation(args: argparse.Namespace) -> int:
     plot_ablation(rows, out / "ablation.png")
     print(table)
     print(f"table: {out / 'ablation.md'}, plot: {out / 'ablation.png'}", file=sys.stderr)
+    return 0
+
+
+def cmd_sparsity(args: argparse.Namespace) -> int:
+    """Train and score compressed variants at several levels and their dense base, then
+    write the accuracy-vs-size table and plot."""
+    from benchmark.run.runner import evaluate
+    from episodes.atomic import atomic_path
+    from leaderboard.aggregate import leaderboard_rows
+    from leaderboard.sparsity import (
+        LEVEL,
+        curve_rows,
+        plot_sparsity,
+        sparsity_markdown,
+        with_level,
+    )
+
+    families = [m.strip() for m in re.split(r",(?![^\[]*\])", args.methods) if m.strip()]
+    bases = set()
+    for spec in families:  # the contract and the settings are checked before the corpus is built
+        method = make_method(spec)
+        if LEVEL not in getattr(method, "train_settings", {}) or not getattr(method, "base_method", None):
+            raise ArgumentError(f"--methods {spec}: not a compressed variant (it needs a training setting "
+                                f"{LEVEL!r} and a base_method); see fsmb methods --group compressed")
+        bases.add(method.base_method)
+        for level in args.levels:
+            make_method(with_level(spec, level / 100))
+    if len(bases) != 1:
+        raise ArgumentError(f"--methods compress different base methods ({', '.join(sorted(bases))}): sweep one base at a time")
+    dense = bases.pop()
+    track = open_track(args)
+    out = Path(args.out)
+    for spec in [dense] + [with_level(f, level / 100) for f in families for level in args.levels]:
+        evaluate(spec, track, shots=args.shots, n_episodes=args.episodes, out=out, budget=budget_of(args),
+                 models=Path(args.models), seed=args.seed)
+    rows = [r for r in leaderboard_rows(out, reference=dense) if r.track == track.spec.name and r.shots == args.shots]
+    curves = curve_rows(rows, dense, families)
+    table = sparsity_markdown(curves)
+    with atomic_path(out / "sparsity.md") as tmp:
+        tmp.write_text(table)
+    plot_sparsity(curves, out / "sparsity.png")
+    print(table)
+    print(f"table: {out / 'sparsity.md'}, plot: {out / 'sparsity.png'}", file=sys.stderr)
     return 0
 
 
@@ -394,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_tracks)
     p = sub.add_parser("methods", help="list the registered methods")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--group", choices=GROUPS, help="only baselines, or only adaptive methods (default: both)")
+    p.add_argument("--group", choices=GROUPS, help="only baselines, adaptive methods or compressed variants (default: all)")
     p.add_argument("--modality", choices=MODALITIES, help="only methods that model this modality (default: all)")
     p.add_argument("--names", action="store_true", help="print the names only, space-separated")
     p.set_defaults(func=cmd_methods)
@@ -444,6 +495,18 @@ def build_parser() -> argparse.ArgumentParser:
     data_args(p)
     run_args(p)
     p.set_defaults(func=cmd_ablation)
+    p = sub.add_parser("sparsity", help="accuracy against size: compressed variants at several levels, paired "
+                       "against their dense base (table + plot)")
+    p.add_argument("--methods", required=True,
+                   help="comma-separated variant families, e.g. 'lstm-trim,lstm-imp,lstm-imp[reinit=true]'")
+    p.add_argument("--levels", type=count_list("--levels", 1, "50,80,90,95,98"), default=[50, 80, 90, 95, 98],
+                   help="%% of the dense parameters removed (default: %(default)s; the dense base is scored too)")
+    p.add_argument("--shots", type=count_type(0), default=5, help="K (default: %(default)s)")
+    p.add_argument("--episodes", type=count_type(1), default=None, help="first N test episodes (default: all)")
+    p.add_argument("--out", required=True, help="results directory; sparsity.md and sparsity.png go there too")
+    data_args(p)
+    run_args(p)
+    p.set_defaults(func=cmd_sparsity)
     p = sub.add_parser("latency", help="measure the host latency of a fitted method's generation step, or ingest "
                        "a device's measurement")
     p.add_argument("action", nargs="?", choices=["measure", "ingest"], default="measure",
@@ -483,6 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", default=None,
                    help="method for paired differences (default: lstm on MIDI and lyrics, gaussian-support on audio)")
     p.add_argument("--plot", help="also write the NLL-against-K plot to this PNG file")
+    p.add_argument("--pareto", help="also write NLL against estimated Raspberry Pi 4 latency per step, with the "
+                                    "Pareto frontier, to this PNG file (rows with a counted cost)")
     p.set_defaults(func=cmd_leaderboard)
     p = sub.add_parser("quickstart", help="build midi/music21 (and lyrics/fortunes, audio/gm-notes), train and score the baselines")
     p.add_argument("--out", default="quickstart-out", help="results, fitted models and logs (default: %(default)s)")

@@ -20,6 +20,7 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Callable, Sequence, TypeVar
 
+from benchmark.contract.overrides import apply_train_settings, split_spec
 from benchmark.contract.protocol import (
     MODALITIES,
     ContractError,
@@ -28,7 +29,7 @@ from benchmark.contract.protocol import (
 )
 from benchmark.contract.registry import Registry, RegistryError, load_object, target_of
 
-GROUPS = ("baseline", "adaptive")  # a reference method without adaptation / one that adapts
+GROUPS = ("baseline", "adaptive", "compressed")  # no adaptation / adapts / a compressed variant of another method
 BUILTIN_PACKAGES = ("baselines", "methods")
 
 C = TypeVar("C", bound=type)
@@ -116,15 +117,20 @@ def method_class(name: str) -> type:
     return cls  # type: ignore[return-value]
 
 
-def make_method(name: str) -> Method:
+def make_method(spec: str) -> Method:
     """Instantiate a registered method, or a user's ``package.module:Class``, after
-    checking its class against the contract (`method_class`)."""
+    checking its class against the contract (`method_class`), with the training
+    settings ``spec`` names, if any (``lstm-trim[removed=0.5]``;
+    `benchmark.contract.overrides`)."""
+    name, settings = split_spec(spec)
     cls = method_class(name)
     try:
-        return cls()
+        method = cls()
     except TypeError as exc:
         raise ContractError(f"{name}: breaks the method contract (benchmark/contract/protocol.py): it must be "
                             f"constructible without arguments ({exc})") from None
+    apply_train_settings(method, spec, settings)
+    return method
 
 
 def check_modality(name: str, method: Method, modality: str, track: str) -> None:

@@ -1,13 +1,20 @@
-"""Evaluation-time settings (``fsmb eval --set NAME=VALUE``): score a fitted method with
-another value of a setting that does not change its training -- the IWAE sample count
-of a latent model, the fine-tuning steps at adaptation, a cache's interpolation.
+"""Settings of a method other than its defaults, and the labels of such *variants*.
 
-A method lists the attributes that may be overridden in ``eval_settings``; anything
-else (a learning rate used in training, a width) is refused, because the record would
-then describe a model that was never trained.  An overridden run is a *variant*: its
-records carry the label ``method[name=value,...]``, so it gets its own result files and
-leaderboard row next to the method's own configuration, and it can be the paired
-reference (``fsmb leaderboard --reference 'vae[iwae_samples=16]'``).
+- **Evaluation-time settings** (``fsmb eval --set NAME=VALUE``): score a fitted method
+  with another value of a setting that does not change its training -- the IWAE sample
+  count of a latent model, the fine-tuning steps at adaptation, a cache's
+  interpolation.  A method lists them in ``eval_settings``; anything else (a learning
+  rate used in training, a width) is refused there, because the record would then
+  describe a model that was never trained.
+- **Training settings**, named in the method itself wherever a method is given
+  (``--method 'lstm-trim[removed=0.5]'``, ``data.pretrained(...)``): a method lists them
+  in ``train_settings``; the variant is trained on its own, in its own model folder.
+
+A variant's records carry the label ``method[name=value,...]`` (training settings only
+where they differ from the default, so ``lstm-trim[removed=0.9]`` *is* ``lstm-trim``
+when 0.9 is the default), so it gets its own result files and leaderboard row next to
+the method's own configuration, and it can be the paired reference (``fsmb leaderboard
+--reference 'vae[iwae_samples=16]'``).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import argparse
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 
 class SettingError(ValueError):
@@ -44,6 +51,22 @@ class Range:
         if not high:
             return f"{'>' if self.low_open else '>='} {self.low:g}"
         return f"in {low or '(-inf'}, {high}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The values a setting that is not a number may take."""
+
+    values: tuple[Any, ...]
+
+    def __contains__(self, value: Any) -> bool:
+        return value in self.values
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(map(str, self.values))
+
+
+Allowed = Range | Choice
 
 
 def _no_constant(name: str) -> None:
@@ -76,7 +99,7 @@ def settings_dict(pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def coerced(name: str, current: Any, value: Any, allowed: Range) -> Any:
+def coerced(name: str, current: Any, value: Any, allowed: Allowed) -> Any:
     """``value`` in the type of the setting's ``current`` value (an int where a float is
     expected is fine) and inside ``allowed``, or a `SettingError` that says what was expected."""
     if isinstance(current, bool) or isinstance(value, bool):
@@ -90,28 +113,83 @@ def coerced(name: str, current: Any, value: Any, allowed: Range) -> Any:
         ok = isinstance(value, type(current))
     if not ok:
         raise SettingError(f"--set {name}={value!r}: expected a {type(current).__name__} like {current!r}")
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value not in allowed:
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if (numeric or isinstance(allowed, Choice)) and value not in allowed:
         raise SettingError(f"--set {name}={value!r}: must be {allowed}")
     return value
 
 
-def apply_overrides(method: Any, name: str, overrides: Mapping[str, Any] | None) -> str:
-    """Set ``overrides`` on the fitted ``method`` and return the run's label: ``name``
-    itself without overrides, else ``name[k=v,...]`` (keys sorted, values as set, so
-    ``1`` and ``1.0`` for a float setting are one variant).
+def variant_label(name: str, method: Any, keys: Iterable[str]) -> str:
+    """``name`` itself when ``keys`` is empty, else ``name[k=v,...]`` with the method's
+    current values (keys sorted, values as JSON, so ``1`` and ``1.0`` for a float
+    setting are one variant)."""
+    keys = sorted(set(keys))
+    if not keys:
+        return name
+    return f"{name}[{','.join(f'{k}={json.dumps(getattr(method, k))}' for k in keys)}]"
+
+
+def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"lstm-trim[removed=0.5]"`` -> ``("lstm-trim", {"removed": 0.5})``; a plain name or
+    ``module:Class`` -> ``(spec, {})``."""
+    if "[" not in spec:
+        return spec, {}
+    name, _, inner = spec.partition("[")
+    if not inner.endswith("]") or not name:
+        raise SettingError(f"{spec!r}: expected NAME or NAME[setting=value,...], e.g. 'lstm-trim[removed=0.5]'")
+    try:
+        pairs = [parse_setting(part) for part in inner[:-1].split(",")]
+    except argparse.ArgumentTypeError as exc:
+        raise SettingError(f"{spec!r}: {exc}") from None
+    return name, settings_dict(pairs)
+
+
+def apply_train_settings(method: Any, spec: str, settings: Mapping[str, Any]) -> None:
+    """Set the training ``settings`` named in ``spec`` on a new ``method``; a setting it
+    does not list in ``train_settings`` (or a bad value) is a one-line `SettingError`."""
+    allowed: Mapping[str, Allowed] = getattr(method, "train_settings", {})
+    for key, value in sorted(settings.items()):
+        if key not in allowed:
+            listed = ", ".join(f"{k} {r}" for k, r in allowed.items())
+            hint = " (an evaluation-time setting: give it as --set)" if key in getattr(method, "eval_settings", {}) else ""
+            raise SettingError(f"{spec}: {method.name} has no training setting {key!r}{hint} "
+                               f"({'settings: ' + listed if allowed else 'it has none'})")
+        setattr(method, key, coerced(key, getattr(method, key), value, allowed[key]))
+
+
+def changed_train_settings(method: Any) -> list[str]:
+    """The training settings of ``method`` that differ from a new instance's."""
+    allowed = getattr(method, "train_settings", {})
+    if not allowed:
+        return []
+    fresh = type(method)()
+    return [k for k in allowed if getattr(method, k) != getattr(fresh, k)]
+
+
+def trained_label(method: Any) -> str:
+    """The label of a method's fitted variant: its name and changed training settings."""
+    return variant_label(method.name, method, changed_train_settings(method))
+
+
+def apply_overrides(method: Any, overrides: Mapping[str, Any] | None) -> str:
+    """Set the evaluation-time ``overrides`` on the fitted ``method`` and return the run's
+    label: `trained_label` with the overrides added (each listed even at its default).
 
     Raises `SettingError` (one line, naming the allowed settings) for a setting the
     method does not list in ``eval_settings``, or a value of the wrong type or range.
     """
-    if not overrides:
-        return name
-    allowed: Mapping[str, Range] = getattr(method, "eval_settings", {})
+    overrides = overrides or {}
+    allowed: Mapping[str, Allowed] = getattr(method, "eval_settings", {})
+    train_keys = changed_train_settings(method)
     for key, value in sorted(overrides.items()):
         if key not in allowed:
             listed = ", ".join(f"{k} {r}" for k, r in allowed.items())
+            training = key in getattr(method, "train_settings", {})
+            hint = (f"; it is a training setting: name it in the method, e.g. '{method.name}[{key}={value}]'"
+                    if training else "; training settings need a new fit")
             raise SettingError(
-                f"--set {key}: {name} has no evaluation-time setting {key!r} "
-                f"({'settings: ' + listed if allowed else 'it has none'}); training settings need a new fit"
+                f"--set {key}: {method.name} has no evaluation-time setting {key!r} "
+                f"({'settings: ' + listed if allowed else 'it has none'}){hint}"
             )
         setattr(method, key, coerced(key, getattr(method, key), value, allowed[key]))
-    return f"{name}[{','.join(f'{k}={json.dumps(getattr(method, k))}' for k in sorted(overrides))}]"
+    return variant_label(method.name, method, [*train_keys, *overrides])

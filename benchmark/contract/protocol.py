@@ -164,9 +164,11 @@ class Method(Protocol):
     version: ClassVar[str]
     # Optional ``modalities: ClassVar[tuple[str, ...]]``: the track modalities the
     # method models; the runner refuses others with a clear message.
-    # Optional ``eval_settings: dict[str, Range]``: attributes that `fsmb eval --set
-    # NAME=VALUE` may change on the fitted method without retraining, with the values
-    # each may take (`benchmark.contract.overrides`).
+    # Optional ``eval_settings: dict[str, Range | Choice]``: attributes that `fsmb eval
+    # --set NAME=VALUE` may change on the fitted method without retraining, with the
+    # values each may take (`benchmark.contract.overrides`).
+    # Optional ``train_settings: dict[str, Range | Choice]``: constructor arguments that
+    # may be named with the method, ``NAME[setting=value]``, to train a variant.
     # Optional ``fingerprint() -> str``: the fitted model's identity, when the files
     # `save` writes are not byte-stable (rule 7).
     # Optional ``inference_step() -> benchmark.cost.counting.InferenceStep | None``: the
@@ -205,13 +207,13 @@ def check_method_class(cls: object, label: str) -> None:
     """Check the rules of `Method` that can be checked on the class: ``cls`` is a
     class; ``name`` and ``version`` are non-empty strings; the methods of `Method`
     exist; ``modalities``, if declared, is a non-empty tuple of `MODALITIES`;
-    ``eval_settings``, if declared, maps setting names to
-    `benchmark.contract.overrides.Range` values.  (`make_method` then checks the
+    ``eval_settings`` and ``train_settings``, if declared, map setting names to
+    `benchmark.contract.overrides.Range` or ``Choice`` values.  (`make_method` then checks the
     argument-free constructor.)
 
     Raises `ContractError` with one line naming the rule and what was seen.
     """
-    from benchmark.contract.overrides import Range
+    from benchmark.contract.overrides import Choice, Range
 
     where = f"{label}: breaks the method contract (benchmark/contract/protocol.py):"
     if not isinstance(cls, type):
@@ -226,11 +228,13 @@ def check_method_class(cls: object, label: str) -> None:
     modalities = getattr(cls, "modalities", MODALITIES)
     if not isinstance(modalities, tuple) or not modalities or not set(modalities) <= set(MODALITIES):
         raise ContractError(f"{where} 'modalities' must be a non-empty tuple of {MODALITIES} (found {modalities!r})")
-    settings = getattr(cls, "eval_settings", {})
-    bad = [k for k, r in settings.items() if not isinstance(r, Range)] if isinstance(settings, dict) else [settings]
-    if bad:
-        raise ContractError(f"{where} 'eval_settings' must map setting names to benchmark.contract.overrides.Range "
-                            f"(found {bad[0]!r})")
+    for kind in ("eval_settings", "train_settings"):
+        settings = getattr(cls, kind, {})
+        bad = ([k for k, r in settings.items() if not isinstance(r, (Range, Choice))] if isinstance(settings, dict)
+               else [settings])
+        if bad:
+            raise ContractError(f"{where} {kind!r} must map setting names to benchmark.contract.overrides.Range or "
+                                f"Choice (found {bad[0]!r})")
 
 
 class BatchedMethod(Method, Protocol):

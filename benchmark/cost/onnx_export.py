@@ -11,13 +11,16 @@ grows with every token.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from benchmark.cost.counting import InferenceStep
+from benchmark.cost.counting import InferenceStep, StepCost, step_cost
 from benchmark.cost.steps import StreamingLSTM
 
 STATE_INPUTS = ("h", "c")  # the streaming LSTM's state, fed back from "h_out", "c_out"
@@ -30,19 +33,59 @@ def io_names(step: InferenceStep) -> tuple[list[str], list[str]]:
     return ["z"], ["mean", "log_scale"] if step.unit == "note" else ["output"]
 
 
+def not_exportable(step: InferenceStep) -> str | None:
+    """Why ``step`` does not export, or ``None`` when it does."""
+    if step.unit == "token" and not isinstance(step.module, StreamingLSTM):
+        return "only streaming LSTM steps export for tokens: a transformer step's length grows"
+    if any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in step.module.modules()):
+        return "torch's dynamically quantised (int8) modules do not export to ONNX: time the step on this " \
+               "machine with fsmb latency"
+    return None
+
+
 def export_step(step: InferenceStep, path: Path) -> Path:
     """Write ``step`` as one ONNX file (graph and weights) to ``path`` with the dynamo
-    exporter; returns ``path``."""
-    if step.unit == "token" and not isinstance(step.module, StreamingLSTM):
-        raise ValueError("only streaming LSTM steps export for tokens: a transformer step's length grows")
+    exporter; returns ``path``.  A step that does not export is a `ValueError` saying why."""
+    reason = not_exportable(step)
+    if reason:
+        raise ValueError(reason)
     inputs, outputs = io_names(step)
     path.parent.mkdir(parents=True, exist_ok=True)
     module = step.module.eval()
-    with warnings.catch_warnings():  # the exporter's notes on LSTM flat weights and tree specs
-        warnings.simplefilter("ignore")
-        torch.onnx.export(module, step.inputs, str(path), input_names=inputs, output_names=outputs, dynamo=True,
-                          external_data=False, verbose=False)  # one file, weights inside
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)  # its notes on optional torchvision operators
+    try:
+        with warnings.catch_warnings():  # the exporter's notes on LSTM flat weights and tree specs
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, step.inputs, str(path), input_names=inputs, output_names=outputs, dynamo=True,
+                              external_data=False, verbose=False)  # one file, weights inside
+    finally:
+        exporter_log.setLevel(level)
     return path
+
+
+def deployed_cost(step: InferenceStep) -> StepCost:
+    """`step_cost` of ``step``, with the counts of its exported graph (`exported_cost`)
+    when it exports -- what an ONNX Runtime latency estimate, the leaderboard's Raspberry
+    Pi estimates among them, needs."""
+    cost = step_cost(step)
+    if not_exportable(step):
+        return cost
+    with tempfile.TemporaryDirectory(prefix="fsmb-step-") as folder:
+        return exported_cost(cost, export_step(step, Path(folder) / "step.onnx"))
+
+
+def exported_cost(cost: StepCost, path: Path) -> StepCost:
+    """``cost`` with the counts of the ONNX graph at ``path`` that an onnxruntime latency
+    estimate needs: its nodes (``graph_nodes``, the operators handed to the runtime,
+    which folds or fuses some of them when it loads the graph) and its inputs and
+    outputs (``graph_tensors``, each passed across the runtime's API on every call)."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    inputs = {i.name for i in graph.input} - {t.name for t in graph.initializer}  # weights are not fed
+    return dataclasses.replace(cost, graph_nodes=len(graph.node), graph_tensors=len(inputs) + len(graph.output))
 
 
 def max_difference(step: InferenceStep, path: Path, *, steps: int = 32, seed: int = 0) -> float:

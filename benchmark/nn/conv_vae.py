@@ -7,6 +7,10 @@ and log-scale (clamped below at `MIN_LOG_SCALE`); densities are reported in ``x`
 (``log p(x) = log p(y) - sum log scale``).
 
 Shapes: ``x``, ``y``: ``(B, 64, 64)``; ``z``: ``(B, latent)``.
+
+The decoder's widths follow ``width`` unless ``decoder_channels`` lists them (the
+channels of its 4 x 4, 8 x 8, 16 x 16 and 32 x 32 feature maps): a decoder whose
+channels were trimmed (`benchmark.compress.channels`) is rebuilt from its config.
 """
 
 from __future__ import annotations
@@ -25,9 +29,23 @@ MIN_LOG_SCALE = -7.0  # std >= 1e-3 in standardised units
 class ConvVAEConfig:
     latent: int = 16
     width: int = 32
+    decoder_channels: tuple[int, ...] | None = None  # 4x4, 8x8, 16x16, 32x32 maps; None: 8w, 4w, 2w, w
+
+    def __post_init__(self) -> None:
+        if self.decoder_channels is not None:
+            self.decoder_channels = tuple(self.decoder_channels)
+
+    def decoder_widths(self) -> tuple[int, ...]:
+        """Channels of the decoder's 4 x 4, 8 x 8, 16 x 16 and 32 x 32 feature maps."""
+        w = self.width
+        return self.decoder_channels or (8 * w, 4 * w, 2 * w, w)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields, without ``decoder_channels`` when unset (as configs before it read)."""
+        out = asdict(self)
+        if self.decoder_channels is None:
+            del out["decoder_channels"]
+        return out
 
 
 def gaussian_log_density(y: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor) -> torch.Tensor:
@@ -48,11 +66,11 @@ class ConvVAE(nn.Module):
         for a, b in zip(chans, chans[1:]):
             down += [nn.Conv2d(a, b, 4, 2, 1), nn.SiLU()]
         self.encoder = nn.Sequential(*down, nn.Flatten(), nn.Linear(8 * w * 16, 2 * cfg.latent))
-        up: list[nn.Module] = [nn.Linear(cfg.latent, 8 * w * 16), nn.SiLU(), nn.Unflatten(1, (8 * w, 4, 4))]
-        rev = chans[::-1]
-        for i, (a, b) in enumerate(zip(rev, rev[1:])):
-            last = i == len(rev) - 2
-            up += [nn.ConvTranspose2d(a, 2 if last else b, 4, 2, 1)] + ([] if last else [nn.SiLU()])
+        dec = cfg.decoder_widths()
+        up: list[nn.Module] = [nn.Linear(cfg.latent, dec[0] * 16), nn.SiLU(), nn.Unflatten(1, (dec[0], 4, 4))]
+        for i, (a, b) in enumerate(zip(dec, [*dec[1:], 2])):
+            last = i == len(dec) - 1
+            up += [nn.ConvTranspose2d(a, b, 4, 2, 1)] + ([] if last else [nn.SiLU()])
         self.decoder = nn.Sequential(*up)
         self.register_buffer("shift", torch.zeros(64, 64))
         self.register_buffer("scale", torch.ones(64, 64))

@@ -23,10 +23,10 @@ import torch
 from tqdm.auto import tqdm
 
 from benchmark.contract.methods import check_modality, make_method
-from benchmark.contract.overrides import apply_overrides
+from benchmark.contract.overrides import apply_overrides, trained_label
 from benchmark.contract.protocol import Budget, MetaTrainData, Method
 from benchmark.contract.registry import target_of
-from benchmark.cost.counting import step_cost
+from benchmark.cost.onnx_export import deployed_cost
 from benchmark.run.arguments import check_count, writable_dir
 from benchmark.run.env import environment, git_sha
 from benchmark.run.records import (
@@ -84,25 +84,27 @@ def fit_or_load(
 ) -> tuple[Method, dict]:
     """A fitted method: loaded from ``models`` if trained before, else trained and saved.
 
-    ``method_name``: a registered name or ``package.module:Class``.  Returns the method
-    and its training metadata (budget, seed, corpus, train log, identity).
+    ``method_name``: a registered name or ``package.module:Class``, with training
+    settings if any (``lstm-trim[removed=0.5]``).  Returns the method and its training
+    metadata (budget, seed, corpus, train log, identity).
     """
     method = make_method(method_name)
     check_modality(method.name, method, track.spec.modality, track.spec.name)
-    where = model_dir(models, method.name, track, budget, seed)
+    label = trained_label(method)
+    where = model_dir(models, label, track, budget, seed)
     meta_path = where / "meta.json"
     if meta_path.exists() and not retrain:
         meta = json.loads(meta_path.read_text())
         if (meta["corpus_fingerprint"] == track.store.fingerprint and meta["method_version"] == method.version
                 and meta.get("method_target", target_of(type(method))) == target_of(type(method))):
             method.load(where)
-            log(f"loaded {method.name} from {where}")
+            log(f"loaded {label} from {where}")
             return method, meta
         log(f"{where} holds {meta.get('method_target', meta['method'])} v{meta['method_version']} fitted on "
             f"another corpus or by another version (now {target_of(type(method))} v{method.version}): retraining")
     if meta_path.exists():  # a finished model is replaced: do not resume its training state
         shutil.rmtree(where)
-    log(f"training {method.name} on {track.spec.name} meta-train (budget {budget.name}) -> {where}")
+    log(f"training {label} on {track.spec.name} meta-train (budget {budget.name}) -> {where}")
     started = time.perf_counter()
     data = MetaTrainData(
         track,
@@ -114,7 +116,7 @@ def fit_or_load(
     clear_model_files(where)
     method.save(where)  # meta.json is written only after save returns: a half-saved model is retrained
     meta = {
-        "method": method.name,
+        "method": label,
         "method_target": target_of(type(method)),
         "method_version": method.version,
         "hparams": method.hparams(),
@@ -229,9 +231,10 @@ def episode_record(run: Run, scored: ScoredEpisode) -> EpisodeRecord:
 
 
 def generation_cost(method: Method) -> dict | None:
-    """The counted cost of the method's generation step, if it defines ``inference_step``."""
+    """The counted cost of the method's generation step, if it defines ``inference_step``
+    (with its ONNX graph's counts where the step exports: `deployed_cost`)."""
     step = method.inference_step() if callable(getattr(method, "inference_step", None)) else None
-    return step_cost(step).to_dict() if step is not None else None
+    return deployed_cost(step).to_dict() if step is not None else None
 
 
 def run_record(run: Run, budget: Budget, *, started: str, wall_seconds: float, eval_seconds: float) -> RunRecord:
@@ -301,7 +304,7 @@ def evaluate(
     check_count("--episodes", n_episodes, minimum=1)
     check_count("--samples", samples, minimum=0)
     method = make_method(method_name)  # an unknown name or a broken contract fails here, before any work
-    label = apply_overrides(method, method.name, overrides)  # a bad --set fails here too
+    label = apply_overrides(method, overrides)  # a bad --set fails here too
     stem = file_stem(label, track.spec.name, shots) + ("" if split == "test" else f"__{split}")
     records_path, run_path = writable_dir(out, "--out") / f"{stem}.jsonl", out / f"{stem}.run.json"
     with results_lock(records_path):  # a second writer is refused before any training
@@ -310,7 +313,7 @@ def evaluate(
         manifest = track.manifest(split, shots)
         specs = manifest.episodes[: n_episodes or len(manifest.episodes)]
         method, train_meta = fit_or_load(method_name, track, budget=budget, models=models, seed=seed, log=log)
-        apply_overrides(method, method.name, overrides)
+        apply_overrides(method, overrides)
         run = Run(label, track, manifest, specs, method, train_meta,
                   run_key_of(label, method, train_meta["state_sha256"], manifest.sha256, samples),
                   records_path, run_path, samples, seed)

@@ -75,7 +75,7 @@ class NeuralMethod:
         return require_fitted(self.model, self.name)
 
     def save(self, path: Path) -> None:
-        model = self._model()
+        model = require_fitted(self.model, self.name)
         save_checkpoint(
             Path(path) / "state.pt",
             {
@@ -109,7 +109,7 @@ class NeuralMethod:
         return network_step(self._model())
 
     def n_params(self) -> int:
-        return sum(p.numel() for p in self._model().parameters())
+        return sum(p.numel() for p in require_fitted(self.model, self.name).parameters())
 
 
 def episode_batches(

@@ -50,7 +50,7 @@ def test_every_built_in_method_keeps_the_contract():
     ("NoVersion", "class attribute 'version' must be a non-empty string (found None)"),
     ("BlankName", "class attribute 'name' must be a non-empty string"),
     ("WrongModality", "'modalities' must be a non-empty tuple of ('midi', 'lyrics', 'audio') (found ('video',))"),
-    ("BadSetting", "'eval_settings' must map setting names to benchmark.contract.overrides.Range (found 'theta')"),
+    ("BadSetting", "'eval_settings' must map setting names to benchmark.contract.overrides.Range or Choice (found 'theta')"),
     ("NeedsArguments", "must be constructible without arguments"),
     ("NoSave", "missing method(s) save"),
     ("not_a_class", "it is a function, not a class"),

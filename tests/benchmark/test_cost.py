@@ -1,6 +1,6 @@
-"""Counted cost of a generation step: MACs equal hand computations for an LSTM step, a
-linear layer and convolutions; weight bytes and non-zeros; the runner records the cost
-of a deployable method and the leaderboard shows it."""
+"""Counted cost of a generation step: MACs equal hand computations for an LSTM step (fp32
+and int8), a linear layer and convolutions; weight bytes and non-zeros; the runner
+records the cost of a deployable method and the leaderboard shows it."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from benchmark.nn.sequence import LSTMLM, LSTMConfig
 from benchmark.run.runner import evaluate
 from leaderboard.aggregate import leaderboard_rows
 from leaderboard.render import render
+from methods.int8 import quantised
 from tests.conftest import TEST_BUDGET
 
 
@@ -142,7 +143,7 @@ def test_every_published_device_number_has_a_source_or_a_derivation():
         numbers = [v for v in spec.values() if isinstance(v, dict)]
         assert numbers and all(("source" in n) != ("derived" in n) and n["value"] > 0 for n in numbers)
     cost = step_cost(network_step(LSTMLM(LSTMConfig(vocab=50, emb=8, hidden=16))))
-    pi4, host = pi_profile("raspberry-pi-4", 8, cost), host_profile(1, cost)
+    pi4, host = pi_profile("raspberry-pi-4", 8), host_profile(1, cost)
     assert pi4.threads == 4 and pi4.derived and pi4.flops == pytest.approx(4 * 5.95e9)
     assert host.flops > 0 and host.bandwidth > 0 and host.op_overhead_s > 0 and not host.derived
 
@@ -202,3 +203,21 @@ def test_a_device_measurement_is_ingested_for_its_own_model_and_shown_as_measure
     assert main(["latency", "ingest", str(tmp_path / "other.json"), "--export", str(export),
                  "--results", str(tmp_path / "r")]) == 2
     assert "timed a model with sha256 000000000000" in capsys.readouterr().err
+
+
+def test_int8_layers_are_counted_by_formula_and_by_their_stored_weights():
+    """Torch's dynamic-quantised Linear and LSTM (`methods.int8.quantised`): the flop
+    counter does not see their kernels (no MAC is counted twice), and their weights are
+    int8 with one fp32 scale per tensor."""
+    torch.manual_seed(0)
+    layer = quantised(nn.Sequential(nn.Linear(16, 10)))
+    assert count_macs(layer, (torch.zeros(3, 16),))[0] == 3 * 16 * 10
+    assert weight_bytes(layer) == (4 * (160 + 10), 160 + 4 + 4 * 10)  # int8 matrix + its scale + fp32 bias
+    e, h, v = 32, 64, 300
+    model = LSTMLM(LSTMConfig(vocab=v, emb=e, hidden=h))
+    fp32, int8 = step_cost(network_step(model)), step_cost(network_step(quantised(model)))
+    assert int8.macs == fp32.macs == 4 * h * (e + h) + h * v
+    assert int8.params == fp32.params and int8.bytes_fp32 == fp32.bytes_fp32
+    assert int8.nonzero_params <= int8.params
+    matrices = 4 * h * e + 4 * h * h + v * h  # weight_ih, weight_hh, softmax layer: int8, one scale each
+    assert int8.bytes_int8 == matrices + 3 * 4 + 4 * (v * e + 2 * 4 * h + v)  # fp32 embedding and biases

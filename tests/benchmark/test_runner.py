@@ -123,8 +123,8 @@ def test_set_parses_json_values_and_rejects_what_would_poison_a_run():
     with pytest.raises(SettingError, match="given twice"):
         settings_dict([("steps", 1), ("steps", 5)])
     with pytest.raises(SettingError, match=r"must be in \(0, 1\)"):
-        apply_overrides(make_method("cache"), "cache", {"lam": 0})  # log(0) in the mixture
+        apply_overrides(make_method("cache"), {"lam": 0})  # log(0) in the mixture
     with pytest.raises(SettingError, match="must be >= 1"):
-        apply_overrides(make_method("vae"), "vae", {"iwae_samples": 0})
+        apply_overrides(make_method("vae"), {"iwae_samples": 0})
     # the label shows the value as set: 1 and 1.0 for a float setting are one variant
-    assert apply_overrides(make_method("finetune"), "finetune", {"adapt_lr": 1}) == "finetune[adapt_lr=1.0]"
+    assert apply_overrides(make_method("finetune"), {"adapt_lr": 1}) == "finetune[adapt_lr=1.0]"

@@ -1,0 +1,35 @@
+"""``lstm-imp``: the lottery ticket by iterative magnitude pruning with rewinding, and its control."""
+
+from __future__ import annotations
+
+import torch
+
+from benchmark.compress.masks import masks_of
+from benchmark.run.runner import fit_or_load
+from tests.conftest import TEST_BUDGET
+
+
+def test_ticket_and_its_random_reinit_control(track, tmp_path):
+    models = tmp_path / "models"
+    fit = lambda spec: fit_or_load(spec, track, budget=TEST_BUDGET, models=models, seed=0, log=lambda _: None)  # noqa: E731
+    dense, _ = fit("lstm")
+    ticket, _ = fit("lstm-imp[removed=0.5]")
+    control, meta = fit("lstm-imp[reinit=true,removed=0.5]")
+    assert meta["method"] == "lstm-imp[reinit=true,removed=0.5]"
+    total = dense.n_params()
+    nonzero = sum(int(torch.count_nonzero(p)) for p in ticket.model.parameters())
+    assert abs(nonzero - 0.5 * total) <= 1 and ticket.train_log["rounds"][-1]["nonzero"] == nonzero
+    assert len(ticket.train_log["rounds"]) == 4  # 20% at most per round: 0.84, 0.71, 0.59, 0.5 kept
+    # rewound: the survivors started from the dense run's early weights, which are kept with the ticket
+    assert set(ticket.rewind) == set(dense.model.state_dict())
+    assert not torch.equal(ticket.rewind["out.weight"], dense.model.out.weight)
+    # the control has the ticket's mask and other values
+    for name, mask in masks_of(ticket.model).items():
+        assert torch.equal(masks_of(control.model)[name], mask)
+    assert not torch.equal(control.model.out.weight, ticket.model.out.weight)
+    assert control.train_log["ticket"] == "lstm-imp[removed=0.5]"
+    # the rewind point survives save and load (a further level continues from it)
+    further, _ = fit("lstm-imp[removed=0.8]")
+    assert further.train_log["rounds"][:4] == ticket.train_log["rounds"]
+    reloaded, _ = fit("lstm-imp[removed=0.5]")
+    assert all(torch.equal(reloaded.rewind[k], v) for k, v in ticket.rewind.items())
