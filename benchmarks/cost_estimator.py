@@ -32,11 +32,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
 from benchmark.cost.counting import StepCost, step_cost
-from benchmark.cost.device_runner import time_steps
+from benchmark.cost.device_runner import session_at, time_steps
 from benchmark.cost.estimate import (
     PI_DEVICES,
     DeviceProfile,
@@ -70,10 +69,7 @@ def models() -> dict[str, torch.nn.Module]:
 def onnx_p50_ms(path: Path, threads: int, runs: int) -> float:
     """Measured p50 latency_ms of the exported step at ``threads`` intra-op threads,
     timed as a device times it (`device_runner.time_steps`)."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return float(np.percentile(time_steps(session, runs), 50))
+    return float(np.percentile(time_steps(session_at(str(path), threads), runs), 50))
 
 
 def dominant(profile: DeviceProfile, cost: StepCost) -> str:

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
-from benchmark.contract.methods import default_reference
+from benchmark.contract.methods import default_reference, dense_base
 from benchmark.run.records import (
     EPISODE_FIELDS,
     RUN_FIELDS,
@@ -213,15 +213,17 @@ def paired_delta(episodes: list[dict], reference: list[dict]) -> tuple[float, fl
 
 
 def reference_of(run: dict, reference: str | None) -> str:
-    """``reference``, or the default one of the run's modality."""
-    return reference or default_reference(run.get("track_spec", {}).get("modality", "")) or "lstm"
+    """``reference``, or by default: the dense base of a compressed variant (``lstm`` for
+    ``lstm-trim``), else the default one of the run's modality."""
+    return (reference or dense_base(run["method"])
+            or default_reference(run.get("track_spec", {}).get("modality", "")) or "lstm")
 
 
 def leaderboard_rows(results: Path | Sequence[Path], *, reference: str | None = None) -> list[Row]:
     """Rows sorted by track, K, then NLL (best first).
 
     Each row is compared, episode by episode, with the ``reference`` method's run
-    (default: the modality's, `benchmark.contract.methods.default_reference`) on the same manifest (same
+    (default: `reference_of`: a compressed variant's dense base, else the modality's) on the same manifest (same
     track, K and manifest sha256), if there is one.
     """
     from benchmark.cost.measured import measured_for, measured_latencies

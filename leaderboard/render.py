@@ -22,10 +22,19 @@ def fmt_num(x: float | None, digits: int = 3) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
-def fmt_delta(r: Row) -> str:
+def fmt_delta(r: Row, reference: str | None = None) -> str:
+    """The paired difference ``± CI``, naming the row's reference when it is not ``reference``
+    (the table's)."""
     if r.delta_vs_reference is None or r.method == r.reference:
         return "–"
-    return f"{r.delta_vs_reference:+.3f} ± {fmt_num(r.delta_ci95)}"
+    other = f" (vs {r.reference})" if reference is not None and r.reference != reference else ""
+    return f"{r.delta_vs_reference:+.3f} ± {fmt_num(r.delta_ci95)}{other}"
+
+
+def table_reference(rows: Sequence[Row]) -> str | None:
+    """The reference most rows of a table are paired with (named in its header)."""
+    references = [r.reference for r in rows]
+    return max(sorted(set(references), key=str), key=references.count) if references else None
 
 
 def to_markdown(rows: Sequence[Row]) -> str:
@@ -35,10 +44,11 @@ def to_markdown(rows: Sequence[Row]) -> str:
         sub = [r for r in rows if r.track == track]
         label = " (stand-in data)" if sub[0].stand_in else ""
         unit = UNIT_LABELS.get(sub[0].unit or "", "bits/unit")
+        reference = table_reference(sub)
         lines += [
             f"**{track}**{label}",
             "",
-            f"| method | K | episodes | nats/token (±95% CI) | Δ vs {sub[0].reference}, paired (±95% CI) | bits/token "
+            f"| method | K | episodes | nats/token (±95% CI) | Δ vs {reference}, paired (±95% CI) | bits/token "
             f"| {unit} (±95% CI) | params | eval tokens/s | budget |",
             "|---|---:|---:|---|---|---:|---|---:|---:|---|",
         ]
@@ -46,7 +56,7 @@ def to_markdown(rows: Sequence[Row]) -> str:
             part = "" if r.episodes == r.manifest_episodes else f" of {r.manifest_episodes}"
             lines.append(
                 f"| {r.method} | {r.shots} | {r.episodes}{part} | {fmt_num(r.nll_nats_per_token)} ± {fmt_num(r.ci95)} "
-                f"| {fmt_delta(r)} | {fmt_num(r.bits_per_token)} | {fmt_num(r.bits_per_unit)} ± {fmt_num(r.bits_per_unit_ci95)} "
+                f"| {fmt_delta(r, reference)} | {fmt_num(r.bits_per_token)} | {fmt_num(r.bits_per_unit)} ± {fmt_num(r.bits_per_unit_ci95)} "
                 f"| {r.params:,} | {fmt_num(r.eval_tokens_per_s, 0)} | {r.budget} |"
             )
         lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", ""]

@@ -54,13 +54,13 @@ def curve_rows(rows: Sequence[Row], dense: str, families: Sequence[str]) -> dict
 
 
 def sparsity_markdown(curves: dict[str, list[tuple[float, Row]]]) -> str:
-    """One table: a line per (family, level)."""
+    """One table: the dense base, then a line per (family, level)."""
     any_row = next(iter(curves.values()))[0][1]
     lines = [f"**{any_row.track}**, K = {any_row.shots}, {any_row.episodes} test episodes", "",
              f"| variant | removed | non-zero params | MACs/{any_row.cost['unit']} | nats/token (±95% CI) "
              f"| Δ vs {any_row.reference}, paired (±95% CI) |", "|---|---:|---:|---:|---|---|"]
-    for name, points in curves.items():
-        for removed, r in points:
+    for index, (name, points) in enumerate(curves.items()):
+        for removed, r in points[1:] if index else points:  # the dense base once, first
             lines.append(f"| {name if removed else r.method} | {removed:.1%} | {r.cost['nonzero_params']:,} "
                          f"| {r.cost['macs']:,} | {fmt_num(r.nll_nats_per_token)} ± {fmt_num(r.ci95)} | {fmt_delta(r)} |")
     return "\n".join(lines + [""])

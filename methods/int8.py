@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any, Sequence, TypeVar
+from typing import Any, ClassVar, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -95,6 +95,7 @@ class LSTMInt8(LSTMBaseline):
 
     name = "lstm-int8"
     version = "1"
+    base_method: ClassVar[str] = "lstm"  # the dense method it quantises (the paired reference)
 
     def __init__(self, lr: float = 2e-3, weight_decay: float = 0.0) -> None:
         super().__init__(lr, weight_decay)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from benchmark.contract.methods import register_method
 from benchmark.contract.protocol import Budget, MetaTrainData
@@ -51,6 +51,7 @@ class VAEInt8(VAE):
 
     name = "vae-int8"
     version = "1"
+    base_method: ClassVar[str] = "vae"  # the dense method it quantises (the paired reference)
 
     def __init__(self, lr: float = 1e-3, weight_decay: float = 0.0, steps: int = 10, adapt_lr: float = 1e-4,
                  iwae_samples: int = IWAE_SAMPLES) -> None:

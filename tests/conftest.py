@@ -30,6 +30,16 @@ def track(midi_root, cache_dir) -> Track:
     return Track.open(TRACKS["midi/dir"], cache_dir=cache_dir, data_dir=midi_root, workers=1, progress=False)
 
 
+@pytest.fixture
+def fit_on_track(track, tmp_path):
+    """``spec -> (method, meta)``: fit (or load) a method, with its training settings, on
+    ``track`` at `TEST_BUDGET`, in this test's own model folder ``tmp_path / "models"``."""
+    from benchmark.run.runner import fit_or_load
+
+    return lambda spec: fit_or_load(spec, track, budget=TEST_BUDGET, models=tmp_path / "models", seed=0,
+                                    log=lambda _: None)
+
+
 def corpus_track(tmp_path_factory, name: str, make_corpus) -> Track:
     """Track ``name`` over a corpus that ``make_corpus(root)`` writes, with its own cache."""
     root = make_corpus(tmp_path_factory.mktemp(name.replace("/", "-")))

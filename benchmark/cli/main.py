@@ -9,7 +9,7 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from benchmark.contract.methods import (
     GROUPS,
@@ -294,7 +294,6 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_ablation(args: argparse.Namespace) -> int:
     """Score methods at several K with samples, then write the ablation table and plot."""
     from benchmark.run.runner import evaluate
-    from episodes.atomic import atomic_path
     from leaderboard.ablation import ablation_markdown, plot_ablation
     from leaderboard.aggregate import leaderboard_rows
 
@@ -309,20 +308,26 @@ def cmd_ablation(args: argparse.Namespace) -> int:
                      models=Path(args.models), seed=args.seed, samples=args.samples)
     rows = [r for r in leaderboard_rows(out, reference=args.reference)
             if r.track == track.spec.name and r.method in methods and r.shots in args.shots]
-    table = ablation_markdown(rows)
-    with atomic_path(out / "ablation.md") as tmp:
-        tmp.write_text(table)
-    plot_ablation(rows, out / "ablation.png")
-    print(table)
-    print(f"table: {out / 'ablation.md'}, plot: {out / 'ablation.png'}", file=sys.stderr)
+    publish_study(out, "ablation", ablation_markdown(rows), lambda path: plot_ablation(rows, path))
     return 0
+
+
+def publish_study(out: Path, stem: str, table: str, plot: Callable[[Path], None]) -> None:
+    """Write a study's Markdown ``table`` to ``out/stem.md`` and its ``plot`` to
+    ``out/stem.png``, and print the table."""
+    from episodes.atomic import atomic_path
+
+    with atomic_path(out / f"{stem}.md") as tmp:
+        tmp.write_text(table)
+    plot(out / f"{stem}.png")
+    print(table)
+    print(f"table: {out / f'{stem}.md'}, plot: {out / f'{stem}.png'}", file=sys.stderr)
 
 
 def cmd_sparsity(args: argparse.Namespace) -> int:
     """Train and score compressed variants at several levels and their dense base, then
     write the accuracy-vs-size table and plot."""
     from benchmark.run.runner import evaluate
-    from episodes.atomic import atomic_path
     from leaderboard.aggregate import leaderboard_rows
     from leaderboard.sparsity import (
         LEVEL,
@@ -352,12 +357,7 @@ def cmd_sparsity(args: argparse.Namespace) -> int:
                  models=Path(args.models), seed=args.seed)
     rows = [r for r in leaderboard_rows(out, reference=dense) if r.track == track.spec.name and r.shots == args.shots]
     curves = curve_rows(rows, dense, families)
-    table = sparsity_markdown(curves)
-    with atomic_path(out / "sparsity.md") as tmp:
-        tmp.write_text(table)
-    plot_sparsity(curves, out / "sparsity.png")
-    print(table)
-    print(f"table: {out / 'sparsity.md'}, plot: {out / 'sparsity.png'}", file=sys.stderr)
+    publish_study(out, "sparsity", sparsity_markdown(curves), lambda path: plot_sparsity(curves, path))
     return 0
 
 

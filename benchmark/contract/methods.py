@@ -20,7 +20,7 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Callable, Sequence, TypeVar
 
-from benchmark.contract.overrides import apply_train_settings, split_spec
+from benchmark.contract.overrides import SettingError, apply_train_settings, split_spec
 from benchmark.contract.protocol import (
     MODALITIES,
     ContractError,
@@ -84,6 +84,20 @@ METHODS: Registry[type] = Registry("method", lambda: {n: r.target for n, r in im
 
 def registration(name: str) -> Registration | None:
     return import_builtin().get(name)
+
+
+def dense_base(label: str) -> str | None:
+    """The dense method that the built-in compressed variant ``label`` (a name, with
+    settings or not) compresses -- its ``base_method`` -- else ``None``.  Looked up in
+    the registry only: no code named in a record is imported."""
+    try:
+        name = split_spec(label)[0]
+    except SettingError:
+        return None
+    known = registration(name)
+    if known is None or known.group != "compressed":
+        return None
+    return getattr(load_object(known.target), "base_method", None)
 
 
 def names_in(group: str | None = None, modality: str | None = None) -> list[str]:

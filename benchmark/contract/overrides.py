@@ -99,7 +99,7 @@ def settings_dict(pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def coerced(name: str, current: Any, value: Any, allowed: Allowed) -> Any:
+def coerced(name: str, current: Any, value: Any, allowed: Allowed, *, where: str = "--set") -> Any:
     """``value`` in the type of the setting's ``current`` value (an int where a float is
     expected is fine) and inside ``allowed``, or a `SettingError` that says what was expected."""
     if isinstance(current, bool) or isinstance(value, bool):
@@ -112,10 +112,10 @@ def coerced(name: str, current: Any, value: Any, allowed: Allowed) -> Any:
     else:
         ok = isinstance(value, type(current))
     if not ok:
-        raise SettingError(f"--set {name}={value!r}: expected a {type(current).__name__} like {current!r}")
+        raise SettingError(f"{where} {name}={value!r}: expected a {type(current).__name__} like {current!r}")
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
     if (numeric or isinstance(allowed, Choice)) and value not in allowed:
-        raise SettingError(f"--set {name}={value!r}: must be {allowed}")
+        raise SettingError(f"{where} {name}={value!r}: must be {allowed}")
     return value
 
 
@@ -154,7 +154,7 @@ def apply_train_settings(method: Any, spec: str, settings: Mapping[str, Any]) ->
             hint = " (an evaluation-time setting: give it as --set)" if key in getattr(method, "eval_settings", {}) else ""
             raise SettingError(f"{spec}: {method.name} has no training setting {key!r}{hint} "
                                f"({'settings: ' + listed if allowed else 'it has none'})")
-        setattr(method, key, coerced(key, getattr(method, key), value, allowed[key]))
+        setattr(method, key, coerced(key, getattr(method, key), value, allowed[key], where=f"{spec}:"))
 
 
 def changed_train_settings(method: Any) -> list[str]:

@@ -70,6 +70,13 @@ def time_steps(session: ort.InferenceSession, runs: int) -> list[float]:
     return times
 
 
+def session_at(model: str, threads: int) -> ort.InferenceSession:
+    """An onnxruntime CPU session of the ``.onnx`` file ``model`` at ``threads`` intra-op threads."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="time an exported FSMB generation step (onnxruntime + numpy only)")
     parser.add_argument("model", help="the .onnx file written by fsmb export")
@@ -81,10 +88,7 @@ def main() -> None:
         digest = hashlib.sha256(f.read()).hexdigest()
     latency = []
     for threads in (int(t) for t in args.threads.split(",")):
-        options = ort.SessionOptions()
-        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        session = ort.InferenceSession(args.model, options, providers=["CPUExecutionProvider"])
-        times = time_steps(session, args.runs)
+        times = time_steps(session_at(args.model, threads), args.runs)
         latency.append({"threads": threads, "runs": len(times), "p50_ms": float(np.percentile(times, 50)),
                         "p90_ms": float(np.percentile(times, 90)), "mean_ms": float(np.mean(times))})
     report = {

@@ -87,3 +87,15 @@ def test_the_published_records_render():
     lstm = next(r for r in rows if r.method == "lstm" and r.track == "midi/music21")
     assert lstm.episodes == 600 and lstm.unit == "notes"
     assert all(r.paired_episodes == r.episodes for r in rows if r.track == "midi/music21")
+
+
+def test_compressed_variants_are_paired_with_their_dense_base_by_default():
+    from leaderboard.aggregate import reference_of
+
+    audio = {"track_spec": {"modality": "audio"}}
+    assert reference_of({**audio, "method": "vae-trim[removed=0.8]"}, None) == "vae"
+    assert reference_of({**audio, "method": "vae-int8"}, None) == "vae"
+    assert reference_of({**audio, "method": "vae"}, None) == "gaussian-support"
+    assert reference_of({**audio, "method": "vae-trim"}, "gaussian-global") == "gaussian-global"  # asked for
+    for label in ("my_methods.x:Compressed", "lstm-trim[removed=", "unknown[a=1]"):  # never imported
+        assert reference_of({"track_spec": {"modality": "midi"}, "method": label}, None) == "lstm"

@@ -5,13 +5,10 @@ from __future__ import annotations
 import torch
 
 from benchmark.compress.masks import masks_of
-from benchmark.run.runner import fit_or_load
-from tests.conftest import TEST_BUDGET
 
 
-def test_ticket_and_its_random_reinit_control(track, tmp_path):
-    models = tmp_path / "models"
-    fit = lambda spec: fit_or_load(spec, track, budget=TEST_BUDGET, models=models, seed=0, log=lambda _: None)  # noqa: E731
+def test_ticket_and_its_random_reinit_control(fit_on_track):
+    fit = fit_on_track
     dense, _ = fit("lstm")
     ticket, _ = fit("lstm-imp[removed=0.5]")
     control, meta = fit("lstm-imp[reinit=true,removed=0.5]")
