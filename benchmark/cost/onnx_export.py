@@ -68,12 +68,18 @@ def export_step(step: InferenceStep, path: Path) -> Path:
 def deployed_cost(step: InferenceStep) -> StepCost:
     """`step_cost` of ``step``, with the counts of its exported graph (`exported_cost`)
     when it exports -- what an ONNX Runtime latency estimate, the leaderboard's Raspberry
-    Pi estimates among them, needs."""
+    Pi estimates among them, needs.  An export that fails is a `RuntimeWarning`, and the
+    cost is returned without the graph's counts."""
     cost = step_cost(step)
     if not_exportable(step):
         return cost
     with tempfile.TemporaryDirectory(prefix="fsmb-step-") as folder:
-        return exported_cost(cost, export_step(step, Path(folder) / "step.onnx"))
+        try:
+            return exported_cost(cost, export_step(step, Path(folder) / "step.onnx"))
+        except Exception as exc:  # an exporter failure must not lose the scored run: the counts stay aten's
+            warnings.warn(f"the generation step did not export to ONNX ({type(exc).__name__}: {exc}); its "
+                          "Raspberry Pi estimates use PyTorch operator counts", RuntimeWarning, stacklevel=2)
+            return cost
 
 
 def exported_cost(cost: StepCost, path: Path) -> StepCost:

@@ -97,3 +97,21 @@ def test_host_calibration_gives_positive_finite_numbers(lstm_export, runtime):
     assert all(math.isfinite(n) and n > 0 for n in numbers), numbers
     assert profile.runtime == runtime and not profile.derived
     assert math.isfinite(profile.estimate_ms(cost)) and profile.estimate_ms(cost) > 0
+
+
+def test_a_failing_export_keeps_the_counted_cost(monkeypatch):
+    """A scored run must not be lost to an exporter failure: the cost comes back without graph counts."""
+    import benchmark.cost.onnx_export as onnx_export
+    from benchmark.cost.counting import step_cost
+    from benchmark.cost.steps import network_step
+    from benchmark.nn.sequence import LSTMLM, LSTMConfig
+
+    step = network_step(LSTMLM(LSTMConfig(vocab=20, emb=4, hidden=8)).eval())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("exporter broke")
+
+    monkeypatch.setattr(onnx_export, "export_step", broken)
+    with pytest.warns(RuntimeWarning, match="did not export to ONNX .RuntimeError: exporter broke"):
+        cost = onnx_export.deployed_cost(step)
+    assert cost == step_cost(step) and cost.graph_nodes is None
