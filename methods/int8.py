@@ -89,8 +89,31 @@ class Int8Adapted(TokenwiseAdapted):
         return [s for _ in range(n) for s in sample_lstm(self.model, 1, max_len=max_len, generator=generator)]
 
 
+class Int8Copy:
+    """Mixin of the int8 variants: the fitted state is the dense ``base_method``'s fp32
+    network ``model`` (shared read only, saved by ``save``); ``quantised``, its int8 copy,
+    is rebuilt from it by `take_base` (in ``fit``) and by ``load``."""
+
+    base_method: ClassVar[str]
+    model: Any
+    quantised: Any
+    train_log: dict
+
+    def take_base(self, data: MetaTrainData) -> Any:
+        """The fitted base (``data.pretrained(base_method)``), its network taken and quantised."""
+        base = data.pretrained(self.base_method)
+        self.model = base.model
+        self.quantised = quantised(self.model)
+        self.train_log = {"base": self.base_method, "base_train_log": base.train_log}
+        return base
+
+    def load(self, path: Path) -> None:
+        super().load(path)  # type: ignore[misc]
+        self.quantised = quantised(self.model)
+
+
 @register_method(group="compressed")
-class LSTMInt8(LSTMBaseline):
+class LSTMInt8(Int8Copy, LSTMBaseline):
     """The fitted ``lstm`` with int8 weights and dynamically quantised activations."""
 
     name = "lstm-int8"
@@ -103,18 +126,11 @@ class LSTMInt8(LSTMBaseline):
 
     def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
         """Quantise the fitted ``lstm`` (shared fp32 weights, read only); no training."""
-        base = data.pretrained("lstm")
-        self.model = base.model
+        base = self.take_base(data)
         self.lr, self.weight_decay = base.lr, base.weight_decay
-        self.quantised = quantised(self.model)
-        self.train_log = {"base": "lstm", "base_train_log": base.train_log}
-
-    def load(self, path: Path) -> None:
-        super().load(path)
-        self.quantised = quantised(self.model)
 
     def hparams(self) -> dict[str, Any]:
-        return {**super().hparams(), "base": "lstm", "weights": "int8", "activations": "int8, dynamic"}
+        return {**super().hparams(), "base": self.base_method, "weights": "int8", "activations": "int8, dynamic"}
 
     def _model(self) -> LSTMLM:
         return require_fitted(self.quantised, self.name)

@@ -41,12 +41,12 @@ from benchmark.nn.conv_vae import ConvVAE
 from benchmark.scoring.dequantise import dequantised
 from benchmark.training.state import require_fitted
 from episodes.types import Item
-from methods.int8 import quantised
+from methods.int8 import Int8Copy, quantised
 from methods.vae import IWAE_SAMPLES, VAE, AdaptedVAE, as_tensor, codes
 
 
 @register_method(group="compressed")
-class VAEInt8(VAE):
+class VAEInt8(Int8Copy, VAE):
     """The fitted ``vae`` with int8 linear layers (dynamic quantisation)."""
 
     name = "vae-int8"
@@ -61,19 +61,11 @@ class VAEInt8(VAE):
     def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
         """Quantise the fitted ``vae`` (shared fp32 weights, read only) and take its
         settings (fine-tuning steps and learning rate chosen on meta-val); no training."""
-        base = data.pretrained("vae")
-        self.model = base.model
-        for key, value in base.init_args().items():
+        for key, value in self.take_base(data).init_args().items():
             setattr(self, key, value)
-        self.quantised = quantised(self.model)
-        self.train_log = {"base": "vae", "base_train_log": base.train_log}
-
-    def load(self, path: Path) -> None:
-        super().load(path)
-        self.quantised = quantised(self.model)
 
     def hparams(self) -> dict[str, Any]:
-        return {**super().hparams(), "base": "vae", "weights": "int8 linear layers, fp32 convolutions",
+        return {**super().hparams(), "base": self.base_method, "weights": "int8 linear layers, fp32 convolutions",
                 "activations": "int8, dynamic (linear layers)"}
 
     def adapt(self, support: Sequence[Item]) -> AdaptedVAE:
