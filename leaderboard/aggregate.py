@@ -99,24 +99,30 @@ def load_runs(results: Path | Sequence[Path]) -> list[tuple[dict, list[dict]]]:
     for run_path in run_paths:
         if is_bundle(run_path.parent):
             verify_bundle(run_path.parent)
-        run = read_run(run_path)
-        missing = RUN_FIELDS - set(run)
-        if missing:
-            raise RecordError(f"{run_path}: not a run record (missing {', '.join(sorted(missing))})")
+        run, episodes = load_run(run_path)
         if run["run_key"] in seen:  # the same run in a results folder and in its submission bundle
             continue
         seen.add(run["run_key"])
-        episodes_path = run_path.with_name(run_path.name[: -len(".run.json")] + ".jsonl")
-        episodes = []
-        for line, r in read_numbered_records(episodes_path):
-            if r.get("run_key") != run["run_key"]:
-                continue
-            lacking = sorted(EPISODE_FIELDS - set(r))
-            if lacking:
-                raise RecordError(f"{episodes_path}:{line}: episode record missing {lacking}")
-            episodes.append(checked_episode(episodes_path, line, r))
         out.append((run, episodes))
     return out
+
+
+def load_run(run_path: Path) -> tuple[dict, list[dict]]:
+    """One run record and its checked episode records (`checked_episode`), in file order."""
+    run = read_run(run_path)
+    missing = RUN_FIELDS - set(run)
+    if missing:
+        raise RecordError(f"{run_path}: not a run record (missing {', '.join(sorted(missing))})")
+    episodes_path = run_path.with_name(run_path.name[: -len(".run.json")] + ".jsonl")
+    episodes = []
+    for line, r in read_numbered_records(episodes_path):
+        if r.get("run_key") != run["run_key"]:
+            continue
+        lacking = sorted(EPISODE_FIELDS - set(r))
+        if lacking:
+            raise RecordError(f"{episodes_path}:{line}: episode record missing {lacking}")
+        episodes.append(checked_episode(episodes_path, line, r))
+    return run, episodes
 
 
 def checked_episode(path: Path, line: int, record: dict) -> dict:

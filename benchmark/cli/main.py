@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ from benchmark.run.arguments import (
     ArgumentError,
     count_list,
     count_type,
+    method_list,
     parse_shots,
     writable_dir,
 )
@@ -190,8 +190,19 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from leaderboard.aggregate import leaderboard_rows
     from leaderboard.render import render
 
-    rows = leaderboard_rows([Path(r) for r in args.results], reference=args.reference)
-    print(render(rows, args.format))
+    if (args.format == "html") != (args.out is not None):
+        raise ArgumentError("--format html writes a site and needs --out SITE/; --out is only for --format html "
+                            "(md, json and csv print to stdout)")
+    results = [Path(r) for r in args.results]
+    rows = leaderboard_rows(results, reference=args.reference)
+    if args.format == "html":
+        from leaderboard.site import write_site
+
+        for line in write_site(rows, results, Path(args.out)):
+            print(f"fsmb: warning: skipped sample previews: {line}", file=sys.stderr)
+        print(f"site: {Path(args.out) / 'index.html'}")
+    else:
+        print(render(rows, args.format))
     if args.plot:
         from leaderboard.plot import plot_shots
 
@@ -203,6 +214,42 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         plot_pareto(rows, Path(args.pareto))
         print(f"NLL against estimated Pi 4 latency: {args.pareto}", file=sys.stderr)
     return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Rerun published rows from their run records; with --check, compare each rerun."""
+    from leaderboard.reproduce import check_run, checks_table, published_reruns, rerun
+
+    results = [Path(r) for r in args.results]
+    if args.track:
+        track_spec(args.track)  # an unknown track fails before any work
+    chosen = published_reruns(results, tracks=[args.track] if args.track else None,
+                              methods=method_list(args.methods) if args.methods else None, quick=args.quick)
+    for name in sorted({r.track for r, _ in chosen}):
+        if track_spec(name).needs_data_dir and not (args.track == name and args.data_dir):
+            raise ArgumentError(f"published runs on {name} need its data: rerun with --track {name} "
+                                "--data-dir DIR (and the source options the runs used)")
+    tracks: dict[str, Track] = {}
+    print(f"fsmb reproduce: {len(chosen)} published runs to rerun into {args.out}"
+          + (f" ({'first %d episodes, ' % chosen[0][0].episodes}baselines without training)" if args.quick else ""),
+          file=sys.stderr)
+    checks = []
+    for r, published in chosen:
+        print(f"== {r.label} on {r.track}, K = {r.shots}: {r.episodes} episodes, budget {r.budget.name}, "
+              f"seed {r.seed}" + (f", {r.samples} samples" if r.samples else ""), file=sys.stderr)
+        if r.track not in tracks:
+            tracks[r.track] = open_track(argparse.Namespace(**{**vars(args), "track": r.track}))
+        run_path = rerun(r, tracks[r.track], out=Path(args.out), models=Path(args.models))
+        if args.check:
+            checks.append(check_run(r, published, run_path))
+    if not args.check:
+        print(f"reruns: {args.out} (fsmb leaderboard --results {args.out})")
+        return 0
+    print(checks_table(checks))
+    differs = [c for c in checks if c.verdict != "MATCH"]
+    print(f"{len(checks) - len(differs)} of {len(checks)} runs MATCH" + (
+        f"; DIFFERS: {', '.join(f'{c.label} on {c.track}' for c in differs)}" if differs else ""))
+    return 1 if differs else 0
 
 
 def fitted_step(args: argparse.Namespace) -> tuple[Method, Track, InferenceStep, dict]:
@@ -297,7 +344,7 @@ def cmd_ablation(args: argparse.Namespace) -> int:
     from leaderboard.ablation import ablation_markdown, plot_ablation
     from leaderboard.aggregate import leaderboard_rows
 
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = method_list(args.methods)
     for method in methods:  # the contract is checked before the corpus is built
         make_method(method)
     track = open_track(args)
@@ -337,7 +384,7 @@ def cmd_sparsity(args: argparse.Namespace) -> int:
         with_level,
     )
 
-    families = [m.strip() for m in re.split(r",(?![^\[]*\])", args.methods) if m.strip()]
+    families = method_list(args.methods)
     bases = set()
     for spec in families:  # the contract and the settings are checked before the corpus is built
         method = make_method(spec)
@@ -477,8 +524,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=count_type(1), default=None, help="first N episodes only (default: all)")
     p.add_argument("--out", required=True, help="results directory")
     p.add_argument("--samples", type=count_type(0), default=0,
-                   help="also draw N samples per episode and record their quality (lyrics and audio tracks; "
-                        "default: %(default)s)")
+                   help="also draw N samples per episode and record their quality (MIDI, lyrics and audio "
+                        "tracks), keeping the first episode's as previews (.mid/.wav/text) beside the records "
+                        "(default: %(default)s)")
     p.add_argument("--set", dest="settings", type=parse_setting, action="append", default=[], metavar="NAME=VALUE",
                    help="an evaluation-time setting of the fitted method (e.g. iwae_samples=16; repeatable); "
                         "recorded as the variant METHOD[NAME=VALUE]")
@@ -542,13 +590,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_submit)
     p = sub.add_parser("leaderboard", help="aggregate result records and submission bundles")
     p.add_argument("--results", required=True, nargs="+", help="result folders and/or submission bundles")
-    p.add_argument("--format", choices=["md", "json", "csv"], default="md", help="(default: %(default)s)")
+    p.add_argument("--format", choices=["md", "json", "csv", "html"], default="md",
+                   help="md, json and csv print to stdout; html writes a static site to --out (default: %(default)s)")
+    p.add_argument("--out", help="with --format html: the site's folder (replaced if fsmb wrote it before)")
     p.add_argument("--reference", default=None,
                    help="method for paired differences (default: lstm on MIDI and lyrics, gaussian-support on audio)")
     p.add_argument("--plot", help="also write the NLL-against-K plot to this PNG file")
     p.add_argument("--pareto", help="also write NLL against estimated Raspberry Pi 4 latency per step, with the "
                                     "Pareto frontier, to this PNG file (rows with a counted cost)")
     p.set_defaults(func=cmd_leaderboard)
+    p = sub.add_parser("reproduce", help="rerun published rows from their run records (budget, seed, settings); "
+                                         "--check compares each rerun with its published row")
+    p.add_argument("--results", nargs="+", default=["results/main"],
+                   help="published result folders (default: %(default)s)")
+    p.add_argument("--methods", help="only these method labels (comma-separated, as in the leaderboard)")
+    p.add_argument("--quick", action="store_true",
+                   help="the documented subset: first 50 test episodes of the baselines that need no training")
+    p.add_argument("--check", action="store_true",
+                   help="print published vs reproduced NLL, the paired difference and MATCH/DIFFERS; exit 1 on DIFFERS")
+    p.add_argument("--out", default="runs/reproduce", help="where the reruns are written (default: %(default)s)")
+    p.add_argument("--models", default="runs/models", help="where fitted methods are kept (default: %(default)s)")
+    data_args(p, track_required=False)
+    p.set_defaults(func=cmd_reproduce)
     p = sub.add_parser("quickstart", help="build midi/music21 (and lyrics/fortunes, audio/gm-notes), train and score the baselines")
     p.add_argument("--out", default="quickstart-out", help="results, fitted models and logs (default: %(default)s)")
     p.add_argument("--episodes", type=count_type(1), default=100, help="test episodes to score (default: %(default)s)")

@@ -3,7 +3,8 @@
 `TransformerLM` is a pre-LayerNorm causal transformer with learned absolute positions
 over a fixed ``context`` window.  `score_windows` scores many (prefix, targets)
 windows in length-sorted batches; `sample_transformer` draws ancestral samples from
-a fixed prefix, sliding over the window when a sample outgrows it.
+a fixed prefix with a key-value cache (`KVCache`), sliding over the window when a
+sample outgrows it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from benchmark.nn.sequence import draw_next, pad_batch, token_nll
 from episodes.tokens import BOS, EOS, PAD
@@ -101,13 +103,67 @@ def score_windows(model: TransformerLM, windows: Sequence[Window], *, batch_size
     return out
 
 
+class KVCache:
+    """Incremental decoding of a `TransformerLM` with a key-value cache.
+
+    `prefill` runs the tokens ``(B, T)`` at positions ``0..T-1`` and keeps each block's
+    keys and values ``(B, heads, T, d_model / heads)``; each `step` then runs one token
+    per row at the next position against the cache, at the cost of one position instead
+    of the whole window.  Inference only (dropout off): the logits equal `TransformerLM.
+    forward`'s at the same positions (to float rounding; tested).
+    """
+
+    def __init__(self, model: TransformerLM) -> None:
+        self.model = model
+        self.keys: list[Tensor] = []
+        self.values: list[Tensor] = []
+
+    @property
+    def length(self) -> int:
+        """Positions held in the cache."""
+        return self.keys[0].shape[2] if self.keys else 0
+
+    def prefill(self, tokens: Tensor) -> Tensor:
+        """tokens ``(B, T)`` -> last-position logits ``(B, V)``; replaces the cache."""
+        self.keys, self.values = [], []
+        return self._run(tokens, start=0, causal=True)
+
+    def step(self, tokens: Tensor) -> Tensor:
+        """tokens ``(B, 1)`` at the next position -> their logits ``(B, V)``."""
+        if self.length >= self.model.cfg.context:
+            raise ValueError(f"the cache holds the whole {self.model.cfg.context}-token context")
+        return self._run(tokens, start=self.length, causal=False)
+
+    def _run(self, tokens: Tensor, *, start: int, causal: bool) -> Tensor:
+        m = self.model
+        steps = tokens.shape[1]
+        x = m.embed(tokens) + m.pos(torch.arange(start, start + steps, device=tokens.device))  # (B, T, D)
+        for i, layer in enumerate(m.blocks.layers):
+            attn = layer.self_attn
+            heads = attn.num_heads
+            q, k, v = F.linear(layer.norm1(x), attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
+            q, k, v = (t.unflatten(-1, (heads, -1)).transpose(1, 2) for t in (q, k, v))  # (B, H, T, Dh)
+            if i < len(self.keys):
+                k, v = torch.cat([self.keys[i], k], dim=2), torch.cat([self.values[i], v], dim=2)
+                self.keys[i], self.values[i] = k, v
+            else:
+                self.keys.append(k)
+                self.values.append(v)
+            a = F.scaled_dot_product_attention(q, k, v, is_causal=causal)  # (B, H, T, Dh)
+            x = x + attn.out_proj(a.transpose(1, 2).flatten(2))
+            x = x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
+        return m.out(m.norm(x[:, -1]))
+
+
 @torch.no_grad()
 def sample_transformer(
     model: TransformerLM, prefix: np.ndarray, n: int, *, max_len: int, generator: np.random.Generator
 ) -> list[np.ndarray]:
     """``n`` ancestral samples (each starting with BOS, ending at EOS or ``max_len``)
-    given the token ``prefix`` (e.g. a support block); when prefix + sample outgrow
-    the context, the oldest sample tokens slide out (the prefix stays)."""
+    given the token ``prefix`` (e.g. a support block), decoded with a `KVCache`.  When
+    prefix + sample fill the context, the oldest half of the sample's tokens in view
+    slide out (the prefix stays) and the cache is rebuilt from what remains: the model
+    always sees the prefix and at least the last half-window of its own sample."""
     model.eval()
     torch_gen = torch.Generator().manual_seed(int(generator.integers(2**62)))
     head = torch.from_numpy(np.asarray(prefix, dtype=np.int64)).expand(n, -1)  # (n, P)
@@ -116,11 +172,16 @@ def sample_transformer(
         raise ValueError(f"a {head.shape[1]}-token prefix leaves no room in the {model.cfg.context}-token context")
     tokens = torch.full((n, 1), BOS, dtype=torch.long)
     done = torch.zeros(n, dtype=torch.bool)
+    cache = KVCache(model)
+    logits = cache.prefill(torch.cat([head, tokens], dim=1))  # (n, V)
     for _ in range(max_len - 1):
-        logits = model(torch.cat([head, tokens[:, -room:]], dim=1))[:, -1]  # (n, V)
         nxt = draw_next(logits, done, torch_gen, bos=BOS)  # (n, 1)
         tokens = torch.cat([tokens, nxt], dim=1)
         done |= nxt[:, 0] == EOS
         if bool(done.all()):
             break
+        if cache.length < model.cfg.context:
+            logits = cache.step(nxt)
+        else:
+            logits = cache.prefill(torch.cat([head, tokens[:, -max(1, room // 2):]], dim=1))
     return [s[s != PAD].astype(np.uint16) for s in tokens.numpy()]

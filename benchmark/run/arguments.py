@@ -5,6 +5,7 @@ folders that results, models or caches will be written to.  Each failure is one
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,12 @@ def check_count(option: str, value: int | None, *, minimum: int) -> None:
     """``value`` (``None``: the default) must be an integer ``>= minimum``."""
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
         raise ArgumentError(f"{option} {value!r}: give an integer >= {minimum}")
+
+
+def method_list(text: str) -> list[str]:
+    """``"lstm-trim,lstm-imp[reinit=true,removed=0.5]"`` -> the method specs, split on the
+    commas outside ``[...]``."""
+    return [m.strip() for m in re.split(r",(?![^\[]*\])", text) if m.strip()]
 
 
 def count_type(minimum: int):

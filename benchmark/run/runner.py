@@ -41,6 +41,7 @@ from benchmark.run.records import (
     write_run,
 )
 from benchmark.scoring.nll import ScoredEpisode, scored_chunks
+from benchmark.scoring.previews import preview_folder, write_previews
 from benchmark.scoring.quality import episode_quality, sample_generator
 from benchmark.training.identity import NOT_MODEL, code_identity, fitted_identity
 from episodes.atomic import canonical_json, write_json
@@ -205,9 +206,16 @@ def episode_record(run: Run, scored: ScoredEpisode) -> EpisodeRecord:
     episode, score = scored.episode, scored.score
     quality = None
     if run.samples:
-        quality = episode_quality(run.track.spec.modality, scored.adapted, episode.query, n=run.samples,
+        modality = run.track.spec.modality
+        keep = None
+        if episode.episode_id == run.specs[0].episode_id:  # the run's first episode: previews beside the records
+            def keep(drawn: list) -> None:
+                write_previews(preview_folder(run.records_path), run_key=run.run_key, method=run.label,
+                               track=run.track.spec.name, shots=run.manifest.shots, modality=modality,
+                               episode_id=episode.episode_id, artist=episode.artist, drawn=drawn)
+        quality = episode_quality(modality, scored.adapted, episode.query, n=run.samples,
                                   max_len=run.track.spec.max_tokens,
-                                  generator=sample_generator(run.seed, episode.episode_id))
+                                  generator=sample_generator(run.seed, episode.episode_id), keep=keep)
     return EpisodeRecord(
         run_key=run.run_key,
         method=run.label,

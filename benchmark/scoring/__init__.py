@@ -1,1 +1,1 @@
-"""Scoring: held-out NLL of episodes (`nll`), scoring continuous densities on quantised audio (`dequantise`), sample quality (`quality`, `text_quality`, `audio_quality`)."""
+"""Scoring: held-out NLL of episodes (`nll`), scoring continuous densities on quantised audio (`dequantise`), sample quality (`quality`, `text_quality`, `midi_quality`, `audio_quality`) and sample previews kept as files (`previews`)."""

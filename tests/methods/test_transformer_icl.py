@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmark.nn.sequence import token_nll
-from benchmark.nn.transformer import TransformerConfig, TransformerLM
+from benchmark.nn.transformer import KVCache, TransformerConfig, TransformerLM
 from benchmark.run.runner import evaluate
 from benchmark.scoring.nll import score_episodes
 from episodes.encoding import VOCAB_SIZE
@@ -122,6 +122,41 @@ def test_samples_slide_past_the_context(tiny_model):
     samples = adapted.sample(3, max_len=40, generator=np.random.default_rng(0))  # 48 + 40 > 64
     assert len(samples) == 3 and all(s[0] == BOS and 1 < len(s) <= 40 for s in samples)
     assert all(PAD not in s[1:] and BOS not in s[1:] for s in samples)
+
+
+def test_kv_cache_logits_equal_full_forward_passes(tiny_model):
+    tiny_model.eval()
+    seq = torch.randint(3, VOCAB_SIZE, (3, 64))
+    full = tiny_model(seq)  # (3, 64, V)
+    cache = KVCache(tiny_model)
+    assert torch.allclose(cache.prefill(seq[:, :20]), full[:, 19], atol=1e-5)
+    for t in range(20, 64):
+        assert torch.allclose(cache.step(seq[:, t : t + 1]), full[:, t], atol=1e-5)
+    assert cache.length == 64
+    with pytest.raises(ValueError, match="whole 64-token context"):
+        cache.step(seq[:, :1])
+
+
+def test_cached_sampling_draws_what_full_passes_would(tiny_model, monkeypatch):
+    """Without sliding, the cached sampler draws the same tokens as one that reruns the
+    whole window every step (same generator, same logits to rounding)."""
+    import benchmark.nn.transformer as tr
+
+    prefix = support_block([song(20, 1)], 16)
+    cached = tr.sample_transformer(tiny_model, prefix, 4, max_len=40, generator=np.random.default_rng(5))
+
+    class Uncached(tr.KVCache):
+        def step(self, tokens):
+            self.seen = torch.cat([self.seen, tokens], dim=1)
+            return self.model(self.seen)[:, -1]
+
+        def prefill(self, tokens):
+            self.seen = tokens
+            return self.model(tokens)[:, -1]
+
+    monkeypatch.setattr(tr, "KVCache", Uncached)
+    full = tr.sample_transformer(tiny_model, prefix, 4, max_len=40, generator=np.random.default_rng(5))
+    assert all(np.array_equal(a, b) for a, b in zip(cached, full))
 
 
 def test_learning_rate_warms_up_then_decays_to_a_tenth():

@@ -1,0 +1,93 @@
+"""fsmb reproduce: reruns from run records, MATCH when nothing changed, DIFFERS when a record was."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmark.cli.main import main
+from benchmark.run.records import RecordError
+from benchmark.scoring.nll import EpisodeScore
+from leaderboard.reproduce import check_run, plan, published_reruns
+from tests.conftest import TEST_BUDGET
+
+
+@pytest.fixture
+def published(track, tmp_path) -> Path:
+    """Published results: unigram-support (K = 5, 12 episodes) and its unigram reference."""
+    from benchmark.run.runner import evaluate
+
+    out = tmp_path / "published"
+    for method in ("unigram", "unigram-support"):
+        evaluate(method, track, shots=5, n_episodes=12, out=out, budget=TEST_BUDGET, models=tmp_path / "m0",
+                 log=lambda m: None)
+    return out
+
+
+def edit_first_episode(records: Path, delta_nats: float) -> None:
+    """Change the first song's NLL of the first episode and keep the stored figures
+    consistent with it (as a careful editor would)."""
+    lines = records.read_text().splitlines()
+    record = json.loads(lines[0])
+    record["nll_nats"][0] += delta_nats
+    score = EpisodeScore(tuple(record["nll_nats"]), {u: tuple(c) for u, c in record["units"].items()})
+    record["nats_per_token"], record["bits_per_token"] = score.per_unit("tokens"), score.bits_per("tokens")
+    record["bits_per"] = {u: score.bits_per(u) for u in record["bits_per"]}
+    records.write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n")
+
+
+def test_reproduce_check_matches_then_catches_an_edited_record(published, track, midi_root, tmp_path, capsys):
+    argv = ["reproduce", "--results", str(published), "--track", track.spec.name, "--data-dir", str(midi_root),
+            "--out", str(tmp_path / "rerun"), "--models", str(tmp_path / "m1"), "--workers", "1", "--check"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("**MATCH** (bit-exact)") == 2 and "2 of 2 runs MATCH" in out
+    edit_first_episode(published / "unigram-support__midi-dir__K5.jsonl", 1e-6)
+    assert main(argv) == 1  # the reruns are reused: only the comparison runs again
+    out = capsys.readouterr().out
+    assert "**DIFFERS** (same fitted weights, 1 of 12 episodes scored differently)" in out
+    assert "1 of 2 runs MATCH; DIFFERS: unigram-support on midi/dir" in out
+
+
+def test_quick_subset_and_filters(published):
+    quick = published_reruns([published], quick=True)
+    assert sorted(r.label for r, _ in quick) == ["unigram", "unigram-support"]  # baselines without training
+    assert all(r.episodes == 12 and r.budget == TEST_BUDGET and r.seed == 0 for r, _ in quick)
+    only = published_reruns([published], methods=["unigram"])
+    assert [r.label for r, _ in only] == ["unigram"]
+    with pytest.raises(RecordError, match="no published run"):
+        published_reruns([published], tracks=["lyrics/fortunes"])
+
+
+def test_plan_splits_training_and_evaluation_settings():
+    run = {"method": 'cache[base="lstm-trim",theta=0.3]', "track": "midi/music21", "shots": 5, "seed": 3,
+           "budget": TEST_BUDGET.to_dict(), "train": {}, "manifest_sha256": "x"}
+    episodes = [{"quality": {"metrics": {"n_samples": 8}}}] * 7
+    r = plan(run, episodes, quick=False)
+    assert r.spec == 'cache[base="lstm-trim"]' and r.overrides == {"theta": 0.3}
+    assert (r.episodes, r.samples, r.seed) == (7, 8, 3)
+    with pytest.raises(RecordError, match="not a registered method"):
+        plan({**run, "method": "mine"}, episodes, quick=False)
+
+
+def shifted(episode: dict, nats: float) -> dict:
+    """``episode`` with every song's NLL moved by ``nats`` per token."""
+    tokens = episode["units"]["tokens"]
+    nll = [x + nats * n for x, n in zip(episode["nll_nats"], tokens)]
+    return {**episode, "nll_nats": nll, "nats_per_token": sum(nll) / sum(tokens)}
+
+
+def test_reruns_with_other_weights_are_judged_by_the_paired_ci(published):
+    (r, episodes), = published_reruns([published], methods=["unigram-support"])
+    run_path = published / "unigram-support__midi-dir__K5.run.json"
+    other = r.__class__(**{**r.__dict__, "published": {**r.published, "train": {"state_sha256": "other weights"}}})
+    noise = np.random.default_rng(0).normal(scale=0.01, size=len(episodes))
+    near = check_run(other, [shifted(e, x) for e, x in zip(episodes, noise)], run_path)
+    assert near.verdict == "MATCH" and near.how.startswith("within CI; weights differ")
+    assert abs(near.delta - -noise.mean()) < 1e-3 and near.delta_ci95 > abs(near.delta)
+    far = check_run(other, [shifted(e, x + 0.05) for e, x in zip(episodes, noise)], run_path)
+    assert far.verdict == "DIFFERS" and far.how.startswith("outside the paired 95% CI (12 of 12")
+    assert check_run(r, [shifted(e, x) for e, x in zip(episodes, noise)], run_path).verdict == "DIFFERS"
