@@ -129,8 +129,8 @@ def table_html(rows: Sequence[Row], columns: Sequence[Column], *, table_id: str)
             cells.append(f"<td data-sort=\"{escape('' if key is None else str(key))}\">{escape(c.text(r))}</td>")
         css = " class=\"reference\"" if r.method == r.reference else ""
         body.append(f"<tr{css}>" + "".join(cells) + "</tr>")
-    return (f"<table class=\"sortable\" id=\"{escape(table_id)}\"><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+    return (f"<div class=\"scroll\"><table class=\"sortable\" id=\"{escape(table_id)}\"><thead><tr>{head}</tr>"
+            f"</thead><tbody>{''.join(body)}</tbody></table></div>")
 
 
 def page(title: str, body: str, *, nav: str = "") -> str:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
+from benchmark.calibration.jsb import add_parser as add_calibrate_jsb
 from benchmark.contract.methods import (
     GROUPS,
     METHODS,
@@ -612,6 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", default="runs/models", help="where fitted methods are kept (default: %(default)s)")
     data_args(p, track_required=False)
     p.set_defaults(func=cmd_reproduce)
+    add_calibrate_jsb(sub)
     p = sub.add_parser("quickstart", help="build midi/music21 (and lyrics/fortunes, audio/gm-notes), train and score the baselines")
     p.add_argument("--out", default="quickstart-out", help="results, fitted models and logs (default: %(default)s)")
     p.add_argument("--episodes", type=count_type(1), default=100, help="test episodes to score (default: %(default)s)")
