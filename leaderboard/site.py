@@ -29,13 +29,15 @@ from benchmark.cost.estimate import PI_DEVICES, PI_THREADS
 from benchmark.run.records import RecordError, file_stem, safe_name
 from benchmark.scoring.previews import (
     INDEX,
+    MAX_PREVIEWS,
     SUFFIX,
+    Preview,
     PreviewError,
     Previews,
     read_previews,
 )
 from episodes.types import track_slug
-from leaderboard.aggregate import UNIT_LABELS, Row
+from leaderboard.aggregate import UNIT_LABELS, Row, load_runs
 from leaderboard.render import fmt_num, row_estimates, table_reference
 
 ASSETS = Path(__file__).with_name("site_assets")
@@ -155,6 +157,27 @@ def find_previews(results: Sequence[Path]) -> tuple[dict[str, Previews], list[st
     return found, skipped
 
 
+def record_previews(run: dict, episodes: Sequence[dict]) -> Previews | None:
+    """Previews from the samples a run's first episode record keeps (lyrics texts, MIDI
+    tokens), for runs scored before preview folders existed; ``None`` without any."""
+    import numpy as np
+
+    modality = run.get("track_spec", {}).get("modality")
+    quality = episodes[0].get("quality") if episodes else None
+    samples = (quality or {}).get("samples")
+    if modality not in ("lyrics", "midi") or not isinstance(samples, list) or not samples:
+        return None
+    kept = samples[:MAX_PREVIEWS]
+    try:
+        items = tuple(Preview(None, text=str(x)) if modality == "lyrics" else
+                      Preview(None, tokens=np.asarray(x, dtype=np.int64)) for x in kept)
+    except (TypeError, ValueError):
+        return None
+    first = episodes[0]
+    return Previews(run["run_key"], run["method"], run["track"], run["shots"], modality, first["episode_id"],
+                    str(first.get("artist", "")), items)
+
+
 def find_cards(results: Sequence[Path]) -> dict[str, dict]:
     """The method card of every submission bundle under ``results``, by run key."""
     from benchmark.run.records import read_run
@@ -169,28 +192,33 @@ def find_cards(results: Sequence[Path]) -> dict[str, dict]:
 
 
 def preview_html(previews: Previews, site: Path, slug: str) -> str:
-    """Copy the previews' files into ``site/samples/<slug>/``, draw their pictures, and
-    return their HTML."""
+    """Copy (or, for MIDI kept only as tokens, write) the previews' files into
+    ``site/samples/<slug>/``, draw their pictures, and return their HTML."""
+    from episodes.encoding import decode, write_midi
     from leaderboard.preview_images import piano_roll_png, spectrogram_png
 
     folder = site / "samples" / slug
-    folder.mkdir(parents=True, exist_ok=True)
     href = f"samples/{slug}"
     items = []
     for i, s in enumerate(previews.samples):
         parts = []
+        if s.text is None:
+            folder.mkdir(parents=True, exist_ok=True)
         if s.tokens is not None:
             piano_roll_png(s.tokens, folder / f"sample-{i}.png")
             parts.append(f"<img src=\"{href}/sample-{i}.png\" alt=\"piano roll of sample {i}\">")
         if s.levels is not None:
             spectrogram_png(s.levels, folder / f"sample-{i}.png")
             parts.append(f"<img src=\"{href}/sample-{i}.png\" alt=\"log-mel spectrogram of sample {i}\">")
+        name = s.file.name if s.file is not None else f"sample-{i}.mid" if s.tokens is not None else None
         if s.file is not None:
-            shutil.copyfile(s.file, folder / s.file.name)
-            link = f"{href}/{escape(s.file.name)}"
-            if s.file.suffix == ".wav":
-                parts.append(f"<audio controls preload=\"none\" src=\"{link}\"></audio>")
-            parts.append(f"<a href=\"{link}\" download>{escape(s.file.name)}</a>")
+            shutil.copyfile(s.file, folder / name)
+        elif s.tokens is not None:
+            write_midi(decode(s.tokens, strict=False), folder / name)
+        if name is not None:
+            if name.endswith(".wav"):
+                parts.append(f"<audio controls preload=\"none\" src=\"{href}/{name}\"></audio>")
+            parts.append(f"<a href=\"{href}/{name}\" download>{name}</a>")
         if s.text is not None:
             parts.append(f"<pre>{escape(s.text)}</pre>")
         items.append("<div class=\"preview\">" + "".join(parts) + "</div>")
@@ -265,6 +293,9 @@ def write_site(rows: Sequence[Row], results: Sequence[Path], out: Path) -> list[
     if not rows:
         raise RecordError("no leaderboard rows to publish (the result folders hold no scored episodes)")
     previews, skipped = find_previews(results)
+    for run, episodes in load_runs(list(results)):
+        if run["run_key"] not in previews and (kept := record_previews(run, episodes)):
+            previews[run["run_key"]] = kept
     cards = find_cards(results)
     by_track: dict[str, list[Row]] = {}
     for r in rows:

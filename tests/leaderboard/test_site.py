@@ -115,6 +115,23 @@ def test_eval_with_samples_keeps_previews_that_the_site_shows(fixture, method, s
         assert shown == [] and page.count("<div class=\"preview\"><pre>") == 2
 
 
+@pytest.mark.parametrize("fixture", ["track", "lyrics_track"])
+def test_runs_without_preview_folders_show_the_samples_their_records_keep(fixture, request, tmp_path):
+    from benchmark.run.runner import evaluate
+
+    track = request.getfixturevalue(fixture)
+    records = evaluate("unigram-support", track, shots=track.spec.shots, n_episodes=2, out=tmp_path / "r",
+                       budget=TEST_BUDGET, models=tmp_path / "m", samples=3, log=lambda m: None)
+    shutil.rmtree(preview_folder(records))  # as runs scored before FSMB kept preview folders
+    write_site(leaderboard_rows(tmp_path / "r"), [tmp_path / "r"], tmp_path / "site")
+    page = (tmp_path / "site" / f"{track.spec.name.replace('/', '-')}.html").read_text()
+    shown = sorted(p.name for p in (tmp_path / "site").rglob("sample-*"))
+    if fixture == "track":  # the .mid written from the kept tokens, with its piano roll
+        assert shown == [f"sample-{i}.{ext}" for i in range(3) for ext in ("mid", "png")]
+    else:
+        assert shown == [] and page.count("<div class=\"preview\"><pre>") == 3
+
+
 def chromium():
     """A headless Debian Chromium driven through its ChromeDriver (no browser download)."""
     from selenium import webdriver
