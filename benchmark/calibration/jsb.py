@@ -49,7 +49,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from benchmark.run.arguments import ArgumentError, count_type
+from benchmark.run.arguments import ArgumentError, count_type, float_type
 from benchmark.training.loop import train_loop
 from episodes.atomic import write_json, write_text
 from episodes.sources.base import DataError
@@ -423,11 +423,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--steps", type=count_type(1), default=d.steps, help="optimiser steps (default: %(default)s)")
     p.add_argument("--hidden", type=count_type(1), default=d.hidden, help="LSTM width (default: %(default)s)")
     p.add_argument("--layers", type=count_type(1), default=d.layers, help="LSTM layers (default: %(default)s)")
-    p.add_argument("--dropout", type=_unit_float, default=d.dropout, help="dropout before the output layer "
+    p.add_argument("--dropout", type=float_type(lambda x: 0.0 <= x < 1.0, "in [0, 1)"), default=d.dropout, help="dropout before the output layer "
                    "(default: %(default)s)")
     p.add_argument("--batch-size", type=count_type(1), default=d.batch_size, help="pieces per step "
                    "(default: %(default)s)")
-    p.add_argument("--lr", type=_positive_float, default=d.lr, help="Adam learning rate (default: %(default)s)")
+    p.add_argument("--lr", type=float_type(lambda x: 0.0 < x < math.inf, "a positive number"), default=d.lr, help="Adam learning rate (default: %(default)s)")
     p.add_argument("--val-every", type=count_type(1), default=d.val_every,
                    help="score valid every N steps; the best is kept (default: %(default)s)")
     p.add_argument("--seed", type=count_type(0), default=0, help="initial weights, batches and dropout "
@@ -439,26 +439,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "oversubscribe a shared machine (default: %(default)s)")
     p.set_defaults(func=cmd)
     return p
-
-
-def _unit_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is not in [0, 1)")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
-    return value
 
 
 def cmd(args: argparse.Namespace) -> int:

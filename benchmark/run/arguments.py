@@ -8,6 +8,7 @@ import argparse
 import re
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 
 class ArgumentError(ValueError):
@@ -18,6 +19,23 @@ def check_count(option: str, value: int | None, *, minimum: int) -> None:
     """``value`` (``None``: the default) must be an integer ``>= minimum``."""
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
         raise ArgumentError(f"{option} {value!r}: give an integer >= {minimum}")
+
+
+def float_type(accept: Callable[[float], bool], what: str):
+    """An argparse ``type`` for a float that ``accept`` takes, e.g. ``float_type(lambda x:
+    0 <= x < 1, "in [0, 1)")``; ``what`` says which in the error."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"{value} is not {what}")
+        return value
+
+    parse.__name__ = f"number {what}"
+    return parse
 
 
 def method_list(text: str) -> list[str]:

@@ -48,6 +48,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from benchmark.scoring.divergence import js_bits
 from episodes.encoding import MAX_DURATION, TICKS_PER_QUARTER, Note, bin_velocity
 
 MEASURE_TICKS = 4 * TICKS_PER_QUARTER  # one 4/4 measure, for groove consistency
@@ -161,28 +162,6 @@ def duration_counts(songs: Sequence[Sequence[Note]]) -> np.ndarray:
         for n in song:
             counts[min(max(n.duration, 1), MAX_DURATION) - 1] += 1
     return counts
-
-
-def js_bits(p_counts: np.ndarray, q_counts: np.ndarray) -> float:
-    """Jensen-Shannon divergence in bits between two count histograms on the same bins.
-
-    ``JS(P, Q) = KL(P || M) / 2 + KL(Q || M) / 2`` with ``M = (P + Q) / 2`` and base-2
-    logarithms (0 log 0 = 0).  Symmetric; range 0..1 (0: same distribution, 1: disjoint
-    supports).  ``nan`` if either histogram is empty.
-    """
-    p = np.asarray(p_counts, dtype=np.float64)
-    q = np.asarray(q_counts, dtype=np.float64)
-    if p.sum() <= 0 or q.sum() <= 0:
-        return math.nan
-    p, q = p / p.sum(), q / q.sum()
-    m = (p + q) / 2
-    return float(min(1.0, max(0.0, (_kl_bits(p, m) + _kl_bits(q, m)) / 2)))
-
-
-def _kl_bits(p: np.ndarray, m: np.ndarray) -> float:
-    """KL(p || m) in bits, with 0 log 0 = 0; ``m`` must be positive wherever ``p`` is."""
-    nz = p > 0
-    return float(np.sum(p[nz] * np.log2(p[nz] / m[nz])))
 
 
 def pooled_js(

@@ -28,6 +28,8 @@ import numpy as np
 import pronouncing
 from sacrebleu.metrics import BLEU
 
+from benchmark.scoring.divergence import js_bits
+
 DIRECTIONS = {
     "distinct_1": "higher",
     "distinct_2": "higher",
@@ -150,17 +152,7 @@ def word_js_divergence(samples: Sequence[str], references: Sequence[str]) -> flo
     if not p_counts or not q_counts:
         return math.nan
     vocab = sorted(p_counts.keys() | q_counts.keys())
-    p = np.array([p_counts[w] for w in vocab], dtype=np.float64)
-    q = np.array([q_counts[w] for w in vocab], dtype=np.float64)
-    p, q = p / p.sum(), q / q.sum()
-    m = (p + q) / 2
-    return float(min(1.0, max(0.0, (_kl_bits(p, m) + _kl_bits(q, m)) / 2)))
-
-
-def _kl_bits(p: np.ndarray, m: np.ndarray) -> float:
-    """KL(p || m) in bits, with 0 log 0 = 0; ``m`` must be positive wherever ``p`` is."""
-    nz = p > 0
-    return float(np.sum(p[nz] * np.log2(p[nz] / m[nz])))
+    return js_bits(np.array([p_counts[w] for w in vocab]), np.array([q_counts[w] for w in vocab]))
 
 
 @dataclass(frozen=True)
