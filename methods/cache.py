@@ -18,11 +18,13 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from benchmark.contract.methods import register_method
 from benchmark.contract.overrides import Range
 from benchmark.nn.sequence import LSTMLM, pad_batch
-from episodes.types import Item
+from benchmark.scoring.nll import EpisodeScore, episode_score
+from episodes.types import Episode, Item
 from methods.pretrained import PretrainedLSTMMethod, TokenwiseAdapted
 
 
@@ -41,10 +43,13 @@ def hidden_pairs(model: LSTMLM, items: Sequence[Item]) -> tuple[torch.Tensor, to
 
 
 @torch.no_grad()
-def cache_token_nll(
-    model: LSTMLM, tokens: np.ndarray, support_h: torch.Tensor, support_y: torch.Tensor, *, theta: float, lam: float
+def cache_token_nll_grid(
+    model: LSTMLM, tokens: np.ndarray, support_h: torch.Tensor, support_y: torch.Tensor, *,
+    thetas: Sequence[float], lams: Sequence[float],
 ) -> np.ndarray:
-    """Per-token NLL (nats), shape ``(len(tokens) - 1,)``, of one song under the cache model."""
+    """Per-token NLL (nats) of one song under the cache model at every (θ, λ), shape
+    ``(len(thetas), len(lams), len(tokens) - 1)``: the LSTM pass and the similarities
+    ``h_t · h_i`` are computed once; θ only rescales them, λ only re-mixes."""
     x = torch.from_numpy(tokens.astype(np.int64))  # (T,)
     h, _ = model.hidden(x[None, :-1])
     h = h[0]  # (T-1, H)
@@ -53,17 +58,21 @@ def cache_token_nll(
     n = len(y)
     keys = torch.cat([support_h, h])  # (N_s + T-1, H)
     vals = torch.cat([support_y, y])  # (N_s + T-1,)
-    scores = theta * h @ keys.T  # (T-1, N_s + T-1)
+    similarity = h @ keys.T  # (T-1, N_s + T-1)
     # query pair j (h_j, y_j) is usable at position t only once y_j is scored: j < t
-    allowed = torch.ones_like(scores, dtype=torch.bool)
+    allowed = torch.ones_like(similarity, dtype=torch.bool)
     allowed[:, len(support_y) :] = torch.ones(n, n, dtype=torch.bool).tril(diagonal=-1)
-    scores = scores.masked_fill(~allowed, -math.inf)
-    log_norm = torch.logsumexp(scores, dim=1)  # (T-1,)
-    match = scores.masked_fill(vals[None, :] != y[:, None], -math.inf)
-    log_p_cache = torch.logsumexp(match, dim=1) - log_norm  # -inf where nothing matches / empty cache
-    has_cache = torch.isfinite(log_norm)
-    mix = torch.logaddexp(math.log1p(-lam) + log_p_lstm, math.log(lam) + log_p_cache)
-    return (-torch.where(has_cache, mix, log_p_lstm)).double().numpy()
+    matches = vals[None, :] == y[:, None]
+    out = np.empty((len(thetas), len(lams), n))
+    for i, theta in enumerate(thetas):
+        scores = (theta * similarity).masked_fill(~allowed, -math.inf)
+        log_norm = torch.logsumexp(scores, dim=1)  # (T-1,)
+        log_p_cache = torch.logsumexp(scores.masked_fill(~matches, -math.inf), dim=1) - log_norm  # -inf: no match
+        has_cache = torch.isfinite(log_norm)
+        for j, lam in enumerate(lams):
+            mix = torch.logaddexp(math.log1p(-lam) + log_p_lstm, math.log(lam) + log_p_cache)
+            out[i, j] = (-torch.where(has_cache, mix, log_p_lstm)).double().numpy()
+    return out
 
 
 class CacheAdapted(TokenwiseAdapted):
@@ -73,7 +82,8 @@ class CacheAdapted(TokenwiseAdapted):
         self.model, self.support_h, self.support_y, self.theta, self.lam = model, support_h, support_y, theta, lam
 
     def token_nll(self, item: Item) -> np.ndarray:
-        return cache_token_nll(self.model, item.tokens, self.support_h, self.support_y, theta=self.theta, lam=self.lam)
+        return cache_token_nll_grid(self.model, item.tokens, self.support_h, self.support_y, thetas=[self.theta],
+                                    lams=[self.lam])[0, 0]
 
 
 @register_method(group="adaptive")
@@ -91,6 +101,22 @@ class NeuralCache(PretrainedLSTMMethod):
 
     def init_args(self) -> dict[str, Any]:
         return {**super().init_args(), "theta": self.theta, "lam": self.lam}
+
+    def score_grid(self, settings: Sequence[dict], episodes: Sequence[Episode]) -> list[list[EpisodeScore]]:
+        """The meta-val scores of every setting in one pass over ``episodes`` (the
+        `benchmark.training.selection` hook): each song's LSTM pass is shared by the grid."""
+        thetas = sorted({s["theta"] for s in settings})
+        lams = sorted({s["lam"] for s in settings})
+        scores: dict[tuple[float, float], list[EpisodeScore]] = {(t, lam): [] for t in thetas for lam in lams}
+        for episode in tqdm(episodes, desc=f"select {self.name} on meta-val ({len(settings)} settings at once)",
+                            unit="episode"):
+            hs, ys = hidden_pairs(self._model(), episode.support)
+            nll = np.stack([cache_token_nll_grid(self._model(), it.tokens, hs, ys, thetas=thetas, lams=lams).sum(-1)
+                            for it in episode.query], axis=-1)  # (thetas, lams, queries)
+            for i, theta in enumerate(thetas):
+                for j, lam in enumerate(lams):
+                    scores[theta, lam].append(episode_score(episode.query, -nll[i, j]))
+        return [scores[s["theta"], s["lam"]] for s in settings]
 
     def adapt(self, support: Sequence[Item]) -> CacheAdapted:
         hs, ys = hidden_pairs(self._model(), support)

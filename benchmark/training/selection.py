@@ -21,12 +21,20 @@ def select_on_val(method: Any, settings: Sequence[Mapping[str, Any]], episodes: 
     """Score ``method`` on the meta-val ``episodes`` under each setting (attribute name ->
     value, set on ``method``), leave it set to the best -- the lowest mean episode
     nats/token, the first on ties -- and return the table of what was tried (each
-    setting with its ``val_nats_per_token``)."""
-    table = []
-    for setting in tqdm(settings, desc=f"select {getattr(method, 'name', '')} on meta-val", unit="setting"):
-        for key, value in setting.items():
-            setattr(method, key, value)
-        table.append({**setting, "val_nats_per_token": mean_nats_per_token(score_episodes(method, episodes))})
+    setting with its ``val_nats_per_token``).
+
+    A method may define ``score_grid(settings, episodes)`` returning, per setting, the
+    episode scores `score_episodes` would give under it (the cache shares each song's
+    LSTM pass across its grid); it is used instead of one pass per setting."""
+    if callable(getattr(method, "score_grid", None)):  # the method scores the whole grid in one pass
+        scored = method.score_grid(settings, episodes)
+        table = [{**setting, "val_nats_per_token": mean_nats_per_token(s)} for setting, s in zip(settings, scored)]
+    else:
+        table = []
+        for setting in tqdm(settings, desc=f"select {getattr(method, 'name', '')} on meta-val", unit="setting"):
+            for key, value in setting.items():
+                setattr(method, key, value)
+            table.append({**setting, "val_nats_per_token": mean_nats_per_token(score_episodes(method, episodes))})
     best = min(table, key=lambda row: row["val_nats_per_token"])
     for key in settings[0]:
         setattr(method, key, best[key])

@@ -71,6 +71,22 @@ def test_cache_never_reads_query_tokens_it_has_not_scored(base, episode, p):
                       rtol=1e-4)
 
 
+def test_cache_scores_its_meta_val_grid_in_one_pass_exactly_as_setting_by_setting(base, track):
+    from benchmark.scoring.nll import score_episodes
+    from benchmark.training.selection import grid, select_on_val
+
+    episodes = [track.episode(s) for s in track.manifest("val").episodes[:4]]
+    method = with_base(NeuralCache, base)
+    settings = grid(method.grid)
+    at_once = method.score_grid(settings, episodes)
+    for setting, scores in zip(settings, at_once):
+        one = score_episodes(with_base(NeuralCache, base, **setting), episodes)
+        assert [s.nll_nats for s in scores] == [s.nll_nats for s in one]  # the same floats
+    table = select_on_val(method, settings, episodes)
+    best = min(table, key=lambda row: row["val_nats_per_token"])
+    assert (method.theta, method.lam) == (best["theta"], best["lam"]) and len(table) == len(settings) == 12
+
+
 @pytest.mark.parametrize("cls,kwargs", [(FineTune, {"steps": 3, "adapt_lr": 3e-3}),
                                         (DynEval, {"dyn_lr": 0.05}), (NeuralCache, {})])
 def test_adapt_leaves_the_base_model_unchanged(cls, kwargs, base, track):
