@@ -53,6 +53,9 @@ def test_a_complete_run_becomes_a_bundle_the_leaderboard_renders(results, tmp_pa
     assert row["method"] == "unigram" and row["episodes"] == 600
     published = json.loads((PUBLISHED / f"{STEM}.run.json").read_text())
     assert row["run_key"] == published["run_key"]
+    assert main(["leaderboard", "--results", str(bundle), "--format", "html", "--out", str(tmp_path / "site")]) == 0
+    page = (tmp_path / "site" / "midi-music21.html").read_text()  # the site shows the method card
+    assert "<h2>Method cards</h2>" in page and card["code"]["source_sha256"] in page
 
 
 @pytest.mark.parametrize("damage, reason", [
