@@ -52,6 +52,13 @@ def test_reproduce_check_matches_then_catches_an_edited_record(published, track,
     assert "1 of 2 runs MATCH; DIFFERS: unigram-support on midi/dir" in out
 
 
+def test_published_runs_on_your_own_data_need_it_named(published, tmp_path, capsys):
+    assert main(["reproduce", "--results", str(published), "--out", str(tmp_path / "rerun")]) == 2
+    err = capsys.readouterr().err
+    assert "published runs on midi/dir need its data: rerun with --track midi/dir --data-dir DIR" in err
+    assert not (tmp_path / "rerun").exists() or not any((tmp_path / "rerun").iterdir())  # before any work
+
+
 def test_quick_subset_and_filters(published):
     quick = published_reruns([published], quick=True)
     assert sorted(r.label for r, _ in quick) == ["unigram", "unigram-support"]  # baselines without training
