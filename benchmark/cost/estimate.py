@@ -29,7 +29,7 @@ the thread count asked for (for onnxruntime: ``intra_op_num_threads``, as
   square matrix of as many bytes as the model's weights (at least `MIN_WEIGHT_BYTES`),
   run again and again as a step reads its weights again each step (a model that fits
   in the caches is read at cache speed); both less the time of the one-node graph (the
-  overheads).  Each is one short call, as a step is: on a shared machine a long call
+  overheads), timed in the same rounds (the median of the paired differences).  Each is one short call, as a step is: on a shared machine a long call
   is more often preempted;
 - pytorch: a matrix product for compute, a matrix-vector product over as many bytes of
   weights as the model has for bandwidth, and one-element additions for the
@@ -141,6 +141,33 @@ def _medians(fns: Sequence[Callable[[], object]], repeats: int) -> list[float]:
     return [float(np.median(seconds)) for seconds in times]
 
 
+def _excess_seconds(fn: Callable[[], object], baseline: Callable[[], object], repeats: int, attempts: int = 4) -> float:
+    """Median over rounds of the seconds ``fn`` takes beyond ``baseline``, the two called
+    in turn in each round so that a change in the machine's load affects both alike.
+    A busy machine can make the median difference of a short call non-positive; the
+    measurement is then repeated (up to ``attempts`` times, twice as many rounds each
+    time) rather than returned as a negative time.
+
+    Raises:
+        RuntimeError: when no attempt measured a positive difference.
+    """
+    for _ in range(attempts):
+        times: list[tuple[float, float]] = []
+        for round_ in range(WARMUP + repeats):
+            started = time.perf_counter()
+            fn()
+            middle = time.perf_counter()
+            baseline()
+            if round_ >= WARMUP:
+                times.append((middle - started, time.perf_counter() - middle))
+        excess = float(np.median([a - b for a, b in times]))
+        if excess > 0:
+            return excess
+        repeats *= 2
+    raise RuntimeError("calibration failed: the machine is too busy to time a short call against its baseline; "
+                       "rerun when it is quieter")
+
+
 @lru_cache(maxsize=None)
 def _host_numbers(threads: int, weight_bytes: int) -> tuple[float, float, float]:
     """(FLOP/s, bytes/s, seconds per aten operator) of eager PyTorch on this machine at
@@ -198,6 +225,7 @@ def _ort_profile(threads: int, weight_bytes: int) -> DeviceProfile:
     one, chain, fan = _medians([_neg_chain(1, threads), _neg_chain(1 + CHAIN, threads), _neg_fan(1 + FAN, threads)],
                                301)
     node = (chain - one) / CHAIN
+    baseline = _neg_chain(1, threads)
     tensor = (fan - one - FAN * node) / (2 * FAN)
     rng = np.random.default_rng(0)
 
@@ -208,7 +236,7 @@ def _ort_profile(threads: int, weight_bytes: int) -> DeviceProfile:
         overheads' code, as a step's weights cost it too."""
         weight = {"w": rng.standard_normal((side, side)).astype(np.float32)}
         product = _ort_run([helper.make_node("MatMul", ["x", "w"], ["y"])], {"x": (rows, side)}, ["y"], threads, weight)
-        return _medians([product], repeats)[0] - one
+        return _excess_seconds(product, baseline, repeats)
 
     side = round(math.sqrt(max(weight_bytes, MIN_WEIGHT_BYTES) / 4))  # a square fp32 matrix of the model's size
     return DeviceProfile("host", threads, 2 * MATRIX**3 / product_seconds(MATRIX, MATRIX, 101),

@@ -5,6 +5,7 @@ records the cost of a deployable method and the leaderboard shows it."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,11 @@ def test_int8_layers_are_counted_by_formula_and_by_their_stored_weights():
     assert int8.nonzero_params <= int8.params
     matrices = 4 * h * e + 4 * h * h + v * h  # weight_ih, weight_hh, softmax layer: int8, one scale each
     assert int8.bytes_int8 == matrices + 3 * 4 + 4 * (v * e + 2 * 4 * h + v)  # fp32 embedding and biases
+
+
+def test_a_calibration_times_against_its_baseline_and_never_returns_a_negative_time():
+    from benchmark.cost.estimate import _excess_seconds
+
+    assert 0.5e-3 < _excess_seconds(lambda: time.sleep(1e-3), lambda: None, 5) < 0.1
+    with pytest.raises(RuntimeError, match="too busy"):
+        _excess_seconds(lambda: None, lambda: time.sleep(1e-4), 3, attempts=2)
