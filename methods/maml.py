@@ -9,54 +9,98 @@ support set lower the NLL of the query songs::
 
 ``maml`` differentiates through the inner steps (second order), ``fomaml`` treats
 the inner gradients as constants (first order), ``metasgd`` learns α (Li et al.,
-2017).  All of it is written with ``torch.func``: ``grad`` for inner and meta
-gradients, ``vmap`` over the tasks of a meta-batch (and over episodes at test
-time) -- no per-task model clones.  A meta-step costs several LSTM passes, so
-meta-training runs ``budget.steps // 4`` meta-steps.  Songs are cropped to ``task_tokens`` tokens in
-the inner loop, both in meta-training and when adapting at test time; query songs
-are scored in full.
+2017).
+
+The meta-gradient (`meta_gradient`) is the chain rule through the inner steps written
+out below: gradients of each task's NLL come from autograd through PyTorch's fused
+LSTM kernel, and the Hessian-vector products of second order from forward-mode
+derivatives of a hand-written backward pass (`benchmark.nn.task_lstm`), so no
+autograd graph through the inner steps is ever built.  A
+meta-step costs several LSTM passes, so meta-training runs ``budget.steps // 4``
+meta-steps.  Songs are cropped to ``task_tokens`` tokens in the inner loop, both in
+meta-training and when adapting at test time; query songs are scored in full.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 from torch import nn
-from torch.func import grad, grad_and_value, vmap
 
 from baselines.lstm import LSTMAdapted, LSTMBaseline
 from benchmark.contract.methods import register_method
 from benchmark.contract.protocol import Budget, MetaTrainData
-from benchmark.nn.functional_lstm import Params, lm_nll
 from benchmark.nn.sequence import LSTMLM, pad_batch
+from benchmark.nn.task_lstm import (
+    Params,
+    hessian_vector_products,
+    nll_and_grads,
+    nll_per_task,
+    task_params,
+)
 from benchmark.scoring.nll import mean_nats_per_token, score_episodes
 from benchmark.training.loop import train_loop
 from episodes.types import Item
 
+ADAPT_CHUNK = 16  # episodes adapted together at test time (bounds the memory of one batch)
 
-def inner_adapt(params: Params, alphas: Params, support: torch.Tensor, steps: int, first_order: bool) -> Params:
-    """``steps`` gradient steps on one task's support batch ``(K, T)``."""
+
+def inner_adapt(params: Params, alphas: Params, supports: torch.Tensor, steps: int) -> tuple[list[Params], list[Params]]:
+    """``steps`` gradient steps ``θ ← θ − α ⊙ ∇θ NLL(S_m; θ)`` from the shared ``params``
+    (unbatched) on each task's support batch, ``supports`` ``(M, K, T)``.  Returns the
+    weights before each step and after the last (``steps + 1`` sets, the first shared,
+    each tensor ``(1, ...)``, the rest ``(M, ...)``) and the support gradients of each
+    step (``(M, ...)``)."""
+    weights, grads = [task_params(params, 1)], []
     for _ in range(steps):
-        grads = grad(lm_nll)(params, support)
-        if first_order:
-            grads = {k: g.detach() for k, g in grads.items()}
-        params = {k: p - alphas[k] * grads[k] for k, p in params.items()}
-    return params
+        _, g = nll_and_grads(weights[-1], supports)
+        grads.append(g)
+        weights.append({k: w - alphas[k] * g[k] for k, w in weights[-1].items()})
+    return weights, grads
 
 
-def meta_loss(
-    params: Params, alphas: Params, supports: torch.Tensor, queries: torch.Tensor, steps: int, first_order: bool
-) -> torch.Tensor:
+def meta_loss(params: Params, alphas: Params, supports: torch.Tensor, queries: torch.Tensor, steps: int) -> torch.Tensor:
     """Mean query NLL after adaptation over a meta-batch: supports ``(M, K, T_s)``,
-    queries ``(M, Q, T_q)``."""
+    queries ``(M, Q, T_q)`` (the function `meta_gradient` differentiates)."""
+    weights, _ = inner_adapt(params, alphas, supports, steps)
+    return nll_per_task(weights[-1], queries).mean()
 
-    def task(support: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
-        return lm_nll(inner_adapt(params, alphas, support, steps, first_order), query)
 
-    return vmap(task)(supports, queries).mean()
+@dataclass(frozen=True)
+class MetaGradient:
+    """`meta_loss` and its gradients with respect to θ and α (each shaped as its input)."""
+
+    loss: torch.Tensor
+    params: Params
+    alphas: Params
+
+
+def meta_gradient(params: Params, alphas: Params, supports: torch.Tensor, queries: torch.Tensor, steps: int,
+                  first_order: bool) -> MetaGradient:
+    """The gradient of `meta_loss` by reverse accumulation through the inner steps
+    ``θ_{k+1} = θ_k − α ⊙ g_k``: with ``v = ∂loss/∂θ_{k+1}`` per task,
+
+        ∂loss/∂α  += −g_k ⊙ v,        ∂loss/∂θ_k = v − H_k (α ⊙ v)
+
+    where ``H_k`` is the Hessian of the support NLL at ``θ_k`` (second order; first
+    order drops the ``H_k`` term, treating ``g_k`` as constant).  ``H_k (α ⊙ v)`` is the
+    forward-mode derivative of the support gradient in the direction ``α ⊙ v``."""
+    tasks = supports.shape[0]
+    weights, grads = inner_adapt(params, alphas, supports, steps)
+    query_nll, v = nll_and_grads(weights[-1], queries)  # v: (M, ...), each task's own gradient
+    d_alphas = {k: torch.zeros_like(a) for k, a in alphas.items()}
+    for k in reversed(range(steps)):
+        for name, a in alphas.items():
+            d_alphas[name] = d_alphas[name] - (grads[k][name] * v[name]).mean(0).sum_to_size(a.shape)
+        if not first_order:
+            at = {n: w.expand(tasks, *w.shape[1:]).contiguous() for n, w in weights[k].items()}  # one set per task
+            hvp = hessian_vector_products(at, supports, {n: alphas[n] * v[n] for n in v})
+            v = {n: v[n] - hvp[n] for n in v}
+    return MetaGradient(query_nll.mean(), {n: g.mean(0) for n, g in v.items()}, d_alphas)
 
 
 def crop_batch(items_per_task: Sequence[Sequence[Item]], tokens: int | None) -> torch.Tensor:
@@ -130,15 +174,13 @@ class MAML(LSTMBaseline):
             queries = crop_batch([e.query for e in episodes], self.task_tokens)  # (M, Q, T)
             params = {k: v.detach() for k, v in learner.lm.named_parameters()}
             alphas = {k: v.detach() for k, v in learner.alpha_dict().items()}
-            grads, loss = grad_and_value(meta_loss, argnums=(0, 1))(
-                params, alphas, supports, queries, self.inner_steps, self.first_order
-            )
+            meta = meta_gradient(params, alphas, supports, queries, self.inner_steps, self.first_order)
             for name, p in learner.lm.named_parameters():
-                p.grad = grads[0][name]
+                p.grad = meta.params[name]
             if self.learn_alpha:
                 for name, p in learner.alpha_dict().items():
-                    p.grad = grads[1][name]
-            return loss.detach()
+                    p.grad = meta.alphas[name]
+            return meta.loss
 
         def val_fn() -> float:
             self.alphas = learner.alpha_dict()
@@ -155,19 +197,21 @@ class MAML(LSTMBaseline):
         return self.adapt_many([support])[0]
 
     def adapt_many(self, supports: Sequence[Sequence[Item]]) -> list[LSTMAdapted]:
-        """Adapt to every support set at once (``vmap`` over episodes)."""
+        """Adapt to many support sets together (`ADAPT_CHUNK` episodes at a time, as the
+        tasks of one batch; support sets of different sizes apart)."""
         model = self._model()
         if not supports or not supports[0]:
             return [LSTMAdapted(model, None) for _ in supports]
         if len({len(s) for s in supports}) != 1:
             return [self.adapt_many([s])[0] for s in supports]
-        batch = crop_batch(supports, self.task_tokens)  # (E, K, T)
+        if len(supports) > ADAPT_CHUNK:
+            return [a for i in range(0, len(supports), ADAPT_CHUNK) for a in self.adapt_many(supports[i:i + ADAPT_CHUNK])]
         alphas = self.alphas or {k: torch.tensor(self.inner_lr) for k in self.params()}
-        adapted = vmap(lambda s: inner_adapt(self.params(), alphas, s, self.inner_steps, True))(batch)
+        weights, _ = inner_adapt(self.params(), alphas, crop_batch(supports, self.task_tokens), self.inner_steps)
         out = []
         for e in range(len(supports)):
             lm = copy.deepcopy(model)
-            lm.load_state_dict({k: v[e].detach() for k, v in adapted.items()})
+            lm.load_state_dict({k: v[min(e, len(v) - 1)] for k, v in weights[-1].items()})
             lm.requires_grad_(False)
             out.append(LSTMAdapted(lm, None))
         return out

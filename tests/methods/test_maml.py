@@ -1,30 +1,52 @@
-"""MAML family: the functional LSTM, meta-gradients against finite differences."""
+"""MAML family: the task-batched LSTM against the module and autograd, meta-gradients
+against finite differences and autograd."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from torch.func import grad
 
-from benchmark.nn.functional_lstm import lm_nll, lstm_logits
 from benchmark.nn.sequence import LSTMLM, LSTMConfig
-from methods.maml import inner_adapt, meta_loss
+from benchmark.nn.task_lstm import (
+    _stepwise_grads,
+    nll_and_grads,
+    nll_per_task,
+    task_params,
+)
+from episodes.tokens import PAD
+from methods.maml import inner_adapt, meta_gradient, meta_loss
 
 
-def tiny(dtype=torch.float64):
+def tiny(dtype=torch.float64, tokens=6):
     torch.manual_seed(0)
     lm = LSTMLM(LSTMConfig(vocab=9, emb=3, hidden=4, dropout=0.0)).to(dtype).eval()
     params = {k: v.detach() for k, v in lm.named_parameters()}
-    tasks = torch.randint(3, 9, (2, 5, 6))  # 2 tasks x (3 support + 2 query songs) x 6 tokens
-    tasks[0, 1, 4:] = 0  # some padding
+    tasks = torch.randint(3, 9, (2, 5, tokens))  # 2 tasks x (3 support + 2 query songs) x tokens
+    tasks[0, 1, tokens - 2:] = PAD  # some padding
     return lm, params, tasks[:, :3], tasks[:, 3:]
 
 
-def test_functional_lstm_matches_the_module():
+def test_task_lstm_nll_is_the_modules():
     lm, params, support, _ = tiny()
-    logits, _ = lm(support[0])
-    assert torch.allclose(lstm_logits(params, support[0]), logits, atol=1e-10)
+    logits, _ = lm(support[0][:, :-1])
+    targets = support[0][:, 1:]
+    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=PAD)
+    assert torch.allclose(nll_per_task(task_params(params, 2), support)[0], nll, atol=1e-12)
+
+
+@pytest.mark.parametrize("tokens", [6, 3])  # the input term per vocabulary word, and per token
+@pytest.mark.parametrize("tasks", [1, 2])  # one weight set for both tasks, and one each
+def test_gradients_are_autograds_and_the_hand_written_ones_too(tokens, tasks):
+    _, params, support, _ = tiny(tokens=tokens)
+    w = {k: v.clone().requires_grad_() for k, v in task_params(params, 2).items()}
+    expected = torch.autograd.grad(nll_per_task(w, support).sum(), list(w.values()))
+    nll, grads = nll_and_grads(task_params(params, tasks), support)
+    stepwise = _stepwise_grads(task_params(params, 2), support)
+    assert torch.allclose(nll, nll_per_task(w, support))
+    for (name, _), e in zip(w.items(), expected):
+        assert grads[name].shape == e.shape and torch.allclose(grads[name], e, atol=1e-12), name
+        assert torch.allclose(stepwise[name], e, atol=1e-12), name
 
 
 def finite_difference(fn, params, name, index, eps=1e-6):
@@ -36,37 +58,58 @@ def finite_difference(fn, params, name, index, eps=1e-6):
 
 
 @pytest.mark.parametrize("steps", [1, 2])
-def test_second_order_meta_gradient_matches_finite_differences(steps):
+def test_second_order_meta_gradient_matches_finite_differences_and_autograd(steps):
     _, params, support, query = tiny()
     alphas = {k: torch.tensor(0.5, dtype=torch.float64) for k in params}
-    fn = lambda p: meta_loss(p, alphas, support, query, steps, False)  # noqa: E731
-    g = grad(fn)(params)
+    fn = lambda p: meta_loss(p, alphas, support, query, steps)  # noqa: E731
+    g = meta_gradient(params, alphas, support, query, steps, first_order=False)
+    assert torch.allclose(g.loss, fn(params))
     rng = np.random.default_rng(0)
     for name in ("lstm.weight_hh_l0", "embed.weight", "out.bias", "lstm.bias_ih_l0"):
         for index in rng.integers(params[name].numel(), size=3):
-            assert np.isclose(g[name].view(-1)[index].item(), finite_difference(fn, params, name, int(index)),
+            assert np.isclose(g.params[name].view(-1)[index].item(), finite_difference(fn, params, name, int(index)),
                               rtol=1e-5, atol=1e-8)
+    # The clone-and-step pattern (autograd through the inner steps) agrees everywhere.
+    live = {k: v.clone().requires_grad_() for k, v in params.items()}
+    expected = torch.autograd.grad(clone_and_step_meta_loss(live, alphas, support, query, steps), list(live.values()))
+    assert all(torch.allclose(g.params[k], e, atol=1e-12) for k, e in zip(live, expected))
+
+
+def clone_and_step_meta_loss(params, alphas, support, query, steps):
+    """`meta_loss` built as learn2learn builds it: per task, inner steps through autograd
+    with ``create_graph=True``, so that backward through it gives second-order MAML."""
+    total = 0.0
+    for m in range(support.shape[0]):
+        fast = dict(params)
+        for _ in range(steps):
+            loss = nll_per_task(task_params(fast, 1), support[m:m + 1]).sum()
+            grads = torch.autograd.grad(loss, list(fast.values()), create_graph=True)
+            fast = {k: p - alphas[k] * g for (k, p), g in zip(fast.items(), grads)}
+        total = total + nll_per_task(task_params(fast, 1), query[m:m + 1]).sum() / support.shape[0]
+    return total
 
 
 def test_first_order_gradient_is_the_query_gradient_at_adapted_weights():
     _, params, support, query = tiny()
     alphas = {k: torch.tensor(0.5, dtype=torch.float64) for k in params}
-    g = grad(lambda p: meta_loss(p, alphas, support, query, 1, True))(params)
+    g = meta_gradient(params, alphas, support, query, 1, first_order=True)
     expected = {k: torch.zeros_like(v) for k, v in params.items()}
     for t in range(2):
-        adapted = inner_adapt(params, alphas, support[t], 1, True)
-        for k, v in grad(lm_nll)(adapted, query[t]).items():
+        adapted = {k: v[t].clone().requires_grad_() for k, v in inner_adapt(params, alphas, support, 1)[0][-1].items()}
+        loss = nll_per_task(task_params(adapted, 1), query[t:t + 1]).sum()
+        for k, v in zip(adapted, torch.autograd.grad(loss, list(adapted.values()))):
             expected[k] += v / 2
-    assert all(torch.allclose(g[k], expected[k], atol=1e-12) for k in params)
+    assert all(torch.allclose(g.params[k], expected[k], atol=1e-12) for k in params)
 
 
 def test_metasgd_learning_rate_gradient_matches_finite_differences():
     _, params, support, query = tiny()
     alphas = {k: torch.full_like(v, 0.3) for k, v in params.items()}
-    fn = lambda a: meta_loss(params, a, support, query, 1, False)  # noqa: E731
-    g = grad(fn)(alphas)
+    fn = lambda a: meta_loss(params, a, support, query, 1)  # noqa: E731
+    g = meta_gradient(params, alphas, support, query, 1, first_order=False)
     for name in ("lstm.weight_ih_l0", "out.weight"):
-        assert np.isclose(g[name].view(-1)[2].item(), finite_difference(fn, alphas, name, 2), rtol=1e-5, atol=1e-9)
+        assert np.isclose(g.alphas[name].view(-1)[2].item(), finite_difference(fn, alphas, name, 2),
+                          rtol=1e-5, atol=1e-9)
 
 
 def test_meta_training_runs_and_adaptation_is_per_episode(track, tmp_path):
