@@ -15,9 +15,8 @@ The meta-gradient (`meta_gradient`) is the chain rule through the inner steps wr
 out below: gradients of each task's NLL come from autograd through PyTorch's fused
 LSTM kernel, and the Hessian-vector products of second order from forward-mode
 derivatives of a hand-written backward pass (`benchmark.nn.task_lstm`), so no
-autograd graph through the inner steps is ever built.  A
-meta-step costs several LSTM passes, so meta-training runs ``budget.steps // 4``
-meta-steps.  Songs are cropped to ``task_tokens`` tokens in the inner loop, both in
+autograd graph through the inner steps is ever built.  A meta-step costs several LSTM
+passes, so meta-training runs ``budget.steps // 4`` meta-steps.  Songs are cropped to ``task_tokens`` tokens in the inner loop, both in
 meta-training and when adapting at test time; query songs are scored in full.
 """
 
@@ -46,7 +45,7 @@ from benchmark.scoring.nll import mean_nats_per_token, score_episodes
 from benchmark.training.loop import train_loop
 from episodes.types import Item
 
-ADAPT_CHUNK = 16  # episodes adapted together at test time (bounds the memory of one batch)
+ADAPT_CHUNK = 16  # episodes adapted together at test time (bounds the memory their adapted weights take)
 
 
 def inner_adapt(params: Params, alphas: Params, supports: torch.Tensor, steps: int) -> tuple[list[Params], list[Params]]:
