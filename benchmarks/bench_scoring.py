@@ -6,7 +6,7 @@ Scores the query songs of the first ``--episodes`` ``midi/music21`` test episode
 corpus is built on first use) with a ``small`` ``lstm`` of random weights (the cost of
 scoring does not depend on the weights) through `benchmark.nn.sequence.score_sequences`,
 the function every LSTM-based method scores with, and times a square fp32 matrix
-product of the same thread count.  Prints the median GEMM GFLOP/s (the roofline), the
+product of the same thread count before each scoring pass.  Prints the median GEMM GFLOP/s (the roofline), the
 scoring throughput in tokens/s and useful GFLOP/s (the network's multiply-adds per
 scored token, padding not counted), and their ratio.
 """
@@ -14,6 +14,7 @@ scored token, padding not counted), and their ratio.
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import torch
 from timing import median_seconds
@@ -45,13 +46,19 @@ def main() -> None:
              for it in track.episode(spec).query]
     model = LSTMLM(LSTMConfig(VOCAB_SIZE, **LSTM_SIZES["small"])).eval()
     a, b = torch.randn(GEMM_SIDE, GEMM_SIDE), torch.randn(GEMM_SIDE, GEMM_SIDE)
-    gemm = 2 * GEMM_SIDE**3 / median_seconds(lambda: a @ b, 10) / 1e9
-    seconds = median_seconds(lambda: score_sequences(model, songs), args.repeats)
+    score_sequences(model, songs[:64])  # warm-up
+    gemm_seconds, seconds = [], []
+    for _ in range(args.repeats):  # interleaved, so that a change in the machine's load affects both alike
+        gemm_seconds.append(median_seconds(lambda: a @ b, 5))
+        seconds.append(median_seconds(lambda: score_sequences(model, songs), 1, warmup=False))
+    gemm = 2 * GEMM_SIDE**3 / statistics.median(gemm_seconds) / 1e9
+    seconds = statistics.median(seconds)
     tokens = sum(len(s) - 1 for s in songs)
     scoring = tokens * flops_per_token(model.cfg) / seconds / 1e9
     print(f"bench_scoring: {len(songs)} query songs of {args.episodes} midi/music21 test episodes, {tokens:,} tokens, "
           f"LSTM {model.cfg.emb}/{model.cfg.hidden}, vocabulary {model.cfg.vocab}, {args.threads} threads")
-    print(f"  GEMM {GEMM_SIDE}x{GEMM_SIDE} fp32: {gemm:6.1f} GFLOP/s (median of 10)")
+    print(f"  GEMM {GEMM_SIDE}x{GEMM_SIDE} fp32: {gemm:6.1f} GFLOP/s (median of {args.repeats} medians of 5, "
+          "each timed just before a scoring pass)")
     print(f"  LSTM scoring: {seconds:.2f} s, {tokens / seconds:,.0f} tokens/s, "
           f"{flops_per_token(model.cfg) / 1e6:.2f} MFLOP/token, {scoring:6.1f} GFLOP/s (median of {args.repeats})")
     print(f"  scoring / GEMM roofline: {scoring / gemm:.0%}")
