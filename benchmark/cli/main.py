@@ -410,6 +410,7 @@ def cmd_sparsity(args: argparse.Namespace) -> int:
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
+    from benchmark.run.durations import run_estimate
     from benchmark.run.runner import evaluate
     from episodes.sources.fortunes import DEFAULT_ROOT
     from leaderboard.aggregate import leaderboard_rows
@@ -435,6 +436,8 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         print(f"    training and scoring {len(baselines)} baselines (budget 'quick') on the first "
               f"{args.episodes} of the {track.spec.n_test} fixed test episodes, K={track.spec.shots}")
         for method in baselines:
+            if estimate := run_estimate(method, name, BUDGETS["quick"], args.episodes):
+                print(f"    {estimate}")
             evaluate(method, track, shots=track.spec.shots, n_episodes=args.episodes, out=out / "results",
                      budget=BUDGETS["quick"], models=out / "models", seed=args.seed)
     print(f"[{len(names) + 1}/{len(names) + 1}] leaderboard ({args.episodes} test episodes per track; quick "

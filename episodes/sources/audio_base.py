@@ -11,6 +11,7 @@ import numpy as np
 
 from episodes.audio import read_note
 from episodes.sources.base import DataError, PieceRef, SkipItem, safe_join
+from episodes.timing import Rate
 
 
 class AudioFileSource:
@@ -18,6 +19,7 @@ class AudioFileSource:
 
     codec, dedupe, parallel = "logmel8", False, True
     dependencies = ("soundfile", "libsndfile", "torch", "torchaudio")  # reading and resampling
+    parse_rate = Rate(0.005, "note", "measured on 2 idle cores: 11 s for the 4,384 notes of audio/gm-notes")
     name: str
     version: str
     root: Path

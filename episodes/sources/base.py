@@ -31,7 +31,9 @@ class Source(Protocol):
     tokens; ``dedupe``: drop exact duplicates (same tokens) when the store is built;
     ``parallel``: parse in worker processes (off for sources held in memory);
     ``dependencies``: the libraries `read` parses with, checked before a build and
-    part of the store's key (`episodes.dependencies`; optional, default none).
+    part of the store's key (`episodes.dependencies`; optional, default none);
+    ``parse_rate``: a measured `episodes.timing.Rate` of `read` plus encoding, for the
+    estimate a build prints first (optional; without it none is printed).
     """
 
     name: str

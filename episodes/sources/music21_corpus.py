@@ -36,9 +36,14 @@ import hashlib
 import re
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from episodes.encoding import Note, canonical, quantise
 from episodes.sources.base import PieceRef, SkipItem, safe_join
+from episodes.timing import Rate
+
+if TYPE_CHECKING:
+    from music21.stream import Stream
 
 MAX_PER_ARTIST = 100
 EXCLUDED_FOLDERS = frozenset({"demos", "theoryExercises", "leadSheet"})
@@ -58,6 +63,7 @@ class Music21CorpusSource:
     version = "m21-v1"
     codec, dedupe, parallel = "midi-events", False, True
     dependencies = ("music21",)
+    parse_rate = Rate(0.068, "piece", "measured on 2 idle cores: 105 s for the 3,087 capped pieces")
 
     def __init__(self) -> None:
         import music21
@@ -97,7 +103,7 @@ class Music21CorpusSource:
         if ref.part is None:
             score = converter.parse(path, forceSource=True)  # no music21 pickle cache
         else:
-            score = converter.parse(abc_tunes(str(path))[ref.part], format="abc")
+            score = parse_abc(abc_tunes(str(path))[ref.part])
         return score_notes(score)
 
 
@@ -146,6 +152,23 @@ def _split_abc(text: str) -> tuple[str, list[str]]:
         return "", []
     bounds = starts + [len(text)]
     return text[: starts[0]], [text[a:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def parse_abc(text: str) -> Stream:
+    """One ABC tune as a music21 score, without the beams music21's ABC reader adds
+    (``Stream.makeBeams``, notation only: it changes no onset, duration or pitch).
+    Beaming took about 30% of the time of parsing the corpus; the corpus fingerprint
+    is the same without it."""
+    from unittest import mock
+
+    from music21 import converter, stream
+
+    with mock.patch.object(stream.Stream, "makeBeams", _no_beams):
+        return converter.parse(text, format="abc")
+
+
+def _no_beams(self, **_options) -> None:
+    """Stands in for ``Stream.makeBeams`` while `parse_abc` reads a tune."""
 
 
 def score_notes(score) -> list[Note]:
