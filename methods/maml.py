@@ -16,7 +16,8 @@ out below: gradients of each task's NLL come from autograd through PyTorch's fus
 LSTM kernel, and the Hessian-vector products of second order from forward-mode
 derivatives of a hand-written backward pass (`benchmark.nn.task_lstm`), so no
 autograd graph through the inner steps is ever built.  A meta-step costs several LSTM
-passes, so meta-training runs ``budget.steps // 4`` meta-steps.  Songs are cropped to ``task_tokens`` tokens in the inner loop, both in
+passes, so meta-training runs ``meta_fraction`` (a quarter) of the budget's steps as
+meta-steps.  Songs are cropped to ``task_tokens`` tokens in the inner loop, both in
 meta-training and when adapting at test time; query songs are scored in full.
 """
 
@@ -32,6 +33,7 @@ from torch import nn
 
 from baselines.lstm import LSTMAdapted, LSTMBaseline
 from benchmark.contract.methods import register_method
+from benchmark.contract.overrides import Range
 from benchmark.contract.protocol import Budget, MetaTrainData
 from benchmark.nn.sequence import LSTMLM, pad_batch
 from benchmark.nn.task_lstm import (
@@ -118,6 +120,10 @@ class MAML(LSTMBaseline):
     version = "1"
     first_order = False
     learn_alpha = False
+    # Fitted variants, e.g. fomaml[inner_steps=3,inner_lr=0.3,meta_fraction=1.0] (four times the meta-steps);
+    # benchmarks/meta_learning_gain.py compares them.
+    train_settings = {"inner_steps": Range(1, 20), "inner_lr": Range(0, low_open=True),
+                      "meta_fraction": Range(0, 100, low_open=True)}
 
     def __init__(
         self,
@@ -127,11 +133,13 @@ class MAML(LSTMBaseline):
         meta_batch: int = 4,
         task_tokens: int = 128,
         query_songs: int = 2,
+        meta_fraction: float = 0.25,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.inner_steps, self.inner_lr, self.meta_lr = inner_steps, inner_lr, meta_lr
         self.meta_batch, self.task_tokens, self.query_songs = meta_batch, task_tokens, query_songs
+        self.meta_fraction = meta_fraction
         self.alphas: Params = {}
 
     def init_args(self) -> dict[str, Any]:
@@ -143,6 +151,7 @@ class MAML(LSTMBaseline):
             "meta_batch": self.meta_batch,
             "task_tokens": self.task_tokens,
             "query_songs": self.query_songs,
+            "meta_fraction": self.meta_fraction,
             "first_order": self.first_order,
             "learn_alpha": self.learn_alpha,
         }
@@ -185,11 +194,13 @@ class MAML(LSTMBaseline):
             self.alphas = learner.alpha_dict()
             return mean_nats_per_token(score_episodes(self, val))
 
-        log = train_loop(learner, opt, step_fn, val_fn, steps=budget.steps // 4, val_every=max(1, budget.val_every // 4),
+        meta_steps = max(1, int(budget.steps * self.meta_fraction))
+        log = train_loop(learner, opt, step_fn, val_fn, steps=meta_steps,
+                         val_every=max(1, int(budget.val_every * self.meta_fraction)),
                          logdir=logdir, desc=f"meta-train {self.name}")
         self.model = learner.lm
         self.alphas = {k: v.detach().clone() for k, v in learner.alpha_dict().items()}
-        self.train_log = {**log.to_dict(), "base": "lstm", "meta_steps": budget.steps // 4}
+        self.train_log = {**log.to_dict(), "base": "lstm", "meta_steps": meta_steps}
 
     # ----- adaptation ----------------------------------------------------------
     def adapt(self, support: Sequence[Item]) -> LSTMAdapted:

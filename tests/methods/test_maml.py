@@ -130,3 +130,16 @@ def test_meta_training_runs_and_adaptation_is_per_episode(track, tmp_path):
     assert all(torch.equal(v, method.model.state_dict()[k]) for k, v in before.items())
     zero_shot = method.adapt([]).log_prob(episodes[0].query)
     assert not np.allclose(zero_shot, -np.array(single[0].nll_nats))
+
+
+def test_meta_training_length_and_inner_steps_are_training_settings(track, tmp_path):
+    from benchmark.contract.protocol import Budget
+    from benchmark.run.runner import fit_or_load
+
+    budget = Budget("test", steps=8, batch_size=4, val_every=8, val_episodes=2, size="small")
+    method, meta = fit_or_load("fomaml[inner_steps=2,inner_lr=0.3,meta_fraction=0.5]", track, budget=budget,
+                               models=tmp_path, seed=0, log=lambda m: None)
+    assert (method.inner_steps, method.inner_lr, method.meta_fraction) == (2, 0.3, 0.5)
+    assert meta["train_log"]["meta_steps"] == 4
+    assert [p.parent.parent.name for p in tmp_path.rglob("meta.json") if "fomaml" in str(p)] == [
+        "fomaml_inner_lr_0.3_inner_steps_2_meta_fraction_0.5_"]
