@@ -23,6 +23,7 @@ medians and the ratio learn2learn / FSMB.
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
 import subprocess
 import tempfile
@@ -89,7 +90,7 @@ def main() -> None:
               f"{args.peer}); FSMB only")
     else:
         print(f"  learn2learn {peer['learn2learn']}, torch {peer['torch']} (FSMB: torch {torch.__version__})")
-    double = lm.double()
+    double = copy.deepcopy(lm).double()  # the float64 check, on a copy
     for order, first_order in ORDERS.items():
         ours = statistics.median([before[order], after[order]])
         line = f"  {order:6s} order: FSMB {ours * 1000:7.0f} ms"
@@ -100,7 +101,6 @@ def main() -> None:
             line += (f" | learn2learn {theirs * 1000:7.0f} ms | FSMB {theirs / ours:5.2f}x learn2learn's speed | "
                      f"max |Δ meta-grad| (float64) {diff:.1e} {'OK' if diff <= 1e-9 else 'MISMATCH'}")
         print(line)
-    lm.float()
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from benchmark.contract.methods import make_method
+from benchmark.contract.overrides import SettingError
 from benchmark.contract.protocol import BUDGETS
 from benchmark.run.arguments import method_list
 from benchmark.run.runner import fit_or_load
@@ -56,30 +57,36 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    settings = {}  # label -> (inner steps, inner lr); every label checked before any long work
+    for steps in args.inner_steps:
+        for lr in args.inner_lrs:
+            label = f"{args.method}[inner_steps={steps},inner_lr={lr},meta_fraction={args.meta_fraction}]"
+            try:
+                make_method(label)
+            except SettingError as exc:
+                parser.error(str(exc))
+            settings[label] = int(steps), float(lr)
     track = Track.open(TRACKS[args.track], cache_dir=default_cache())
     budget = BUDGETS["full"]
     lstm, _ = fit_or_load("lstm", track, budget=budget, models=args.models, seed=args.seed)
     val = [track.episode(s) for s in track.manifest("val").episodes[: args.val_episodes]]
-    rows, nll_of = [], {}
-    for steps in (int(s) for s in args.inner_steps):
-        for lr in (float(x) for x in args.inner_lrs):
-            label = f"{args.method}[inner_steps={steps},inner_lr={lr},meta_fraction={args.meta_fraction}]"
-            untrained = make_method(label)
-            untrained.model, untrained.alphas = lstm.model, {}
-            trained, meta = fit_or_load(label, track, budget=budget, models=args.models, seed=args.seed)
-            before, after = nats_per_token(untrained, val), nats_per_token(trained, val)
-            gain, half = mean_ci95(after - before)
-            curve = meta["train_log"]["val_curve"]
-            rows.append({"inner_steps": steps, "inner_lr": lr, "lstm_plus_inner_steps": float(before.mean()),
-                         "meta_trained": float(after.mean()), "gain": gain, "gain_ci95": half, "val_curve": curve,
-                         "train_seconds": meta.get("train_seconds")})
-            nll_of[label] = (untrained, trained)
-            print(f"{label}: lstm + inner steps {before.mean():.4f}, meta-trained {after.mean():.4f}, "
-                  f"paired {gain:+.4f} ± {half:.4f} nats/token on {len(val)} meta-val episodes", flush=True)
+    rows, methods = [], {}
+    for label, (steps, lr) in settings.items():
+        untrained = make_method(label)
+        untrained.model, untrained.alphas = lstm.model, {}
+        trained, meta = fit_or_load(label, track, budget=budget, models=args.models, seed=args.seed)
+        before, after = nats_per_token(untrained, val), nats_per_token(trained, val)
+        gain, half = mean_ci95(after - before)
+        rows.append({"label": label, "inner_steps": steps, "inner_lr": lr, "lstm_plus_inner_steps": float(before.mean()),
+                     "meta_trained": float(after.mean()), "gain": gain, "gain_ci95": half,
+                     "val_curve": meta["train_log"]["val_curve"], "train_seconds": meta.get("train_seconds")})
+        methods[label] = (untrained, trained)
+        print(f"{label}: lstm + inner steps {before.mean():.4f}, meta-trained {after.mean():.4f}, "
+              f"paired {gain:+.4f} ± {half:.4f} nats/token on {len(val)} meta-val episodes", flush=True)
     best = min(rows, key=lambda r: r["meta_trained"])
-    label = f"{args.method}[inner_steps={best['inner_steps']},inner_lr={best['inner_lr']},meta_fraction={args.meta_fraction}]"
+    label = best["label"]
     test = [track.episode(s) for s in track.manifest("test").episodes[: args.test_episodes]]
-    untrained, trained = nll_of[label]
+    untrained, trained = methods[label]
     before, after = nats_per_token(untrained, test), nats_per_token(trained, test)
     gain, half = mean_ci95(after - before)
     meta_steps = int(budget.steps * args.meta_fraction)
