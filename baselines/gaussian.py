@@ -178,6 +178,7 @@ class PPCASupport(GaussianSupport):
         """The leading principal directions and eigenvalues of the meta-train
         covariance (randomised SVD, seeded), and its trace."""
         torch.manual_seed(0)
+        # on the CPU whatever the run's device: the SVD's random draws are then the CPU generator's
         centred = torch.from_numpy((x - x.mean(0)).astype(np.float32))
         _, sv, v = torch.svd_lowrank(centred, q=min(max(RANK_GRID) + 16, *centred.shape), niter=4)
         self.state["eigvals"] = (sv[: max(RANK_GRID)].double() ** 2 / len(x)).numpy()  # (max rank,), descending

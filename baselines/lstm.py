@@ -68,6 +68,7 @@ class LSTMBaseline(NeuralMethod):
 
     name = "lstm"
     version = "1"
+    data_parallel = True  # under torchrun each rank computes its rows' share of a step's loss (lm_loss)
     net_cls = LSTMLM
     config_cls = LSTMConfig
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from benchmark.contract.device import to_run_device
 from benchmark.contract.methods import register_method
 from benchmark.contract.overrides import Range
 from benchmark.nn.sequence import LSTMLM, pad_batch
@@ -50,7 +51,7 @@ def cache_token_nll_grid(
     """Per-token NLL (nats) of one song under the cache model at every (θ, λ), shape
     ``(len(thetas), len(lams), len(tokens) - 1)``: the LSTM pass and the similarities
     ``h_t · h_i`` are computed once; θ only rescales them, λ only re-mixes."""
-    x = torch.from_numpy(tokens.astype(np.int64))  # (T,)
+    x = to_run_device(tokens.astype(np.int64))  # (T,)
     h, _ = model.hidden(x[None, :-1])
     h = h[0]  # (T-1, H)
     y = x[1:]  # (T-1,) targets
@@ -71,7 +72,7 @@ def cache_token_nll_grid(
         has_cache = torch.isfinite(log_norm)
         for j, lam in enumerate(lams):
             mix = torch.logaddexp(math.log1p(-lam) + log_p_lstm, math.log(lam) + log_p_cache)
-            out[i, j] = (-torch.where(has_cache, mix, log_p_lstm)).double().numpy()
+            out[i, j] = (-torch.where(has_cache, mix, log_p_lstm)).double().cpu().numpy()
     return out
 
 

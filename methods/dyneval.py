@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from benchmark.contract.device import to_run_device
 from benchmark.contract.methods import register_method
 from benchmark.contract.overrides import Range
 from benchmark.nn.sequence import LSTMLM, LSTMState, token_nll
@@ -33,7 +34,7 @@ def dynamic_pass(
 ) -> np.ndarray:
     """Score ``tokens`` (one song, BOS first) segment by segment, updating ``model`` in
     place after each segment.  Returns per-token NLL in nats, shape ``(len(tokens) - 1,)``."""
-    x = torch.from_numpy(tokens.astype(np.int64))[None]  # (1, T)
+    x = to_run_device(tokens.astype(np.int64))[None]  # (1, T)
     params = list(model.parameters())
     state: LSTMState | None = None
     out = []
@@ -42,7 +43,7 @@ def dynamic_pass(
         tgt = x[:, start + 1 : start + segment + 1]  # (1, S') targets, S' <= S
         logits, new_state = model(inp[:, : tgt.shape[1]], state)
         nll = token_nll(logits, tgt)[0]  # (S',) -- scored before any update on them
-        out.append(nll.detach().numpy())
+        out.append(nll.detach().cpu().numpy())
         grads = torch.autograd.grad(nll.sum(), params)
         with torch.no_grad():
             for p, g, a in zip(params, grads, anchor):

@@ -11,7 +11,8 @@ It is deprecated in favour of torchao, which has no LSTM path, and ONNX Runtime'
 reorders the gate weights with Slice/Concat at run time, so ORT only stores them as
 int8 and dequantises them every step: 2.07 MB -> 1.73 MB, no DynamicQuantizeLSTM),
 so torch's dynamic quantisation is used; its deprecation warnings are silenced here
-(`quantised`).
+(`quantised`).  Its kernels are CPU ones (fbgemm, qnnpack): the int8 network is a CPU
+copy, and it scores and samples on the CPU whatever the run's device (`on_cpu`).
 
 Only the fp32 weights are fitted state (``self.model``, the ``lstm``'s, saved by
 `save`); quantisation is deterministic from them, so `fit` and `load` build the same
@@ -29,6 +30,7 @@ host), no batching.  Sampling, likewise, draws each song on its own.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar, Sequence, TypeVar
@@ -39,8 +41,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from baselines.lstm import LSTMBaseline
+from benchmark.contract.device import to_run_device
 from benchmark.contract.methods import register_method
 from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.cost.counting import on_cpu
 from benchmark.cost.steps import StreamingLSTM
 from benchmark.nn.sequence import LSTMLM, sample_lstm
 from benchmark.training.state import require_fitted
@@ -50,13 +54,15 @@ from methods.pretrained import TokenwiseAdapted
 M = TypeVar("M", bound=nn.Module)
 
 
+@on_cpu()
 def quantised(model: M) -> M:
     """An int8 copy of ``model`` (torch dynamic quantisation of its ``nn.LSTM`` and
-    ``nn.Linear`` layers; see the module docstring), in eval mode; ``model`` is left
-    unchanged."""
+    ``nn.Linear`` layers; see the module docstring) on the CPU, in eval mode; ``model``
+    is left unchanged."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torch.ao.quantization -> torchao, which has no LSTM
-        out = torch.ao.quantization.quantize_dynamic(model, {nn.LSTM, nn.Linear}, dtype=torch.qint8)
+        out = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu(), {nn.LSTM, nn.Linear},
+                                                     dtype=torch.qint8, inplace=True)
     return out.eval()
 
 
@@ -65,25 +71,28 @@ def streamed_token_nll(step: StreamingLSTM, tokens: np.ndarray) -> np.ndarray:
     """Per-token NLL in nats, shape ``(len(tokens) - 1,)``, of one song (``BOS ... EOS``,
     at least two tokens) fed to ``step`` one token at a time from the zero state."""
     cfg = step.model.cfg
-    x = torch.from_numpy(tokens.astype(np.int64))[None]  # (1, T)
+    x = to_run_device(tokens.astype(np.int64))[None]  # (1, T)
     h, c = (torch.zeros(cfg.layers, 1, cfg.hidden) for _ in range(2))
     logits = []
     for t in range(x.shape[1] - 1):
         out, h, c = step(x[:, t : t + 1], h, c)  # (1, V)
         logits.append(out)
-    return F.cross_entropy(torch.cat(logits), x[0, 1:], reduction="none").double().numpy()
+    return F.cross_entropy(torch.cat(logits), x[0, 1:], reduction="none").double().cpu().numpy()
 
 
 class Int8Adapted(TokenwiseAdapted):
-    """The int8 ``lstm`` (the support set is ignored), each song on its own, token by token."""
+    """The int8 ``lstm`` (the support set is ignored), each song on its own, token by
+    token, on the CPU."""
 
     def __init__(self, model: LSTMLM) -> None:
         self.model = model
         self.step = StreamingLSTM(model)
 
+    @on_cpu()
     def token_nll(self, item: Item) -> np.ndarray:
         return streamed_token_nll(self.step, item.tokens)
 
+    @on_cpu()
     def sample(self, n: int, *, max_len: int, generator: np.random.Generator) -> list[np.ndarray]:
         """``n`` samples, each drawn alone (batch 1, as deployed)."""
         return [s for _ in range(n) for s in sample_lstm(self.model, 1, max_len=max_len, generator=generator)]

@@ -19,6 +19,9 @@ class Levelled:
 
     removed: float
     base_method: ClassVar[str]
+    # under torchrun a trajectory is pruned and retrained by rank 0 alone (its dense base
+    # still trains data-parallel): data-parallel pruning is not tested
+    data_parallel: ClassVar[bool] = False
 
     def levels(self) -> list[float]:
         """The sweep levels on this variant's trajectory, ending at its own ``removed``."""

@@ -32,9 +32,10 @@ import torch
 from torch import nn
 
 from baselines.lstm import LSTMAdapted, LSTMBaseline
+from benchmark.contract.device import run_device
 from benchmark.contract.methods import register_method
 from benchmark.contract.overrides import Range
-from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.contract.protocol import Budget, ContractError, MetaTrainData
 from benchmark.nn.sequence import LSTMLM, pad_batch
 from benchmark.nn.task_lstm import (
     Params,
@@ -43,8 +44,9 @@ from benchmark.nn.task_lstm import (
     nll_per_task,
     task_params,
 )
-from benchmark.scoring.nll import mean_nats_per_token, score_episodes
+from benchmark.training.distributed import active_world, rank_share
 from benchmark.training.loop import train_loop
+from benchmark.training.neural import val_nats_per_token
 from episodes.types import Item
 
 ADAPT_CHUNK = 16  # episodes adapted together at test time (bounds the memory their adapted weights take)
@@ -160,13 +162,16 @@ class MAML(LSTMBaseline):
         return {k: v.detach().clone() for k, v in self.alphas.items()}
 
     def load_extra_state(self, extra: dict[str, torch.Tensor]) -> None:
-        self.alphas = dict(extra)
+        self.alphas = {k: v.to(run_device()) for k, v in extra.items()}  # loaded on the CPU; used in computation
 
     def params(self) -> Params:
         return {k: v.detach() for k, v in self._model().named_parameters()}
 
     # ----- meta-training -----------------------------------------------------
     def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
+        if active_world().size > self.meta_batch:
+            raise ContractError(f"{self.name}: {active_world().size} processes share a meta-batch of "
+                                f"{self.meta_batch} tasks; run at most {self.meta_batch} (torchrun --nproc-per-node)")
         torch.manual_seed(data.seed)
         base = data.pretrained("lstm")
         learner = MetaLearner(copy.deepcopy(base.model), self.inner_lr, learned=self.learn_alpha)
@@ -176,23 +181,25 @@ class MAML(LSTMBaseline):
         drawer = data.train_drawer(data.shots, self.query_songs)
         val = data.val_episodes(budget.val_episodes)
 
-        def step_fn(step: int) -> torch.Tensor:
-            episodes = [data.episode(drawer.draw(step * self.meta_batch + j)) for j in range(self.meta_batch)]
+        def step_fn(step: int) -> torch.Tensor:  # under torchrun: this rank's share of the meta-batch
+            tasks = rank_share(range(self.meta_batch))
+            share = len(tasks) / self.meta_batch  # of the meta-batch's mean loss and gradient
+            episodes = [data.episode(drawer.draw(step * self.meta_batch + j)) for j in tasks]
             supports = crop_batch([e.support for e in episodes], self.task_tokens)  # (M, K, T)
             queries = crop_batch([e.query for e in episodes], self.task_tokens)  # (M, Q, T)
             params = {k: v.detach() for k, v in learner.lm.named_parameters()}
             alphas = {k: v.detach() for k, v in learner.alpha_dict().items()}
             meta = meta_gradient(params, alphas, supports, queries, self.inner_steps, self.first_order)
             for name, p in learner.lm.named_parameters():
-                p.grad = meta.params[name]
+                p.grad = meta.params[name] * share
             if self.learn_alpha:
                 for name, p in learner.alpha_dict().items():
-                    p.grad = meta.alphas[name]
-            return meta.loss
+                    p.grad = meta.alphas[name] * share
+            return meta.loss * share
 
         def val_fn() -> float:
             self.alphas = learner.alpha_dict()
-            return mean_nats_per_token(score_episodes(self, val))
+            return val_nats_per_token(self, val)
 
         meta_steps = max(1, int(budget.steps * self.meta_fraction))
         log = train_loop(learner, opt, step_fn, val_fn, steps=meta_steps,

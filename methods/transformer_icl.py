@@ -35,7 +35,7 @@ import torch
 
 from benchmark.contract.methods import register_method
 from benchmark.contract.protocol import Budget, MetaTrainData
-from benchmark.nn.sequence import token_nll
+from benchmark.nn.sequence import share_of_mean_nll
 from benchmark.nn.transformer import (
     TRANSFORMER_SIZES,
     TransformerConfig,
@@ -45,7 +45,6 @@ from benchmark.nn.transformer import (
     score_windows,
 )
 from benchmark.training.neural import NeuralMethod, episode_batches
-from episodes.tokens import PAD
 from episodes.types import Episode, Item
 
 
@@ -114,6 +113,7 @@ class TransformerICL(NeuralMethod):
     """Decoder-only transformer meta-trained on support-then-query sequences."""
 
     name = "transformer-icl"
+    data_parallel = True  # under torchrun each rank computes its rows' share of a step's loss
     version = "1"
     net_cls = TransformerLM
     config_cls = TransformerConfig
@@ -149,10 +149,8 @@ class TransformerICL(NeuralMethod):
         self.model = TransformerLM(cfg)
         batches = self.training_batches(data, budget)
 
-        def loss(step: int) -> torch.Tensor:
-            batch = batches(step)  # (B, T)
-            targets = batch[:, 1:]
-            return token_nll(self.model(batch[:, :-1]), targets).sum() / (targets != PAD).sum().clamp(min=1)
+        def loss(step: int) -> torch.Tensor:  # (this rank's share of) the batch's mean NLL
+            return share_of_mean_nll(lambda rows: self.model(rows[:, :-1]), batches(step))
 
         # linear warm-up, then cosine decay to lr / 10
         self.train_network(data, budget, logdir, loss,

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from benchmark.contract.device import to_run_device
 from benchmark.contract.methods import register_method
 from benchmark.contract.overrides import Range
 from benchmark.contract.protocol import Budget, MetaTrainData
@@ -43,8 +44,9 @@ METRIC_NOTES = 256  # meta-train notes a latent metric is fixed on after trainin
 
 
 def as_tensor(x: np.ndarray) -> torch.Tensor:
-    """``(n, D)`` float64 points -> ``(n, 64, 64)`` float32 tensor."""
-    return torch.from_numpy(x).float().reshape(-1, *SHAPE)
+    """``(n, D)`` (or ``(n, 64, 64)``) float64 points -> ``(n, 64, 64)`` float32 tensor on
+    the run's device."""
+    return to_run_device(x).float().reshape(-1, *SHAPE)
 
 
 def seeded(items: Sequence[Item]) -> torch.Generator:
@@ -77,13 +79,13 @@ class AdaptedVAE:
     @torch.no_grad()
     def log_prob(self, items: Sequence[Item]) -> np.ndarray:
         bounds = [self.net.iwae(as_tensor(dequantised([it])), self.k, seeded([it])) for it in items]
-        return discrete_log_prob(torch.cat(bounds).double().numpy(), N_DIMS)
+        return discrete_log_prob(torch.cat(bounds).double().cpu().numpy(), N_DIMS)
 
     @torch.no_grad()
     def sample(self, n: int, *, max_len: int, generator: np.random.Generator) -> list[np.ndarray]:
         g = torch.Generator().manual_seed(int(generator.integers(2**62)))
         self.sampled = self.net.sample_latents(n, g)
-        x = self.net.sample_x(self.sampled, g).reshape(n, -1).double().numpy()
+        x = self.net.sample_x(self.sampled, g).reshape(n, -1).double().cpu().numpy()
         return quantised(x, SHAPE)
 
 
@@ -143,7 +145,7 @@ class VAE(NeuralMethod):
             rng = np.random.default_rng([data.seed, step, 5])
             chosen = levels[rng.choice(len(levels), size=batch, replace=False)]
             g = torch.Generator().manual_seed(int(rng.integers(2**62)))
-            return -self.objective(self.model, torch.from_numpy(jittered(chosen, rng)).float(), g).mean() / N_DIMS
+            return -self.objective(self.model, as_tensor(jittered(chosen, rng)), g).mean() / N_DIMS
 
         final = (self.steps, self.iwae_samples)
         self.steps, self.iwae_samples = 0, VAL_IWAE_SAMPLES
@@ -185,10 +187,10 @@ class VAE(NeuralMethod):
         opt = torch.optim.Adam(net.parameters(), lr=self.adapt_lr)
         levels = np.stack([it.tokens for it in support])
         g = seeded(support)
-        rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=g)))
+        rng = np.random.default_rng(int(torch.randint(2**62, (1,), generator=g, device="cpu")))
         for _ in range(self.steps):
             opt.zero_grad(set_to_none=True)
-            (-self.objective(net, torch.from_numpy(jittered(levels, rng)).float(), g).mean() / N_DIMS).backward()
+            (-self.objective(net, as_tensor(jittered(levels, rng)), g).mean() / N_DIMS).backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
         net.eval()

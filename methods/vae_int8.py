@@ -24,7 +24,9 @@ is its decoder (``fsmb latency`` times the int8 kernel).
 
 A note is scored alone (`AdaptedVAE.log_prob`), its ``iwae_samples`` latent codes in
 one decoder call, so the latent layer's activation scale is taken over those codes:
-a note's score depends on its own seeded samples only.
+a note's score depends on its own seeded samples only.  The int8 network is a CPU copy
+(`methods.int8.quantised`: torch's int8 kernels are CPU ones), so it computes on the
+CPU whatever the run's device (`Int8AdaptedVAE`); fine-tuning stays on the run's device.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+
 from benchmark.contract.methods import register_method
 from benchmark.contract.protocol import Budget, MetaTrainData
-from benchmark.cost.counting import InferenceStep
+from benchmark.cost.counting import InferenceStep, on_cpu
 from benchmark.cost.steps import network_step
 from benchmark.nn.conv_vae import ConvVAE
 from benchmark.scoring.dequantise import dequantised
@@ -43,6 +47,18 @@ from benchmark.training.state import require_fitted
 from episodes.types import Item
 from methods.int8 import Int8Copy, quantised
 from methods.vae import IWAE_SAMPLES, VAE, AdaptedVAE, as_tensor, codes
+
+
+class Int8AdaptedVAE(AdaptedVAE):
+    """An `AdaptedVAE` of an int8 network: scores and samples on the CPU."""
+
+    @on_cpu()
+    def log_prob(self, items: Sequence[Item]) -> np.ndarray:
+        return super().log_prob(items)
+
+    @on_cpu()
+    def sample(self, n: int, *, max_len: int, generator: np.random.Generator) -> list[np.ndarray]:
+        return super().sample(n, max_len=max_len, generator=generator)
 
 
 @register_method(group="compressed")
@@ -68,13 +84,14 @@ class VAEInt8(Int8Copy, VAE):
         return {**super().hparams(), "base": self.base_method, "weights": "int8 linear layers, fp32 convolutions",
                 "activations": "int8, dynamic (linear layers)"}
 
-    def adapt(self, support: Sequence[Item]) -> AdaptedVAE:
+    def adapt(self, support: Sequence[Item]) -> Int8AdaptedVAE:
         """The ``vae``'s adaptation of the fp32 weights, then quantised (the fitted
         int8 network itself when nothing was fine-tuned)."""
         fp32 = super().adapt(support)
         net = require_fitted(self.quantised, self.name) if fp32.net is self.model else quantised(fp32.net)
-        support_codes = codes(net, as_tensor(dequantised(support))) if support else None
-        return AdaptedVAE(net, self.iwae_samples, support_codes)
+        with on_cpu():
+            support_codes = codes(net, as_tensor(dequantised(support))) if support else None
+        return Int8AdaptedVAE(net, self.iwae_samples, support_codes)
 
     def inference_step(self) -> InferenceStep | None:
         """The int8 network's decoder step."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from benchmark.calibration.jsb import add_parser as add_calibrate_jsb
+from benchmark.contract.device import DEVICE_CHOICES, DeviceError
 from benchmark.contract.methods import (
     GROUPS,
     METHODS,
@@ -42,7 +43,9 @@ from benchmark.run.arguments import (
     parse_shots,
     writable_dir,
 )
+from benchmark.run.launch import launched
 from benchmark.run.records import RecordError, safe_name
+from benchmark.training.distributed import main_first
 from episodes.dependencies import DependencyError, doctor
 from episodes.dependencies import check as check_dependencies
 from episodes.manifest import ManifestError
@@ -50,7 +53,7 @@ from episodes.sources.base import DataError
 from episodes.tracks import TRACKS, Track, default_cache, track_spec
 
 USER_ERRORS = (DataError, ManifestError, RegistryError, RecordError, SettingError, ArgumentError, DependencyError,
-               ContractError)
+               ContractError, DeviceError)
 
 
 def open_track(args: argparse.Namespace, *, build: bool = True) -> Track:
@@ -68,9 +71,9 @@ def open_track(args: argparse.Namespace, *, build: bool = True) -> Track:
         options = {"artist_from": artist_from}
     if artist_from is not None and spec.source not in ("midi-dir", "text-dir"):
         raise DataError(f"--artist-from reads artists from file names of midi/dir and lyrics/dir, not {spec.name}")
-    track = Track.open(spec, cache_dir=Path(args.cache_dir), data_dir=getattr(args, "data_dir", None),
-                       source_options=options, workers=args.workers, build=build,
-                       split_file=getattr(args, "split_file", None))
+    track = main_first(lambda: Track.open(  # under torchrun rank 0 builds, the others then open the built cache
+        spec, cache_dir=Path(args.cache_dir), data_dir=getattr(args, "data_dir", None), source_options=options,
+        workers=args.workers, build=build, split_file=getattr(args, "split_file", None)))
     if track.unlisted_warning():
         print(f"fsmb: warning: --split-file {args.split_file}: {track.unlisted_warning()}", file=sys.stderr)
     return track
@@ -490,6 +493,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--threads", type=count_type(1), default=None,
                        help="torch threads for training and scoring (default: torch's, one per core); "
                             "recorded in the run record's env.torch_threads")
+        device_arg(p, "auto")
+
+    def device_arg(p: argparse.ArgumentParser, default: str) -> None:
+        p.add_argument("--device", default=default,
+                       help=f"where methods train and score: {DEVICE_CHOICES} (auto: CUDA when available, else "
+                            "the CPU; under torchrun each process takes GPU LOCAL_RANK); recorded in the run "
+                            "record's env.device (default: %(default)s)")
 
     p = sub.add_parser("tracks", help="list tracks")
     p.add_argument("--json", action="store_true")
@@ -614,6 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print published vs reproduced NLL, the paired difference and MATCH/DIFFERS; exit 1 on DIFFERS")
     p.add_argument("--out", default="runs/reproduce", help="where the reruns are written (default: %(default)s)")
     p.add_argument("--models", default="runs/models", help="where fitted methods are kept (default: %(default)s)")
+    device_arg(p, "cpu")  # the published rows were computed on the CPU: bit-exact there
     data_args(p, track_required=False)
     p.set_defaults(func=cmd_reproduce)
     add_calibrate_jsb(sub)
@@ -643,7 +654,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(args.threads)
-        return args.func(args)
+        with launched(getattr(args, "device", "cpu")):  # a bad --device is one line, before any work
+            return args.func(args)
     except USER_ERRORS as exc:
         print(f"fsmb: error: {exc}", file=sys.stderr)
         return 2

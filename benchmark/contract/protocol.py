@@ -43,6 +43,14 @@ method, before any work: `check_method_class`, `benchmark.contract.methods.make_
    files and the bytes of any other file (`benchmark.training.identity`): two saves of
    one state must give one identity, or the method defines ``fingerprint() -> str``.
 8. Optional batched hooks (`BatchedMethod`) must agree with ``adapt``/``log_prob``.
+9. Devices (``--device``): a method computes on `benchmark.contract.device.run_device`,
+   following the rule stated in that module (torch's factory functions already create
+   tensors there; numpy arrays go through ``to_run_device``, results come back with
+   ``.cpu()``; random numbers are drawn on the CPU).  A method that uses numpy only
+   needs nothing.
+10. Processes (torchrun): a method whose ``fit`` trains data-parallel sets the class
+   attribute ``data_parallel = True`` and computes each step's loss as its rank's share
+   (`benchmark.training.distributed`); every other method is fitted by rank 0 alone.
 
 Token ids (PAD, BOS, EOS) come from `episodes.tokens`; the vocabulary size from
 ``data.vocab_size``.
@@ -207,6 +215,7 @@ def check_method_class(cls: object, label: str) -> None:
     """Check the rules of `Method` that can be checked on the class: ``cls`` is a
     class; ``name`` and ``version`` are non-empty strings; the methods of `Method`
     exist; ``modalities``, if declared, is a non-empty tuple of `MODALITIES`;
+    ``data_parallel``, if declared, a bool;
     ``eval_settings`` and ``train_settings``, if declared, map setting names to
     `benchmark.contract.overrides.Range` or ``Choice`` values.  (`make_method` then checks the
     argument-free constructor.)
@@ -228,6 +237,8 @@ def check_method_class(cls: object, label: str) -> None:
     modalities = getattr(cls, "modalities", MODALITIES)
     if not isinstance(modalities, tuple) or not modalities or not set(modalities) <= set(MODALITIES):
         raise ContractError(f"{where} 'modalities' must be a non-empty tuple of {MODALITIES} (found {modalities!r})")
+    if not isinstance(getattr(cls, "data_parallel", False), bool):
+        raise ContractError(f"{where} 'data_parallel' must be True or False (found {cls.data_parallel!r})")
     for kind in ("eval_settings", "train_settings"):
         settings = getattr(cls, kind, {})
         bad = ([k for k, r in settings.items() if not isinstance(r, (Range, Choice))] if isinstance(settings, dict)

@@ -35,8 +35,11 @@ step once on the CPU and counts:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+import contextlib
+import copy
+import functools
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Callable, Concatenate, Iterator, ParamSpec, Sequence, TypeVar
 
 import torch
 from torch import nn
@@ -44,10 +47,15 @@ from torch.ao.nn.quantized import dynamic as nnqd
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmark.contract.device import on_device
+
 QUANTISABLE = (nn.Linear, nn.LSTM, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)
 INT8_LAYERS = (nnqd.LSTM, nnqd.Linear)  # torch's dynamic-quantised layers: int8 weights, no parameters
 LSTMS = (nn.LSTM, nnqd.LSTM)  # fp32 and dynamic-quantised int8: fused kernels, counted by `lstm_macs`
 BY_FORMULA = (*LSTMS, nnqd.Linear, nn.MultiheadAttention)  # layers whose MACs `formula_macs` counts
+CPU = torch.device("cpu")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,40 @@ class InferenceStep:
     module: nn.Module
     inputs: tuple[Any, ...]
     unit: str
+
+
+@contextlib.contextmanager
+def on_cpu() -> Iterator[None]:
+    """Compute on the CPU whatever the run's device: a deployed step's cost and latency
+    (a Raspberry Pi's CPU), and torch's int8 kernels, which have no GPU version.  The
+    run's device and torch's default device are the CPU while active (the latter is
+    switched only when it is not already the CPU: the CPU path pays nothing).  Also a
+    decorator, ``@on_cpu()``."""
+    switch = torch.get_default_device().type != CPU.type
+    with on_device(CPU), (torch.device(CPU) if switch else contextlib.nullcontext()):
+        yield
+
+
+def cpu_step(step: InferenceStep) -> InferenceStep:
+    """``step`` with its module and inputs on the CPU: a module elsewhere is deep-copied
+    there (the run's own network stays where it is), inputs are moved."""
+    module = step.module
+    if any(t.device != CPU for t in [*module.parameters(), *module.buffers()]):
+        module = copy.deepcopy(module).to(CPU)
+    inputs = tuple(x.to(CPU) if isinstance(x, torch.Tensor) else x for x in step.inputs)
+    return replace(step, module=module, inputs=inputs)
+
+
+def on_cpu_step(measure: Callable[Concatenate[InferenceStep, P], R]) -> Callable[Concatenate[InferenceStep, P], R]:
+    """Decorator: ``measure(step, ...)`` runs `on_cpu` on `cpu_step` (``step``) -- counting,
+    export and timing of a step are CPU measurements whatever device the run used."""
+
+    @functools.wraps(measure)
+    def on_the_cpu(step: InferenceStep, *args: P.args, **kwargs: P.kwargs) -> R:
+        with on_cpu():
+            return measure(cpu_step(step), *args, **kwargs)
+
+    return on_the_cpu
 
 
 @dataclass(frozen=True)
@@ -224,6 +266,7 @@ def weight_bytes(module: nn.Module) -> tuple[int, int]:
     return tensor_bytes(stored_tensors(module))
 
 
+@on_cpu_step
 def step_cost(step: InferenceStep) -> StepCost:
     """Count the cost of ``step`` (it is run once)."""
     macs, operators = count_macs(step.module, step.inputs)

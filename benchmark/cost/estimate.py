@@ -59,7 +59,7 @@ import onnxruntime as ort
 import torch
 from onnx import helper, numpy_helper
 
-from benchmark.cost.counting import StepCost
+from benchmark.cost.counting import StepCost, on_cpu
 from episodes.audio import NOTE_SECONDS
 
 PROFILES = resources.files("benchmark.cost") / "devices.json"
@@ -175,7 +175,7 @@ def _host_numbers(threads: int, weight_bytes: int) -> tuple[float, float, float]
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), on_cpu():  # the host's CPU, whatever the run's device
             a, b = torch.randn(MATRIX, MATRIX), torch.randn(MATRIX, MATRIX)
             (product,) = _medians([lambda: a @ b], 51)
             rows = max(64, weight_bytes // (4 * 1024))  # a (rows, 1024) fp32 matrix of the model's size

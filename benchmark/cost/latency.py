@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from benchmark.cost.counting import InferenceStep
+from benchmark.cost.counting import InferenceStep, on_cpu_step
 
 
 @dataclass(frozen=True)
@@ -37,11 +37,13 @@ class Latency:
         return asdict(self)
 
 
+@on_cpu_step
 def measure_latency(step: InferenceStep, *, threads: int, runs: int = 200, warmup: int = 20,
                     max_seconds: float = 30.0, unit_seconds: float | None = None) -> Latency:
     """Time ``step`` ``runs`` times (fewer if ``max_seconds`` runs out first, at least
     10) after ``warmup`` untimed runs, with ``threads`` torch threads (restored after).
-    ``unit_seconds``: the audio duration one step generates, for the real-time factor."""
+    ``unit_seconds``: the audio duration one step generates, for the real-time factor.
+    A CPU measurement: a step on another device is timed on a CPU copy (`on_cpu_step`)."""
     previous = torch.get_num_threads()
     was_training = step.module.training
     torch.set_num_threads(threads)

@@ -6,7 +6,8 @@ out -- so the graph has no sequence length to freeze (the dynamo exporter freeze
 for a whole-sequence LSTM); a device runs it in a loop, feeding each ``X_out`` back as
 ``X`` (`benchmark/cost/device_runner.py` does, with onnxruntime and numpy only).
 The transformer's step (a forward over the context) is not exported: its length
-grows with every token.
+grows with every token.  Export and comparison run on the CPU, on a CPU copy of a step
+the run computed on another device (`benchmark.cost.counting.on_cpu_step`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark.cost.counting import InferenceStep, StepCost, step_cost
+from benchmark.cost.counting import InferenceStep, StepCost, on_cpu_step, step_cost
 from benchmark.cost.steps import StreamingLSTM
 
 STATE_INPUTS = ("h", "c")  # the streaming LSTM's state, fed back from "h_out", "c_out"
@@ -43,6 +44,7 @@ def not_exportable(step: InferenceStep) -> str | None:
     return None
 
 
+@on_cpu_step
 def export_step(step: InferenceStep, path: Path) -> Path:
     """Write ``step`` as one ONNX file (graph and weights) to ``path`` with the dynamo
     exporter; returns ``path``.  A step that does not export is a `ValueError` saying why."""
@@ -65,6 +67,7 @@ def export_step(step: InferenceStep, path: Path) -> Path:
     return path
 
 
+@on_cpu_step
 def deployed_cost(step: InferenceStep) -> StepCost:
     """`step_cost` of ``step``, with the counts of its exported graph (`exported_cost`)
     when it exports -- what an ONNX Runtime latency estimate, the leaderboard's Raspberry
@@ -94,6 +97,7 @@ def exported_cost(cost: StepCost, path: Path) -> StepCost:
     return dataclasses.replace(cost, graph_nodes=len(graph.node), graph_tensors=len(inputs) + len(graph.output))
 
 
+@on_cpu_step
 def max_difference(step: InferenceStep, path: Path, *, steps: int = 32, seed: int = 0) -> float:
     """Largest |ONNX Runtime - PyTorch| over the outputs of ``steps`` consecutive steps
     (random tokens for a streaming LSTM, its state carried by each side separately;

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from benchmark.contract.device import cpu_randn
+
 LOG_2PI = math.log(2 * math.pi)
 MIN_LOG_SCALE = -7.0  # std >= 1e-3 in standardised units
 
@@ -99,7 +101,7 @@ class ConvVAE(nn.Module):
 
     def sample_latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """Latents for generation: the prior, ``(n, latent)``."""
-        return torch.randn((n, self.cfg.latent), generator=generator)
+        return cpu_randn(n, self.cfg.latent, generator=generator)
 
     def latent_geometry(self, support: torch.Tensor, samples: torch.Tensor) -> dict[str, float]:
         """Diagnostics of an episode's latent codes: mean pairwise distance of the
@@ -110,7 +112,7 @@ class ConvVAE(nn.Module):
     def sample_x(self, z: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Draw ``x ~ p(x|z)``, ``(B, 64, 64)``."""
         mean, log_scale = self.decode(z)
-        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
+        noise = cpu_randn(*mean.shape, generator=generator, dtype=mean.dtype)
         return (mean + torch.exp(log_scale) * noise) * self.scale + self.shift
 
 
@@ -122,7 +124,7 @@ def log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch
 def elbo(model: ConvVAE, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """One-sample ELBO per item, ``(B,)`` nats (x-space)."""
     mu, logvar = model.encode(x)
-    z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+    z = mu + torch.exp(0.5 * logvar) * cpu_randn(*mu.shape, generator=generator, dtype=mu.dtype)
     prior = log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
     return model.log_px_given_z(x, z) + prior - log_normal(z, mu, logvar)
 
@@ -131,7 +133,7 @@ def iwae(model: ConvVAE, x: torch.Tensor, k: int, generator: torch.Generator | N
     """Importance-weighted bound (Burda et al. 2016) with ``k`` samples per item, ``(B,)``:
     ``log (1/k) sum_j p(x, z_j) / q(z_j|x)``, ``z_j ~ q(z|x)``.  ``k = 1`` is the ELBO."""
     mu, logvar = model.encode(x)  # (B, d)
-    z = mu[:, None] + torch.exp(0.5 * logvar)[:, None] * torch.randn((k, *mu.shape), generator=generator, dtype=mu.dtype).transpose(0, 1)
+    z = mu[:, None] + torch.exp(0.5 * logvar)[:, None] * cpu_randn(k, *mu.shape, generator=generator, dtype=mu.dtype).transpose(0, 1)
     flat = z.reshape(-1, z.shape[-1])  # (B*k, d)
     xs = x.repeat_interleave(k, dim=0)
     log_w = (model.log_px_given_z(xs, flat) + log_normal(flat, torch.zeros_like(flat), torch.zeros_like(flat))

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from benchmark.contract.device import cpu_randn, run_device
 from benchmark.nn.conv_vae import LOG_2PI, ConvVAE, ConvVAEConfig, log_normal
 
 
@@ -88,9 +89,9 @@ class RHVAE(ConvVAE):
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Stored metrics vary in size: take the checkpoint's shapes first."""
-        if "centroids" in state_dict:
-            self.centroids = torch.empty_like(state_dict["centroids"])
-            self.factors = torch.empty_like(state_dict["factors"])
+        if "centroids" in state_dict:  # on this network's device, wherever the checkpoint's tensors are
+            self.centroids = torch.empty_like(state_dict["centroids"], device=self.centroids.device)
+            self.factors = torch.empty_like(state_dict["factors"], device=self.factors.device)
         return super().load_state_dict(state_dict, strict, assign)
 
     @torch.no_grad()
@@ -140,8 +141,8 @@ class RHVAE(ConvVAE):
         mu, logvar = self.encode(x)
         factor = self.metric_factor(x)  # (B, d, d)
         centroids, factors = (mu, factor) if batch_metric or len(self.centroids) == 0 else (self.centroids, self.factors)
-        z0 = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
-        gamma = torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+        z0 = mu + torch.exp(0.5 * logvar) * cpu_randn(*mu.shape, generator=generator, dtype=mu.dtype)
+        gamma = cpu_randn(*mu.shape, generator=generator, dtype=mu.dtype)
         rho = torch.einsum("bij,bj->bi", factor, gamma) / math.sqrt(self.cfg.beta_zero)
         z = z0
         for k in range(1, self.cfg.n_leapfrog + 1):
@@ -180,7 +181,7 @@ class RHVAE(ConvVAE):
     def sample_latents(self, n: int, generator: torch.Generator, *, mcmc_steps: int = 100, n_lf: int = 15,
                        eps: float = 0.03) -> torch.Tensor:
         """HMC on ``pi(z) ∝ sqrt(det G^-1(z))`` from random centroids, ``(n, d)``."""
-        start = torch.randint(len(self.centroids), (n,), generator=generator)
+        start = torch.randint(len(self.centroids), (n,), generator=generator, device="cpu").to(run_device())
         z = self.centroids[start].clone()
 
         def grad_log_pi(zz: torch.Tensor) -> torch.Tensor:
@@ -189,13 +190,14 @@ class RHVAE(ConvVAE):
 
         with torch.enable_grad():
             for _ in range(mcmc_steps):
-                rho = torch.randn(z.shape, generator=generator, dtype=z.dtype)
+                rho = cpu_randn(*z.shape, generator=generator, dtype=z.dtype)
                 h0 = -self.log_volume(z).detach() + 0.5 * (rho**2).sum(1)
                 z_new, r = z, rho + 0.5 * eps * grad_log_pi(z)
                 for step in range(n_lf):
                     z_new = z_new + eps * r
                     r = r + (eps if step < n_lf - 1 else 0.5 * eps) * grad_log_pi(z_new)
                 h1 = -self.log_volume(z_new).detach() + 0.5 * (r**2).sum(1)
-                accept = torch.rand(n, generator=generator, dtype=z.dtype) < torch.exp(h0 - h1)
+                uniform = torch.rand(n, generator=generator, dtype=z.dtype, device="cpu").to(run_device())
+                accept = uniform < torch.exp(h0 - h1)
                 z = torch.where(accept[:, None], z_new.detach(), z)
         return z

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from benchmark.contract.device import to_run_device
+from benchmark.training.distributed import BatchDropout, rank_rows, rows_of_batch
 from episodes.tokens import PAD
 
 LSTMState = tuple[Tensor, Tensor]
@@ -41,7 +43,7 @@ class LSTMLM(nn.Module):
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab, cfg.emb, padding_idx=PAD)
         self.lstm = nn.LSTM(cfg.emb, cfg.hidden, cfg.layers, batch_first=True)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = BatchDropout(cfg.dropout)  # nn.Dropout, with masks that do not depend on the ranks
         self.out = nn.Linear(cfg.hidden, cfg.vocab)
 
     def forward(self, tokens: Tensor, state: LSTMState | None = None) -> tuple[Tensor, LSTMState]:
@@ -56,12 +58,13 @@ class LSTMLM(nn.Module):
 
 
 def pad_batch(seqs: Sequence[np.ndarray]) -> Tensor:
-    """Right-pad token arrays with PAD -> long tensor ``(B, T_max)``."""
+    """Right-pad token arrays with PAD -> long tensor ``(B, T_max)`` on the run's device
+    (filled in numpy, moved once)."""
     longest = max(len(s) for s in seqs)
-    out = torch.full((len(seqs), longest), PAD, dtype=torch.long)
+    out = np.full((len(seqs), longest), PAD, dtype=np.int64)
     for i, s in enumerate(seqs):
-        out[i, : len(s)] = torch.from_numpy(np.asarray(s, dtype=np.int64))
-    return out
+        out[i, : len(s)] = s
+    return to_run_device(out)
 
 
 def token_nll(logits: Tensor, targets: Tensor) -> Tensor:
@@ -71,11 +74,21 @@ def token_nll(logits: Tensor, targets: Tensor) -> Tensor:
 
 
 def lm_loss(model: LSTMLM, batch: Tensor) -> Tensor:
-    """Mean NLL (nats/token) of predicting ``batch[:, 1:]`` from ``batch[:, :-1]``."""
-    logits, _ = model(batch[:, :-1])
-    targets = batch[:, 1:]
-    nll = token_nll(logits, targets)
-    return nll.sum() / (targets != PAD).sum().clamp(min=1)
+    """Mean NLL (nats/token) of predicting ``batch[:, 1:]`` from ``batch[:, :-1]``.
+
+    Under data-parallel training this rank's share of it: the NLL of its rows
+    (`benchmark.training.distributed.rank_rows`) over the whole batch's token count."""
+    return share_of_mean_nll(lambda rows: model(rows[:, :-1])[0], batch)
+
+
+def share_of_mean_nll(logits_of: Callable[[Tensor], Tensor], batch: Tensor) -> Tensor:
+    """This rank's share of the mean NLL (nats/token) of ``batch[:, 1:]``, ``(B, T)``:
+    ``logits_of(rows) -> (b, T - 1, V)`` on this rank's rows, their summed token NLL
+    over the token count of the whole batch (alone: the mean NLL)."""
+    tokens = (batch[:, 1:] != PAD).sum().clamp(min=1)
+    rows = rank_rows(batch)
+    with rows_of_batch(len(batch)):
+        return token_nll(logits_of(rows), rows[:, 1:]).sum() / tokens
 
 
 @torch.no_grad()
@@ -100,7 +113,7 @@ def score_sequences(
         batch = pad_batch([seqs[i] for i in idx])
         init = None if state is None else (state[0][:, idx], state[1][:, idx])
         logits, _ = model(batch[:, :-1], init)
-        out[idx] = token_nll(logits, batch[:, 1:]).sum(dim=1).double().numpy()
+        out[idx] = token_nll(logits, batch[:, 1:]).sum(dim=1).double().cpu().numpy()
     return out
 
 
@@ -120,7 +133,7 @@ def read_state(model: LSTMLM, seqs: Sequence[np.ndarray], *, batch_size: int = 3
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         batch = pad_batch([seqs[i] for i in idx])
-        lengths = torch.tensor([len(seqs[i]) for i in idx])
+        lengths = [len(seqs[i]) for i in idx]  # packing wants them on the CPU
         x = model.embed(batch)
         packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=True)
         _, (hn, cn) = model.lstm(packed)
@@ -130,10 +143,12 @@ def read_state(model: LSTMLM, seqs: Sequence[np.ndarray], *, batch_size: int = 3
 
 def draw_next(logits: Tensor, done: Tensor, generator: torch.Generator, *, bos: int = 1) -> Tensor:
     """Next tokens ``(n, 1)`` drawn from last-position logits ``(n, V)``; PAD and BOS are
-    never drawn, and rows already ``done`` (``(n,)`` bool) get PAD."""
+    never drawn, and rows already ``done`` (``(n,)`` bool) get PAD.  Drawn on the CPU
+    from the CPU ``generator`` (the same draws on every device), then moved back."""
     logits = logits.clone()
     logits[:, [PAD, bos]] = -math.inf
-    tokens = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=generator)
+    probs = torch.softmax(logits, dim=-1).cpu()
+    tokens = torch.multinomial(probs, 1, generator=generator).to(logits.device)
     tokens[done] = PAD
     return tokens
 
@@ -168,5 +183,5 @@ def sample_lstm(
         done |= tokens[:, 0] == eos
         if bool(done.all()):
             break
-    seqs = torch.cat(out, dim=1).numpy()
+    seqs = torch.cat(out, dim=1).cpu().numpy()
     return [s[s != PAD].astype(np.uint16) for s in seqs]

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from benchmark.contract.device import to_run_device
 from benchmark.nn.sequence import draw_next, pad_batch, token_nll
 from episodes.tokens import BOS, EOS, PAD
 
@@ -94,12 +95,12 @@ def score_windows(model: TransformerLM, windows: Sequence[Window], *, batch_size
     for start in range(0, len(windows), batch_size):
         idx = order[start : start + batch_size]
         batch = pad_batch([windows[i].tokens for i in idx])  # (B, T)
-        targets = torch.full_like(batch[:, 1:], PAD)  # (B, T-1): PAD = not scored
+        targets = np.full((len(idx), batch.shape[1] - 1), PAD, dtype=np.int64)  # (B, T-1): PAD = not scored
         for row, i in enumerate(idx):
             w = windows[i]
-            targets[row, w.lo : w.hi] = torch.from_numpy(w.tokens[w.lo + 1 : w.hi + 1].astype(np.int64))
+            targets[row, w.lo : w.hi] = w.tokens[w.lo + 1 : w.hi + 1]
         logits = model(batch[:, :-1])
-        out[idx] = token_nll(logits, targets).sum(dim=1).double().numpy()
+        out[idx] = token_nll(logits, to_run_device(targets)).sum(dim=1).double().cpu().numpy()
     return out
 
 
@@ -166,7 +167,7 @@ def sample_transformer(
     always sees the prefix and at least the last half-window of its own sample."""
     model.eval()
     torch_gen = torch.Generator().manual_seed(int(generator.integers(2**62)))
-    head = torch.from_numpy(np.asarray(prefix, dtype=np.int64)).expand(n, -1)  # (n, P)
+    head = to_run_device(np.asarray(prefix, dtype=np.int64)).expand(n, -1)  # (n, P)
     room = model.cfg.context - head.shape[1]
     if room < 2:
         raise ValueError(f"a {head.shape[1]}-token prefix leaves no room in the {model.cfg.context}-token context")
@@ -184,4 +185,4 @@ def sample_transformer(
             logits = cache.step(nxt)
         else:
             logits = cache.prefill(torch.cat([head, tokens[:, -max(1, room // 2):]], dim=1))
-    return [s[s != PAD].astype(np.uint16) for s in tokens.numpy()]
+    return [s[s != PAD].astype(np.uint16) for s in tokens.cpu().numpy()]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from benchmark.contract.device import on_device, parse_device
 from benchmark.contract.protocol import BUDGETS, Method
 from benchmark.contract.registry import target_of
 from benchmark.run.arguments import ArgumentError
@@ -56,6 +57,7 @@ def simple_evaluate(
     data_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
     workers: int | None = None,
+    device: str = "cpu",
     log: Callable[[str], None] = print,
 ) -> list[dict]:
     """Fit (or load) ``method`` and score it on the first ``episodes`` test episodes of
@@ -65,17 +67,20 @@ def simple_evaluate(
 
     ``track``: a track name (opened with ``data_dir``, ``cache_dir`` -- default
     ``~/.cache/fsmb`` -- and ``workers``) or an opened `Track`.  ``budget``, ``steps``,
-    ``seed``, ``samples`` and ``settings`` mean what ``fsmb eval``'s ``--budget``,
-    ``--steps``, ``--seed``, ``--samples`` and ``--set`` mean.
+    ``seed``, ``samples``, ``settings`` and ``device`` mean what ``fsmb eval``'s ``--budget``,
+    ``--steps``, ``--seed``, ``--samples``, ``--set`` and ``--device`` mean (the device
+    defaults to the CPU here: a notebook's results stay comparable with published rows).
     """
     if budget not in BUDGETS:
         raise ArgumentError(f"budget {budget!r} is not one of {', '.join(BUDGETS)}")
+    run_on = parse_device(device)  # before the corpus is built
     if isinstance(track, str):
         track = Track.open(track_spec(track), cache_dir=Path(cache_dir or default_cache()), data_dir=data_dir,
                            workers=workers)
     shots = track.spec.shots if shots is None else shots
-    path = evaluate(method_target_of(method), track, shots=shots, n_episodes=episodes, out=Path(out),
-                    budget=BUDGETS[budget].with_steps(steps), models=Path(models), seed=seed, samples=samples,
-                    overrides=settings, log=log)
+    with on_device(run_on):
+        path = evaluate(method_target_of(method), track, shots=shots, n_episodes=episodes, out=Path(out),
+                        budget=BUDGETS[budget].with_steps(steps), models=Path(models), seed=seed, samples=samples,
+                        overrides=settings, log=log)
     wanted = {s.episode_id for s in track.manifest("test", shots).episodes[:episodes]}  # [:None]: all
     return [r for r in read_episode_records(path) if r["episode_id"] in wanted]

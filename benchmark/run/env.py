@@ -7,6 +7,8 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
+from benchmark.contract.device import describe, run_device
+from benchmark.training.distributed import process_world
 from episodes.dependencies import CHECKS, version
 
 
@@ -39,7 +41,8 @@ def cpu_model() -> str:
 
 def environment() -> dict:
     """Versions (``libraries``: every library a corpus is built with, `episodes.dependencies`),
-    CPU and thread count."""
+    CPU and thread count, the run's device (`benchmark.contract.device.describe`) and the
+    number of torchrun processes (``world_size``)."""
     import music21
     import numpy
     import torch
@@ -54,4 +57,6 @@ def environment() -> dict:
         "machine": platform.machine(),
         "cpu": cpu_model(),
         "torch_threads": torch.get_num_threads(),
+        **describe(run_device()),
+        "world_size": process_world().size,
     }

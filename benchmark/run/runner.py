@@ -10,6 +10,7 @@ datasets sharing ``--models`` never replace each other's models.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -43,6 +44,13 @@ from benchmark.run.records import (
 from benchmark.scoring.nll import ScoredEpisode, scored_chunks
 from benchmark.scoring.previews import preview_folder, write_previews
 from benchmark.scoring.quality import episode_quality, sample_generator
+from benchmark.training.distributed import (
+    SOLO,
+    active_in,
+    active_world,
+    broadcast_from_main,
+    gather,
+)
 from benchmark.training.identity import NOT_MODEL, code_identity, fitted_identity
 from episodes.atomic import canonical_json, write_json
 from episodes.manifest import EpisodeSpec, Manifest
@@ -87,7 +95,11 @@ def fit_or_load(
 
     ``method_name``: a registered name or ``package.module:Class``, with training
     settings if any (``lstm-trim[removed=0.5]``).  Returns the method and its training
-    metadata (budget, seed, corpus, train log, identity).
+    metadata (budget, seed, corpus, train log, identity, the device it was trained on).
+
+    Under torchrun every rank calls this: a method that declares ``data_parallel`` is
+    fitted by all ranks together (`benchmark.training.distributed`); any other is fitted
+    by rank 0 alone while the others wait, then loaded by them.  Rank 0 writes the files.
     """
     method = make_method(method_name)
     check_modality(method.name, method, track.spec.modality, track.spec.name)
@@ -103,9 +115,23 @@ def fit_or_load(
             return method, meta
         log(f"{where} holds {meta.get('method_target', meta['method'])} v{meta['method_version']} fitted on "
             f"another corpus or by another version (now {target_of(type(method))} v{method.version}): retraining")
-    if meta_path.exists():  # a finished model is replaced: do not resume its training state
+    world = active_world()
+    if world.size > 1 and not getattr(method, "data_parallel", False):
+        # rank 0 fits alone (the others wait), then every other rank loads what it saved
+        if world.is_main:
+            with active_in(SOLO):
+                fitted = fit_or_load(method_name, track, budget=budget, models=models, seed=seed, retrain=retrain,
+                                     log=log)
+        world.barrier()
+        if not world.is_main:
+            with active_in(SOLO):
+                fitted = fit_or_load(method_name, track, budget=budget, models=models, seed=seed, log=log)
+        return fitted
+    if meta_path.exists() and world.is_main:  # a finished model is replaced: do not resume its training state
         shutil.rmtree(where)
-    log(f"training {label} on {track.spec.name} meta-train (budget {budget.name}) -> {where}")
+    world.barrier()
+    log(f"training {label} on {track.spec.name} meta-train (budget {budget.name}) -> {where}"
+        + (f", data-parallel over {world.size} processes" if world.size > 1 else ""))
     started = time.perf_counter()
     data = MetaTrainData(
         track,
@@ -114,6 +140,9 @@ def fit_or_load(
     )
     torch.manual_seed(seed)  # as `fsmb check` does: a method drawing from torch's global generator is seeded
     method.fit(data, budget=budget, logdir=where / "logs")
+    if not world.is_main:  # every rank holds the same fitted weights; rank 0 saves them
+        world.barrier()
+        return method, json.loads(meta_path.read_text())
     clear_model_files(where)
     method.save(where)  # meta.json is written only after save returns: a half-saved model is retrained
     meta = {
@@ -130,8 +159,10 @@ def fit_or_load(
         "train_seconds": round(time.perf_counter() - started, 2),
         "train_log": getattr(method, "train_log", {}),
         "state_sha256": fitted_identity(method, where),
+        "trained_on": {k: v for k, v in environment().items() if k in ("device", "device_name", "world_size")},
     }
     write_json(meta_path, meta)
+    world.barrier()
     return method, meta
 
 
@@ -190,15 +221,29 @@ class Run:
 
 
 def score_and_record(run: Run, todo: Sequence[EpisodeSpec]) -> None:
-    """Score the episodes ``todo`` (in chunks of `CHUNK_EPISODES`, with a progress bar)
-    and append one `EpisodeRecord` each."""
-    chunks = ([run.track.episode(s) for s in todo[start : start + CHUNK_EPISODES]]
-              for start in range(0, len(todo), CHUNK_EPISODES))
-    with tqdm(total=len(todo), desc=f"eval {run.label} K={run.manifest.shots}", unit="episode") as bar:
-        for part in scored_chunks(run.method, chunks):
-            for scored in part:
-                append_record(run.records_path, episode_record(run, scored))
-            bar.update(len(part))
+    """Score the episodes ``todo`` in chunks of `CHUNK_EPISODES` (one batch each, with a
+    progress bar) and append one `EpisodeRecord` each, in the order of ``todo``.
+
+    Under torchrun (`benchmark.training.distributed`) chunk *c* goes to rank *c mod N*:
+    the chunk, not the episode, is the unit shared out, because a batched method's float
+    rounding depends on which episodes share its batch, and a rank scoring the very
+    batches of a one-process run writes the very same records.  Rank 0 gathers each
+    round of N chunks and appends their records in order, so an interrupted run resumes
+    as a one-process run does."""
+    world = active_world()
+    chunks = [todo[start : start + CHUNK_EPISODES] for start in range(0, len(todo), CHUNK_EPISODES)]
+    with tqdm(total=len(todo), desc=f"eval {run.label} K={run.manifest.shots}", unit="episode",
+              disable=not world.is_main) as bar:
+        for first in range(0, len(chunks), world.size):
+            mine = chunks[first + world.rank] if first + world.rank < len(chunks) else []
+            episodes = [run.track.episode(s) for s in mine]
+            records = [episode_record(run, scored) for part in scored_chunks(run.method, [episodes] if mine else [])
+                       for scored in part]
+            for share in gather(records):
+                if world.is_main:
+                    for record in share:
+                        append_record(run.records_path, record)
+                bar.update(len(share))
 
 
 def episode_record(run: Run, scored: ScoredEpisode) -> EpisodeRecord:
@@ -315,7 +360,9 @@ def evaluate(
     label = apply_overrides(method, overrides)  # a bad --set fails here too
     stem = file_stem(label, track.spec.name, shots) + ("" if split == "test" else f"__{split}")
     records_path, run_path = writable_dir(out, "--out") / f"{stem}.jsonl", out / f"{stem}.run.json"
-    with results_lock(records_path):  # a second writer is refused before any training
+    world = active_world()
+    # a second writer is refused before any training; under torchrun rank 0 writes for all
+    with results_lock(records_path) if world.is_main else contextlib.nullcontext():
         started_wall = time.perf_counter()
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         manifest = track.manifest(split, shots)
@@ -326,7 +373,12 @@ def evaluate(
                   run_key_of(label, method, train_meta["state_sha256"], manifest.sha256, samples),
                   records_path, run_path, samples, seed)
         eval_started = time.perf_counter()
-        score_and_record(run, episodes_to_score(records_path, run.run_key, label, specs, log))
-        write_run(run_path, run_record(run, budget, started=started, wall_seconds=time.perf_counter() - started_wall,
-                                       eval_seconds=time.perf_counter() - eval_started))
+        todo = broadcast_from_main(episodes_to_score(records_path, run.run_key, label, specs, log)
+                                   if world.is_main else None)
+        score_and_record(run, todo)
+        if world.is_main:
+            write_run(run_path, run_record(run, budget, started=started,
+                                           wall_seconds=time.perf_counter() - started_wall,
+                                           eval_seconds=time.perf_counter() - eval_started))
+        world.barrier()  # the results are complete on disk when any rank returns
         return records_path

@@ -7,6 +7,12 @@ the loss, unless the loss is detached because ``step_fn`` filled the parameters'
 best validation score are kept (model selection on meta-val).  Every validation
 writes a checkpoint (model, optimiser, step, best state) atomically, so an
 interrupted run resumes from its last checkpoint instead of starting over.
+
+Data-parallel training under torchrun (`benchmark.training.distributed`): ``step_fn``
+returns this rank's share of the step's loss, the loop sums gradients and losses over
+the ranks before clipping and stepping (so every rank takes the same step), ``val_fn``
+returns the same number on every rank, and only rank 0 writes checkpoints and
+TensorBoard curves.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from benchmark.training.distributed import active_world, sum_gradients, sum_over_ranks
 from episodes.atomic import atomic_path
 
 
@@ -87,26 +94,33 @@ def train_loop(
         log.val_curve = [tuple(x) for x in ckpt["val_curve"].tolist()]
         log.wall_seconds = float(ckpt["wall_seconds"])
     t0 = time.perf_counter() - log.wall_seconds
-    writer = SummaryWriter(str(logdir))
-    bar = tqdm(range(start, steps), initial=start, total=steps, desc=desc, unit="step")
+    main = active_world().is_main
+    writer = SummaryWriter(str(logdir)) if main else None
+    bar = tqdm(range(start, steps), initial=start, total=steps, desc=desc, unit="step", disable=not main)
     for step in bar:
         model.train()
         optimizer.zero_grad(set_to_none=True)
         loss = step_fn(step)
         if loss.requires_grad:  # else step_fn has set the .grad fields itself
             loss.backward()
+        sum_gradients(model.parameters())
+        loss = sum_over_ranks(loss.detach())
         nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
-        writer.add_scalar("train/nats_per_token", loss.item(), step + 1)
+        if writer is not None:
+            writer.add_scalar("train/nats_per_token", loss.item(), step + 1)
         best = log.best_val_nats_per_token
         bar.set_postfix(loss=f"{loss.item():.3f}", best_val="-" if math.isinf(best) else f"{best:.3f}")
         if (step + 1) % val_every == 0 or step + 1 == steps:
             val = float(val_fn())
-            writer.add_scalar("val/nats_per_token", val, step + 1)
+            if writer is not None:
+                writer.add_scalar("val/nats_per_token", val, step + 1)
             log.val_curve.append((step + 1, val))
             if val < log.best_val_nats_per_token:
                 log.best_val_nats_per_token, log.best_step = val, step + 1
                 best_state = copy.deepcopy(model.state_dict())
+            if not main:
+                continue
             save_checkpoint(
                 ckpt_path,
                 {
@@ -120,7 +134,8 @@ def train_loop(
                     "wall_seconds": time.perf_counter() - t0,
                 },
             )
-    writer.close()
+    if writer is not None:
+        writer.close()
     model.load_state_dict(best_state)
     log.steps = steps
     log.wall_seconds = time.perf_counter() - t0

@@ -4,7 +4,7 @@ persistence (``state.pt``, loaded with ``weights_only=True``) and parameter coun
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, ClassVar
+from typing import Any, Callable, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -14,7 +14,8 @@ from benchmark.contract.protocol import SEQUENCE_MODALITIES, Budget, MetaTrainDa
 from benchmark.cost.counting import InferenceStep
 from benchmark.cost.steps import network_step
 from benchmark.nn.sequence import pad_batch
-from benchmark.scoring.nll import mean_nats_per_token, score_episodes
+from benchmark.scoring.nll import score_episodes
+from benchmark.training.distributed import gather_shares, rank_share
 from benchmark.training.loop import load_checkpoint, save_checkpoint, train_loop
 from benchmark.training.state import require_fitted
 from episodes.types import Episode
@@ -67,8 +68,8 @@ class NeuralMethod:
                     group["lr"] = self.lr * lr_factor(step)
             return loss_fn(step)
 
-        log = train_loop(self.model, opt, step_fn, lambda: mean_nats_per_token(score_episodes(self, val)),
-                         steps=budget.steps, val_every=budget.val_every, logdir=logdir, desc=f"train {self.name}")
+        log = train_loop(self.model, opt, step_fn, lambda: val_nats_per_token(self, val), steps=budget.steps, val_every=budget.val_every,
+                         logdir=logdir, desc=f"train {self.name}")
         self.train_log = log.to_dict()
 
     def _model(self) -> Any:
@@ -110,6 +111,13 @@ class NeuralMethod:
 
     def n_params(self) -> int:
         return sum(p.numel() for p in require_fitted(self.model, self.name).parameters())
+
+
+def val_nats_per_token(method: Any, episodes: Sequence[Episode]) -> float:
+    """Mean over ``episodes`` of episode nats/token, the model-selection criterion; under
+    torchrun each rank scores its share and every rank gets the same mean."""
+    mine = [s.per_unit("tokens") for s in score_episodes(method, rank_share(episodes))]
+    return float(np.mean(gather_shares(mine, len(episodes))))
 
 
 def episode_batches(

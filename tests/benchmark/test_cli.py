@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+import torch
+
 from benchmark.cli.main import main
 
 
@@ -29,6 +32,24 @@ def test_unknown_method_suggests_a_close_name(capsys, midi_root, cache_dir, tmp_
                  "--cache-dir", str(cache_dir), "--out", str(tmp_path), "--workers", "1"])
     err = capsys.readouterr().err
     assert code == 2 and "unknown method 'lstm-concatt'" in err and "'lstm-concat'" in err
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "ablation", "latency", "export", "sparsity", "check",
+                                     "reproduce", "quickstart"])
+def test_a_device_this_machine_lacks_is_one_line_before_any_work(capsys, tmp_path, command):
+    args = {"train": ["--method", "lstm", "--track", "midi/dir"],
+            "eval": ["--method", "lstm", "--track", "midi/dir", "--out", str(tmp_path / "out")],
+            "ablation": ["--methods", "lstm", "--track", "midi/dir", "--out", str(tmp_path / "out")],
+            "latency": ["--method", "lstm", "--track", "midi/dir"],
+            "export": ["--method", "lstm", "--track", "midi/dir"],
+            "sparsity": ["--methods", "lstm-trim", "--track", "midi/dir", "--out", str(tmp_path / "out")],
+            "check": ["lstm"], "reproduce": [], "quickstart": ["--out", str(tmp_path / "out")]}[command]
+    device = "cuda:7" if torch.cuda.device_count() < 8 else "tpu"
+    code = main([command, *args, "--device", device, "--cache-dir", str(tmp_path / "cache")]
+                if command not in ("check",) else [command, *args, "--device", device])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and f"--device {device}" in err
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())  # nothing was built
 
 
 def test_missing_data_dir_is_a_one_line_error(capsys, tmp_path):

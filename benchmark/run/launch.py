@@ -1,0 +1,59 @@
+"""One FSMB command's process: its device and, under torchrun, its process group.
+
+``fsmb CMD --device D`` computes on ``D`` (`benchmark.contract.device`).  Started by
+``torchrun --nproc-per-node N -m benchmark CMD ...``, each of the N processes reads
+torchrun's ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``, joins the process group (gloo
+on the CPU, NCCL on CUDA; torchrun's rendezvous, so ``--nnodes`` and
+``--rdzv-endpoint`` work unchanged) and, on CUDA, takes GPU ``LOCAL_RANK`` unless
+``--device cuda:N`` names one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from datetime import timedelta
+from typing import Iterator
+
+import torch
+import torch.distributed as dist
+
+from benchmark.contract.device import on_device, parse_device
+from benchmark.training.distributed import SOLO, World, active_in, process_world
+
+# A rank may wait at a barrier while rank 0 alone fits a method that does not train
+# data-parallel (hours at the full budget); a rank that fails ends the job through
+# torchrun, not through this timeout.
+BARRIER_TIMEOUT = timedelta(days=2)
+
+
+def launched_world_size() -> int:
+    """``WORLD_SIZE`` set by torchrun (1 when not launched by it)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def rank_device(text: str) -> torch.device:
+    """The device ``--device text`` means for this process: under torchrun, ``auto`` and
+    ``cuda`` take GPU ``LOCAL_RANK``."""
+    if launched_world_size() > 1 and text.strip().lower() in ("auto", "cuda") and torch.cuda.is_available():
+        return parse_device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
+    return parse_device(text)
+
+
+@contextlib.contextmanager
+def launched(device_text: str = "cpu") -> Iterator[World]:
+    """Run the block on ``--device device_text``, as one rank of torchrun's process group
+    when torchrun started this process; yields the `World`."""
+    device = rank_device(device_text)  # a bad --device fails here, before the process group
+    joined = launched_world_size() > 1 and not dist.is_initialized()
+    if joined:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=BARRIER_TIMEOUT,
+                                **({"device_id": device} if device.type == "cuda" else {}))
+    try:
+        world = process_world() if launched_world_size() > 1 else SOLO
+        with on_device(device), active_in(world):
+            yield world
+    finally:
+        if joined:
+            dist.destroy_process_group()
+

@@ -1,0 +1,190 @@
+"""Training and scoring over torchrun's processes: who this process is, and the few
+collectives FSMB needs.
+
+Under ``torchrun --nproc-per-node N -m benchmark ...`` (`benchmark.run.launch` starts
+the process group) every process is a *rank* of a `World`.  Outside torchrun the world
+is `SOLO` and every helper here is the identity, so single-process code pays nothing.
+
+Data-parallel training (a method that declares ``data_parallel = True``, see
+`benchmark.contract.protocol`): every rank draws the same global batch from the same
+seed, computes the loss of its share of it (`rank_rows`, `rank_share`) divided by the
+size of the *whole* batch, and `benchmark.training.loop.train_loop` sums gradients and
+losses over ranks (`sum_gradients`, `sum_over_ranks`).  The sum of the shares is the
+single-process loss, so a 2-process run follows a 1-process run's loss curve to float
+rounding.  (This is what DistributedDataParallel does, done once after the backward
+pass instead of overlapped with it: DDP only synchronises gradients of losses computed
+through the wrapped module's ``forward``, which the MAML family's hand-written
+meta-gradients and the VAEs' objectives are not.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+
+import torch
+import torch.distributed as dist
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's ``rank`` among ``size`` processes (``SOLO``: one process)."""
+
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 writes every shared file (models, checkpoints, results)."""
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        """Wait until every rank gets here."""
+        if self.size > 1:
+            dist.barrier()
+
+
+SOLO = World()
+_ACTIVE: ContextVar[World] = ContextVar("fsmb_active_world", default=SOLO)
+
+
+def process_world() -> World:
+    """The world of torchrun's process group, or `SOLO` when there is none."""
+    if dist.is_available() and dist.is_initialized():
+        return World(dist.get_rank(), dist.get_world_size())
+    return SOLO
+
+
+def active_world() -> World:
+    """The ranks that work together now: torchrun's process world at the top of a
+    command (`benchmark.run.launch`), `SOLO` inside a fit that rank 0 does alone."""
+    return _ACTIVE.get()
+
+
+@contextlib.contextmanager
+def active_in(world: World) -> Iterator[World]:
+    """Make ``world`` the `active_world` inside the block."""
+    token = _ACTIVE.set(world)
+    try:
+        yield world
+    finally:
+        _ACTIVE.reset(token)
+
+
+def rank_share(items: Sequence[T]) -> Sequence[T]:
+    """This rank's share of ``items``: ``items[rank::size]`` (all of them when alone)."""
+    world = active_world()
+    return items[world.rank :: world.size]
+
+
+def rank_rows(batch: torch.Tensor) -> torch.Tensor:
+    """This rank's rows of a ``(B, ...)`` batch, ``batch[rank::size]``."""
+    world = active_world()
+    return batch if world.size == 1 else batch[world.rank :: world.size]
+
+
+_GLOBAL_ROWS: ContextVar[int | None] = ContextVar("fsmb_global_rows", default=None)
+
+
+@contextlib.contextmanager
+def rows_of_batch(rows: int) -> Iterator[None]:
+    """Inside the block, this rank's forward pass computes `rank_rows` of a batch of
+    ``rows`` rows (what `BatchDropout` needs to draw the whole batch's masks)."""
+    token = _GLOBAL_ROWS.set(rows)
+    try:
+        yield
+    finally:
+        _GLOBAL_ROWS.reset(token)
+
+
+class BatchDropout(torch.nn.Dropout):
+    """``nn.Dropout`` whose masks do not depend on how a batch is shared out: under
+    data-parallel training (inside `rows_of_batch`) every rank draws the mask of the
+    whole batch as one process would, and keeps its rows; alone it is ``nn.Dropout``.
+
+    One process's CPU ``F.dropout`` fills ``empty_like(x).bernoulli_(1 - p)`` in the
+    memory order of ``x`` (an LSTM's batch-first output is time-major in memory), so the
+    whole batch's mask is drawn in the same order of dimensions (outermost = largest
+    stride; on a tie, as when a rank holds one row, the later dimension)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows, world = _GLOBAL_ROWS.get(), active_world()
+        if not self.training or self.p == 0 or world.size == 1 or rows is None:
+            return super().forward(x)
+        shape = (rows, *x.shape[1:])
+        order = sorted(range(x.dim()), key=lambda d: (-x.stride(d), -d))  # x's dimensions, outermost first
+        mask = x.new_empty([shape[d] for d in order]).bernoulli_(1 - self.p).div_(1 - self.p)
+        mask = mask.permute([order.index(d) for d in range(x.dim())])  # back to x's dimension order
+        return x * mask[world.rank :: world.size]
+
+
+def sum_over_ranks(value: torch.Tensor) -> torch.Tensor:
+    """``value`` summed over the active ranks (a new tensor; ``value`` itself alone)."""
+    if active_world().size == 1:
+        return value
+    total = value.detach().clone()
+    dist.all_reduce(total, op=dist.ReduceOp.SUM)
+    return total
+
+
+def sum_gradients(params: Iterable[torch.nn.Parameter]) -> None:
+    """Replace each parameter's ``.grad`` by its sum over the active ranks, in one
+    all-reduce of a flat buffer (a parameter without a gradient counts as zeros)."""
+    if active_world().size == 1:
+        return
+    params = [p for p in params if p.requires_grad]
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    flat = torch.cat([p.grad.reshape(-1) for p in params])
+    dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+    start = 0
+    for p in params:
+        p.grad.copy_(flat[start : start + p.numel()].view_as(p.grad))
+        start += p.numel()
+
+
+def gather(value: T) -> list[T]:
+    """Every active rank's ``value`` (picklable), in rank order, on every rank."""
+    world = active_world()
+    if world.size == 1:
+        return [value]
+    values: list[Any] = [None] * world.size
+    dist.all_gather_object(values, value)
+    return values
+
+
+def gather_shares(mine: Sequence[Any], total: int) -> list[Any]:
+    """Every rank's ``mine`` (this rank's share ``[rank::size]``, `rank_share`, of a list
+    of ``total`` picklable values) put back into one list in the original order, on
+    every rank."""
+    shares = gather(list(mine))
+    merged: list[Any] = [None] * total
+    for rank, share in enumerate(shares):
+        merged[rank :: len(shares)] = share
+    return merged
+
+
+def broadcast_from_main(value: T) -> T:
+    """Rank 0's ``value`` on every rank (picklable values)."""
+    if active_world().size == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def main_first(make: Callable[[], T]) -> T:
+    """``make()`` on rank 0, then on the other ranks once rank 0 is done: for work that
+    writes a shared cache (building a corpus) and that the others then only read."""
+    world = active_world()
+    if world.is_main:
+        value = make()
+        world.barrier()
+        return value
+    world.barrier()
+    return make()

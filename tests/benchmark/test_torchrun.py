@@ -1,0 +1,86 @@
+"""torchrun on the CPU (gloo): 2-process evaluation gives the one-process records, and
+2-process data-parallel training follows the one-process loss curve."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmark.run.records import read_episode_records
+
+TIMING = ("adapt_seconds", "score_seconds")
+# Relative tolerance of a 2-process loss curve against the 1-process one: each rank
+# computes its rows' losses in its own batch, which changes float rounding only.
+CURVE_RTOL = 1e-5
+
+
+def fsmb(args: list[str], *, ranks: int, cwd: Path) -> subprocess.CompletedProcess:
+    """``fsmb ARGS`` in a subprocess, under ``torchrun --nproc-per-node ranks`` if > 1."""
+    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}",
+                 "-m", "benchmark"] if ranks > 1 else [sys.executable, "-m", "benchmark"])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([*launcher, *args, "--threads", "1"], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def data_args(midi_root: Path, cache: Path) -> list[str]:
+    return ["--track", "midi/dir", "--data-dir", str(midi_root), "--cache-dir", str(cache), "--workers", "1"]
+
+
+def without_timing(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
+
+
+def train_curve(model_root: Path, method: str) -> list[tuple[int, float]]:
+    """(step, train nats/token) of ``method``'s TensorBoard run under ``model_root``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    (logs,) = {p.parent for p in model_root.rglob("events.out.tfevents.*")
+               if any(part.startswith(method) for part in p.parts)}
+    events = EventAccumulator(str(logs))
+    events.Reload()
+    return [(e.step, e.value) for e in events.Scalars("train/nats_per_token")]
+
+
+def test_two_process_eval_writes_the_one_process_records_in_the_same_order(midi_root, tmp_path):
+    cache, models = tmp_path / "cache", tmp_path / "models"
+    common = [*data_args(midi_root, cache), "--models", str(models), "--budget", "tiny", "--steps", "4",
+              "--episodes", "40", "--device", "cpu"]  # chunks of 32 and 8: one per rank
+    for method in ("lstm-concat", "unigram-support"):
+        fsmb(["eval", "--method", method, "--out", str(tmp_path / "one"), *common], ranks=1, cwd=tmp_path)
+    fsmb(["eval", "--method", "lstm-concat", "--out", str(tmp_path / "two"), *common], ranks=2, cwd=tmp_path)
+    # unigram-support is fitted again, by rank 0 alone while rank 1 waits, then loaded by rank 1
+    fsmb(["eval", "--method", "unigram-support", "--out", str(tmp_path / "two"), *common,
+          "--models", str(tmp_path / "models-two")], ranks=2, cwd=tmp_path)
+    for stem in ("lstm-concat__midi-dir__K5", "unigram-support__midi-dir__K5"):
+        one = read_episode_records(tmp_path / "one" / f"{stem}.jsonl")
+        two = read_episode_records(tmp_path / "two" / f"{stem}.jsonl")
+        assert len(one) == 40 and [r["episode_id"] for r in two] == [r["episode_id"] for r in one]
+        assert without_timing(two) == without_timing(one)
+        run = json.loads((tmp_path / "two" / f"{stem}.run.json").read_text())
+        assert run["env"]["world_size"] == 2 and run["env"]["device"] == "cpu"
+
+
+@pytest.mark.parametrize("method", ["lstm", "fomaml"])
+def test_two_process_training_follows_the_one_process_loss_curve(midi_root, tmp_path, method):
+    """lstm: each rank the rows of a batch (dropout masks as one process draws them);
+    fomaml (a meta-step per budget step): each rank 2 of the meta-batch's 4 tasks, after
+    the data-parallel lstm it starts from."""
+    cache = tmp_path / "cache"
+    spec = "fomaml[meta_fraction=1.0]" if method == "fomaml" else method
+    common = ["train", "--method", spec, *data_args(midi_root, cache), "--budget", "tiny", "--steps", "6",
+              "--device", "cpu"]
+    fsmb([*common, "--models", str(tmp_path / "one")], ranks=1, cwd=tmp_path)
+    fsmb([*common, "--models", str(tmp_path / "two")], ranks=2, cwd=tmp_path)
+    one, two = train_curve(tmp_path / "one", method), train_curve(tmp_path / "two", method)
+    assert len(one) == len(two) >= 6 and [s for s, _ in one] == [s for s, _ in two]
+    assert [v for _, v in two] == pytest.approx([v for _, v in one], rel=CURVE_RTOL)
+    (meta,) = (p for p in (tmp_path / "two").rglob("meta.json") if any(x.startswith(method) for x in p.parts))
+    assert json.loads(meta.read_text())["trained_on"]["world_size"] == 2
