@@ -1,5 +1,6 @@
-"""torchrun on the CPU (gloo): 2-process evaluation gives the one-process records, and
-2-process data-parallel training follows the one-process loss curve."""
+"""torchrun on the CPU (gloo): 2-process evaluation gives the one-process records (and
+resumes), 2-process data-parallel training follows the one-process loss curve; and, in
+one process, the ranks' loss shares add up to the one-process loss."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
+from benchmark.nn.sequence import LSTMLM, LSTMConfig, lm_loss, pad_batch, share_of_mean_nll
+from benchmark.nn.transformer import TransformerConfig, TransformerLM
 from benchmark.run.records import read_episode_records
+from benchmark.training.distributed import World, active_in
 
 TIMING = ("adapt_seconds", "score_seconds")
 # Relative tolerance of a 2-process loss curve against the 1-process one: each rank
@@ -52,17 +58,23 @@ def train_curve(model_root: Path, method: str) -> list[tuple[int, float]]:
 def test_two_process_eval_writes_the_one_process_records_in_the_same_order(midi_root, tmp_path):
     cache, models = tmp_path / "cache", tmp_path / "models"
     common = [*data_args(midi_root, cache), "--models", str(models), "--budget", "tiny", "--steps", "4",
-              "--episodes", "40", "--device", "cpu"]  # chunks of 32 and 8: one per rank
+              "--episodes", "80", "--device", "cpu"]  # chunks of 32, 32 and 16
     for method in ("lstm-concat", "unigram-support"):
         fsmb(["eval", "--method", method, "--out", str(tmp_path / "one"), *common], ranks=1, cwd=tmp_path)
-    fsmb(["eval", "--method", "lstm-concat", "--out", str(tmp_path / "two"), *common], ranks=2, cwd=tmp_path)
+    # a run interrupted after its first round (chunks 0 and 1: one per rank; a round's records are appended
+    # together, so an interrupted run resumes at a chunk boundary) ...
+    interrupted = [a if a != "80" else "64" for a in common]
+    fsmb(["eval", "--method", "lstm-concat", "--out", str(tmp_path / "two"), *interrupted], ranks=2, cwd=tmp_path)
+    resumed = fsmb(["eval", "--method", "lstm-concat", "--out", str(tmp_path / "two"), *common], ranks=2,
+                   cwd=tmp_path)  # ... resumed: chunk 2
+    assert "64 episodes already scored" in resumed.stdout + resumed.stderr
     # unigram-support is fitted again, by rank 0 alone while rank 1 waits, then loaded by rank 1
     fsmb(["eval", "--method", "unigram-support", "--out", str(tmp_path / "two"), *common,
           "--models", str(tmp_path / "models-two")], ranks=2, cwd=tmp_path)
     for stem in ("lstm-concat__midi-dir__K5", "unigram-support__midi-dir__K5"):
         one = read_episode_records(tmp_path / "one" / f"{stem}.jsonl")
         two = read_episode_records(tmp_path / "two" / f"{stem}.jsonl")
-        assert len(one) == 40 and [r["episode_id"] for r in two] == [r["episode_id"] for r in one]
+        assert len(one) == 80 and [r["episode_id"] for r in two] == [r["episode_id"] for r in one]
         assert without_timing(two) == without_timing(one)
         run = json.loads((tmp_path / "two" / f"{stem}.run.json").read_text())
         assert run["env"]["world_size"] == 2 and run["env"]["device"] == "cpu"
@@ -84,3 +96,31 @@ def test_two_process_training_follows_the_one_process_loss_curve(midi_root, tmp_
     assert [v for _, v in two] == pytest.approx([v for _, v in one], rel=CURVE_RTOL)
     (meta,) = (p for p in (tmp_path / "two").rglob("meta.json") if any(x.startswith(method) for x in p.parts))
     assert json.loads(meta.read_text())["trained_on"]["world_size"] == 2
+
+
+def shares(loss_of, ranks: int = 2) -> list[torch.Tensor]:
+    """Each rank's ``loss_of()`` computed in this process, from the same random state."""
+    state, out = torch.get_rng_state(), []
+    for rank in range(ranks):
+        torch.set_rng_state(state)
+        with active_in(World(rank, ranks)):
+            out.append(loss_of())
+    return out
+
+
+def test_rank_shares_of_a_batch_loss_add_up_to_the_one_process_loss():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    batch = pad_batch([rng.integers(3, 40, size=rng.integers(4, 30)) for _ in range(5)])  # 5 rows: 3 + 2
+    lstm = LSTMLM(LSTMConfig(vocab=40, emb=16, hidden=32, layers=1)).train()  # dropout on: masks as one process's
+    state = torch.get_rng_state()
+    alone = lm_loss(lstm, batch)
+    torch.set_rng_state(state)
+    assert sum(shares(lambda: lm_loss(lstm, batch), ranks=2)).item() == pytest.approx(alone.item(), rel=1e-6)
+    torch.set_rng_state(state)
+    assert sum(shares(lambda: lm_loss(lstm, batch), ranks=3)).item() == pytest.approx(alone.item(), rel=1e-6)
+    # the transformer's attention dropout is drawn inside torch's fused kernel: its shares add up with dropout off
+    net = TransformerLM(TransformerConfig(vocab=40, d_model=16, layers=1, heads=2, ff=32, context=64)).eval()
+    alone = share_of_mean_nll(lambda rows: net(rows[:, :-1]), batch)
+    parts = shares(lambda: share_of_mean_nll(lambda rows: net(rows[:, :-1]), batch))
+    assert sum(parts).item() == pytest.approx(alone.item(), rel=1e-6)
