@@ -46,7 +46,7 @@ from benchmark.nn.task_lstm import (
 )
 from benchmark.training.distributed import active_world, rank_share
 from benchmark.training.loop import train_loop
-from benchmark.training.neural import val_nats_per_token
+from benchmark.training.selection import val_nats_per_token
 from episodes.types import Item
 
 ADAPT_CHUNK = 16  # episodes adapted together at test time (bounds the memory their adapted weights take)

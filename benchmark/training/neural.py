@@ -4,7 +4,7 @@ persistence (``state.pt``, loaded with ``weights_only=True``) and parameter coun
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 import torch
@@ -14,9 +14,8 @@ from benchmark.contract.protocol import SEQUENCE_MODALITIES, Budget, MetaTrainDa
 from benchmark.cost.counting import InferenceStep
 from benchmark.cost.steps import network_step
 from benchmark.nn.sequence import pad_batch
-from benchmark.scoring.nll import score_episodes
-from benchmark.training.distributed import gather_shares, rank_share
 from benchmark.training.loop import load_checkpoint, save_checkpoint, train_loop
+from benchmark.training.selection import val_nats_per_token
 from benchmark.training.state import require_fitted
 from episodes.types import Episode
 
@@ -111,13 +110,6 @@ class NeuralMethod:
 
     def n_params(self) -> int:
         return sum(p.numel() for p in require_fitted(self.model, self.name).parameters())
-
-
-def val_nats_per_token(method: Any, episodes: Sequence[Episode]) -> float:
-    """Mean over ``episodes`` of episode nats/token, the model-selection criterion; under
-    torchrun each rank scores its share and every rank gets the same mean."""
-    mine = [s.per_unit("tokens") for s in score_episodes(method, rank_share(episodes))]
-    return float(np.mean(gather_shares(mine, len(episodes))))
 
 
 def episode_batches(

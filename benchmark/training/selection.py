@@ -6,9 +6,11 @@ from __future__ import annotations
 import itertools
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 from tqdm.auto import tqdm
 
-from benchmark.scoring.nll import mean_nats_per_token, score_episodes
+from benchmark.scoring.nll import EpisodeScore, score_episodes
+from benchmark.training.distributed import gather_shares, rank_share
 from episodes.types import Episode
 
 
@@ -25,17 +27,32 @@ def select_on_val(method: Any, settings: Sequence[Mapping[str, Any]], episodes: 
 
     A method may define ``score_grid(settings, episodes)`` returning, per setting, the
     episode scores `score_episodes` would give under it (the cache shares each song's
-    LSTM pass across its grid); it is used instead of one pass per setting."""
+    LSTM pass across its grid); it is used instead of one pass per setting.  Under
+    torchrun each rank scores its share of the episodes and every rank gets the table."""
+    mine = rank_share(episodes)
     if callable(getattr(method, "score_grid", None)):  # the method scores the whole grid in one pass
-        scored = method.score_grid(settings, episodes)
-        table = [{**setting, "val_nats_per_token": mean_nats_per_token(s)} for setting, s in zip(settings, scored)]
+        scored = method.score_grid(settings, mine)
     else:
-        table = []
+        scored = []
         for setting in tqdm(settings, desc=f"select {getattr(method, 'name', '')} on meta-val", unit="setting"):
             for key, value in setting.items():
                 setattr(method, key, value)
-            table.append({**setting, "val_nats_per_token": mean_nats_per_token(score_episodes(method, episodes))})
+            scored.append(score_episodes(method, mine))
+    table = [{**setting, "val_nats_per_token": mean_over_ranks(scores, len(episodes))}
+             for setting, scores in zip(settings, scored)]
     best = min(table, key=lambda row: row["val_nats_per_token"])
     for key in settings[0]:
         setattr(method, key, best[key])
     return table
+
+
+def mean_over_ranks(scores: Sequence[EpisodeScore], total: int) -> float:
+    """Mean episode nats/token of ``total`` episodes, of which this rank scored its share
+    (`rank_share`) ``scores``: the same number on every rank (alone: of ``scores``)."""
+    return float(np.mean(gather_shares([s.per_unit("tokens") for s in scores], total)))
+
+
+def val_nats_per_token(method: Any, episodes: Sequence[Episode]) -> float:
+    """Mean over ``episodes`` of episode nats/token, the model-selection criterion; under
+    torchrun each rank scores its share and every rank gets the same mean."""
+    return mean_over_ranks(score_episodes(method, rank_share(episodes)), len(episodes))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -25,15 +26,23 @@ TIMING = ("adapt_seconds", "score_seconds")
 CURVE_RTOL = 1e-5
 
 
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+
 def fsmb(args: list[str], *, ranks: int, cwd: Path) -> subprocess.CompletedProcess:
     """``fsmb ARGS`` in a subprocess, under ``torchrun --nproc-per-node ranks`` if > 1."""
     launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}",
                  "-m", "benchmark"] if ranks > 1 else [sys.executable, "-m", "benchmark"])
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    done = subprocess.run([*launcher, *args, "--threads", "1"], cwd=cwd, env=env, capture_output=True, text=True,
+    done = subprocess.run([*launcher, *args, "--threads", "1"], cwd=cwd, env=ENV, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def data_args(midi_root: Path, cache: Path) -> list[str]:
@@ -80,6 +89,28 @@ def test_two_process_eval_writes_the_one_process_records_in_the_same_order(midi_
         assert run["env"]["world_size"] == 2 and run["env"]["device"] == "cpu"
 
 
+def test_two_nodes_through_torchruns_rendezvous_write_the_one_process_records(midi_root, tmp_path):
+    """Two torchrun agents on this machine stand in for two machines (``--nnodes 2``,
+    c10d rendezvous on one endpoint), one process each: the multi-node command line."""
+    common = ["eval", "--method", "unigram-support", *data_args(midi_root, tmp_path / "cache"), "--budget", "tiny",
+              "--episodes", "40", "--device", "cpu", "--models", str(tmp_path / "models"), "--threads", "1"]
+    fsmb([*common[:-2], "--out", str(tmp_path / "one")], ranks=1, cwd=tmp_path)
+    endpoint = f"127.0.0.1:{free_port()}"
+    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
+                               "--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint, "--rdzv-id", "fsmb-test",
+                               "-m", "benchmark", *common, "--out", str(tmp_path / "two")],
+                              cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for node in nodes:
+        _, err = node.communicate(timeout=600)
+        assert node.returncode == 0, err[-3000:]
+    stem = "unigram-support__midi-dir__K5"
+    one = read_episode_records(tmp_path / "one" / f"{stem}.jsonl")
+    two = read_episode_records(tmp_path / "two" / f"{stem}.jsonl")
+    assert len(one) == 40 and without_timing(two) == without_timing(one)
+    assert json.loads((tmp_path / "two" / f"{stem}.run.json").read_text())["env"]["world_size"] == 2
+
+
 @pytest.mark.parametrize("method", ["lstm", "fomaml"])
 def test_two_process_training_follows_the_one_process_loss_curve(midi_root, tmp_path, method):
     """lstm: each rank the rows of a batch (dropout masks as one process draws them);
@@ -96,6 +127,15 @@ def test_two_process_training_follows_the_one_process_loss_curve(midi_root, tmp_
     assert [v for _, v in two] == pytest.approx([v for _, v in one], rel=CURVE_RTOL)
     (meta,) = (p for p in (tmp_path / "two").rglob("meta.json") if any(x.startswith(method) for x in p.parts))
     assert json.loads(meta.read_text())["trained_on"]["world_size"] == 2
+    if method == "lstm":  # cache on that lstm: each rank scores its share of meta-val for the grid search
+        selection = ["train", "--method", "cache", *data_args(midi_root, cache), "--budget", "tiny", "--steps", "6",
+                     "--device", "cpu"]
+        for ranks, models in ((1, "one"), (2, "two")):
+            fsmb([*selection, "--models", str(tmp_path / models)], ranks=ranks, cwd=tmp_path)
+        one, two = ([row for p in (tmp_path / models).rglob("meta.json") if "cache" in p.parts
+                     for row in json.loads(p.read_text())["train_log"]["val_grid"]] for models in ("one", "two"))
+        assert len(one) == len(two) > 1 and [r["val_nats_per_token"] for r in two] == pytest.approx(
+            [r["val_nats_per_token"] for r in one], rel=1e-6)
 
 
 def shares(loss_of, ranks: int = 2) -> list[torch.Tensor]:
