@@ -18,7 +18,7 @@ from typing import Iterator
 import torch
 import torch.distributed as dist
 
-from benchmark.contract.device import on_device, parse_device
+from benchmark.contract.device import DeviceError, on_device, parse_device
 from benchmark.training.distributed import SOLO, World, active_in, process_world
 
 # A rank may wait at a barrier while rank 0 alone fits a method that does not train
@@ -45,13 +45,20 @@ def launched(device_text: str = "cpu") -> Iterator[World]:
     """Run the block on ``--device device_text``, as one rank of torchrun's process group
     when torchrun started this process; yields the `World`."""
     device = rank_device(device_text)  # a bad --device fails here, before the process group
+    if launched_world_size() > 1 and device.type == "mps":
+        raise DeviceError("--device mps under torchrun: neither gloo nor NCCL reduces MPS tensors; "
+                          "use --device cpu, or one process")
     joined = launched_world_size() > 1 and not dist.is_initialized()
     if joined:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=BARRIER_TIMEOUT,
                                 **({"device_id": device} if device.type == "cuda" else {}))
     try:
         world = process_world() if launched_world_size() > 1 else SOLO
-        with on_device(device), active_in(world):
+        with contextlib.ExitStack() as stack:
+            if not world.is_main:  # rank 0 prints; every rank's errors reach stderr
+                stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+            stack.enter_context(on_device(device))
+            stack.enter_context(active_in(world))
             yield world
     finally:
         if joined:

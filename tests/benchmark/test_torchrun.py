@@ -77,6 +77,7 @@ def test_two_process_eval_writes_the_one_process_records_in_the_same_order(midi_
     resumed = fsmb(["eval", "--method", "lstm-concat", "--out", str(tmp_path / "two"), *common], ranks=2,
                    cwd=tmp_path)  # ... resumed: chunk 2
     assert "64 episodes already scored" in resumed.stdout + resumed.stderr
+    assert resumed.stdout.count("records: ") == 1  # rank 0 prints, rank 1 does not
     # unigram-support is fitted again, by rank 0 alone while rank 1 waits, then loaded by rank 1
     fsmb(["eval", "--method", "unigram-support", "--out", str(tmp_path / "two"), *common,
           "--models", str(tmp_path / "models-two")], ranks=2, cwd=tmp_path)
