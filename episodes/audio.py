@@ -12,9 +12,11 @@ the resampling ratio is a fraction whose terms are at most 1,024 (see `resample`
 
 from __future__ import annotations
 
+import contextlib
 import math
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -84,6 +86,17 @@ def resample_ratio(rate: int) -> Fraction:
     return 1 / (1 / exact).limit_denominator(MAX_RESAMPLE_TERMS)
 
 
+@contextlib.contextmanager
+def torch_on_cpu() -> Iterator[None]:
+    """Corpus audio is computed on the CPU (its bytes are benchmark data): inside a run on
+    a GPU, where torch's default device is the GPU, torch's factories are pointed back
+    at the CPU for the block; otherwise nothing is switched."""
+    import torch
+
+    with torch.device("cpu") if torch.get_default_device().type != "cpu" else contextlib.nullcontext():
+        yield
+
+
 def resample(wave: np.ndarray, rate: int) -> np.ndarray:
     """``wave`` (shape ``(n,)``, at ``rate`` Hz) resampled to `SAMPLE_RATE` by the
     ratio `resample_ratio` (bounded memory and time for any rate)."""
@@ -95,7 +108,8 @@ def resample(wave: np.ndarray, rate: int) -> np.ndarray:
     if ratio == 1:
         return np.ascontiguousarray(wave, dtype=np.float32)
     wave_t = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
-    return AF.resample(wave_t, ratio.denominator, ratio.numerator).numpy()
+    with torch_on_cpu():
+        return AF.resample(wave_t, ratio.denominator, ratio.numerator).numpy()
 
 
 def fit_length(wave: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from episodes.audio import N_SAMPLES, SAMPLE_RATE
+from episodes.audio import N_SAMPLES, SAMPLE_RATE, torch_on_cpu
 from episodes.dependencies import check
 
 ENCODING_NAME = "logmel8"
@@ -47,9 +47,10 @@ def _mel_transform():
     check(("torchaudio",))
     import torchaudio
 
-    return torchaudio.transforms.MelSpectrogram(
-        sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS, f_min=F_MIN, f_max=F_MAX, power=2.0
-    )
+    with torch_on_cpu():
+        return torchaudio.transforms.MelSpectrogram(
+            sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS, f_min=F_MIN, f_max=F_MAX, power=2.0
+        )
 
 
 def log_mel_db(wave: np.ndarray) -> np.ndarray:
@@ -58,9 +59,9 @@ def log_mel_db(wave: np.ndarray) -> np.ndarray:
 
     if wave.shape != (N_SAMPLES,):
         raise ValueError(f"expected {N_SAMPLES} samples, got shape {wave.shape}")
-    with torch.no_grad():
+    with torch.no_grad(), torch_on_cpu():
         power = _mel_transform()(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)))
-    return (10.0 * torch.log10(power.clamp_min(1e-20)))[:, :N_FRAMES].numpy()
+        return (10.0 * torch.log10(power.clamp_min(1e-20)))[:, :N_FRAMES].numpy()
 
 
 def quantise(db: np.ndarray) -> np.ndarray:
@@ -89,10 +90,11 @@ def as_image(flat: np.ndarray) -> np.ndarray:
 def _inverse_transforms():
     import torchaudio
 
-    inverse_mel = torchaudio.transforms.InverseMelScale(
-        n_stft=N_FFT // 2 + 1, n_mels=N_MELS, sample_rate=SAMPLE_RATE, f_min=F_MIN, f_max=F_MAX
-    )
-    griffin_lim = torchaudio.transforms.GriffinLim(n_fft=N_FFT, hop_length=HOP, power=1.0, n_iter=64)
+    with torch_on_cpu():
+        inverse_mel = torchaudio.transforms.InverseMelScale(
+            n_stft=N_FFT // 2 + 1, n_mels=N_MELS, sample_rate=SAMPLE_RATE, f_min=F_MIN, f_max=F_MAX
+        )
+        griffin_lim = torchaudio.transforms.GriffinLim(n_fft=N_FFT, hop_length=HOP, power=1.0, n_iter=64)
     return inverse_mel, griffin_lim
 
 
@@ -104,9 +106,9 @@ def to_waveform(levels: np.ndarray) -> np.ndarray:
     import torch
 
     inverse_mel, griffin_lim = _inverse_transforms()
-    power = torch.from_numpy(10.0 ** (to_db(levels) / 10.0))  # (mels, frames)
-    power = torch.cat([power, power[:, -1:]], dim=1)  # the 65th frame the STFT had
-    with torch.no_grad():
+    with torch.no_grad(), torch_on_cpu():
+        power = torch.from_numpy(10.0 ** (to_db(levels) / 10.0))  # (mels, frames)
+        power = torch.cat([power, power[:, -1:]], dim=1)  # the 65th frame the STFT had
         magnitude = inverse_mel(power).clamp_min(0.0).sqrt()
         wave = griffin_lim(magnitude).numpy()
     out = np.zeros(N_SAMPLES, dtype=np.float32)

@@ -44,6 +44,7 @@ from benchmark.nn.transformer import (
     sample_transformer,
     score_windows,
 )
+from benchmark.training.distributed import seed_per_rank
 from benchmark.training.neural import NeuralMethod, episode_batches
 from episodes.types import Episode, Item
 
@@ -147,6 +148,7 @@ class TransformerICL(NeuralMethod):
         torch.manual_seed(data.seed)
         cfg = TransformerConfig(vocab=data.vocab_size, context=self.context, **TRANSFORMER_SIZES[budget.size])
         self.model = TransformerLM(cfg)
+        seed_per_rank(data.seed)  # under torchrun: the same weights, each rank its own dropout masks
         batches = self.training_batches(data, budget)
 
         def loss(step: int) -> torch.Tensor:  # (this rank's share of) the batch's mean NLL

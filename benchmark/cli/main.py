@@ -654,7 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(args.threads)
-        with launched(getattr(args, "device", "cpu")):  # a bad --device is one line, before any work
+        with launched(getattr(args, "device", "cpu"), command=args.command):  # a bad --device: one line, at once
             return args.func(args)
     except USER_ERRORS as exc:
         print(f"fsmb: error: {exc}", file=sys.stderr)

@@ -19,8 +19,12 @@ import torch
 import torch.distributed as dist
 
 from benchmark.contract.device import DeviceError, on_device, parse_device
+from benchmark.run.arguments import ArgumentError
 from benchmark.training.distributed import SOLO, World, active_in, process_world
 
+# The commands that share their work over torchrun's processes (the others write files
+# or time things from every process, so they refuse to run under it).
+TORCHRUN_COMMANDS = ("train", "eval")
 # A rank may wait at a barrier while rank 0 alone fits a method that does not train
 # data-parallel (hours at the full budget); a rank that fails ends the job through
 # torchrun, not through this timeout.
@@ -34,16 +38,24 @@ def launched_world_size() -> int:
 
 def rank_device(text: str) -> torch.device:
     """The device ``--device text`` means for this process: under torchrun, ``auto`` and
-    ``cuda`` take GPU ``LOCAL_RANK``."""
-    if launched_world_size() > 1 and text.strip().lower() in ("auto", "cuda") and torch.cuda.is_available():
-        return parse_device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
-    return parse_device(text)
+    ``cuda`` take GPU ``LOCAL_RANK`` (modulo the GPUs this process sees, for launchers
+    that show each process one GPU); a ``cuda:N`` would put every process on one GPU."""
+    device = parse_device(text)
+    if launched_world_size() == 1 or device.type != "cuda":
+        return device
+    if text.strip().lower() not in ("auto", "cuda"):
+        raise DeviceError(f"--device {text} under torchrun would put every process on one GPU; give --device cuda "
+                          "(each process takes GPU LOCAL_RANK; choose GPUs with CUDA_VISIBLE_DEVICES)")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
 
 
 @contextlib.contextmanager
-def launched(device_text: str = "cpu") -> Iterator[World]:
+def launched(device_text: str = "cpu", *, command: str = "") -> Iterator[World]:
     """Run the block on ``--device device_text``, as one rank of torchrun's process group
-    when torchrun started this process; yields the `World`."""
+    when torchrun started this process (for `TORCHRUN_COMMANDS` only); yields the `World`."""
+    if launched_world_size() > 1 and command not in TORCHRUN_COMMANDS:
+        raise ArgumentError(f"fsmb {command} runs as one process; torchrun is for "
+                          f"{' and '.join(TORCHRUN_COMMANDS)} (run this command without torchrun)")
     device = rank_device(device_text)  # a bad --device fails here, before the process group
     if launched_world_size() > 1 and device.type == "mps":
         raise DeviceError("--device mps under torchrun: neither gloo nor NCCL reduces MPS tensors; "

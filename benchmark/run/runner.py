@@ -106,16 +106,14 @@ def fit_or_load(
     label = trained_label(method)
     where = model_dir(models, label, track, budget, seed)
     meta_path = where / "meta.json"
-    if meta_path.exists() and not retrain:
-        meta = json.loads(meta_path.read_text())
-        if (meta["corpus_fingerprint"] == track.store.fingerprint and meta["method_version"] == method.version
-                and meta.get("method_target", target_of(type(method))) == target_of(type(method))):
-            method.load(where)
-            log(f"loaded {label} from {where}")
-            return method, meta
-        log(f"{where} holds {meta.get('method_target', meta['method'])} v{meta['method_version']} fitted on "
-            f"another corpus or by another version (now {target_of(type(method))} v{method.version}): retraining")
     world = active_world()
+    # rank 0 alone decides between loading and fitting: a rank that looked later could see
+    # a meta.json that rank 0 has just written, and skip the collectives of the fit
+    meta = broadcast_from_main(reusable_meta(meta_path, method, track, retrain, where, log) if world.is_main else None)
+    if meta is not None:
+        method.load(where)
+        log(f"loaded {label} from {where}")
+        return method, meta
     if world.size > 1 and not getattr(method, "data_parallel", False):
         # rank 0 fits alone (the others wait), then every other rank loads what it saved
         if world.is_main:
@@ -159,11 +157,27 @@ def fit_or_load(
         "train_seconds": round(time.perf_counter() - started, 2),
         "train_log": getattr(method, "train_log", {}),
         "state_sha256": fitted_identity(method, where),
-        "trained_on": {k: v for k, v in environment().items() if k in ("device", "device_name", "world_size")},
+        "trained_on": {**{k: v for k, v in environment().items() if k in ("device", "device_name")},
+                       "world_size": world.size},
     }
     write_json(meta_path, meta)
     world.barrier()
     return method, meta
+
+
+def reusable_meta(meta_path: Path, method: Method, track: Track, retrain: bool, where: Path,
+                  log: Callable[[str], None]) -> dict | None:
+    """The ``meta.json`` of a model fitted before that can be loaded instead of fitting
+    ``method`` again (same corpus, version and class; not ``retrain``), else ``None``."""
+    if retrain or not meta_path.exists():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if (meta["corpus_fingerprint"] == track.store.fingerprint and meta["method_version"] == method.version
+            and meta.get("method_target", target_of(type(method))) == target_of(type(method))):
+        return meta
+    log(f"{where} holds {meta.get('method_target', meta['method'])} v{meta['method_version']} fitted on "
+        f"another corpus or by another version (now {target_of(type(method))} v{method.version}): retraining")
+    return None
 
 
 def run_key_of(label: str, method: Method, state_sha256: str, manifest_sha256: str, samples: int) -> str:
@@ -237,8 +251,9 @@ def score_and_record(run: Run, todo: Sequence[EpisodeSpec]) -> None:
         for first in range(0, len(chunks), world.size):
             mine = chunks[first + world.rank] if first + world.rank < len(chunks) else []
             episodes = [run.track.episode(s) for s in mine]
-            records = [episode_record(run, scored) for part in scored_chunks(run.method, [episodes] if mine else [])
-                       for scored in part]
+            with active_in(SOLO):  # scoring is one process's work (finetune's loss is not shared out)
+                records = [episode_record(run, scored) for part in
+                           scored_chunks(run.method, [episodes] if mine else []) for scored in part]
             for share in gather(records):
                 if world.is_main:
                     for record in share:

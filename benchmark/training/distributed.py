@@ -24,6 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -120,6 +121,16 @@ class BatchDropout(torch.nn.Dropout):
         mask = x.new_empty([shape[d] for d in order]).bernoulli_(1 - self.p).div_(1 - self.p)
         mask = mask.permute([order.index(d) for d in range(x.dim())])  # back to x's dimension order
         return x * mask[world.rank :: world.size]
+
+
+def seed_per_rank(seed: int) -> None:
+    """Give each active rank its own stream of torch's global generator (alone: nothing
+    changes), for dropout drawn inside fused kernels (attention), whose masks cannot be
+    drawn for the whole batch as `BatchDropout` draws them: the ranks' rows then get
+    independent masks, as one process's rows do, not the same mask on every rank."""
+    world = active_world()
+    if world.size > 1:
+        torch.manual_seed(int(np.random.SeedSequence([seed, world.rank]).generate_state(1)[0]))
 
 
 def sum_over_ranks(value: torch.Tensor) -> torch.Tensor:

@@ -10,7 +10,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from benchmark.scoring.nll import EpisodeScore, score_episodes
-from benchmark.training.distributed import gather_shares, rank_share
+from benchmark.training.distributed import (
+    SOLO,
+    active_in,
+    active_world,
+    gather_shares,
+    rank_share,
+)
 from episodes.types import Episode
 
 
@@ -29,15 +35,17 @@ def select_on_val(method: Any, settings: Sequence[Mapping[str, Any]], episodes: 
     episode scores `score_episodes` would give under it (the cache shares each song's
     LSTM pass across its grid); it is used instead of one pass per setting.  Under
     torchrun each rank scores its share of the episodes and every rank gets the table."""
-    mine = rank_share(episodes)
-    if callable(getattr(method, "score_grid", None)):  # the method scores the whole grid in one pass
-        scored = method.score_grid(settings, mine)
-    else:
-        scored = []
-        for setting in tqdm(settings, desc=f"select {getattr(method, 'name', '')} on meta-val", unit="setting"):
-            for key, value in setting.items():
-                setattr(method, key, value)
-            scored.append(score_episodes(method, mine))
+    mine, main = rank_share(episodes), active_world().is_main
+    with active_in(SOLO):  # scoring is one process's work (finetune's loss is not shared out)
+        if callable(getattr(method, "score_grid", None)):  # the method scores the whole grid in one pass
+            scored = method.score_grid(settings, mine)
+        else:
+            scored = []
+            for setting in tqdm(settings, desc=f"select {getattr(method, 'name', '')} on meta-val", unit="setting",
+                                disable=not main):
+                for key, value in setting.items():
+                    setattr(method, key, value)
+                scored.append(score_episodes(method, mine))
     table = [{**setting, "val_nats_per_token": mean_over_ranks(scores, len(episodes))}
              for setting, scores in zip(settings, scored)]
     best = min(table, key=lambda row: row["val_nats_per_token"])
@@ -55,4 +63,7 @@ def mean_over_ranks(scores: Sequence[EpisodeScore], total: int) -> float:
 def val_nats_per_token(method: Any, episodes: Sequence[Episode]) -> float:
     """Mean over ``episodes`` of episode nats/token, the model-selection criterion; under
     torchrun each rank scores its share and every rank gets the same mean."""
-    return mean_over_ranks(score_episodes(method, rank_share(episodes)), len(episodes))
+    mine = rank_share(episodes)
+    with active_in(SOLO):  # scoring is one process's work (finetune's loss is not shared out)
+        scores = score_episodes(method, mine)
+    return mean_over_ranks(scores, len(episodes))

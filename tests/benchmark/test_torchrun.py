@@ -68,8 +68,10 @@ def test_two_process_eval_writes_the_one_process_records_in_the_same_order(midi_
     cache, models = tmp_path / "cache", tmp_path / "models"
     common = [*data_args(midi_root, cache), "--models", str(models), "--budget", "tiny", "--steps", "4",
               "--episodes", "80", "--device", "cpu"]  # chunks of 32, 32 and 16
-    for method in ("lstm-concat", "unigram-support"):
+    for method in ("lstm-concat", "unigram-support", "finetune"):
         fsmb(["eval", "--method", method, "--out", str(tmp_path / "one"), *common], ranks=1, cwd=tmp_path)
+    # finetune, loaded: each rank adapts to whole support sets (scoring is not shared out below the episode)
+    fsmb(["eval", "--method", "finetune", "--out", str(tmp_path / "two"), *common], ranks=2, cwd=tmp_path)
     # a run interrupted after its first round (chunks 0 and 1: one per rank; a round's records are appended
     # together, so an interrupted run resumes at a chunk boundary) ...
     interrupted = [a if a != "80" else "64" for a in common]
@@ -81,7 +83,7 @@ def test_two_process_eval_writes_the_one_process_records_in_the_same_order(midi_
     # unigram-support is fitted again, by rank 0 alone while rank 1 waits, then loaded by rank 1
     fsmb(["eval", "--method", "unigram-support", "--out", str(tmp_path / "two"), *common,
           "--models", str(tmp_path / "models-two")], ranks=2, cwd=tmp_path)
-    for stem in ("lstm-concat__midi-dir__K5", "unigram-support__midi-dir__K5"):
+    for stem in ("lstm-concat__midi-dir__K5", "unigram-support__midi-dir__K5", "finetune__midi-dir__K5"):
         one = read_episode_records(tmp_path / "one" / f"{stem}.jsonl")
         two = read_episode_records(tmp_path / "two" / f"{stem}.jsonl")
         assert len(one) == 80 and [r["episode_id"] for r in two] == [r["episode_id"] for r in one]
@@ -165,3 +167,13 @@ def test_rank_shares_of_a_batch_loss_add_up_to_the_one_process_loss():
     alone = share_of_mean_nll(lambda rows: net(rows[:, :-1]), batch)
     parts = shares(lambda: share_of_mean_nll(lambda rows: net(rows[:, :-1]), batch))
     assert sum(parts).item() == pytest.approx(alone.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("command", [["check", "lstm"], ["latency", "--method", "lstm", "--track", "midi/dir"]])
+def test_commands_that_run_as_one_process_refuse_torchrun_in_one_line(capsys, monkeypatch, command):
+    from benchmark.cli.main import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main([*command, "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "torchrun is for train and eval" in err
