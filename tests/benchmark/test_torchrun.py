@@ -15,7 +15,13 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.nn.sequence import LSTMLM, LSTMConfig, lm_loss, pad_batch, share_of_mean_nll
+from benchmark.nn.sequence import (
+    LSTMLM,
+    LSTMConfig,
+    lm_loss,
+    pad_batch,
+    share_of_mean_nll,
+)
 from benchmark.nn.transformer import TransformerConfig, TransformerLM
 from benchmark.run.records import read_episode_records
 from benchmark.training.distributed import World, active_in
