@@ -17,11 +17,10 @@ import argparse
 import statistics
 
 import torch
-from timing import median_seconds
+from timing import median_seconds, music21_track
 
 from benchmark.nn.sequence import LSTM_SIZES, LSTMLM, LSTMConfig, score_sequences
 from episodes.encoding import VOCAB_SIZE
-from episodes.tracks import TRACKS, Track, default_cache
 
 GEMM_SIDE = 2048  # of the square matrices whose product gives the roofline
 
@@ -39,9 +38,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=600)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    track = Track.open(TRACKS["midi/music21"], cache_dir=default_cache())
+    track = music21_track(args.threads)
     songs = [it.tokens for spec in track.manifest("test").episodes[: args.episodes]
              for it in track.episode(spec).query]
     model = LSTMLM(LSTMConfig(VOCAB_SIZE, **LSTM_SIZES["small"])).eval()

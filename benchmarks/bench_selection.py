@@ -13,12 +13,11 @@ from __future__ import annotations
 import argparse
 import time
 
-import torch
+from timing import music21_track
 
 from benchmark.nn.sequence import LSTM_SIZES, LSTMLM, LSTMConfig
 from benchmark.training.selection import grid, select_on_val
 from episodes.encoding import VOCAB_SIZE
-from episodes.tracks import TRACKS, Track, default_cache
 from methods.cache import NeuralCache
 
 
@@ -33,9 +32,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    track = Track.open(TRACKS["midi/music21"], cache_dir=default_cache())
+    track = music21_track(args.threads)
     episodes = [track.episode(s) for s in track.manifest("val").episodes[: args.episodes]]
     model = LSTMLM(LSTMConfig(VOCAB_SIZE, **LSTM_SIZES["small"])).eval()
     times, tables = {}, {}

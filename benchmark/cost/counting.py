@@ -48,6 +48,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmark.contract.device import on_device
+from episodes.audio import torch_on_cpu
 
 QUANTISABLE = (nn.Linear, nn.LSTM, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)
 INT8_LAYERS = (nnqd.LSTM, nnqd.Linear)  # torch's dynamic-quantised layers: int8 weights, no parameters
@@ -75,8 +76,7 @@ def on_cpu() -> Iterator[None]:
     run's device and torch's default device are the CPU while active (the latter is
     switched only when it is not already the CPU: the CPU path pays nothing).  Also a
     decorator, ``@on_cpu()``."""
-    switch = torch.get_default_device().type != CPU.type
-    with on_device(CPU), (torch.device(CPU) if switch else contextlib.nullcontext()):
+    with on_device(CPU), torch_on_cpu():
         yield
 
 
