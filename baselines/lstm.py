@@ -67,7 +67,7 @@ class LSTMBaseline(NeuralMethod):
     """LSTM language model on meta-train songs; ignores the support set."""
 
     name = "lstm"
-    version = "1"
+    version = "2"  # 2: training skips padding (length-grouped sub-batches); plateau budgets
     data_parallel = True  # under torchrun each rank computes its rows' share of a step's loss (lm_loss)
     net_cls = LSTMLM
     config_cls = LSTMConfig

@@ -20,6 +20,7 @@ from benchmark.run.records import (
     read_run,
 )
 from benchmark.scoring.nll import EpisodeScore
+from benchmark.training.convergence import summarise
 
 # The tokenisation-independent unit of each modality, as (unit key in records, label).
 UNIT_LABELS = {"notes": "bits/note", "characters": "bits/char", "dims": "bits/dim"}
@@ -68,6 +69,13 @@ class Row:
     target: str | None = None  # ``module:Class`` of the method named ``method``; None in runs before FSMB 0.2
     cost: dict | None = None  # one generation step, counted (`benchmark.cost.counting.StepCost`), if deployable
     measured: list[dict] | None = None  # that step's latency measured on devices (`benchmark.cost.measured`)
+    # training (`benchmark.training.convergence.summarise`): converged None = no iterative training
+    converged: bool | None = None
+    convergence: str = ""
+    train_steps: int | None = None
+    train_seconds: float | None = None
+    train_flops: int | None = None
+    reference_converged: bool | None = None  # of the reference's row; None: it has no iterative training
 
     def to_dict(self) -> dict:
         """Fields as a dict; undefined figures (a CI from one episode) become ``None``."""
@@ -167,6 +175,7 @@ def is_number(x: object) -> bool:
 
 
 def make_row(run: dict, episodes: list[dict]) -> Row:
+    training = summarise(run.get("train", {}).get("train_log"), run.get("budget", {}))
     nats, ci = mean_ci95([e["nats_per_token"] for e in episodes])
     bits_tok, _ = mean_ci95([e["bits_per_token"] for e in episodes])
     seconds = sum(e["adapt_seconds"] + e["score_seconds"] for e in episodes)
@@ -194,6 +203,11 @@ def make_row(run: dict, episodes: list[dict]) -> Row:
         quality=mean_quality(episodes),
         target=run.get("method_target") or None,
         cost=run.get("cost"),
+        converged=training.converged,
+        convergence=training.reason,
+        train_steps=training.steps,
+        train_seconds=training.seconds,
+        train_flops=training.flops,
     )
 
 
@@ -230,21 +244,24 @@ def leaderboard_rows(results: Path | Sequence[Path], *, reference: str | None = 
 
     Each row is compared, episode by episode, with the ``reference`` method's run
     (default: `reference_of`: a compressed variant's dense base, else the modality's) on the same manifest (same
-    track, K and manifest sha256), if there is one.
+    track, K and manifest sha256), if there is one; ``reference_converged`` says whether
+    that reference converged (a comparison against an under-trained reference says so).
     """
     from benchmark.cost.measured import measured_for, measured_latencies
 
     folders = [Path(results)] if isinstance(results, (str, Path)) else [Path(r) for r in results]
     runs = [(run, eps) for run, eps in load_runs(folders) if eps]
     measured = measured_latencies(folders)
-    by_manifest = {(run["track"], run["manifest_sha256"], run["method"]): eps for run, eps in runs}
+    by_manifest = {(run["track"], run["manifest_sha256"], run["method"]): (run, eps) for run, eps in runs}
     rows = []
     for run, eps in runs:
         name = reference_of(run, reference)
         row = dataclasses.replace(make_row(run, eps), reference=name, measured=measured_for(run, measured) or None)
         ref = by_manifest.get((run["track"], run["manifest_sha256"], name))
         if ref is not None:
-            delta, ci, n = paired_delta(eps, ref)
-            row = dataclasses.replace(row, delta_vs_reference=delta, delta_ci95=ci, paired_episodes=n)
+            ref_run, ref_eps = ref
+            delta, ci, n = paired_delta(eps, ref_eps)
+            row = dataclasses.replace(row, delta_vs_reference=delta, delta_ci95=ci, paired_episodes=n,
+                                      reference_converged=make_row(ref_run, ref_eps).converged)
         rows.append(row)
     return sorted(rows, key=lambda r: (r.track, r.shots, r.nll_nats_per_token))

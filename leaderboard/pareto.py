@@ -75,7 +75,10 @@ def plot_pareto(rows: Sequence[Row], path: Path) -> None:
         points = [(pi4_latency_ms(r), r.nll_nats_per_token) for r in sub]
         front = pareto_front(points)
         xs, ys = zip(*points)
+        unconverged = [p for p, r in zip(points, sub) if r.converged is False]
         ax.scatter(xs, ys, color="C0", s=18, zorder=3, label="leaderboard row")
+        if unconverged:
+            ax.scatter(*zip(*unconverged), marker="x", color="C1", s=40, zorder=5, label="not converged")
         fx, fy = zip(*(points[i] for i in front))
         ax.step([*fx, max(xs)], [*fy, fy[-1]], where="post", color="C3", linewidth=1.2, zorder=2,
                 label="Pareto frontier")
@@ -84,7 +87,7 @@ def plot_pareto(rows: Sequence[Row], path: Path) -> None:
         ax.margins(x=0.35, y=0.08)
         _label(ax, sub, points, set(front))
         ax.set_xlabel(f"estimated {PI_DEVICES[DEVICE]} latency per step, {THREADS} thread (ms, log scale)")
-        ax.set_ylabel("query NLL (nats/token)")
+        ax.set_ylabel("query NLL (nats/dim)" if sub[0].unit == "dims" else "query NLL (nats/token)")
         ax.set_title(track + (" (stand-in data)" if sub[0].stand_in else ""))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="best")

@@ -24,11 +24,28 @@ def fmt_num(x: float | None, digits: int = 3) -> str:
 
 def fmt_delta(r: Row, reference: str | None = None) -> str:
     """The paired difference ``± CI``, naming the row's reference when it is not ``reference``
-    (the table's)."""
+    (the table's), and saying so when that reference did not converge."""
     if r.delta_vs_reference is None or r.method == r.reference:
         return "–"
     other = f" (vs {r.reference})" if reference is not None and r.reference != reference else ""
-    return f"{r.delta_vs_reference:+.3f} ± {fmt_num(r.delta_ci95)}{other}"
+    unconverged = " ⚠ reference not converged" if r.reference_converged is False else ""
+    return f"{r.delta_vs_reference:+.3f} ± {fmt_num(r.delta_ci95)}{other}{unconverged}"
+
+
+CONVERGED_MARKS = {True: "✓", False: "✗ not converged", None: "–"}
+CONVERGED_NOTE = ("converged: ✓ trained to a meta-val plateau (`benchmark/training/convergence.py`: all scheduled "
+                  "learning-rate halvings done and the last W validations improved meta-val by < 0.1 %), "
+                  "✗ not (its comparisons describe its training budget, not the method), – no iterative training; "
+                  "training: optimiser steps, wall seconds and counted FLOPs of the training loops (its bases' "
+                  "included)")
+
+
+def fmt_training(r: Row) -> str:
+    """``steps · seconds · FLOPs`` of a row's training, ``–`` where not recorded."""
+    if r.train_steps is None:
+        return "–"
+    flops = "FLOPs not counted" if r.train_flops is None else f"{r.train_flops:.2e} FLOP"
+    return f"{r.train_steps:,} steps · {fmt_num(r.train_seconds, 0)} s · {flops}"
 
 
 def table_reference(rows: Sequence[Row]) -> str | None:
@@ -49,17 +66,18 @@ def to_markdown(rows: Sequence[Row]) -> str:
             f"**{track}**{label}",
             "",
             f"| method | K | episodes | nats/token (±95% CI) | Δ vs {reference}, paired (±95% CI) | bits/token "
-            f"| {unit} (±95% CI) | params | eval tokens/s | budget |",
-            "|---|---:|---:|---|---|---:|---|---:|---:|---|",
+            f"| {unit} (±95% CI) | params | eval tokens/s | budget | converged | training |",
+            "|---|---:|---:|---|---|---:|---|---:|---:|---|---|---|",
         ]
         for r in sub:
             part = "" if r.episodes == r.manifest_episodes else f" of {r.manifest_episodes}"
             lines.append(
                 f"| {r.method} | {r.shots} | {r.episodes}{part} | {fmt_num(r.nll_nats_per_token)} ± {fmt_num(r.ci95)} "
                 f"| {fmt_delta(r, reference)} | {fmt_num(r.bits_per_token)} | {fmt_num(r.bits_per_unit)} ± {fmt_num(r.bits_per_unit_ci95)} "
-                f"| {r.params:,} | {fmt_num(r.eval_tokens_per_s, 0)} | {r.budget} |"
+                f"| {r.params:,} | {fmt_num(r.eval_tokens_per_s, 0)} | {r.budget} | {CONVERGED_MARKS[r.converged]} "
+                f"| {fmt_training(r)} |"
             )
-        lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", ""]
+        lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", "", CONVERGED_NOTE, ""]
         lines += _quality_table([r for r in sub if r.quality])
         lines += _cost_table([r for r in sub if r.cost])
     return "\n".join(lines)

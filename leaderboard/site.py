@@ -38,7 +38,7 @@ from benchmark.scoring.previews import (
 )
 from episodes.types import track_slug
 from leaderboard.aggregate import UNIT_LABELS, Row, load_runs
-from leaderboard.render import fmt_num, row_estimates, table_reference
+from leaderboard.render import CONVERGED_MARKS, CONVERGED_NOTE, fmt_num, row_estimates, table_reference
 
 ASSETS = Path(__file__).with_name("site_assets")
 MARKER = ".fsmb-site"  # a folder holding this file was written by write_site and may be replaced
@@ -75,7 +75,8 @@ def main_columns(rows: Sequence[Row], reference: str | None) -> list[Column]:
         Column("±95% CI", lambda r: fmt_num(r.ci95), lambda r: _num(r.ci95)),
         Column(f"Δ vs {reference or 'reference'}, paired",
                lambda r: "–" if r.delta_vs_reference is None or r.method == r.reference else
-               f"{r.delta_vs_reference:+.3f}" + (f" (vs {r.reference})" if r.reference != reference else ""),
+               f"{r.delta_vs_reference:+.3f}" + (f" (vs {r.reference})" if r.reference != reference else "")
+               + (" ⚠ reference not converged" if r.reference_converged is False else ""),
                lambda r: None if r.method == r.reference else _num(r.delta_vs_reference)),
         Column("Δ ±95% CI", lambda r: "–" if r.method == r.reference else fmt_num(r.delta_ci95),
                lambda r: None if r.method == r.reference else _num(r.delta_ci95)),
@@ -84,6 +85,12 @@ def main_columns(rows: Sequence[Row], reference: str | None) -> list[Column]:
         Column("params", lambda r: f"{r.params:,}", lambda r: r.params),
         Column("eval tokens/s", lambda r: fmt_num(r.eval_tokens_per_s, 0), lambda r: _num(r.eval_tokens_per_s)),
         Column("budget", lambda r: r.budget, lambda r: r.budget),
+        Column("converged", lambda r: CONVERGED_MARKS[r.converged], lambda r: str(r.converged)),
+        Column("training steps", lambda r: "–" if r.train_steps is None else f"{r.train_steps:,}",
+               lambda r: r.train_steps),
+        Column("training s", lambda r: fmt_num(r.train_seconds, 0), lambda r: _num(r.train_seconds)),
+        Column("training FLOPs", lambda r: "–" if r.train_flops is None else f"{r.train_flops:.2e}",
+               lambda r: r.train_flops),
     ]
     if any(r.cost for r in rows):
         cols += [Column("MACs/step", lambda r: f"{r.cost['macs']:,}" if r.cost else "–",
@@ -242,7 +249,7 @@ def track_page(track: str, rows: Sequence[Row], site: Path, *, previews: dict[st
         reference = table_reference(sub)
         parts.append(f"<h2>K = {shots}</h2><p class=\"note\">manifest sha256 <code>{escape(sub[0].manifest_sha256)}"
                      f"</code>; paired differences are episode by episode against {escape(str(reference))}; "
-                     "click a column header to sort.</p>")
+                     f"click a column header to sort.</p><p class=\"note\">{escape(CONVERGED_NOTE)}</p>")
         parts.append(table_html(sub, main_columns(sub, reference), table_id=f"results-K{shots}"))
         sampled = [r for r in sub if r.quality]
         if sampled:

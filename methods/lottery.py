@@ -43,6 +43,7 @@ from benchmark.contract.methods import register_method
 from benchmark.contract.overrides import Choice, Range, trained_label
 from benchmark.contract.protocol import Budget, MetaTrainData
 from benchmark.nn.sequence import LSTMLM, lm_loss
+from benchmark.training.convergence import loop_cost
 from methods.levelled import Levelled
 
 REWIND = "rewind."  # prefix of the early weights theta_k in the saved extra state
@@ -125,7 +126,8 @@ class LSTMLottery(Levelled, LSTMBaseline):
                                    lambda step: lm_loss(self.model, batches(rewind_steps + step)))
             trained = self.model
             rounds.append({"round": index, "kept": kept, "nonzero": int(sum(int(m.sum()) for m in masks.values()) + fixed),
-                           "val_nats_per_token": self.train_log["best_val_nats_per_token"]})
+                           "val_nats_per_token": self.train_log["best_val_nats_per_token"],
+                           **loop_cost(self.train_log)})
         self.train_log = {"rewind_step": rewind_steps, "retrain_steps": retrain_steps, "rounds": rounds}
 
     def _replay(self, data: MetaTrainData, budget: Budget, steps: int, logdir: Path) -> dict[str, torch.Tensor]:

@@ -115,7 +115,7 @@ class TransformerICL(NeuralMethod):
 
     name = "transformer-icl"
     data_parallel = True  # under torchrun each rank computes its rows' share of a step's loss
-    version = "1"
+    version = "2"  # 2: training skips padding (length-grouped sub-batches); plateau budgets
     net_cls = TransformerLM
     config_cls = TransformerConfig
 
@@ -154,9 +154,11 @@ class TransformerICL(NeuralMethod):
         def loss(step: int) -> torch.Tensor:  # (this rank's share of) the batch's mean NLL
             return share_of_mean_nll(lambda rows: self.model(rows[:, :-1]), batches(step))
 
-        # linear warm-up, then cosine decay to lr / 10
+        # linear warm-up, then cosine decay to lr / 10 over a fixed budget; over an early-stopping
+        # budget (whose steps are a cap) warm-up only: the plateau rule anneals
+        decay_steps = None if budget.early_stopping else budget.steps
         self.train_network(data, budget, logdir, loss,
-                           lr_factor=lambda step: lr_factor(step, warmup=self.warmup, steps=budget.steps))
+                           lr_factor=lambda step: lr_factor(step, warmup=self.warmup, steps=decay_steps))
 
     def training_batches(self, data: MetaTrainData, budget: Budget):
         """``step -> (B, T <= context)`` batch of support-block-then-query-segment
@@ -194,9 +196,12 @@ class TransformerICL(NeuralMethod):
         return [-nll[a:b] for a, b in zip(bounds, bounds[1:])]
 
 
-def lr_factor(step: int, *, warmup: int, steps: int) -> float:
-    """Learning-rate multiplier: linear warm-up over ``warmup`` steps, then cosine from 1 to 0.1."""
+def lr_factor(step: int, *, warmup: int, steps: int | None) -> float:
+    """Learning-rate multiplier: linear warm-up over ``warmup`` steps, then cosine from 1 to
+    0.1 at ``steps`` (``None``: 1 after the warm-up)."""
     if step < warmup:
         return (step + 1) / warmup
+    if steps is None:
+        return 1.0
     progress = (step - warmup) / max(1, steps - warmup)
     return 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress)))

@@ -32,6 +32,7 @@ from benchmark.contract.methods import register_method
 from benchmark.contract.overrides import Choice, Range
 from benchmark.contract.protocol import Budget, MetaTrainData
 from benchmark.nn.sequence import lm_loss, pad_batch
+from benchmark.training.convergence import loop_cost
 from methods.levelled import Levelled
 
 PROBE_SONGS = 32  # meta-train songs on which the activation criterion is measured
@@ -81,6 +82,7 @@ class LSTMTrim(Levelled, LSTMBaseline):
             self.train_network(data, round_budget, logdir / f"round{index:02d}",
                                lambda step: lm_loss(self.model, batches(offset + step)))
             rounds.append({"round": index, "emb": plan.emb, "hidden": plan.hidden, "removed": plan.removed,
-                           "val_nats_per_token": self.train_log["best_val_nats_per_token"]})
+                           "val_nats_per_token": self.train_log["best_val_nats_per_token"],
+                           **loop_cost(self.train_log)})
         self.train_log = {"base": base_spec, "dense_params": sum(p.numel() for p in dense.parameters()),
                           "rounds": rounds}

@@ -42,6 +42,7 @@ from benchmark.compress.channels import (
 from benchmark.contract.methods import register_method
 from benchmark.contract.overrides import Range
 from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.training.convergence import loop_cost
 from methods.levelled import Levelled
 from methods.vae import IWAE_SAMPLES, VAE
 
@@ -96,5 +97,6 @@ class VAETrim(Levelled, VAE):
                                   lambda step, offset=offset: loss_fn(offset + step), lr_factor=lr_factor)
             rounds.append({"round": index, "channels": list(plan.decoder_widths()),
                            "removed": 1 - decoder_params(plan) / dense_params,
-                           "val_nats_per_token": self.train_log["best_val_nats_per_token"]})
+                           "val_nats_per_token": self.train_log["best_val_nats_per_token"],
+                           **loop_cost(self.train_log)})
         self.train_log = {"base": base_spec, "dense_decoder_params": dense_params, "rounds": rounds}

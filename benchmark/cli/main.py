@@ -163,13 +163,22 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from benchmark.run.runner import fit_or_load
+    from benchmark.contract.overrides import trained_label
+    from benchmark.run.runner import fit_or_load, has_checkpoint, model_dir
+    from benchmark.training.convergence import summarise
 
-    make_method(args.method)  # the contract is checked before the corpus is built
+    method = make_method(args.method)  # the contract is checked before the corpus is built
+    budget = budget_of(args)
     track = open_track(args)
-    _, meta = fit_or_load(args.method, track, budget=budget_of(args), models=Path(args.models),
+    where = model_dir(Path(args.models), trained_label(method), track, budget, args.seed)
+    if args.resume and (not has_checkpoint(where) or (where / "meta.json").exists()):
+        raise ArgumentError(f"--resume: no interrupted training of {trained_label(method)} at {where} "
+                            f"(finished: {(where / 'meta.json').exists()}); leave out --resume to train")
+    _, meta = fit_or_load(args.method, track, budget=budget, models=Path(args.models),
                           seed=args.seed, retrain=args.retrain)
-    print(json.dumps({k: meta[k] for k in ("method", "hparams", "budget", "train_seconds")}, indent=1))
+    training = summarise(meta.get("train_log"), meta["budget"])
+    print(json.dumps({**{k: meta[k] for k in ("method", "hparams", "budget", "train_seconds")},
+                      "training": training.to_dict()}, indent=1))
     return 0
 
 
@@ -529,6 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="fit a method on a track's meta-train split")
     method_arg(p)
     p.add_argument("--retrain", action="store_true", help="train again even if a fitted model exists")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted training run from its last checkpoint, and fail if there is none "
+                        "(without it an interrupted run is resumed too, and a missing one started)")
     data_args(p)
     run_args(p)
     p.set_defaults(func=cmd_train)

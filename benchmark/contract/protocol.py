@@ -76,6 +76,11 @@ class Budget:
     ``steps``: optimiser steps; ``batch_size``: sequences per step; ``val_every``:
     steps between meta-val evaluations; ``val_episodes``: meta-val episodes used for
     model selection; ``size``: model size preset (``small`` or ``base``).
+
+    ``patience > 0`` trains to a plateau (`benchmark.training.convergence`): after
+    ``patience`` validations without an improvement the learning rate is halved, at most
+    ``lr_decays`` times, and then training stops; ``steps`` is then a cap.  With
+    ``patience = 0`` training runs exactly ``steps`` steps.
     """
 
     name: str
@@ -84,6 +89,13 @@ class Budget:
     val_every: int
     val_episodes: int
     size: str
+    patience: int = 0
+    lr_decays: int = 0
+
+    @property
+    def early_stopping(self) -> bool:
+        """Whether training stops at a meta-val plateau (``steps`` is a cap)."""
+        return self.patience > 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,6 +116,10 @@ BUDGETS: dict[str, Budget] = {
     "tiny": Budget("tiny", steps=10, batch_size=4, val_every=5, val_episodes=3, size="small"),
     "quick": Budget("quick", steps=250, batch_size=16, val_every=125, val_episodes=40, size="small"),
     "full": Budget("full", steps=1500, batch_size=16, val_every=250, val_episodes=100, size="small"),
+    # ``converge``: the reference rows -- trained to a meta-val plateau, with two halvings of the learning
+    # rate, at most 40,000 steps (`benchmark.training.convergence`).
+    "converge": Budget("converge", steps=40000, batch_size=16, val_every=250, val_episodes=100, size="small",
+                       patience=3, lr_decays=2),
 }
 
 

@@ -52,6 +52,7 @@ from benchmark.training.distributed import (
     gather,
 )
 from benchmark.training.identity import NOT_MODEL, code_identity, fitted_identity
+from benchmark.training.loop import CHECKPOINT_FILE
 from episodes.atomic import canonical_json, write_json
 from episodes.manifest import EpisodeSpec, Manifest
 from episodes.tracks import Track
@@ -65,6 +66,12 @@ def model_dir(models: Path, method: str, track: Track, budget: Budget, seed: int
     (`episodes.tracks.Track.data_key`) identifies the corpus and its artist split."""
     return (Path(models) / track.spec.slug / track.data_key / safe_name(method)
             / f"{safe_name(budget.name)}-seed{seed}")
+
+
+def has_checkpoint(where: Path) -> bool:
+    """Whether the model folder ``where`` holds a training checkpoint (`train_loop`'s;
+    compressed variants keep one per round under ``logs/``)."""
+    return (where / "logs").is_dir() and any((where / "logs").rglob(CHECKPOINT_FILE))
 
 
 def clear_model_files(where: Path) -> None:
@@ -128,8 +135,9 @@ def fit_or_load(
     if meta_path.exists() and world.is_main:  # a finished model is replaced: do not resume its training state
         shutil.rmtree(where)
     world.barrier()
-    log(f"training {label} on {track.spec.name} meta-train (budget {budget.name}) -> {where}"
-        + (f", data-parallel over {world.size} processes" if world.size > 1 else ""))
+    resuming = has_checkpoint(where)
+    log(f"{'resuming the training of' if resuming else 'training'} {label} on {track.spec.name} meta-train "
+        f"(budget {budget.name}) -> {where}" + (f", data-parallel over {world.size} processes" if world.size > 1 else ""))
     started = time.perf_counter()
     data = MetaTrainData(
         track,

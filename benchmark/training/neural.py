@@ -56,19 +56,14 @@ class NeuralMethod:
         *,
         lr_factor: Callable[[int], float] | None = None,
     ) -> None:
-        """AdamW on ``self.model`` for ``budget.steps`` steps of ``loss_fn(step)``, keeping
-        the weights best on meta-val nats/token; ``lr_factor(step)`` scales the learning rate."""
+        """AdamW on ``self.model`` for at most ``budget.steps`` steps of ``loss_fn(step)``
+        (stopping at a meta-val plateau if the budget says so), keeping the weights best
+        on meta-val nats/token; ``lr_factor(step)`` scales the learning rate."""
         opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         val = data.val_episodes(budget.val_episodes)
-
-        def step_fn(step: int) -> torch.Tensor:
-            if lr_factor is not None:
-                for group in opt.param_groups:
-                    group["lr"] = self.lr * lr_factor(step)
-            return loss_fn(step)
-
-        log = train_loop(self.model, opt, step_fn, lambda: val_nats_per_token(self, val), steps=budget.steps, val_every=budget.val_every,
-                         logdir=logdir, desc=f"train {self.name}")
+        log = train_loop(self.model, opt, loss_fn, lambda: val_nats_per_token(self, val), steps=budget.steps,
+                         val_every=budget.val_every, logdir=logdir, desc=f"train {self.name}",
+                         patience=budget.patience, lr_decays=budget.lr_decays, lr_factor=lr_factor)
         self.train_log = log.to_dict()
 
     def _model(self) -> Any:

@@ -109,3 +109,34 @@ def test_methods_register_next_to_their_class_and_names_are_unique():
     assert reg.names() == ["a"] and reg.get("a").name == "unigram"
     with pytest.raises(RegistryError, match="no attribute"):
         reg.get("baselines.unigram:Nope")
+
+
+def test_train_resume_continues_an_interrupted_run_to_the_uninterrupted_model(capsys, midi_root, cache_dir, tmp_path):
+    """``fsmb train --resume`` with nothing to resume is one line; given the step-5
+    checkpoint of a 10-step run (that of a 5-step run: same seeds, batches and rate), it
+    trains steps 6-10 and ends with the model an uninterrupted run fits."""
+    import shutil
+
+    common = ["train", "--method", "lstm", "--track", "midi/dir", "--data-dir", str(midi_root), "--cache-dir",
+              str(cache_dir), "--workers", "1", "--device", "cpu", "--budget", "tiny"]
+    assert main([*common, "--models", str(tmp_path / "cut"), "--resume"]) == 2
+    err = capsys.readouterr().err  # after the corpus build's progress: the model folder depends on the corpus
+    assert err.count("error") == 1 and "--resume: no interrupted training of lstm" in err.splitlines()[-1]
+    assert main([*common, "--models", str(tmp_path / "whole")]) == 0
+    whole = printed_json(capsys.readouterr().out)
+    assert main([*common, "--models", str(tmp_path / "cut"), "--steps", "5"]) == 0
+    capsys.readouterr()
+    folder = next((tmp_path / "cut").rglob("tiny_steps_5_-seed0"))
+    shutil.copytree(folder / "logs", folder.with_name("tiny-seed0") / "logs")  # as if killed after step 5
+    assert main([*common, "--models", str(tmp_path / "cut"), "--resume"]) == 0
+    resumed = printed_json(capsys.readouterr().out)
+    assert resumed["training"]["steps"] == whole["training"]["steps"] == 10
+    assert resumed["training"]["flops"] == whole["training"]["flops"] > 0
+    metas = [json.loads(next((tmp_path / d).rglob("tiny-seed0/meta.json")).read_text()) for d in ("whole", "cut")]
+    assert metas[0]["state_sha256"] == metas[1]["state_sha256"]
+    assert metas[0]["train_log"]["val_curve"] == metas[1]["train_log"]["val_curve"]
+
+
+def printed_json(out: str) -> dict:
+    """The JSON object a command printed after its log lines."""
+    return json.loads(out[out.index("{\n"):] if out.startswith("{\n") else out[out.index("\n{\n") + 1:])

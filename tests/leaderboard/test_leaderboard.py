@@ -99,3 +99,23 @@ def test_compressed_variants_are_paired_with_their_dense_base_by_default():
     assert reference_of({**audio, "method": "vae-trim"}, "gaussian-global") == "gaussian-global"  # asked for
     for label in ("my_methods.x:Compressed", "lstm-trim[removed=", "unknown[a=1]"):  # never imported
         assert reference_of({"track_spec": {"modality": "midi"}, "method": label}, None) == "lstm"
+
+
+def test_rows_carry_convergence_and_training_compute(track, tmp_path, capsys):
+    """A neural row states its steps, seconds, counted FLOPs and whether it converged (a
+    fixed 30-step run has not); a closed-form row has no training; a comparison against
+    a reference that did not converge says so."""
+    from benchmark.run.runner import evaluate
+
+    for method in ("lstm", "unigram"):
+        evaluate(method, track, shots=5, n_episodes=12, out=tmp_path / "r", budget=TEST_BUDGET,
+                 models=tmp_path / "m", log=lambda m: None)
+    assert main(["leaderboard", "--results", str(tmp_path / "r"), "--format", "json"]) == 0
+    rows = {r["method"]: r for r in json.loads(capsys.readouterr().out)}
+    lstm, unigram = rows["lstm"], rows["unigram"]
+    assert lstm["converged"] is False and "2 validations, too few to judge" in lstm["convergence"]
+    assert lstm["train_steps"] == TEST_BUDGET.steps and lstm["train_seconds"] > 0 and lstm["train_flops"] > 1e8
+    assert unigram["converged"] is None and unigram["train_steps"] is None
+    assert unigram["reference"] == "lstm" and unigram["reference_converged"] is False
+    md = render(leaderboard_rows(tmp_path / "r"), "md")
+    assert "✗ not converged" in md and "⚠ reference not converged" in md and "FLOP" in md
