@@ -76,6 +76,10 @@ class Row:
     train_seconds: float | None = None
     train_flops: int | None = None
     reference_converged: bool | None = None  # of the reference's row; None: it has no iterative training
+    # adaptation (per episode) and scoring (per query token), counted while the run scored; None: not counted
+    adapt_flops_per_episode: float | None = None
+    adapt_seconds_per_episode: float | None = None  # host wall time, as recorded
+    score_flops_per_token: float | None = None
 
     def to_dict(self) -> dict:
         """Fields as a dict; undefined figures (a CI from one episode) become ``None``."""
@@ -203,12 +207,25 @@ def make_row(run: dict, episodes: list[dict]) -> Row:
         quality=mean_quality(episodes),
         target=run.get("method_target") or None,
         cost=run.get("cost"),
+        **adaptation_cost(episodes),
         converged=training.converged,
         convergence=training.reason,
         train_steps=training.steps,
         train_seconds=training.seconds,
         train_flops=training.flops,
     )
+
+
+def adaptation_cost(episodes: list[dict]) -> dict[str, float | None]:
+    """Mean adaptation FLOPs and host seconds per episode and scoring FLOPs per query
+    token, over the episodes that counted them (records before FLOPs were counted: None)."""
+    counted = [e for e in episodes if e.get("adapt_flops") is not None and e.get("score_flops") is not None]
+    if not counted:
+        return {"adapt_flops_per_episode": None, "adapt_seconds_per_episode": None, "score_flops_per_token": None}
+    tokens = sum(sum(e["units"]["tokens"]) for e in counted)
+    return {"adapt_flops_per_episode": float(np.mean([e["adapt_flops"] for e in counted])),
+            "adapt_seconds_per_episode": float(np.mean([e["adapt_seconds"] for e in counted])),
+            "score_flops_per_token": sum(e["score_flops"] for e in counted) / max(1, tokens)}
 
 
 def mean_quality(episodes: list[dict]) -> dict[str, float] | None:

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from typing import Callable, Sequence
 
 from benchmark.cost.counting import StepCost
-from benchmark.cost.estimate import PI_DEVICES, PI_THREADS, Estimate, pi_estimates
+from benchmark.cost.estimate import PI_DEVICES, PI_THREADS, Estimate, pi_compute_seconds, pi_estimates
 from episodes.audio import NOTE_SECONDS
 from leaderboard.aggregate import UNIT_LABELS, Row
 
@@ -80,7 +80,34 @@ def to_markdown(rows: Sequence[Row]) -> str:
         lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", "", CONVERGED_NOTE, ""]
         lines += _quality_table([r for r in sub if r.quality])
         lines += _cost_table([r for r in sub if r.cost])
+        lines += _adaptation_table([r for r in sub if r.adapt_flops_per_episode is not None])
     return "\n".join(lines)
+
+
+def _adaptation_table(rows: Sequence[Row]) -> list[str]:
+    """What adapting to a support set and scoring cost, counted while the run scored: FLOPs
+    and host time per episode of adapting, with its compute-bound floor on each
+    Raspberry Pi (`benchmark.cost.estimate.pi_compute_seconds`), and FLOPs per scored
+    query token (beside 2 x MACs of the generation step where one is counted: the excess
+    is per-token adaptation, such as dynamic evaluation's updates)."""
+    if not rows:
+        return []
+    threads = " / ".join(map(str, PI_THREADS))
+    est = [f"est. {label} adapt s ({threads} thr, compute floor)" for label in PI_DEVICES.values()]
+    lines = ["cost of adaptation, per episode, and of scoring, per query token (FLOPs counted by torch's FLOP "
+             "counter while the run scored, `benchmark/training/flops.py`; host time as recorded; Pi: FLOPs / its "
+             "fp32 compute in `benchmark/cost/devices.json`, a floor):", "",
+             "| method | K | adapt FLOPs/episode | host adapt ms/episode | " + " | ".join(est)
+             + " | scoring FLOPs/token | generation step FLOPs (2 × MACs) |",
+             "|---|---:|---:|---:|" + "---:|" * len(est) + "---:|---:|"]
+    for r in rows:
+        floors = pi_compute_seconds(r.adapt_flops_per_episode)
+        cells = [" / ".join(f"{floors[f'{d}/{t}']:.3g}" for t in PI_THREADS) for d in PI_DEVICES]
+        step = f"{2 * r.cost['macs']:.3g}" if r.cost else "–"
+        lines.append(f"| {r.method} | {r.shots} | {r.adapt_flops_per_episode:.3g} | "
+                     f"{1e3 * (r.adapt_seconds_per_episode or 0.0):.2f} | " + " | ".join(cells)
+                     + f" | {fmt_num(r.score_flops_per_token, 0)} | {step} |")
+    return lines + [""]
 
 
 def _cost_table(rows: Sequence[Row]) -> list[str]:

@@ -300,3 +300,12 @@ def pi_estimates(cost: StepCost) -> list[Estimate]:
             ms = pi_profile(device, threads, counted_runtime(cost)).estimate_ms(cost)
             out.append(Estimate(device, threads, ms, ms / 1e3 / unit_seconds if unit_seconds else None))
     return out
+
+
+def pi_compute_seconds(flops: float) -> dict[str, float]:
+    """Seconds ``flops`` of matrix products take on each of `PI_DEVICES` at each of
+    `PI_THREADS` threads at its fp32 compute (``"raspberry-pi-4/1"`` -> s): the
+    compute-bound floor of a batched computation such as adapting to a support set
+    (whole sequences through the network, large matrix products; no per-step overhead)."""
+    return {f"{device}/{threads}": flops / pi_profile(device, threads).flops
+            for device in PI_DEVICES for threads in PI_THREADS}

@@ -49,6 +49,10 @@ class EpisodeRecord:
     score_seconds: float
     quality: dict | None = None  # sample metrics and samples (`benchmark.scoring.quality`), if asked for
     kind: str = "episode"
+    # FLOPs per episode of adapting to the support set and of scoring the query set, counted
+    # (`benchmark.training.flops`; the chunk's over its episodes); None in records before they were
+    adapt_flops: int | None = None
+    score_flops: int | None = None
     format: int = RECORD_FORMAT
 
 

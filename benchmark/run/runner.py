@@ -261,7 +261,8 @@ def score_and_record(run: Run, todo: Sequence[EpisodeSpec]) -> None:
             episodes = [run.track.episode(s) for s in mine]
             with active_in(SOLO):  # scoring is one process's work (finetune's loss is not shared out)
                 records = [episode_record(run, scored) for part in
-                           scored_chunks(run.method, [episodes] if mine else []) for scored in part]
+                           scored_chunks(run.method, [episodes] if mine else [], count=True)
+                           for scored in part]
             for share in gather(records):
                 if world.is_main:
                     for record in share:
@@ -302,6 +303,8 @@ def episode_record(run: Run, scored: ScoredEpisode) -> EpisodeRecord:
         bits_per={u: score.bits_per(u) for u in score.units},
         adapt_seconds=scored.adapt_seconds,
         score_seconds=scored.score_seconds,
+        adapt_flops=scored.adapt_flops,
+        score_flops=scored.score_flops,
         quality=quality,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from benchmark.contract.protocol import Adapted, Method
+from benchmark.training.flops import FlopCount, count_flops
 from episodes.types import Episode, Item
 
 LN2 = math.log(2.0)
@@ -79,8 +81,9 @@ def episode_score(query: Sequence[Item], log_probs: np.ndarray) -> EpisodeScore:
 @dataclass(frozen=True)
 class ScoredEpisode:
     """One episode scored: its adapted model, per-query-item nats (shape ``(Q,)``), the
-    figures, and the wall time per episode of adapting and of scoring (seconds, the
-    mean over the episode's chunk)."""
+    figures, the wall time per episode of adapting and of scoring (seconds, the mean
+    over the episode's chunk) and, when counted, their FLOPs per episode (the chunk's
+    FLOPs over its episodes; `benchmark.training.flops`)."""
 
     episode: Episode
     adapted: Adapted
@@ -88,18 +91,28 @@ class ScoredEpisode:
     score: EpisodeScore
     adapt_seconds: float
     score_seconds: float
+    adapt_flops: int | None = None
+    score_flops: int | None = None
 
 
-def scored_chunks(method: Method, chunks: Iterable[Sequence[Episode]]) -> Iterator[list[ScoredEpisode]]:
+def scored_chunks(method: Method, chunks: Iterable[Sequence[Episode]], *,
+                  count: bool = False) -> Iterator[list[ScoredEpisode]]:
     """Adapt to and score each chunk of episodes (one batch per chunk when the method
-    offers the batched hooks); the one episode loop of FSMB."""
+    offers the batched hooks); the one episode loop of FSMB.  ``count``: also count the
+    FLOPs of adapting (the support pass, fine-tuning steps, inner steps, a cache's
+    memory) and of scoring (with whatever a method does per scored token: dynamic
+    evaluation's updates, the cache's lookups)."""
     for part in chunks:
-        t0 = time.perf_counter()
-        adapted = adapt_all(method, [e.support for e in part])
-        t1 = time.perf_counter()
-        scores = log_prob_all(method, adapted, [e.query for e in part])
-        t2 = time.perf_counter()
-        yield [ScoredEpisode(e, a, s, episode_score(e.query, s), (t1 - t0) / len(part), (t2 - t1) / len(part))
+        with (count_flops() if count else contextlib.nullcontext(FlopCount())) as adapting:
+            t0 = time.perf_counter()
+            adapted = adapt_all(method, [e.support for e in part])
+            t1 = time.perf_counter()
+        with (count_flops() if count else contextlib.nullcontext(FlopCount())) as scoring:
+            scores = log_prob_all(method, adapted, [e.query for e in part])
+            t2 = time.perf_counter()
+        flops = (adapting.flops // len(part), scoring.flops // len(part)) if count else (None, None)
+        yield [ScoredEpisode(e, a, s, episode_score(e.query, s), (t1 - t0) / len(part), (t2 - t1) / len(part),
+                             *flops)
                for e, a, s in zip(part, adapted, scores)]
 
 

@@ -119,3 +119,22 @@ def test_rows_carry_convergence_and_training_compute(track, tmp_path, capsys):
     assert unigram["reference"] == "lstm" and unigram["reference_converged"] is False
     md = render(leaderboard_rows(tmp_path / "r"), "md")
     assert "✗ not converged" in md and "⚠ reference not converged" in md and "FLOP" in md
+
+
+def test_adaptation_cost_is_counted_per_episode(track, tmp_path):
+    """``lstm`` ignores the support set (no adaptation FLOPs) and scores a token for about
+    its generation step's FLOPs; ``lstm-concat`` reads the support set; ``finetune``
+    takes gradient steps on it, at several times the reading's cost."""
+    from benchmark.run.runner import evaluate
+
+    for method in ("lstm", "lstm-concat", "finetune"):
+        evaluate(method, track, shots=5, n_episodes=8, out=tmp_path / "r", budget=TEST_BUDGET,
+                 models=tmp_path / "m", log=lambda m: None)
+    rows = {r.method: r for r in leaderboard_rows(tmp_path / "r")}
+    lstm, concat, finetune = rows["lstm"], rows["lstm-concat"], rows["finetune"]
+    assert lstm.adapt_flops_per_episode == 0 and concat.adapt_flops_per_episode > 0
+    assert finetune.adapt_flops_per_episode > 3 * concat.adapt_flops_per_episode
+    step = 2 * lstm.cost["macs"]
+    assert step <= lstm.score_flops_per_token < 1.5 * step  # padding of the scoring batches on top
+    md = render(list(rows.values()), "md")
+    assert "cost of adaptation, per episode" in md and "| finetune | 5 |" in md
