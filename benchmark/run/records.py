@@ -120,24 +120,30 @@ def lock_path(records_path: Path) -> Path:
 
 @contextmanager
 def results_lock(records_path: Path) -> Iterator[None]:
-    """Hold the one-writer lock of ``records_path`` for the ``with`` block.
+    """Hold the one-writer lock of ``records_path`` (on `lock_path`) for the ``with``
+    block; `RecordError` naming the holder if another process holds it."""
+    with exclusive_lock(lock_path(Path(records_path)),
+                        f"{records_path} is being written by another fsmb process ({{holder}}); "
+                        "wait for it to finish or pass another --out"):
+        yield
 
-    An exclusive, non-blocking ``flock`` on `lock_path` (created, with its folder, if
-    need be), which then names the holder (pid, host, start time).  If another process
-    holds it, raises `RecordError` naming that process.  The lock file stays in place
+
+@contextmanager
+def exclusive_lock(path: Path, busy: str) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` for the ``with`` block.
+
+    A non-blocking ``flock`` on ``path`` (created, with its folder, if need be), which
+    then names the holder (pid, host, start time).  If another process holds it, raises
+    `RecordError` with ``busy``, its ``{holder}`` filled in.  The lock file stays in place
     on release (unlinking a flock file races with a process about to lock it).
     """
-    path = lock_path(Path(records_path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RecordError(
-                f"{records_path} is being written by another fsmb process ({lock_holder(fd)}); "
-                "wait for it to finish or pass another --out"
-            ) from None
+            raise RecordError(busy.format(holder=lock_holder(fd))) from None
         since = datetime.now(timezone.utc).isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": since}).encode(), 0)

@@ -35,6 +35,7 @@ from benchmark.run.records import (
     RecordError,
     RunRecord,
     append_record,
+    exclusive_lock,
     file_stem,
     read_episode_records,
     results_lock,
@@ -66,6 +67,12 @@ def model_dir(models: Path, method: str, track: Track, budget: Budget, seed: int
     (`episodes.tracks.Track.data_key`) identifies the corpus and its artist split."""
     return (Path(models) / track.spec.slug / track.data_key / safe_name(method)
             / f"{safe_name(budget.name)}-seed{seed}")
+
+
+def fit_lock_path(where: Path) -> Path:
+    """The lock held while a process fits the model folder ``where``: a hidden file beside
+    it (inside, `clear_model_files` and a retraining's removal would delete it)."""
+    return where.with_name(f".{where.name}.lock")
 
 
 def has_checkpoint(where: Path) -> bool:
@@ -132,45 +139,55 @@ def fit_or_load(
             with active_in(SOLO):
                 fitted = fit_or_load(method_name, track, budget=budget, models=models, seed=seed, log=log)
         return fitted
-    if meta_path.exists() and world.is_main:  # a finished model is replaced: do not resume its training state
-        shutil.rmtree(where)
-    world.barrier()
-    resuming = has_checkpoint(where)
-    log(f"{'resuming the training of' if resuming else 'training'} {label} on {track.spec.name} meta-train "
-        f"(budget {budget.name}) -> {where}" + (f", data-parallel over {world.size} processes" if world.size > 1 else ""))
-    started = time.perf_counter()
-    data = MetaTrainData(
-        track,
-        seed=seed,
-        pretrained=lambda name: fit_or_load(name, track, budget=budget, models=models, seed=seed, log=log)[0],
-    )
-    torch.manual_seed(seed)  # as `fsmb check` does: a method drawing from torch's global generator is seeded
-    method.fit(data, budget=budget, logdir=where / "logs")
-    if not world.is_main:  # every rank holds the same fitted weights; rank 0 saves them
+    # one process fits a model folder at a time; one that waited for another loads what it fitted
+    busy = (f"{where} is being trained by another fsmb process ({{holder}}); wait for it to finish (its model "
+            "is then loaded) or pass another --models")
+    with exclusive_lock(fit_lock_path(where), busy) if world.is_main else contextlib.nullcontext():
+        meta = broadcast_from_main(reusable_meta(meta_path, method, track, retrain, where, lambda _: None)
+                                   if world.is_main else None)
+        if meta is not None:
+            method.load(where)
+            log(f"loaded {label} from {where}")
+            return method, meta
+        if meta_path.exists() and world.is_main:  # a finished model is replaced: do not resume its training state
+            shutil.rmtree(where)
         world.barrier()
-        return method, json.loads(meta_path.read_text())
-    clear_model_files(where)
-    method.save(where)  # meta.json is written only after save returns: a half-saved model is retrained
-    meta = {
-        "method": label,
-        "method_target": target_of(type(method)),
-        "method_version": method.version,
-        "hparams": method.hparams(),
-        "budget": budget.to_dict(),
-        "seed": seed,
-        "track": track.spec.name,
-        "corpus_fingerprint": track.store.fingerprint,
-        "split_key": track.split_key,
-        "data_key": track.data_key,
-        "train_seconds": round(time.perf_counter() - started, 2),
-        "train_log": getattr(method, "train_log", {}),
-        "state_sha256": fitted_identity(method, where),
-        "trained_on": {**{k: v for k, v in environment().items() if k in ("device", "device_name")},
-                       "world_size": world.size},
-    }
-    write_json(meta_path, meta)
-    world.barrier()
-    return method, meta
+        resuming = has_checkpoint(where)
+        log(f"{'resuming the training of' if resuming else 'training'} {label} on {track.spec.name} meta-train "
+            f"(budget {budget.name}) -> {where}" + (f", data-parallel over {world.size} processes" if world.size > 1 else ""))
+        started = time.perf_counter()
+        data = MetaTrainData(
+            track,
+            seed=seed,
+            pretrained=lambda name: fit_or_load(name, track, budget=budget, models=models, seed=seed, log=log)[0],
+        )
+        torch.manual_seed(seed)  # as `fsmb check` does: a method drawing from torch's global generator is seeded
+        method.fit(data, budget=budget, logdir=where / "logs")
+        if not world.is_main:  # every rank holds the same fitted weights; rank 0 saves them
+            world.barrier()
+            return method, json.loads(meta_path.read_text())
+        clear_model_files(where)
+        method.save(where)  # meta.json is written only after save returns: a half-saved model is retrained
+        meta = {
+            "method": label,
+            "method_target": target_of(type(method)),
+            "method_version": method.version,
+            "hparams": method.hparams(),
+            "budget": budget.to_dict(),
+            "seed": seed,
+            "track": track.spec.name,
+            "corpus_fingerprint": track.store.fingerprint,
+            "split_key": track.split_key,
+            "data_key": track.data_key,
+            "train_seconds": round(time.perf_counter() - started, 2),
+            "train_log": getattr(method, "train_log", {}),
+            "state_sha256": fitted_identity(method, where),
+            "trained_on": {**{k: v for k, v in environment().items() if k in ("device", "device_name")},
+                           "world_size": world.size},
+        }
+        write_json(meta_path, meta)
+        world.barrier()
+        return method, meta
 
 
 def reusable_meta(meta_path: Path, method: Method, track: Track, retrain: bool, where: Path,

@@ -128,3 +128,18 @@ def test_set_parses_json_values_and_rejects_what_would_poison_a_run():
         apply_overrides(make_method("vae"), {"iwae_samples": 0})
     # the label shows the value as set: 1 and 1.0 for a float setting are one variant
     assert apply_overrides(make_method("finetune"), {"adapt_lr": 1}) == "finetune[adapt_lr=1.0]"
+
+
+def test_a_model_folder_is_fitted_by_one_process_at_a_time(track, tmp_path):
+    """A second process asking for a model another is fitting is refused in one line
+    (two trainings would interleave their checkpoints); once the first has finished,
+    it loads the model."""
+    from benchmark.run.records import exclusive_lock
+    from benchmark.run.runner import fit_lock_path, fit_or_load, model_dir
+
+    where = model_dir(tmp_path / "models", "unigram", track, TEST_BUDGET, 0)
+    with exclusive_lock(fit_lock_path(where), "held by the test ({holder})"):  # another process, as flock sees it
+        with pytest.raises(RecordError, match="is being trained by another fsmb process .pid "):
+            fit_or_load("unigram", track, budget=TEST_BUDGET, models=tmp_path / "models", seed=0, log=lambda _: None)
+    _, meta = fit_or_load("unigram", track, budget=TEST_BUDGET, models=tmp_path / "models", seed=0, log=lambda _: None)
+    assert (where / "meta.json").exists() and meta["method"] == "unigram"

@@ -1,0 +1,82 @@
+"""Retrain the published neural rows of ``results/main`` to convergence, one row at a time.
+
+    python benchmarks/converge_references.py [--methods lstm,cache] [--tracks midi/music21] [--dry-run]
+
+For each published run of a method that trains (or starts from a model that trains),
+in dependency order (`ORDER`: the ``lstm`` before what starts from it), this reruns its
+recorded configuration -- method and settings, track, K, episodes, samples, seed, as
+`leaderboard.reproduce.plan` reads it -- at the ``converge`` budget
+(`benchmark.training.convergence`), with the models in ``results/models`` (committed, so
+that training resumes across sessions from a fresh clone and derived rows start from
+the committed bases).  The row it replaces is moved to ``results/full/`` first (with
+``git mv`` when tracked), so that the record of the under-trained row is kept.
+
+Resumable at every point: a row already at ``converge`` is skipped; an interrupted
+training resumes from its checkpoint, an interrupted evaluation from its last episode.
+Rows of methods without training (the unigram, Gaussian and PPCA baselines) are left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+from benchmark.contract.protocol import BUDGETS
+from benchmark.run.records import file_stem
+from benchmark.run.runner import evaluate
+from episodes.tracks import TRACKS, Track, default_cache
+from leaderboard.reproduce import needs_training, published_reruns
+
+ROOT = Path(__file__).resolve().parents[1]
+MAIN, FULL, MODELS = ROOT / "results" / "main", ROOT / "results" / "full", ROOT / "results" / "models"
+# the lstm first: the adaptive methods and the MAML family start from it
+ORDER = ("lstm", "cache", "dyneval", "finetune", "fomaml", "maml", "metasgd", "lstm-concat", "transformer-icl",
+         "vae", "rhvae")
+
+
+def move_aside(stem: str) -> None:
+    """Move ``results/main/<stem>.*`` (an under-trained row) to ``results/full/``."""
+    FULL.mkdir(parents=True, exist_ok=True)
+    for path in sorted(MAIN.glob(f"{stem}.*")) + sorted(MAIN.glob(f"{stem}/")):
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(path)], cwd=ROOT,
+                                 capture_output=True).returncode == 0
+        if tracked:
+            subprocess.run(["git", "mv", "-k", str(path), str(FULL / path.name)], cwd=ROOT, check=True)
+        else:
+            shutil.move(str(path), FULL / path.name)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--methods", help="comma-separated base method names (default: all of ORDER)")
+    parser.add_argument("--tracks", help="comma-separated track names (default: all published)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and what is done, run nothing")
+    args = parser.parse_args()
+    wanted = args.methods.split(",") if args.methods else list(ORDER)
+    tracks = args.tracks.split(",") if args.tracks else None
+    budget = BUDGETS["converge"]
+    folders = [MAIN] + ([FULL] if FULL.is_dir() else [])  # a row moved aside whose rerun was interrupted
+    reruns = [r for r, _ in published_reruns(folders, tracks=tracks)
+              if r.published["budget"]["name"] != budget.name]
+    plan = sorted((r for r in reruns if r.spec.split("[")[0] in wanted and needs_training(r.spec.split("[")[0])),
+                  key=lambda r: (ORDER.index(r.spec.split("[")[0]), r.track, r.label))
+    opened: dict[str, Track] = {}
+    for r in plan:
+        stem = file_stem(r.label, r.track, r.shots)
+        current = MAIN / f"{stem}.run.json"
+        done = current.exists() and json.loads(current.read_text())["budget"]["name"] == budget.name
+        print(f"{'done' if done else 'todo'}: {r.label} on {r.track} (K={r.shots}, {r.episodes} episodes"
+              + (f", {r.samples} samples" if r.samples else "") + f"; was {r.published['budget']['name']})")
+        if done or args.dry_run:
+            continue
+        if current.exists():
+            move_aside(stem)
+        track = opened.setdefault(r.track, Track.open(TRACKS[r.track], cache_dir=default_cache()))
+        evaluate(r.spec, track, shots=r.shots, n_episodes=r.episodes, out=MAIN, budget=budget, models=MODELS,
+                 seed=r.seed, samples=r.samples, overrides=r.overrides or None)
+
+if __name__ == "__main__":
+    main()
