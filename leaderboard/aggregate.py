@@ -217,14 +217,15 @@ def make_row(run: dict, episodes: list[dict]) -> Row:
 
 
 def adaptation_cost(episodes: list[dict]) -> dict[str, float | None]:
-    """Mean adaptation FLOPs and host seconds per episode and scoring FLOPs per query
-    token, over the episodes that counted them (records before FLOPs were counted: None)."""
+    """Mean adaptation FLOPs per episode and scoring FLOPs per query token over the
+    episodes that counted them (a run's first chunk of episodes), and mean host seconds
+    of adapting over all episodes; None where nothing was counted (older records)."""
     counted = [e for e in episodes if e.get("adapt_flops") is not None and e.get("score_flops") is not None]
     if not counted:
         return {"adapt_flops_per_episode": None, "adapt_seconds_per_episode": None, "score_flops_per_token": None}
     tokens = sum(sum(e["units"]["tokens"]) for e in counted)
     return {"adapt_flops_per_episode": float(np.mean([e["adapt_flops"] for e in counted])),
-            "adapt_seconds_per_episode": float(np.mean([e["adapt_seconds"] for e in counted])),
+            "adapt_seconds_per_episode": float(np.mean([e["adapt_seconds"] for e in episodes])),
             "score_flops_per_token": sum(e["score_flops"] for e in counted) / max(1, tokens)}
 
 

@@ -261,7 +261,9 @@ class Run:
 
 def score_and_record(run: Run, todo: Sequence[EpisodeSpec]) -> None:
     """Score the episodes ``todo`` in chunks of `CHUNK_EPISODES` (one batch each, with a
-    progress bar) and append one `EpisodeRecord` each, in the order of ``todo``.
+    progress bar) and append one `EpisodeRecord` each, in the order of ``todo``; the
+    records of the run's first chunk also hold the FLOPs of adapting and scoring, counted
+    in a second, untimed pass over it (`benchmark.scoring.nll.scored_chunks`).
 
     Under torchrun (`benchmark.training.distributed`) chunk *c* goes to rank *c mod N*:
     the chunk, not the episode, is the unit shared out, because a batched method's float
@@ -276,9 +278,11 @@ def score_and_record(run: Run, todo: Sequence[EpisodeSpec]) -> None:
         for first in range(0, len(chunks), world.size):
             mine = chunks[first + world.rank] if first + world.rank < len(chunks) else []
             episodes = [run.track.episode(s) for s in mine]
+            # the chunk of the run's first episode also counts its FLOPs (`scored_chunks`)
+            count = bool(mine) and mine[0].episode_id == run.specs[0].episode_id
             with active_in(SOLO):  # scoring is one process's work (finetune's loss is not shared out)
                 records = [episode_record(run, scored) for part in
-                           scored_chunks(run.method, [episodes] if mine else [], count=True)
+                           scored_chunks(run.method, [episodes] if mine else [], count=count)
                            for scored in part]
             for share in gather(records):
                 if world.is_main:
