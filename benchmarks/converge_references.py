@@ -14,6 +14,8 @@ the committed bases).  The row it replaces is moved to ``results/full/`` first (
 Resumable at every point: a row already at ``converge`` is skipped; an interrupted
 training resumes from its checkpoint, an interrupted evaluation from its last episode.
 Rows of methods without training (the unigram, Gaussian and PPCA baselines) are left.
+The checkpoints of finished models are deleted (`drop_finished_checkpoints`), those of
+unfinished trainings kept: commit ``results/models`` at the end of a session.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from benchmark.contract.protocol import BUDGETS
 from benchmark.run.records import file_stem
 from benchmark.run.runner import evaluate
+from benchmark.training.loop import CHECKPOINT_FILE
 from episodes.tracks import TRACKS, Track, default_cache
 from leaderboard.reproduce import needs_training, published_reruns
 
@@ -47,6 +50,17 @@ def move_aside(stem: str) -> None:
             subprocess.run(["git", "mv", "-k", str(path), str(FULL / path.name)], cwd=ROOT, check=True)
         else:
             shutil.move(str(path), FULL / path.name)
+
+
+def drop_finished_checkpoints() -> None:
+    """Delete the training checkpoints of the finished models in ``results/models`` (each
+    is model, optimiser and best weights, 8 MB for an ``lstm``, and nothing needs it once
+    ``meta.json`` is written); those of unfinished trainings stay, to be committed and
+    resumed."""
+    for checkpoint in MODELS.rglob(CHECKPOINT_FILE):
+        folder = next(p for p in checkpoint.parents if p.name == "logs").parent
+        if (folder / "meta.json").exists():
+            checkpoint.unlink()
 
 
 def main() -> None:
@@ -77,6 +91,7 @@ def main() -> None:
         track = opened.setdefault(r.track, Track.open(TRACKS[r.track], cache_dir=default_cache()))
         evaluate(r.spec, track, shots=r.shots, n_episodes=r.episodes, out=MAIN, budget=budget, models=MODELS,
                  seed=r.seed, samples=r.samples, overrides=r.overrides or None)
+        drop_finished_checkpoints()
 
 if __name__ == "__main__":
     main()

@@ -205,7 +205,7 @@ class MAML(LSTMBaseline):
         log = train_loop(learner, opt, step_fn, val_fn, steps=meta_steps,
                          val_every=max(1, int(budget.val_every * self.meta_fraction)),
                          logdir=logdir, desc=f"meta-train {self.name}",
-                         patience=budget.patience, lr_decays=budget.lr_decays)
+                         patience=budget.patience, lr_decays=budget.lr_decays, flops_cap=budget.flops)
         self.model = learner.lm
         self.alphas = {k: v.detach().clone() for k, v in learner.alpha_dict().items()}
         self.train_log = {**log.to_dict(), "base": "lstm", "base_train_log": base.train_log, "meta_steps": meta_steps}

@@ -39,6 +39,7 @@ from benchmark.run.arguments import (
     ArgumentError,
     count_list,
     count_type,
+    float_type,
     method_list,
     parse_shots,
     writable_dir,
@@ -80,8 +81,8 @@ def open_track(args: argparse.Namespace, *, build: bool = True) -> Track:
 
 
 def budget_of(args: argparse.Namespace) -> Budget:
-    """``--budget``, with ``--steps`` if given."""
-    return BUDGETS[args.budget].with_steps(getattr(args, "steps", None))
+    """``--budget``, with ``--steps`` and ``--flops`` if given."""
+    return BUDGETS[args.budget].with_steps(getattr(args, "steps", None)).with_flops(getattr(args, "flops", None))
 
 
 # ----- commands -----------------------------------------------------------------
@@ -491,6 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--steps", type=count_type(1), default=None,
                        help="override the budget's optimiser steps; recorded as the budget NAME[steps=N] "
                             "(default: the budget's)")
+        p.add_argument("--flops", type=float_type(lambda x: x > 0, "> 0"), default=None,
+                       help="cap each training loop at this many counted FLOPs (a compute-matched comparison); "
+                            "recorded as the budget NAME[flops=F] (default: no cap)")
         p.add_argument("--models", default="runs/models", help="where fitted methods are kept (default: %(default)s)")
         p.add_argument("--seed", type=int, default=0, help="training and sampling seed (default: %(default)s)")
         threads_arg(p)

@@ -80,7 +80,9 @@ class Budget:
     ``patience > 0`` trains to a plateau (`benchmark.training.convergence`): after
     ``patience`` validations without an improvement the learning rate is halved, at most
     ``lr_decays`` times, and then training stops; ``steps`` is then a cap.  With
-    ``patience = 0`` training runs exactly ``steps`` steps.
+    ``patience = 0`` training runs exactly ``steps`` steps.  ``flops > 0`` caps each
+    training loop's counted FLOPs (`benchmark.training.flops`; ``fsmb --flops``): it stops
+    after the step that reaches the cap, so that methods compare at matched compute.
     """
 
     name: str
@@ -91,6 +93,7 @@ class Budget:
     size: str
     patience: int = 0
     lr_decays: int = 0
+    flops: float = 0.0
 
     @property
     def early_stopping(self) -> bool:
@@ -106,6 +109,14 @@ class Budget:
         if steps is None or steps == self.steps:
             return self
         return replace(self, name=f"{self.name}[steps={steps}]", steps=steps, val_every=min(self.val_every, steps))
+
+    def with_flops(self, flops: float | None) -> "Budget":
+        """This budget with each training loop capped at ``flops`` counted FLOPs (``fsmb
+        --flops``), recorded as ``name[flops=F]``; ``None``: unchanged.  ``steps`` stays
+        a cap too: give enough of them (``--steps``) for the FLOPs to be reached."""
+        if flops is None or flops == self.flops:
+            return self
+        return replace(self, name=f"{self.name}[flops={flops:.3g}]", flops=float(flops))
 
 
 SEQUENCE_MODALITIES = ("midi", "lyrics")  # the ``modalities`` of token-sequence methods

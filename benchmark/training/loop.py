@@ -41,7 +41,7 @@ from episodes.atomic import atomic_path
 class TrainLog:
     """What a training run did: steps run, wall time, the meta-val curve, the training
     FLOPs counted (`benchmark.training.flops`), the steps at which the learning rate was
-    halved, why it stopped (``"plateau"``, ``"step cap"`` or ``"fixed steps"``) and the
+    halved, why it stopped (``"plateau"``, ``"flops cap"``, ``"step cap"`` or ``"fixed steps"``) and the
     verdict on convergence (`benchmark.training.convergence.assess`)."""
 
     steps: int = 0
@@ -71,6 +71,11 @@ class TrainLog:
 CHECKPOINT_FILE = "train-state.pt"  # in a training run's logdir
 
 
+def global_flops(flops: int) -> int:
+    """``flops`` counted on this rank, summed over the active ranks."""
+    return int(sum_over_ranks(torch.tensor(float(flops), dtype=torch.float64)).item())
+
+
 def save_checkpoint(path: Path, payload: dict) -> None:
     """``torch.save`` to a temporary file, then rename over ``path``."""
     with atomic_path(path) as tmp:
@@ -96,13 +101,16 @@ def train_loop(
     patience: int = 0,
     lr_decays: int = 0,
     lr_factor: Callable[[int], float] | None = None,
+    flops_cap: float = 0.0,
 ) -> TrainLog:
     """Run at most ``steps`` optimiser steps; leave the best-on-validation weights in ``model``.
 
     The learning rate of each parameter group is its initial one times
     ``lr_factor(step)`` (a method's warm-up, say) times the plateau rule's factor;
     ``patience > 0`` anneals and stops at a meta-val plateau
-    (`benchmark.training.convergence.Plateau`), else exactly ``steps`` steps run.  A
+    (`benchmark.training.convergence.Plateau`), else exactly ``steps`` steps run;
+    ``flops_cap > 0`` stops (with a last validation) after the step whose counted FLOPs,
+    over all ranks, reach it.  A
     checkpoint at each validation holds everything the rest of the run depends on
     (weights, optimiser, best weights, plateau state, torch's random generator of every
     rank, FLOPs and wall time so far), so a resumed run ends as an uninterrupted one."""
@@ -132,7 +140,8 @@ def train_loop(
     main = active_world().is_main
     writer = SummaryWriter(str(logdir)) if main else None
     flops_here = 0  # counted on this rank since the last validation
-    stopped = "plateau" if plateau.patience > 0 and start and plateau.stale >= plateau.patience else ""
+    stopped = ("plateau" if plateau.patience > 0 and start and plateau.stale >= plateau.patience
+               else "flops cap" if 0 < flops_cap <= log.flops else "")
     bar = tqdm(range(start, steps), initial=start, total=steps, unit="step", disable=not main,
                desc=desc + (" (stops at a meta-val plateau)" if patience > 0 else ""))
     step = start
@@ -148,6 +157,7 @@ def train_loop(
             if loss.requires_grad:  # else step_fn has set the .grad fields itself
                 loss.backward()
         flops_here += counted.flops
+        capped = flops_cap > 0 and log.flops + global_flops(flops_here) >= flops_cap
         sum_gradients(model.parameters())
         loss = sum_over_ranks(loss.detach())
         nn.utils.clip_grad_norm_(model.parameters(), clip)
@@ -158,9 +168,9 @@ def train_loop(
         best = log.best_val_nats_per_token
         bar.set_postfix(loss=f"{loss.item():.3f}", best_val="-" if math.isinf(best) else f"{best:.3f}",
                         **({"lr_scale": f"{plateau.lr_scale:g}"} if patience > 0 else {}))
-        if (step + 1) % val_every == 0 or step + 1 == steps:
+        if (step + 1) % val_every == 0 or step + 1 == steps or capped:
             val = float(val_fn())
-            log.flops += int(sum_over_ranks(torch.tensor(float(flops_here), dtype=torch.float64)).item())
+            log.flops += global_flops(flops_here)
             flops_here = 0
             if writer is not None:
                 writer.add_scalar("val/nats_per_token", val, step + 1)
@@ -170,6 +180,8 @@ def train_loop(
                 best_state = copy.deepcopy(model.state_dict())
             if plateau.update(step + 1, val):
                 stopped = "plateau"
+            if capped:
+                stopped = "flops cap"
             rng = gather(torch.get_rng_state())
             if main:
                 save_checkpoint(

@@ -63,7 +63,8 @@ class NeuralMethod:
         val = data.val_episodes(budget.val_episodes)
         log = train_loop(self.model, opt, loss_fn, lambda: val_nats_per_token(self, val), steps=budget.steps,
                          val_every=budget.val_every, logdir=logdir, desc=f"train {self.name}",
-                         patience=budget.patience, lr_decays=budget.lr_decays, lr_factor=lr_factor)
+                         patience=budget.patience, lr_decays=budget.lr_decays, lr_factor=lr_factor,
+                         flops_cap=budget.flops)
         self.train_log = log.to_dict()
 
     def _model(self) -> Any:

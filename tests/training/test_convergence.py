@@ -104,3 +104,23 @@ def test_length_groups_skip_padding_without_changing_the_loss():
     whole = share_of_mean_nll(lambda rows: model(rows[:, :-1])[0], batch, groups=1)
     grouped = share_of_mean_nll(lambda rows: model(rows[:, :-1])[0], batch)
     assert grouped.item() == pytest.approx(whole.item(), rel=1e-6)
+
+
+def test_a_flops_cap_stops_after_the_step_that_reaches_it(tmp_path):
+    """Compute-matched training: a run capped at half the FLOPs of a 20-step run stops,
+    with a last validation, at the first step whose counted FLOPs reach the cap."""
+
+    def run(logdir, cap):
+        torch.manual_seed(0)
+        model = LSTMLM(LSTMConfig(vocab=20, emb=8, hidden=16, layers=1, dropout=0.0))
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+        step_fn = lambda step: lm_loss(model, torch.randint(3, 20, (8, 6 + step % 5),  # noqa: E731
+                                                            generator=torch.Generator().manual_seed(step)))
+        return train_loop(model, opt, step_fn, lambda: 1.0, steps=20, val_every=5, logdir=logdir, desc="test",
+                          flops_cap=cap)
+
+    whole = run(tmp_path / "whole", 0.0)
+    capped = run(tmp_path / "capped", whole.flops / 2)
+    assert capped.stopped == "flops cap" and whole.stopped == "fixed steps"
+    assert 5 < capped.steps < 20 and capped.val_curve[-1][0] == capped.steps
+    assert capped.flops >= whole.flops / 2 > capped.flops * (capped.steps - 1) / capped.steps - 1
