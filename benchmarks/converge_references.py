@@ -8,8 +8,9 @@ recorded configuration -- method and settings, track, K, episodes, samples, seed
 `leaderboard.reproduce.plan` reads it -- at the ``converge`` budget
 (`benchmark.training.convergence`), with the models in ``results/models`` (committed, so
 that training resumes across sessions from a fresh clone and derived rows start from
-the committed bases).  The row it replaces is moved to ``results/full/`` first (with
-``git mv`` when tracked), so that the record of the under-trained row is kept.
+the committed bases).  A row is scored into ``results/converging/``; once complete, the
+row it replaces is moved to ``results/full/`` (with ``git mv``), so that the record of
+the under-trained row is kept, and the new one into ``results/main/``.
 
 Resumable at every point: a row already at ``converge`` is skipped; an interrupted
 training resumes from its checkpoint, an interrupted evaluation from its last episode.
@@ -26,6 +27,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import torch
+
 from benchmark.contract.protocol import BUDGETS
 from benchmark.run.records import file_stem
 from benchmark.run.runner import evaluate
@@ -35,21 +38,23 @@ from leaderboard.reproduce import needs_training, published_reruns
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN, FULL, MODELS = ROOT / "results" / "main", ROOT / "results" / "full", ROOT / "results" / "models"
+STAGE = ROOT / "results" / "converging"  # a row being scored; moved into results/main when complete
 # the lstm first: the adaptive methods and the MAML family start from it
 ORDER = ("lstm", "cache", "dyneval", "finetune", "fomaml", "maml", "metasgd", "lstm-concat", "transformer-icl",
          "vae", "rhvae")
 
 
-def move_aside(stem: str) -> None:
-    """Move ``results/main/<stem>.*`` (an under-trained row) to ``results/full/``."""
-    FULL.mkdir(parents=True, exist_ok=True)
-    for path in sorted(MAIN.glob(f"{stem}.*")) + sorted(MAIN.glob(f"{stem}/")):
+def move(stem: str, source: Path, target: Path) -> None:
+    """Move ``source/<stem>.*`` (a row's records, run record and previews) to ``target``
+    (``git mv`` what git tracks)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.glob(f"{stem}.*")) + sorted(source.glob(f"{stem}/")):
         tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(path)], cwd=ROOT,
                                  capture_output=True).returncode == 0
         if tracked:
-            subprocess.run(["git", "mv", "-k", str(path), str(FULL / path.name)], cwd=ROOT, check=True)
+            subprocess.run(["git", "mv", "-k", str(path), str(target / path.name)], cwd=ROOT, check=True)
         else:
-            shutil.move(str(path), FULL / path.name)
+            shutil.move(str(path), target / path.name)
 
 
 def drop_finished_checkpoints() -> None:
@@ -68,7 +73,10 @@ def main() -> None:
     parser.add_argument("--methods", help="comma-separated base method names (default: all of ORDER)")
     parser.add_argument("--tracks", help="comma-separated track names (default: all published)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and what is done, run nothing")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     wanted = args.methods.split(",") if args.methods else list(ORDER)
     tracks = args.tracks.split(",") if args.tracks else None
     budget = BUDGETS["converge"]
@@ -86,11 +94,12 @@ def main() -> None:
               + (f", {r.samples} samples" if r.samples else "") + f"; was {r.published['budget']['name']})")
         if done or args.dry_run:
             continue
-        if current.exists():
-            move_aside(stem)
         track = opened.setdefault(r.track, Track.open(TRACKS[r.track], cache_dir=default_cache()))
-        evaluate(r.spec, track, shots=r.shots, n_episodes=r.episodes, out=MAIN, budget=budget, models=MODELS,
+        evaluate(r.spec, track, shots=r.shots, n_episodes=r.episodes, out=STAGE, budget=budget, models=MODELS,
                  seed=r.seed, samples=r.samples, overrides=r.overrides or None)
+        if current.exists():
+            move(stem, MAIN, FULL)  # the under-trained row, kept for the record
+        move(stem, STAGE, MAIN)
         drop_finished_checkpoints()
 
 if __name__ == "__main__":
