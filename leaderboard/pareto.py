@@ -58,7 +58,9 @@ def pi4_latency_ms(row: Row) -> float:
 
 def plot_pareto(rows: Sequence[Row], path: Path) -> None:
     """Write a PNG of each track's NLL against estimated Pi 4 latency per step, rows
-    without a cost left out; a `RecordError` if no row has one."""
+    without a cost left out; a `RecordError` if no row has one.  Rows that did not
+    converge are marked with a cross; a row's label names its adaptation FLOPs per
+    episode where it has any (paid once per support set, not per step)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -104,7 +106,10 @@ def _label(ax: Axes, rows: Sequence[Row], points: Sequence[tuple[float, float]],
     bottom, top = ax.get_ylim()
     heights = spread([(y - bottom) / (top - bottom) for _, y in points], LABEL_GAP)  # rows are sorted by NLL
     for i, (r, (x, y), height) in enumerate(zip(rows, points, heights)):
-        ax.annotate(f"{r.method} K={r.shots}" if several_k else r.method, xy=(x, y), xytext=(14, height),
+        name = f"{r.method} K={r.shots}" if several_k else r.method
+        if r.adapt_flops_per_episode:  # paid once per support set, apart from the per-step latency on the x axis
+            name += f" (+{r.adapt_flops_per_episode / 1e9:.3g} GFLOP adapting/episode)"
+        ax.annotate(name, xy=(x, y), xytext=(14, height),
                     textcoords=("offset points", "axes fraction"), fontsize=7, va="center",
                     fontweight="bold" if i in front else "normal",
                     bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
