@@ -32,10 +32,16 @@ def fmt_delta(r: Row, reference: str | None = None) -> str:
     return f"{r.delta_vs_reference:+.3f} ± {fmt_num(r.delta_ci95)}{other}{unconverged}"
 
 
-CONVERGED_MARKS = {True: "✓", False: "✗ not converged", None: "–"}
+def converged_mark(r: Row) -> str:
+    """✓, ✗ not converged, ? not judged (trained, but its base's training or its rounds
+    are not judged), or – (no iterative training)."""
+    if r.converged is None:
+        return "–" if r.train_steps is None else "? not judged"
+    return "✓" if r.converged else "✗ not converged"
 CONVERGED_NOTE = ("converged: ✓ trained to a meta-val plateau (`benchmark/training/convergence.py`: all scheduled "
                   "learning-rate halvings done and the last W validations improved meta-val by < 0.1 %), "
-                  "✗ not (its comparisons describe its training budget, not the method), – no iterative training; "
+                  "✗ not (its comparisons describe its training budget, not the method), ? not judged (its base's "
+                  "training is not recorded, or compressed rounds), – no iterative training; "
                   "training: optimiser steps, wall seconds and counted FLOPs of the training loops (its bases' "
                   "included)")
 
@@ -74,7 +80,7 @@ def to_markdown(rows: Sequence[Row]) -> str:
             lines.append(
                 f"| {r.method} | {r.shots} | {r.episodes}{part} | {fmt_num(r.nll_nats_per_token)} ± {fmt_num(r.ci95)} "
                 f"| {fmt_delta(r, reference)} | {fmt_num(r.bits_per_token)} | {fmt_num(r.bits_per_unit)} ± {fmt_num(r.bits_per_unit_ci95)} "
-                f"| {r.params:,} | {fmt_num(r.eval_tokens_per_s, 0)} | {r.budget} | {CONVERGED_MARKS[r.converged]} "
+                f"| {r.params:,} | {fmt_num(r.eval_tokens_per_s, 0)} | {r.budget} | {converged_mark(r)} "
                 f"| {fmt_training(r)} |"
             )
         lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", "", CONVERGED_NOTE, ""]

@@ -38,7 +38,7 @@ from benchmark.scoring.previews import (
 )
 from episodes.types import track_slug
 from leaderboard.aggregate import UNIT_LABELS, Row, load_runs
-from leaderboard.render import CONVERGED_MARKS, CONVERGED_NOTE, fmt_num, row_estimates, table_reference
+from leaderboard.render import CONVERGED_NOTE, converged_mark, fmt_num, row_estimates, table_reference
 
 ASSETS = Path(__file__).with_name("site_assets")
 MARKER = ".fsmb-site"  # a folder holding this file was written by write_site and may be replaced
@@ -85,7 +85,7 @@ def main_columns(rows: Sequence[Row], reference: str | None) -> list[Column]:
         Column("params", lambda r: f"{r.params:,}", lambda r: r.params),
         Column("eval tokens/s", lambda r: fmt_num(r.eval_tokens_per_s, 0), lambda r: _num(r.eval_tokens_per_s)),
         Column("budget", lambda r: r.budget, lambda r: r.budget),
-        Column("converged", lambda r: CONVERGED_MARKS[r.converged], lambda r: str(r.converged)),
+        Column("converged", converged_mark, lambda r: str(r.converged)),
         Column("training steps", lambda r: "–" if r.train_steps is None else f"{r.train_steps:,}",
                lambda r: r.train_steps),
         Column("training s", lambda r: fmt_num(r.train_seconds, 0), lambda r: _num(r.train_seconds)),

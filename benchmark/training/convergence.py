@@ -136,7 +136,8 @@ class TrainingSummary:
 
     ``converged``: `assess` of its own meta-val curve and of the curves of the models it
     starts from (a ``finetune`` row is as converged as its ``lstm``); ``None`` for a model
-    with no iterative training (closed form) or whose rounds are not judged.  ``steps``:
+    with no iterative training (closed form), whose rounds are not judged, or whose base
+    model's training is not recorded (runs of the MAML family before FSMB kept it).  ``steps``:
     its own optimiser steps; ``seconds`` and ``flops``: the training loops' wall time
     and counted FLOPs, its own and its bases' together (``flops`` is ``None`` for runs
     recorded before FLOPs were counted)."""
@@ -176,6 +177,10 @@ def summarise(train_log: Mapping[str, Any] | None, budget: Mapping[str, Any]) ->
         assert base is not None
         return TrainingSummary(base.converged, f"as its base {log.get('base', '')}: {base.reason}", 0,
                                base.seconds, base.flops)
+    if base is None and log.get("base") and own.converged is not None:  # a base named, its training unrecorded
+        return TrainingSummary(False if own.converged is False else None,
+                               f"{own.reason}; base {log['base']}: its training is not recorded", own.steps,
+                               own.seconds, None)
     if base is None:
         return own
     both = None if own.converged is None or base.converged is None else own.converged and base.converged

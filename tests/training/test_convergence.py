@@ -91,6 +91,8 @@ def test_summaries_add_a_base_model_and_judge_both():
     maml = summarise({**flat, "base": "lstm", "base_train_log": falling}, budget)
     assert maml.converged is False and maml.flops == 107 and maml.seconds == 11.0 and maml.steps == 5
     assert summarise({}, budget).converged is None  # closed form: no iterative training
+    unrecorded = summarise({**flat, "base": "lstm"}, budget)  # a MAML row of an FSMB that did not keep its base's log
+    assert unrecorded.converged is None and "not recorded" in unrecorded.reason and unrecorded.flops is None
     old = summarise({k: v for k, v in flat.items() if k != "flops"}, budget)
     assert old.flops is None  # recorded before FLOPs were counted
 
