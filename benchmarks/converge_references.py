@@ -1,6 +1,7 @@
 """Retrain the published neural rows of ``results/main`` to convergence, one row at a time.
 
-    python benchmarks/converge_references.py [--methods lstm,cache] [--tracks midi/music21] [--dry-run]
+    python benchmarks/converge_references.py [--methods lstm,cache] [--tracks midi/music21] [--dry-run] [--threads N]
+    python benchmarks/converge_references.py --compare   # each retrained row against the full row it replaced
 
 For each published run of a method that trains (or starts from a model that trains),
 in dependency order (`ORDER`: the ``lstm`` before what starts from it), this reruns its
@@ -34,6 +35,7 @@ from benchmark.run.records import file_stem
 from benchmark.run.runner import evaluate
 from benchmark.training.loop import CHECKPOINT_FILE
 from episodes.tracks import TRACKS, Track, default_cache
+from leaderboard.aggregate import load_run, paired_delta
 from leaderboard.reproduce import needs_training, published_reruns
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,13 +70,32 @@ def drop_finished_checkpoints() -> None:
             checkpoint.unlink()
 
 
+def compare() -> None:
+    """Print, for every retrained row, its ``full`` row's mean nats/token, its converged
+    one's, and their paired difference (``results/full`` against ``results/main``)."""
+    for run_path in sorted(FULL.glob("*.run.json")):
+        new_path = MAIN / run_path.name
+        if not new_path.exists():
+            continue
+        (_, old), (_, new) = load_run(run_path), load_run(new_path)
+        delta, ci, n = paired_delta(new, old)
+        means = [sum(e["nats_per_token"] for e in eps) / len(eps) for eps in (old, new)]
+        print(f"{run_path.name[: -len('.run.json')]}: full {means[0]:.4f} -> converge {means[1]:.4f}, "
+              f"paired {delta:+.4f} ± {ci:.4f} nats/token ({n} episodes)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", help="comma-separated base method names (default: all of ORDER)")
     parser.add_argument("--tracks", help="comma-separated track names (default: all published)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and what is done, run nothing")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--compare", action="store_true",
+                        help="print each retrained row against the full row it replaced (paired), run nothing")
     args = parser.parse_args()
+    if args.compare:
+        compare()
+        return
     if args.threads:
         torch.set_num_threads(args.threads)
     wanted = args.methods.split(",") if args.methods else list(ORDER)
