@@ -20,7 +20,7 @@ from benchmark.run.records import (
     read_run,
 )
 from benchmark.scoring.nll import EpisodeScore
-from benchmark.training.convergence import summarise
+from benchmark.training.convergence import TrainingSummary, summarise
 
 # The tokenisation-independent unit of each modality, as (unit key in records, label).
 UNIT_LABELS = {"notes": "bits/note", "characters": "bits/char", "dims": "bits/dim"}
@@ -178,8 +178,13 @@ def is_number(x: object) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
+def training_of(run: dict) -> TrainingSummary:
+    """The `benchmark.training.convergence.TrainingSummary` of a run record."""
+    return summarise(run.get("train", {}).get("train_log"), run.get("budget", {}))
+
+
 def make_row(run: dict, episodes: list[dict]) -> Row:
-    training = summarise(run.get("train", {}).get("train_log"), run.get("budget", {}))
+    training = training_of(run)
     nats, ci = mean_ci95([e["nats_per_token"] for e in episodes])
     bits_tok, _ = mean_ci95([e["bits_per_token"] for e in episodes])
     seconds = sum(e["adapt_seconds"] + e["score_seconds"] for e in episodes)
@@ -280,6 +285,6 @@ def leaderboard_rows(results: Path | Sequence[Path], *, reference: str | None = 
             ref_run, ref_eps = ref
             delta, ci, n = paired_delta(eps, ref_eps)
             row = dataclasses.replace(row, delta_vs_reference=delta, delta_ci95=ci, paired_episodes=n,
-                                      reference_converged=make_row(ref_run, ref_eps).converged)
+                                      reference_converged=training_of(ref_run).converged)
         rows.append(row)
     return sorted(rows, key=lambda r: (r.track, r.shots, r.nll_nats_per_token))

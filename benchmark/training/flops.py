@@ -31,7 +31,7 @@ from torch.utils import flop_counter
 aten = torch.ops.aten
 
 
-def _lstm_layer(input, w_ih, w_hh, *args, out_shape=None, batch_first: bool | None = None, **kwargs) -> int:
+def _lstm_layer(input, w_ih, w_hh) -> int:
     """FLOPs of one fused LSTM layer's forward pass (shapes: input ``(T, B, I)`` or
     ``(B, T, I)``, ``w_ih`` ``(4H, I)``, ``w_hh`` ``(4H, H)``)."""
     positions = input[0] * input[1]
