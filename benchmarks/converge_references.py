@@ -99,6 +99,9 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     wanted = args.methods.split(",") if args.methods else list(ORDER)
+    unknown = sorted(set(wanted) - set(ORDER))
+    if unknown:
+        parser.error(f"--methods {','.join(unknown)}: not retrained here; choose from {','.join(ORDER)}")
     tracks = args.tracks.split(",") if args.tracks else None
     budget = BUDGETS["converge"]
     folders = [MAIN] + ([FULL] if FULL.is_dir() else [])  # a row moved aside whose rerun was interrupted
