@@ -86,7 +86,8 @@ def to_markdown(rows: Sequence[Row]) -> str:
         lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", "", CONVERGED_NOTE, ""]
         lines += _quality_table([r for r in sub if r.quality])
         lines += _cost_table([r for r in sub if r.cost])
-        lines += _adaptation_table([r for r in sub if r.adapt_flops_per_episode is not None])
+        # torch's counter sees torch's operators only: rows that score without them (numpy baselines) count 0
+        lines += _adaptation_table([r for r in sub if r.adapt_flops_per_episode is not None and r.score_flops_per_token])
     return "\n".join(lines)
 
 
@@ -101,8 +102,9 @@ def _adaptation_table(rows: Sequence[Row]) -> list[str]:
     threads = " / ".join(map(str, PI_THREADS))
     est = [f"est. {label} adapt s ({threads} thr, compute floor)" for label in PI_DEVICES.values()]
     lines = ["cost of adaptation, per episode, and of scoring, per query token (FLOPs counted by torch's FLOP "
-             "counter while the run scored, `benchmark/training/flops.py`; host time as recorded; Pi: FLOPs / its "
-             "fp32 compute in `benchmark/cost/devices.json`, a floor):", "",
+             "counter while the run scored, `benchmark/training/flops.py`, which sees torch's operators only: "
+             "methods computing in numpy are left out; host time as recorded; Pi: FLOPs / its fp32 compute in "
+             "`benchmark/cost/devices.json`, a floor):", "",
              "| method | K | adapt FLOPs/episode | host adapt ms/episode | " + " | ".join(est)
              + " | scoring FLOPs/token | generation step FLOPs (2 × MACs) |",
              "|---|---:|---:|---:|" + "---:|" * len(est) + "---:|---:|"]
