@@ -61,7 +61,7 @@ case "${1:-}" in
     "$BIN/python" benchmarks/bench_torchrun.py ;;
   fuzz) setup; "$BIN/python" benchmarks/fuzz_loaders.py --n 10000 --seed 0 --workers 2 ;;  # ~11 min on 2 cores
   reproduce)  # rerun every published run from its run record into runs/reproduce and check it against the
-    setup       # published one (README "Reproducing the published tables"); extra arguments go to fsmb
+    setup       # published one (docs/reproducing.md); extra arguments go to fsmb
     "$BIN/fsmb" reproduce --results results/main results/shots results/quality-lyrics results/quality-midi \
       results/ablation results/compressed --out runs/reproduce --check "${@:2}" ;;
   *) echo "usage: bash run.sh setup|quickstart|test|bench|fuzz|reproduce" >&2; exit 2 ;;

@@ -8,7 +8,7 @@
 3. section tags in square brackets (``[Chorus]``, ``[Verse 2: Artist]``, at most 60
    characters, on one line) are removed, with their line if they stood alone on it --
    in version 1 *any* such bracketed span is, ``[sic]`` and ``[a-z]`` included (a known
-   limitation, kept so that published corpora stay what they were; see README);
+   limitation, kept so that published corpora stay what they were; see docs/tracks.md);
 4. within each line, runs of whitespace become one space and the line is stripped;
 5. runs of blank lines become one blank line (stanza breaks are kept), and leading and
    trailing blank lines are dropped.

@@ -384,7 +384,7 @@ class Track:
 
     def summary(self) -> dict:
         """Counts per split, the split key, data key and guarantee moves, for
-        `fsmb data build` and the README."""
+        `fsmb data build` and docs/tracks.md."""
         out: dict = {"split_key": self.split_key, "data_key": self.data_key}
         for s, pool in self.pools.items():
             out[s] = {

@@ -20,7 +20,7 @@ if it lacks an episode of that manifest or an episode's support/query ids differ
 from it, if any figure does not recompute from the per-item nats
 (`leaderboard.aggregate.checked_episode`), or if a file's sha256 differs from
 ``bundle.json``.  These checks catch mistakes and naive edits, not a determined
-forger: the maintainers rerun submitted methods (README "Submitting a result").
+forger: the maintainers rerun submitted methods (docs/submitting.md).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ unpickling can read, so it is refused (use ``jsb-chorales-16th.json``, the same 
 Files over `MAX_FILE_BYTES` are refused before they are read.  Nothing is ever unpickled.
 
 **Defaults** (`DEFAULTS`) were chosen on the real quarter-note file on a shared 2-core
-CPU machine (README "JSB Chorales calibration" gives what they reach and what else was
+CPU machine (docs/studies.md "JSB Chorales calibration" gives what they reach and what else was
 tried).
 """
 

@@ -112,7 +112,7 @@ def test_guarantee_moves_nobody_unless_needed_and_then_the_fewest(seed):
 def test_committed_tracks_already_have_two_eligible_val_and_test_artists():
     """Built-in tracks keep their committed split: every artist of the committed K=5,
     Q=4 val and test manifests is eligible, and each has at least 2 (the rest of the
-    guarantee, train's one eligible artist, holds by the README's counts)."""
+    guarantee, train's one eligible artist, holds by the counts in docs/tracks.md)."""
     for name in ("midi/music21", "lyrics/fortunes", "audio/gm-notes"):
         spec = TRACKS[name]
         folder = DATA / spec.slug

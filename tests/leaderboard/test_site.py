@@ -14,6 +14,7 @@ from benchmark.run.records import RecordError
 from benchmark.scoring.previews import preview_folder, write_previews
 from leaderboard.aggregate import leaderboard_rows
 from leaderboard.site import MARKER, write_site
+from tests.browser import chromium
 from tests.conftest import TEST_BUDGET
 
 HOSTILE = "<script>alert(1)</script>"
@@ -130,24 +131,6 @@ def test_runs_without_preview_folders_show_the_samples_their_records_keep(fixtur
         assert shown == [f"sample-{i}.{ext}" for i in range(3) for ext in ("mid", "png")]
     else:
         assert shown == [] and page.count("<div class=\"preview\"><pre>") == 3
-
-
-def chromium():
-    """A headless Debian Chromium driven through its ChromeDriver (no browser download)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    browser, driver = shutil.which("chromium"), shutil.which("chromedriver")
-    if browser is None or driver is None:
-        raise RuntimeError("the browser test needs Debian's chromium and chromium-driver "
-                           "(bash run.sh setup installs them: apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1400,1000"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(executable_path=driver), options=options)
 
 
 def column(browser, table_id: str, index: int, attribute: str | None = None) -> list[str]:

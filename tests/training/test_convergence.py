@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmark.nn.sequence import LSTMConfig, LSTMLM, lm_loss, share_of_mean_nll
+from benchmark.nn.sequence import LSTMLM, LSTMConfig, lm_loss, share_of_mean_nll
 from benchmark.training.convergence import Plateau, assess, summarise
 from benchmark.training.loop import train_loop
 

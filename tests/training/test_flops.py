@@ -8,7 +8,7 @@ import torch
 from torch.nn import functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from benchmark.nn.sequence import LSTMConfig, LSTMLM, lm_loss
+from benchmark.nn.sequence import LSTMLM, LSTMConfig, lm_loss
 from benchmark.training.flops import count_flops
 
 
