@@ -35,7 +35,8 @@ from benchmark.run.records import file_stem
 from benchmark.run.runner import evaluate
 from benchmark.training.loop import CHECKPOINT_FILE
 from episodes.tracks import TRACKS, Track, default_cache
-from leaderboard.aggregate import load_run, paired_delta
+from leaderboard.aggregate import paired_delta
+from leaderboard.reading import load_run
 from leaderboard.reproduce import needs_training, published_reruns
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,17 +72,19 @@ def drop_finished_checkpoints() -> None:
 
 
 def compare() -> None:
-    """Print, for every retrained row, its ``full`` row's mean nats/token, its converged
-    one's, and their paired difference (``results/full`` against ``results/main``)."""
+    """Print, for every retrained row, its ``full`` row's mean nats per token (per
+    dimension on audio, whose tokens are dimensions), its converged one's, and their
+    paired difference (``results/full`` against ``results/main``)."""
     for run_path in sorted(FULL.glob("*.run.json")):
         new_path = MAIN / run_path.name
         if not new_path.exists():
             continue
         (_, old), (_, new) = load_run(run_path), load_run(new_path)
+        unit = "nats/dim" if "dims" in old[0]["units"] else "nats/token"
         delta, ci, n = paired_delta(new, old)
         means = [sum(e["nats_per_token"] for e in eps) / len(eps) for eps in (old, new)]
         print(f"{run_path.name[: -len('.run.json')]}: full {means[0]:.4f} -> converge {means[1]:.4f}, "
-              f"paired {delta:+.4f} ± {ci:.4f} nats/token ({n} episodes)")
+              f"paired {delta:+.4f} ± {ci:.4f} {unit} ({n} episodes)")
 
 
 def main() -> None:

@@ -17,10 +17,12 @@ under ``soundfile``) and ``unicode`` (the Unicode database behind NFC normalisat
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import unicodedata
 from functools import cache
 from importlib import metadata
+from types import ModuleType
 from typing import Callable, Iterable
 
 PINNED_PAIR = "pip install torch==2.11.0 torchaudio==2.11.0 (bash run.sh setup installs the pinned pair)"
@@ -76,9 +78,27 @@ def _music21() -> None:
     import music21  # noqa: F401
 
 
-def _fluidsynth() -> None:
-    from episodes.render_gm import fluidsynth_version
+def fluidsynth() -> ModuleType:
+    """The ``fluidsynth`` module (pyfluidsynth), or `DependencyError` saying how to
+    install it and the C library it loads."""
+    try:
+        import fluidsynth as module
+    except (ImportError, OSError) as exc:
+        raise DependencyError(
+            f"audio/gm-notes renders with FluidSynth, which is not usable here ({exc}): "
+            "apt-get install libfluidsynth3 and pip install pyfluidsynth (bash run.sh setup does both)"
+        ) from None
+    return module
 
+
+def fluidsynth_version() -> str:
+    """The version of the FluidSynth C library that pyfluidsynth loaded."""
+    lib = fluidsynth()._fl
+    lib.fluid_version_str.restype = ctypes.c_char_p
+    return lib.fluid_version_str().decode()
+
+
+def _fluidsynth() -> None:
     fluidsynth_version()
 
 

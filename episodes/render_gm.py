@@ -26,7 +26,6 @@ Output (``examples.json`` is written last, so its presence means a finished rend
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
 import os
@@ -41,7 +40,7 @@ from tqdm.auto import tqdm
 
 from episodes.atomic import write_json
 from episodes.audio import N_SAMPLES, SAMPLE_RATE, SILENCE_PEAK, write_note
-from episodes.dependencies import DependencyError
+from episodes.dependencies import fluidsynth, fluidsynth_version
 from episodes.sources.base import DataError
 from episodes.timing import Rate
 
@@ -85,23 +84,6 @@ def soundfont_path() -> Path:
     return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
 
 
-def _fluidsynth():
-    try:
-        import fluidsynth
-    except (ImportError, OSError) as exc:
-        raise DependencyError(
-            f"audio/gm-notes renders with FluidSynth, which is not usable here ({exc}): "
-            "apt-get install libfluidsynth3 and pip install pyfluidsynth (bash run.sh setup does both)"
-        ) from None
-    return fluidsynth
-
-
-def fluidsynth_version() -> str:
-    lib = _fluidsynth()._fl
-    lib.fluid_version_str.restype = ctypes.c_char_p
-    return lib.fluid_version_str().decode()
-
-
 def render_key() -> str:
     """Changes with anything that changes the rendered audio: this renderer, the
     FluidSynth library and the soundfont."""
@@ -138,8 +120,7 @@ class NoteRenderer:
     """One FluidSynth synth with the GM soundfont loaded, rendering one note at a time."""
 
     def __init__(self) -> None:
-        fluidsynth = _fluidsynth()
-        self.synth = fluidsynth.Synth(gain=1.0, samplerate=float(SAMPLE_RATE))
+        self.synth = fluidsynth().Synth(gain=1.0, samplerate=float(SAMPLE_RATE))
         self.synth.setting("synth.reverb.active", 0)
         self.synth.setting("synth.chorus.active", 0)
         self.sfid = self.synth.sfload(str(soundfont_path()))

@@ -36,7 +36,8 @@ from benchmark.contract.overrides import split_spec
 from benchmark.contract.protocol import Budget
 from benchmark.run.records import RecordError
 from episodes.tracks import Track
-from leaderboard.aggregate import load_run, load_runs, paired_delta
+from leaderboard.aggregate import load_runs, paired_delta
+from leaderboard.reading import load_run
 
 QUICK_EPISODES = 50  # --quick: the first 50 test episodes ...
 QUICK_GROUP = "baseline"  # ... of the baselines that need no training (`needs_training`)

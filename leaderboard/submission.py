@@ -18,7 +18,7 @@ A bundle is refused -- when written and whenever the leaderboard reads it -- if 
 manifest sha256 or corpus fingerprint differs from the track's published manifest,
 if it lacks an episode of that manifest or an episode's support/query ids differ
 from it, if any figure does not recompute from the per-item nats
-(`leaderboard.aggregate.checked_episode`), or if a file's sha256 differs from
+(`leaderboard.reading.checked_episode`), or if a file's sha256 differs from
 ``bundle.json``.  These checks catch mistakes and naive edits, not a determined
 forger: the maintainers rerun submitted methods (docs/submitting.md).
 """
@@ -42,6 +42,7 @@ from episodes.atomic import write_json
 from episodes.manifest import Manifest
 from episodes.tracks import DATA, published_tracks, track_spec
 from episodes.types import track_slug
+from leaderboard.reading import checked_episode
 
 BUNDLE_FORMAT = 1
 BUNDLE_FILE, CARD_FILE = "bundle.json", "method_card.json"
@@ -66,7 +67,6 @@ def check_run(run: dict, records: Sequence[tuple[int, dict]], where: Path) -> No
     manifest of its track, or that takes a built-in method's name (`SubmissionError`
     naming the first problem)."""
     from benchmark.contract.methods import registration
-    from leaderboard.aggregate import checked_episode
 
     if run.get("split") != "test":
         raise SubmissionError(f"{where}: a run on the {run.get('split')!r} split; submissions score the test split")

@@ -44,7 +44,7 @@ from benchmark.nn.transformer import (
     sample_transformer,
     score_windows,
 )
-from benchmark.training.distributed import seed_per_rank
+from benchmark.runtime.distributed import seed_per_rank
 from benchmark.training.neural import NeuralMethod, episode_batches
 from episodes.types import Episode, Item
 

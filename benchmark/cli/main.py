@@ -46,7 +46,7 @@ from benchmark.run.arguments import (
 )
 from benchmark.run.launch import launched
 from benchmark.run.records import RecordError, safe_name
-from benchmark.training.distributed import main_first
+from benchmark.runtime.distributed import main_first
 from episodes.dependencies import DependencyError, doctor
 from episodes.dependencies import check as check_dependencies
 from episodes.manifest import ManifestError

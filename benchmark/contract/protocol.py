@@ -50,7 +50,7 @@ method, before any work: `check_method_class`, `benchmark.contract.methods.make_
    needs nothing.
 10. Processes (torchrun): a method whose ``fit`` trains data-parallel sets the class
    attribute ``data_parallel = True`` and computes each step's loss as its rank's share
-   (`benchmark.training.distributed`); every other method is fitted by rank 0 alone.
+   (`benchmark.runtime.distributed`); every other method is fitted by rank 0 alone.
 
 Token ids (PAD, BOS, EOS) come from `episodes.tokens`; the vocabulary size from
 ``data.vocab_size``.

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from benchmark.contract.device import to_run_device
-from benchmark.training.distributed import BatchDropout, rank_rows, rows_of_batch
+from benchmark.runtime.distributed import BatchDropout, rank_rows, rows_of_batch
 from episodes.tokens import PAD
 
 LSTMState = tuple[Tensor, Tensor]
@@ -77,7 +77,7 @@ def lm_loss(model: LSTMLM, batch: Tensor) -> Tensor:
     """Mean NLL (nats/token) of predicting ``batch[:, 1:]`` from ``batch[:, :-1]``.
 
     Under data-parallel training this rank's share of it: the NLL of its rows
-    (`benchmark.training.distributed.rank_rows`) over the whole batch's token count."""
+    (`benchmark.runtime.distributed.rank_rows`) over the whole batch's token count."""
     return share_of_mean_nll(lambda rows: model(rows[:, :-1])[0], batch)
 
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from benchmark.contract.device import describe, run_device
-from benchmark.training.distributed import process_world
+from benchmark.runtime.distributed import process_world
 from episodes.dependencies import CHECKS, version
 
 

@@ -20,7 +20,7 @@ import torch.distributed as dist
 
 from benchmark.contract.device import DeviceError, on_device, parse_device
 from benchmark.run.arguments import ArgumentError
-from benchmark.training.distributed import SOLO, World, active_in, process_world
+from benchmark.runtime.distributed import SOLO, World, active_in, process_world
 
 # The commands that share their work over torchrun's processes (the others write files
 # or time things from every process, so they refuse to run under it).

@@ -42,16 +42,16 @@ from benchmark.run.records import (
     safe_name,
     write_run,
 )
-from benchmark.scoring.nll import ScoredEpisode, scored_chunks
-from benchmark.scoring.previews import preview_folder, write_previews
-from benchmark.scoring.quality import episode_quality, sample_generator
-from benchmark.training.distributed import (
+from benchmark.runtime.distributed import (
     SOLO,
     active_in,
     active_world,
     broadcast_from_main,
     gather,
 )
+from benchmark.scoring.nll import ScoredEpisode, scored_chunks
+from benchmark.scoring.previews import preview_folder, write_previews
+from benchmark.scoring.quality import episode_quality, sample_generator
 from benchmark.training.identity import NOT_MODEL, code_identity, fitted_identity
 from benchmark.training.loop import CHECKPOINT_FILE
 from episodes.atomic import canonical_json, write_json
@@ -112,7 +112,7 @@ def fit_or_load(
     metadata (budget, seed, corpus, train log, identity, the device it was trained on).
 
     Under torchrun every rank calls this: a method that declares ``data_parallel`` is
-    fitted by all ranks together (`benchmark.training.distributed`); any other is fitted
+    fitted by all ranks together (`benchmark.runtime.distributed`); any other is fitted
     by rank 0 alone while the others wait, then loaded by them.  Rank 0 writes the files.
     """
     method = make_method(method_name)
@@ -265,7 +265,7 @@ def score_and_record(run: Run, todo: Sequence[EpisodeSpec]) -> None:
     records of the run's first chunk also hold the FLOPs of adapting and scoring, counted
     in a second, untimed pass over it (`benchmark.scoring.nll.scored_chunks`).
 
-    Under torchrun (`benchmark.training.distributed`) chunk *c* goes to rank *c mod N*:
+    Under torchrun (`benchmark.runtime.distributed`) chunk *c* goes to rank *c mod N*:
     the chunk, not the episode, is the unit shared out, because a batched method's float
     rounding depends on which episodes share its batch, and a rank scoring the very
     batches of a one-process run writes the very same records.  Rank 0 gathers each

@@ -11,7 +11,7 @@ best validation score are kept (model selection on meta-val).  A budget with
 interrupted run -- killed, or stopped at the end of a session -- resumes from its last
 checkpoint when the same command runs again, and ends exactly as an uninterrupted run.
 
-Data-parallel training under torchrun (`benchmark.training.distributed`): ``step_fn``
+Data-parallel training under torchrun (`benchmark.runtime.distributed`): ``step_fn``
 returns this rank's share of the step's loss, the loop sums gradients and losses over
 the ranks before clipping and stepping (so every rank takes the same step), ``val_fn``
 returns the same number on every rank, and only rank 0 writes checkpoints and
@@ -31,8 +31,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from benchmark.runtime.distributed import active_world, gather, sum_gradients, sum_over_ranks
 from benchmark.training.convergence import Plateau, assess
-from benchmark.training.distributed import active_world, gather, sum_gradients, sum_over_ranks
 from benchmark.training.flops import count_flops
 from episodes.atomic import atomic_path
 

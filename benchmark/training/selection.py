@@ -9,14 +9,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from benchmark.scoring.nll import EpisodeScore, score_episodes
-from benchmark.training.distributed import (
+from benchmark.runtime.distributed import (
     SOLO,
     active_in,
     active_world,
     gather_shares,
     rank_share,
 )
+from benchmark.scoring.nll import EpisodeScore, score_episodes
 from episodes.types import Episode
 
 
