@@ -98,17 +98,13 @@ def fluidsynth_version() -> str:
     return lib.fluid_version_str().decode()
 
 
-def _fluidsynth() -> None:
-    fluidsynth_version()
-
-
 def _torch() -> None:
     import torch
 
     torch.zeros(1).sum()
 
 
-CHECKS: dict[str, tuple[Callable[[], None], str]] = {
+CHECKS: dict[str, tuple[Callable[[], object], str]] = {
     # name: (a tiny real use of it, how to fix it when it fails)
     "torch": (_torch, PINNED_PAIR),
     "torchaudio": (_torchaudio, PINNED_PAIR),
@@ -116,7 +112,7 @@ CHECKS: dict[str, tuple[Callable[[], None], str]] = {
     "libsndfile": (_soundfile, "pip install --force-reinstall soundfile"),
     "symusic": (_symusic, "pip install 'symusic>=0.5.9,<0.7'"),
     "music21": (_music21, "pip install music21==10.5.1"),
-    "pyfluidsynth": (_fluidsynth, "apt-get install libfluidsynth3 and pip install pyfluidsynth "
+    "pyfluidsynth": (fluidsynth_version, "apt-get install libfluidsynth3 and pip install pyfluidsynth "
                                   "(bash run.sh setup does both)"),
 }
 
