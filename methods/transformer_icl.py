@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from benchmark.contract.methods import register_method
+from benchmark.contract.overrides import Range
 from benchmark.contract.protocol import Budget, MetaTrainData
 from benchmark.nn.sequence import share_of_mean_nll
 from benchmark.nn.transformer import (
@@ -118,6 +119,9 @@ class TransformerICL(NeuralMethod):
     version = "2"  # 2: training skips padding (length-grouped sub-batches); plateau budgets
     net_cls = TransformerLM
     config_cls = TransformerConfig
+    # Fitted variants for the ablations, e.g. transformer-icl[context=512,support_budget=256,stride=128]
+    train_settings = {"context": Range(16, 8192), "support_budget": Range(0, 8192), "stride": Range(1, 8192),
+                      "lr": Range(0, low_open=True), "max_shots": Range(0, 64), "warmup": Range(0, 100000)}
 
     def __init__(
         self,
@@ -142,6 +146,17 @@ class TransformerICL(NeuralMethod):
             "stride": self.stride,
             "warmup": self.warmup,
         }
+
+    def check_settings(self) -> None:
+        """The support block must leave the query room in the context, and a scoring
+        window must move on by less than that room."""
+        room = self.context - self.support_budget
+        if room < 2:
+            raise ValueError(f"support_budget {self.support_budget} leaves {room} of the {self.context}-token "
+                             "context to the query; give a smaller support_budget or a larger context")
+        if not 0 < self.stride < room:
+            raise ValueError(f"stride {self.stride} must be below the query's room, context - support_budget = "
+                             f"{room}; give a smaller stride")
 
     # ----- training ------------------------------------------------------------
     def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:

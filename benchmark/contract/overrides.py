@@ -146,7 +146,8 @@ def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
 def apply_train_settings(method: Any, spec: str, settings: Mapping[str, Any]) -> None:
     """Set the training ``settings`` named in ``spec`` on a new ``method``; a setting it
-    does not list in ``train_settings`` (or a bad value) is a one-line `SettingError`."""
+    does not list in ``train_settings``, a bad value, or a combination its
+    ``check_settings`` refuses is a one-line `SettingError`."""
     allowed: Mapping[str, Allowed] = getattr(method, "train_settings", {})
     for key, value in sorted(settings.items()):
         if key not in allowed:
@@ -155,6 +156,12 @@ def apply_train_settings(method: Any, spec: str, settings: Mapping[str, Any]) ->
             raise SettingError(f"{spec}: {method.name} has no training setting {key!r}{hint} "
                                f"({'settings: ' + listed if allowed else 'it has none'})")
         setattr(method, key, coerced(key, getattr(method, key), value, allowed[key], where=f"{spec}:"))
+    check = getattr(method, "check_settings", None)
+    if settings and check is not None:
+        try:
+            check()
+        except ValueError as exc:
+            raise SettingError(f"{spec}: {exc}") from None
 
 
 def changed_train_settings(method: Any) -> list[str]:

@@ -204,6 +204,9 @@ class Method(Protocol):
     # values each may take (`benchmark.contract.overrides`).
     # Optional ``train_settings: dict[str, Range | Choice]``: constructor arguments that
     # may be named with the method, ``NAME[setting=value]``, to train a variant.
+    # Optional ``check_settings() -> None``: raises ``ValueError`` (one line) when the
+    # settings, each within its range, do not fit together (a support budget that
+    # leaves no room in the context).
     # Optional ``fingerprint() -> str``: the fitted model's identity, when the files
     # `save` writes are not byte-stable (rule 7).
     # Optional ``inference_step() -> benchmark.cost.counting.InferenceStep | None``: the

@@ -11,6 +11,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from benchmark.contract.methods import make_method
+from benchmark.contract.overrides import SettingError, trained_label
 from benchmark.nn.sequence import token_nll
 from benchmark.nn.transformer import KVCache, TransformerConfig, TransformerLM
 from benchmark.run.runner import evaluate
@@ -182,3 +184,13 @@ def test_transformer_icl_trains_through_the_runner_and_reloads(track, tmp_path):
     recorded = {r["episode_id"]: r["nll_nats"] for r in records}
     rescored = score_episodes(loaded, episodes)
     assert all(np.allclose(s.nll_nats, recorded[e.episode_id], rtol=1e-5) for s, e in zip(rescored, episodes))
+
+
+def test_window_settings_train_a_variant_and_refuse_what_leaves_no_room():
+    method = make_method("transformer-icl[context=256,support_budget=128,stride=64]")
+    assert (method.context, method.support_budget, method.stride) == (256, 128, 64)
+    assert trained_label(method) == "transformer-icl[context=256,stride=64,support_budget=128]"
+    with pytest.raises(SettingError, match="leaves -256 of the 256-token context"):
+        make_method("transformer-icl[context=256]")
+    with pytest.raises(SettingError, match="stride 256 must be below"):
+        make_method("transformer-icl[context=512,support_budget=256]")

@@ -3,6 +3,8 @@ on the same computation run unfused."""
 
 from __future__ import annotations
 
+import weakref
+
 import pytest
 import torch
 from torch.nn import functional as F
@@ -37,3 +39,17 @@ def test_fused_cpu_attention_counts_what_the_math_attention_computes():
     with sdpa_kernel(SDPBackend.MATH), count_flops() as math:
         F.scaled_dot_product_attention(q, k, v)
     assert fused.flops == math.flops == 2 * (2 * 2 * 4 * 16 * 16 * 8)  # Q K^T and (softmax) V
+
+
+def test_counting_keeps_no_autograd_graph_alive():
+    """A graph built and dropped inside the block is freed at once (torch's module
+    tracker would hold every module call's graph until the block ends: gigabytes over
+    a chunk of ``rhvae`` fine-tunings), and the total is still counted."""
+    layer = torch.nn.Linear(8, 8)
+    with count_flops() as counted:
+        x = torch.randn(4, 8, requires_grad=True)
+        y = layer(x)  # y's graph saves x for the weight gradient
+        seen = weakref.ref(x)
+        del x, y
+        assert seen() is None
+    assert counted.flops == 2 * 4 * 8 * 8
