@@ -7,7 +7,7 @@ training losses on their real ``midi/music21`` training batches (16 songs; 4
 support-then-query sequences for the transformer), each two ways: **padded** (the
 whole batch as one padded tensor, FSMB <= 0.1) and **length-grouped** (the batch run as
 sub-batches of rows of similar length, `benchmark.nn.sequence.share_of_mean_nll`, what
-training does now).  FLOPs are counted on every step (`benchmark.training.flops`), and
+training does now).  FLOPs are counted on every step (`benchmark.cost.flops`), and
 a square fp32 matrix product is timed before each pass as the roofline.  Prints, per
 network and way: steps/s, useful tokens/s (padding not counted), counted GFLOP/s and
 its fraction of the roofline, and the speed-up of grouping.
@@ -24,10 +24,10 @@ from timing import median_seconds, music21_track
 
 from baselines.lstm import LSTMBaseline
 from benchmark.contract.protocol import BUDGETS, MetaTrainData
+from benchmark.cost.flops import count_flops
 from benchmark.nn import sequence
 from benchmark.nn.sequence import LSTM_SIZES, LSTMLM, LSTMConfig
 from benchmark.nn.transformer import TRANSFORMER_SIZES, TransformerConfig, TransformerLM
-from benchmark.training.flops import count_flops
 from episodes.tokens import PAD
 from methods.transformer_icl import TransformerICL
 

@@ -58,7 +58,7 @@ class Row:
     quality: dict[str, float] | None = None  # mean sample-quality figures, if sampled
     target: str | None = None  # ``module:Class`` of the method named ``method``; None in runs before FSMB 0.2
     cost: dict | None = None  # one generation step, counted (`benchmark.cost.counting.StepCost`), if deployable
-    measured: list[dict] | None = None  # that step's latency measured on devices (`benchmark.cost.measured`)
+    measured: list[dict] | None = None  # that step's latency measured on devices (`benchmark.run.device_latency`)
     # training (`benchmark.training.convergence.summarise`): converged None = no iterative training
     converged: bool | None = None
     convergence: str = ""
@@ -199,7 +199,7 @@ def leaderboard_rows(results: Path | Sequence[Path], *, reference: str | None = 
     track, K and manifest sha256), if there is one; ``reference_converged`` says whether
     that reference converged (a comparison against an under-trained reference says so).
     """
-    from benchmark.cost.measured import measured_for, measured_latencies
+    from benchmark.run.device_latency import measured_for, measured_latencies
 
     folders = [Path(results)] if isinstance(results, (str, Path)) else [Path(r) for r in results]
     runs = [(run, eps) for run, eps in load_runs(folders) if eps]

@@ -102,7 +102,7 @@ def _adaptation_table(rows: Sequence[Row]) -> list[str]:
     threads = " / ".join(map(str, PI_THREADS))
     est = [f"est. {label} adapt s ({threads} thr, compute floor)" for label in PI_DEVICES.values()]
     lines = ["cost of adaptation, per episode, and of scoring, per query token (FLOPs counted by torch's FLOP "
-             "counter while the run scored, `benchmark/training/flops.py`, which sees torch's operators only: "
+             "counter while the run scored, `benchmark/cost/flops.py`, which sees torch's operators only: "
              "methods computing in numpy are left out; host time as recorded; Pi: FLOPs / its fp32 compute in "
              "`benchmark/cost/devices.json`, a floor):", "",
              "| method | K | adapt FLOPs/episode | host adapt ms/episode | " + " | ".join(est)

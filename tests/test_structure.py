@@ -1,5 +1,5 @@
-"""The import structure is one-way (docs/architecture.md): no cycle between files, no
-new cycle between folders, and nothing below imports the leaderboard or the CLI.
+"""The import structure is one-way (docs/architecture.md): no cycle between files or
+between folders, and nothing below imports the leaderboard or the CLI.
 
 The graph is read from the code's own ``import`` statements (every one, those inside
 functions too: a lazy import is a dependency all the same), with `ast`; nothing is run.
@@ -14,15 +14,6 @@ import networkx as nx
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("episodes", "benchmark", "baselines", "methods", "leaderboard")
-# imports between folders of benchmark/ that run against the layers and close a cycle,
-# left from before the one-way rule (issue 25), each with the file that makes it; the
-# test fails when one is gone too, so that this list only ever shrinks
-KNOWN_BACK_EDGES = {
-    ("benchmark/contract", "benchmark/scoring"): "contract/check.py (fsmb check scores a method)",
-    ("benchmark/contract", "benchmark/training"): "contract/check.py (fsmb check fits a method)",
-    ("benchmark/cost", "benchmark/run"): "cost/measured.py (reads run records and arguments)",
-    ("benchmark/scoring", "benchmark/training"): "scoring/nll.py (counts adaptation FLOPs)",
-}
 
 
 def module_files(root: Path = ROOT) -> dict[str, Path]:
@@ -91,15 +82,10 @@ def test_no_cycle_between_files():
         "; ".join(" <-> ".join(sorted(c)) for c in found)
 
 
-def test_no_new_cycle_between_folders():
-    folders = folder_graph(import_graph())
-    known = set(KNOWN_BACK_EDGES)
-    forward = folders.copy()
-    forward.remove_edges_from(known & set(folders.edges))
-    assert not cycles(forward), ("import cycles between folders (an import that runs against the layers of "
-                                 f"docs/architecture.md): {cycles(forward)}")
-    gone = known - set(folders.edges)
-    assert not gone, f"back edges removed (well done): drop {sorted(gone)} from KNOWN_BACK_EDGES"
+def test_no_cycle_between_folders():
+    found = cycles(folder_graph(import_graph()))
+    assert not found, ("import cycles between folders (an import that runs against the layers of "
+                       f"docs/architecture.md): {found}")
 
 
 def test_nothing_below_imports_the_leaderboard_or_the_cli():

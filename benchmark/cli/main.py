@@ -115,8 +115,8 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """The mock run of `benchmark.contract.check`: every rule of the contract, on tiny tracks."""
-    from benchmark.contract.check import check_method
+    """The mock run of `benchmark.run.check`: every rule of the contract, on tiny tracks."""
+    from benchmark.run.check import check_method
 
     started = time.perf_counter()
     results = check_method(args.method, modalities=args.modality and [args.modality], budget=budget_of(args))
@@ -292,7 +292,7 @@ def cmd_latency(args: argparse.Namespace) -> int:
     from episodes.audio import NOTE_SECONDS
 
     if args.action == "ingest":
-        from benchmark.cost.measured import ingest
+        from benchmark.run.device_latency import ingest
 
         if not (args.file and args.export and args.results):
             raise ArgumentError("fsmb latency ingest DEVICE.json --export NAME.export.json --results DIR")

@@ -11,7 +11,7 @@ set; the adapted model scores query songs and samples new ones::
     songs = adapted.sample(n, max_len=L, generator=rng)
 
 The rules (`fsmb check` tests each one on tiny generated tracks,
-`benchmark.contract.check`; every command checks rules 1 and 2 when it loads a
+`benchmark.run.check`; every command checks rules 1 and 2 when it loads a
 method, before any work: `check_method_class`, `benchmark.contract.methods.make_method`):
 
 1. The class has an argument-free constructor and the class attributes ``name``
@@ -81,7 +81,7 @@ class Budget:
     ``patience`` validations without an improvement the learning rate is halved, at most
     ``lr_decays`` times, and then training stops; ``steps`` is then a cap.  With
     ``patience = 0`` training runs exactly ``steps`` steps.  ``flops > 0`` caps each
-    training loop's counted FLOPs (`benchmark.training.flops`; ``fsmb --flops``): it stops
+    training loop's counted FLOPs (`benchmark.cost.flops`; ``fsmb --flops``): it stops
     after the step that reaches the cap, so that methods compare at matched compute.
     """
 

@@ -50,7 +50,7 @@ class EpisodeRecord:
     quality: dict | None = None  # sample metrics and samples (`benchmark.scoring.quality`), if asked for
     kind: str = "episode"
     # FLOPs per episode of adapting to the support set and of scoring the query set, counted
-    # (`benchmark.training.flops`; the chunk's over its episodes) in the run's first chunk; else None
+    # (`benchmark.cost.flops`; the chunk's over its episodes) in the run's first chunk; else None
     adapt_flops: int | None = None
     score_flops: int | None = None
     format: int = RECORD_FORMAT

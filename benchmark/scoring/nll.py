@@ -10,7 +10,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from benchmark.contract.protocol import Adapted, Method
-from benchmark.training.flops import count_flops
+from benchmark.cost.flops import count_flops
 from episodes.types import Episode, Item
 
 LN2 = math.log(2.0)
@@ -82,7 +82,7 @@ class ScoredEpisode:
     """One episode scored: its adapted model, per-query-item nats (shape ``(Q,)``), the
     figures, the wall time per episode of adapting and of scoring (seconds, the mean
     over the episode's chunk) and, when counted, their FLOPs per episode (the chunk's
-    FLOPs over its episodes; `benchmark.training.flops`)."""
+    FLOPs over its episodes; `benchmark.cost.flops`)."""
 
     episode: Episode
     adapted: Adapted

@@ -7,7 +7,7 @@ the loss, unless the loss is detached because ``step_fn`` filled the parameters'
 best validation score are kept (model selection on meta-val).  A budget with
 ``patience`` anneals the learning rate and stops at a meta-val plateau
 (`benchmark.training.convergence`).  Every step's FLOPs are counted
-(`benchmark.training.flops`).  Every validation writes a checkpoint atomically, so an
+(`benchmark.cost.flops`).  Every validation writes a checkpoint atomically, so an
 interrupted run -- killed, or stopped at the end of a session -- resumes from its last
 checkpoint when the same command runs again, and ends exactly as an uninterrupted run.
 
@@ -31,16 +31,16 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from benchmark.cost.flops import count_flops
 from benchmark.runtime.distributed import active_world, gather, sum_gradients, sum_over_ranks
 from benchmark.training.convergence import Plateau, assess
-from benchmark.training.flops import count_flops
 from episodes.atomic import atomic_path
 
 
 @dataclass
 class TrainLog:
     """What a training run did: steps run, wall time, the meta-val curve, the training
-    FLOPs counted (`benchmark.training.flops`), the steps at which the learning rate was
+    FLOPs counted (`benchmark.cost.flops`), the steps at which the learning rate was
     halved, why it stopped (``"plateau"``, ``"flops cap"``, ``"step cap"`` or ``"fixed steps"``) and the
     verdict on convergence (`benchmark.training.convergence.assess`)."""
 

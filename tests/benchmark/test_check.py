@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli.main import main
-from benchmark.contract.check import check_method
 from benchmark.contract.methods import METHODS, modalities_of
+from benchmark.run.check import check_method
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

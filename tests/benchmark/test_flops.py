@@ -10,8 +10,8 @@ import torch
 from torch.nn import functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from benchmark.cost.flops import count_flops
 from benchmark.nn.sequence import LSTMLM, LSTMConfig, lm_loss
-from benchmark.training.flops import count_flops
 
 
 @pytest.mark.filterwarnings("ignore:TF32")

@@ -1,4 +1,4 @@
-"""Training compute, counted: torch's FLOP counter on every training step.
+"""Compute, counted: torch's FLOP counter on every training step and on adaptation.
 
 `count_flops` runs a block under `torch.utils.flop_counter.FlopCounterMode`, which sees
 every aten operator dispatched in it -- forward and backward -- and adds up the
