@@ -1,7 +1,8 @@
 """Retrain the published neural rows of ``results/main`` to convergence, one row at a time.
 
     python benchmarks/converge_references.py [--methods lstm,cache] [--tracks midi/music21] [--dry-run] [--threads N]
-    python benchmarks/converge_references.py --compare   # each retrained row against the full row it replaced
+    python benchmarks/converge_references.py --results shots   # a derived study's rows, from the converged models
+    python benchmarks/converge_references.py --compare [--results shots]   # each retrained row against its full row
 
 For each published run of a method that trains (or starts from a model that trains),
 in dependency order (`ORDER`: the ``lstm`` before what starts from it), this reruns its
@@ -9,9 +10,13 @@ recorded configuration -- method and settings, track, K, episodes, samples, seed
 `leaderboard.reproduce.plan` reads it -- at the ``converge`` budget
 (`benchmark.training.convergence`), with the models in ``results/models`` (committed, so
 that training resumes across sessions from a fresh clone and derived rows start from
-the committed bases).  A row is scored into ``results/converging/``; once complete, the
+the committed bases).  A row is scored into ``results/converging/main/``; once complete, the
 row it replaces is moved to ``results/full/`` (with ``git mv``), so that the record of
-the under-trained row is kept, and the new one into ``results/main/``.
+the under-trained row is kept, and the new one into ``results/main/``.  ``--results
+NAME`` does the same for another folder of published rows, ``results/NAME`` (a derived
+study: the shots curves, the sample-quality runs), keeping its replaced rows in
+``results/full-NAME/``; its models are the same committed ones, so a study's rows are
+scored from the converged bases without training them again.
 
 Resumable at every point: a row already at ``converge`` is skipped; an interrupted
 training resumes from its checkpoint, an interrupted evaluation from its last episode.
@@ -40,8 +45,9 @@ from leaderboard.reading import load_run
 from leaderboard.reproduce import needs_training, published_reruns
 
 ROOT = Path(__file__).resolve().parents[1]
-MAIN, FULL, MODELS = ROOT / "results" / "main", ROOT / "results" / "full", ROOT / "results" / "models"
-STAGE = ROOT / "results" / "converging"  # a row being scored; moved into results/main when complete
+RESULTS = ROOT / "results"
+MODELS = RESULTS / "models"
+STAGE = RESULTS / "converging"  # STAGE/NAME: a row of results/NAME being scored, moved there when complete
 # the lstm first: the adaptive methods and the MAML family start from it
 ORDER = ("lstm", "cache", "dyneval", "finetune", "fomaml", "maml", "metasgd", "lstm-concat", "transformer-icl",
          "vae", "rhvae")
@@ -71,12 +77,20 @@ def drop_finished_checkpoints() -> None:
             checkpoint.unlink()
 
 
-def compare() -> None:
-    """Print, for every retrained row, its ``full`` row's mean nats per token (per
-    dimension on audio, whose tokens are dimensions), its converged one's, and their
-    paired difference (``results/full`` against ``results/main``)."""
-    for run_path in sorted(FULL.glob("*.run.json")):
-        new_path = MAIN / run_path.name
+def folders(name: str) -> tuple[Path, Path]:
+    """The folder of published rows called ``name`` and where its replaced rows are kept
+    (``results/full`` for ``main``, else ``results/full-NAME``: beside it, not inside,
+    since a folder's rows are read recursively)."""
+    return RESULTS / name, RESULTS / ("full" if name == "main" else f"full-{name}")
+
+
+def compare(name: str) -> None:
+    """Print, for every retrained row of ``results/NAME``, its ``full`` row's mean nats
+    per token (per dimension on audio, whose tokens are dimensions), its converged one's,
+    and their paired difference."""
+    published, full = folders(name)
+    for run_path in sorted(full.glob("*.run.json")):
+        new_path = published / run_path.name
         if not new_path.exists():
             continue
         (_, old), (_, new) = load_run(run_path), load_run(new_path)
@@ -93,11 +107,16 @@ def main() -> None:
     parser.add_argument("--tracks", help="comma-separated track names (default: all published)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and what is done, run nothing")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--results", default="main",
+                        help="the folder of published rows under results/ (default: %(default)s)")
     parser.add_argument("--compare", action="store_true",
                         help="print each retrained row against the full row it replaced (paired), run nothing")
     args = parser.parse_args()
+    published, full = folders(args.results)
+    if not published.is_dir() or args.results in ("models", "converging") or args.results.startswith("full"):
+        parser.error(f"--results {args.results}: not a folder of published rows under {RESULTS}")
     if args.compare:
-        compare()
+        compare(args.results)
         return
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -107,26 +126,26 @@ def main() -> None:
         parser.error(f"--methods {','.join(unknown)}: not retrained here; choose from {','.join(ORDER)}")
     tracks = args.tracks.split(",") if args.tracks else None
     budget = BUDGETS["converge"]
-    folders = [MAIN] + ([FULL] if FULL.is_dir() else [])  # a row moved aside whose rerun was interrupted
-    reruns = [r for r, _ in published_reruns(folders, tracks=tracks)
+    sources = [published] + ([full] if full.is_dir() else [])  # a row moved aside whose rerun was interrupted
+    reruns = [r for r, _ in published_reruns(sources, tracks=tracks)
               if r.published["budget"]["name"] != budget.name]
     plan = sorted((r for r in reruns if r.spec.split("[")[0] in wanted and needs_training(r.spec.split("[")[0])),
                   key=lambda r: (ORDER.index(r.spec.split("[")[0]), r.track, r.label))
     opened: dict[str, Track] = {}
     for r in plan:
         stem = file_stem(r.label, r.track, r.shots)
-        current = MAIN / f"{stem}.run.json"
+        current = published / f"{stem}.run.json"
         done = current.exists() and json.loads(current.read_text())["budget"]["name"] == budget.name
         print(f"{'done' if done else 'todo'}: {r.label} on {r.track} (K={r.shots}, {r.episodes} episodes"
               + (f", {r.samples} samples" if r.samples else "") + f"; was {r.published['budget']['name']})")
         if done or args.dry_run:
             continue
         track = opened.setdefault(r.track, Track.open(TRACKS[r.track], cache_dir=default_cache()))
-        evaluate(r.spec, track, shots=r.shots, n_episodes=r.episodes, out=STAGE, budget=budget, models=MODELS,
+        evaluate(r.spec, track, shots=r.shots, n_episodes=r.episodes, out=STAGE / args.results, budget=budget, models=MODELS,
                  seed=r.seed, samples=r.samples, overrides=r.overrides or None)
         if current.exists():
-            move(stem, MAIN, FULL)  # the under-trained row, kept for the record
-        move(stem, STAGE, MAIN)
+            move(stem, published, full)  # the under-trained row, kept for the record
+        move(stem, STAGE / args.results, published)
         drop_finished_checkpoints()
 
 if __name__ == "__main__":
