@@ -18,7 +18,10 @@ study: the shots curves, the sample-quality runs), keeping its replaced rows in
 ``results/full-NAME/``; its models are the same committed ones, so a study's rows are
 scored from the converged bases without training them again.
 
-Resumable at every point: a row already at ``converge`` is skipped; an interrupted
+Resumable at every point: a row already at ``converge`` is skipped; a row in
+``results/full/`` with neither a row of its own in ``results/main/`` nor a staged rerun
+was superseded by hand (``transformer-icl``'s 1,024-token defaults, replaced by its
+256-token variant) and is left; an interrupted
 training resumes from its checkpoint, an interrupted evaluation from its last episode.
 Rows of methods without training (the unigram, Gaussian and PPCA baselines) are left.
 The checkpoints of finished models are deleted (`drop_finished_checkpoints`), those of
@@ -75,6 +78,16 @@ def drop_finished_checkpoints() -> None:
         folder = next(p for p in checkpoint.parents if p.name == "logs").parent
         if (folder / "meta.json").exists():
             checkpoint.unlink()
+
+
+def row_state(kept_aside: bool, current: Path, staged: Path, budget: str) -> str:
+    """``done`` when the published run record ``current`` is at ``budget``; ``superseded``
+    when the planned row was read from the replaced rows' folder (``kept_aside``) and has
+    neither a published record nor a staged rerun ``staged`` (its design was replaced by
+    hand: the row moved there is not an interrupted rerun); else ``todo``."""
+    if current.exists():
+        return "done" if json.loads(current.read_text())["budget"]["name"] == budget else "todo"
+    return "superseded" if kept_aside and not staged.exists() else "todo"
 
 
 def folders(name: str) -> tuple[Path, Path]:
@@ -135,10 +148,14 @@ def main() -> None:
     for r in plan:
         stem = file_stem(r.label, r.track, r.shots)
         current = published / f"{stem}.run.json"
-        done = current.exists() and json.loads(current.read_text())["budget"]["name"] == budget.name
-        print(f"{'done' if done else 'todo'}: {r.label} on {r.track} (K={r.shots}, {r.episodes} episodes"
+        state = row_state(r.folder == full.name, current, STAGE / args.results / current.name, budget.name)
+        if state == "superseded":
+            print(f"superseded: {r.label} on {r.track} (K={r.shots}): kept in {full.name}/ with no row of its "
+                  f"own in {published.name}/ and no rerun staged (a replaced design, not an interrupted rerun)")
+            continue
+        print(f"{state}: {r.label} on {r.track} (K={r.shots}, {r.episodes} episodes"
               + (f", {r.samples} samples" if r.samples else "") + f"; was {r.published['budget']['name']})")
-        if done or args.dry_run:
+        if state == "done" or args.dry_run:
             continue
         track = opened.setdefault(r.track, Track.open(TRACKS[r.track], cache_dir=default_cache()))
         evaluate(r.spec, track, shots=r.shots, n_episodes=r.episodes, out=STAGE / args.results, budget=budget, models=MODELS,

@@ -9,29 +9,15 @@ checks): ``python benchmarks/fuzz_loaders.py --save-failures DIR``.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
+
+from tests.scripts import load_script
 
 SLICE = 100  # inputs per loader
 SEED = 0
 
 
-def load_fuzz_module():
-    """`benchmarks/` is not a package: load ``fuzz_loaders.py`` by path (once)."""
-    name = "fuzz_loaders"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz_loaders.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # dataclasses look the module up while it executes
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fuzz = load_fuzz_module()
+fuzz = load_script("fuzz_loaders")
 
 
 @pytest.mark.parametrize("loader", fuzz.LOADER_NAMES)
