@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from benchmark.cli import main as cli
+from benchmark.cli import quickstart
 from benchmark.contract.protocol import BUDGETS
 from benchmark.run.durations import run_estimate
 from episodes.synthetic import make_nsynth_corpus
@@ -45,11 +46,11 @@ def test_quickstart_prints_an_estimate_before_each_long_run(capsys, monkeypatch,
     from leaderboard import aggregate
 
     calls = []
-    monkeypatch.setattr(cli, "open_track", lambda args, **_: track)  # the small midi/dir track, as midi/music21
+    monkeypatch.setattr(quickstart, "open_track", lambda args, **_: track)  # the small midi/dir track, as midi/music21
     monkeypatch.setattr(runner, "evaluate", lambda method, *_, **__: calls.append(method))
     monkeypatch.setattr(aggregate, "leaderboard_rows", lambda results: [])
     monkeypatch.setattr(fortunes, "DEFAULT_ROOT", tmp_path / "no-fortunes")
-    monkeypatch.setattr(cli, "check_dependencies", lambda names: (_ for _ in ()).throw(cli.DependencyError("no")))
+    monkeypatch.setattr(quickstart, "check_dependencies", lambda names: (_ for _ in ()).throw(quickstart.DependencyError("no")))
     assert cli.main(["quickstart", "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]) == 0
     out = capsys.readouterr().out
     assert calls == ["lstm", "lstm-concat", "unigram", "unigram-support"]
