@@ -51,9 +51,11 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
 MODELS = RESULTS / "models"
 STAGE = RESULTS / "converging"  # STAGE/NAME: a row of results/NAME being scored, moved there when complete
-# the lstm first: the adaptive methods and the MAML family start from it
-ORDER = ("lstm", "cache", "dyneval", "finetune", "fomaml", "maml", "metasgd", "lstm-concat", "transformer-icl",
-         "vae", "rhvae")
+# the lstm first: its compressed variants, the adaptive methods and the MAML family start
+# from it (and cache/finetune[base="lstm-trim"] from its trimmed variant); each VAE before
+# its compressed variants; the lottery ticket, a full retraining per round, last
+ORDER = ("lstm", "lstm-trim", "lstm-int8", "cache", "dyneval", "finetune", "fomaml", "maml", "metasgd",
+         "lstm-concat", "transformer-icl", "vae", "vae-trim", "vae-int8", "rhvae", "lstm-imp")
 
 
 def move(stem: str, source: Path, target: Path) -> None:

@@ -4,7 +4,11 @@
 Trimming runs in rounds, each removing a fifth of the remaining hidden units and
 embedding dimensions (``unit_fraction``), ranked by ``criterion``, each followed by
 ``finetune_fraction`` of the budget's steps of training (AdamW at ``lr``, the best
-weights on meta-val kept, as the ``lstm`` trains).  Rounds land exactly on the sweep
+weights on meta-val kept, as the ``lstm`` trains; at the ``converge`` budget each round
+trains to its own meta-val plateau).  With ``distill > 0`` that training is knowledge
+distillation from the dense ``lstm`` (`benchmark.nn.sequence.distilled_lm_loss`):
+``distill`` of the loss is the cross-entropy to the dense model's next-token
+distribution, the rest the NLL of the data.  Rounds land exactly on the sweep
 levels `methods.levelled.SWEEP_LEVELS` (fractions of the dense parameters removed) below ``removed``,
 and a variant starts from the variant at the level before its own
 (``data.pretrained('lstm-trim[removed=0.8]')`` for the default 0.9): the whole
@@ -31,7 +35,7 @@ from benchmark.compress.trim import CRITERIA, keep_best, trim_schedule, trimmed
 from benchmark.contract.methods import register_method
 from benchmark.contract.overrides import Choice, Range
 from benchmark.contract.protocol import Budget, MetaTrainData
-from benchmark.nn.sequence import lm_loss, pad_batch
+from benchmark.nn.sequence import distilled_lm_loss, lm_loss, pad_batch
 from benchmark.training.convergence import loop_cost
 from methods.levelled import Levelled
 
@@ -47,20 +51,22 @@ class LSTMTrim(Levelled, LSTMBaseline):
     base_method: ClassVar[str] = "lstm"  # the dense method it compresses (`fsmb sparsity` pairs against it)
     train_settings = {"removed": Range(0, 1, low_open=True, high_open=True), "criterion": Choice(CRITERIA),
                       "unit_fraction": Range(0, 1, low_open=True, high_open=True),
-                      "finetune_fraction": Range(0, 1, low_open=True)}
+                      "finetune_fraction": Range(0, 1, low_open=True), "distill": Range(0, 1, high_open=True)}
 
     def __init__(self, lr: float = 2e-3, weight_decay: float = 0.0, removed: float = 0.9,
-                 criterion: str = "activation", unit_fraction: float = 0.2, finetune_fraction: float = 0.1) -> None:
+                 criterion: str = "activation", unit_fraction: float = 0.2, finetune_fraction: float = 0.1,
+                 distill: float = 0.0) -> None:
         super().__init__(lr, weight_decay)
         self.removed, self.criterion = removed, criterion
-        self.unit_fraction, self.finetune_fraction = unit_fraction, finetune_fraction
+        self.unit_fraction, self.finetune_fraction, self.distill = unit_fraction, finetune_fraction, distill
 
     def init_args(self) -> dict[str, Any]:
         return {**super().init_args(), "removed": self.removed, "criterion": self.criterion,
-                "unit_fraction": self.unit_fraction, "finetune_fraction": self.finetune_fraction}
+                "unit_fraction": self.unit_fraction, "finetune_fraction": self.finetune_fraction, "distill": self.distill}
 
     def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
         dense = data.pretrained(self.base_method).model
+        teacher = copy.deepcopy(dense).requires_grad_(False)
         base_spec = self.base_spec()
         base = data.pretrained(base_spec)
         schedule = trim_schedule(dense.cfg, self.levels(), self.unit_fraction)
@@ -80,9 +86,16 @@ class LSTMTrim(Levelled, LSTMBaseline):
             offset = budget.steps + index * steps  # meta-train batches the dense training and earlier rounds did not see
             torch.manual_seed(data.seed + index)  # dropout
             self.train_network(data, round_budget, logdir / f"round{index:02d}",
-                               lambda step: lm_loss(self.model, batches(offset + step)))
+                               lambda step: self.round_loss(teacher, batches(offset + step)))
             rounds.append({"round": index, "emb": plan.emb, "hidden": plan.hidden, "removed": plan.removed,
                            "val_nats_per_token": self.train_log["best_val_nats_per_token"],
                            **loop_cost(self.train_log)})
         self.train_log = {"base": base_spec, "dense_params": sum(p.numel() for p in dense.parameters()),
                           "rounds": rounds}
+
+    def round_loss(self, teacher: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        """A trimming round's training loss on ``batch`` ``(B, T)``, nats/token: the NLL, or
+        with ``distill > 0`` its mix with distillation from the dense ``teacher``."""
+        if self.distill == 0:
+            return lm_loss(self.model, batch)
+        return distilled_lm_loss(self.model, teacher, batch, self.distill)

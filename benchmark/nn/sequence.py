@@ -81,6 +81,27 @@ def lm_loss(model: LSTMLM, batch: Tensor) -> Tensor:
     return share_of_mean_nll(lambda rows: model(rows[:, :-1])[0], batch)
 
 
+def distilled_lm_loss(model: LSTMLM, teacher: LSTMLM, batch: Tensor, weight: float) -> Tensor:
+    """`lm_loss` mixed with knowledge distillation (Hinton et al. 2015, at temperature 1):
+    ``(1 - weight)`` times the NLL of ``batch[:, 1:]`` plus ``weight`` times the
+    cross-entropy from ``teacher``'s next-token distribution to ``model``'s, both in
+    nats/token over the batch's non-PAD targets (this rank's share, as `lm_loss`).
+
+    The soft term is the KL divergence to the teacher plus the teacher's entropy, a
+    constant: its gradient is the KL's.  ``teacher`` runs in eval mode without gradients
+    (its forward is part of the step's cost)."""
+    teacher.eval()
+
+    def per_token(rows: Tensor) -> Tensor:
+        logits, targets = model(rows[:, :-1])[0], rows[:, 1:]
+        with torch.no_grad():
+            soft_targets = F.softmax(teacher(rows[:, :-1])[0], dim=-1)
+        soft = -(soft_targets * F.log_softmax(logits, dim=-1)).sum(dim=-1) * (targets != PAD)
+        return (1 - weight) * token_nll(logits, targets) + weight * soft
+
+    return share_of_mean(per_token, batch)
+
+
 LENGTH_GROUPS = 4  # a training batch runs as up to this many sub-batches of rows of similar length
 
 
@@ -88,7 +109,14 @@ def share_of_mean_nll(logits_of: Callable[[Tensor], Tensor], batch: Tensor, grou
     """This rank's share of the mean NLL (nats/token) of ``batch[:, 1:]``, ``(B, T)``
     right-padded with PAD: ``logits_of(rows) -> (b, t - 1, V)`` on rows cut to ``t``
     positions, their summed token NLL over the token count of the whole batch (alone:
-    the mean NLL).
+    the mean NLL).  `share_of_mean` with the token NLL as the loss."""
+    return share_of_mean(lambda rows: token_nll(logits_of(rows), rows[:, 1:]), batch, groups)
+
+
+def share_of_mean(token_loss_of: Callable[[Tensor], Tensor], batch: Tensor, groups: int = LENGTH_GROUPS) -> Tensor:
+    """This rank's share of the mean per-token loss of ``batch[:, 1:]``, ``(B, T)``
+    right-padded with PAD: ``token_loss_of(rows) -> (b, t - 1)`` on rows cut to ``t``
+    positions (zero at PAD targets), summed over the token count of the whole batch.
 
     The rows run as up to ``groups`` sub-batches of rows of similar length (sorted by
     length), each cut to its longest row, so that padding is not computed: the sum is the
@@ -106,7 +134,7 @@ def share_of_mean_nll(logits_of: Callable[[Tensor], Tensor], batch: Tensor, grou
         group = batch[idx, : int(lengths[idx].max())]
         rows = rank_rows(group)
         with rows_of_batch(len(group)):
-            total = total + token_nll(logits_of(rows), rows[:, 1:]).sum()
+            total = total + token_loss_of(rows).sum()
     return total / tokens
 
 

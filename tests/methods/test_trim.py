@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
+import torch
 
 from benchmark.compress.trim import n_params
 from benchmark.contract.methods import make_method
 from benchmark.contract.overrides import SettingError, apply_overrides, trained_label
+from benchmark.nn.sequence import LSTMLM, LSTMConfig, distilled_lm_loss, lm_loss
 from benchmark.run.runner import model_dir
 from benchmark.scoring.nll import mean_nats_per_token, score_episodes
+from episodes.tokens import PAD
 from tests.conftest import TEST_BUDGET
 
 
@@ -78,3 +83,32 @@ def test_sparsity_command_writes_the_curve_of_each_family(midi_root, tmp_path, c
     for bad, message in [("unigram", "not a compressed variant"), ("lstm-trim[removed=2]", "must be in")]:
         assert main([*args[:10], bad, *args[11:]]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_distillation_mixes_the_data_nll_with_the_teachers_distribution():
+    torch.manual_seed(0)
+    student, teacher = LSTMLM(LSTMConfig(vocab=12, emb=4, hidden=6)), LSTMLM(LSTMConfig(vocab=12, emb=8, hidden=10))
+    batch = torch.tensor([[1, 4, 5, 6, 7, 3], [1, 8, 9, 3, PAD, PAD]])
+    student.eval()  # no dropout: the losses compare exactly
+    assert distilled_lm_loss(student, teacher, batch, 0.0).item() == pytest.approx(lm_loss(student, batch).item())
+    # weight 1: the cross-entropy to the teacher's distribution, averaged over the 7 non-PAD targets
+    with torch.no_grad():
+        p = torch.softmax(teacher(batch[:, :-1])[0], -1)
+        log_q = torch.log_softmax(student(batch[:, :-1])[0], -1)
+    soft = -(p * log_q).sum(-1)[batch[:, 1:] != PAD].mean()
+    assert distilled_lm_loss(student, teacher, batch, 1.0).item() == pytest.approx(soft.item(), rel=1e-5)
+    # a student equal to its teacher sits at the soft term's minimum: no gradient from it
+    twin = copy.deepcopy(teacher)
+    twin.eval()
+    distilled_lm_loss(twin, teacher, batch, 1.0).backward()
+    assert max(p.grad.abs().max().item() for p in twin.parameters() if p.grad is not None) < 1e-6
+    assert all(p.grad is None for p in teacher.parameters())  # the teacher is not trained
+
+
+def test_a_distilled_trim_is_its_own_variant_and_trains(fit_on_track):
+    method, meta = fit_on_track("lstm-trim[removed=0.5,distill=0.5]")
+    assert meta["method"] == "lstm-trim[distill=0.5,removed=0.5]" and method.distill == 0.5
+    assert trained_label(make_method("lstm-trim[distill=0]")) == "lstm-trim"
+    assert all(np.isfinite(r["val_nats_per_token"]) for r in method.train_log["rounds"])
+    with pytest.raises(SettingError, match=r"must be in \[0, 1\)"):
+        make_method("lstm-trim[distill=1]")
