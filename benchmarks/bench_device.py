@@ -27,6 +27,7 @@ from benchmark.contract.device import (
     on_device,
     parse_device,
 )
+from benchmark.contract.methods import make_method
 from benchmark.contract.protocol import BUDGETS
 from benchmark.run.runner import fit_or_load
 from benchmark.scoring.nll import score_episodes
@@ -55,13 +56,13 @@ def main() -> None:
             fitted, per_step = {}, {}
             for where in (cpu, device):
                 with on_device(where):
-                    fitted[where], meta = fit_or_load(name, track, budget=budget, models=Path(tmp) / str(where),
+                    fitted[where], meta = fit_or_load(make_method(name), track, budget=budget, models=Path(tmp) / str(where),
                                                       seed=0, log=lambda _: None)
                 per_step[where] = meta["train_seconds"] / args.steps
             scores = {}
             for where in (cpu, device):
                 with on_device(where):
-                    method, _ = fit_or_load(name, track, budget=budget, models=Path(tmp) / "cpu", seed=0,
+                    method, _ = fit_or_load(make_method(name), track, budget=budget, models=Path(tmp) / "cpu", seed=0,
                                             log=lambda _: None)  # the CPU-fitted weights, loaded on `where`
                     scores[where] = np.array([s.per_unit("tokens") for s in score_episodes(method, episodes)])
             rel = np.abs(scores[device] - scores[cpu]) / np.abs(scores[cpu])

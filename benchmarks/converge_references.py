@@ -38,6 +38,7 @@ from pathlib import Path
 
 import torch
 
+from benchmark.contract.methods import MethodSpec
 from benchmark.contract.protocol import BUDGETS
 from benchmark.run.records import file_stem
 from benchmark.run.runner import evaluate
@@ -160,8 +161,8 @@ def main() -> None:
         if state == "done" or args.dry_run:
             continue
         track = opened.setdefault(r.track, Track.open(TRACKS[r.track], cache_dir=default_cache()))
-        evaluate(r.spec, track, shots=r.shots, n_episodes=r.episodes, out=STAGE / args.results, budget=budget, models=MODELS,
-                 seed=r.seed, samples=r.samples, overrides=r.overrides or None)
+        evaluate(MethodSpec.parse(r.spec, r.overrides), track, shots=r.shots, n_episodes=r.episodes,
+                 out=STAGE / args.results, budget=budget, models=MODELS, seed=r.seed, samples=r.samples)
         if current.exists():
             move(stem, published, full)  # the under-trained row, kept for the record
         move(stem, STAGE / args.results, published)

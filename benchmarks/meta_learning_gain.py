@@ -68,13 +68,13 @@ def main() -> None:
             settings[label] = int(steps), float(lr)
     track = Track.open(TRACKS[args.track], cache_dir=default_cache())
     budget = BUDGETS["full"]
-    lstm, _ = fit_or_load("lstm", track, budget=budget, models=args.models, seed=args.seed)
+    lstm, _ = fit_or_load(make_method("lstm"), track, budget=budget, models=args.models, seed=args.seed)
     val = [track.episode(s) for s in track.manifest("val").episodes[: args.val_episodes]]
     rows, methods = [], {}
     for label, (steps, lr) in settings.items():
         untrained = make_method(label)
         untrained.model, untrained.alphas = lstm.model, {}
-        trained, meta = fit_or_load(label, track, budget=budget, models=args.models, seed=args.seed)
+        trained, meta = fit_or_load(make_method(label), track, budget=budget, models=args.models, seed=args.seed)
         before, after = nats_per_token(untrained, val), nats_per_token(trained, val)
         gain, half = mean_ci95(after - before)
         rows.append({"label": label, "inner_steps": steps, "inner_lr": lr, "lstm_plus_inner_steps": float(before.mean()),

@@ -64,7 +64,7 @@ class TextBytes(SequenceCodec):
 
     name, version = text_encoding.ENCODING_NAME, text_encoding.ENCODING_VERSION
     vocab_size, unit = text_encoding.VOCAB_SIZE, "characters"
-    dependencies = ("unicode",)  # text sources normalise to NFC, which follows the Unicode database
+    dependencies: tuple[str, ...] = ("unicode",)  # text sources normalise to NFC, which follows the Unicode database
 
     def encode(self, payload: Any) -> np.ndarray:
         return text_encoding.encode(payload)
@@ -82,7 +82,7 @@ class LogMel8:
 
     name, version = audio_encoding.ENCODING_NAME, audio_encoding.ENCODING_VERSION
     vocab_size, unit = audio_encoding.LEVELS, "dims"
-    dependencies = ("torch", "torchaudio")  # the mel filter bank and STFT
+    dependencies: tuple[str, ...] = ("torch", "torchaudio")  # the mel filter bank and STFT
 
     def encode(self, payload: Any) -> np.ndarray:
         return audio_encoding.encode(payload)

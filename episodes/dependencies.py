@@ -125,7 +125,7 @@ def _check_one(name: str) -> None:
     except DependencyError:
         raise
     except Exception as exc:  # noqa: BLE001 - any failure to load is an environment failure
-        root = exc
+        root: BaseException = exc
         while root.__cause__ is not None:  # "could not load X" <- "undefined symbol: ..."
             root = root.__cause__
         detail = " ".join(str(root).split())[-200:]
@@ -146,7 +146,7 @@ def check(names: Iterable[str]) -> None:
 
 def doctor() -> list[tuple[str, str, str | None]]:
     """``(name, version, problem or None)`` for every checked library (`fsmb doctor`)."""
-    rows = []
+    rows: list[tuple[str, str, str | None]] = []
     for name in CHECKS:
         try:
             _check_one(name)

@@ -148,7 +148,7 @@ def file_sha256(path: Path) -> str | None:
 
 def store_dependencies(source: Source) -> tuple[str, ...]:
     """The libraries a store of ``source`` depends on: its own and its codec's."""
-    return (*getattr(source, "dependencies", ()), *source_codec(source).dependencies)
+    return (*source.dependencies, *source_codec(source).dependencies)
 
 
 def store_dir(source: Source, cache_root: Path) -> Path:

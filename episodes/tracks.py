@@ -156,6 +156,13 @@ TRACKS: dict[str, TrackSpec] = {
 }
 
 
+def data_root(spec: TrackSpec, data_dir: str | Path | None) -> Path:
+    """``data_dir`` as the root of a track that reads a folder of the user's data."""
+    if data_dir is None:
+        raise DataError(f"track {spec.name} reads your data: pass --data-dir (see `fsmb tracks`)")
+    return Path(data_dir)
+
+
 def make_source(
     spec: TrackSpec, data_dir: str | Path | None, options: dict | None = None, *, cache_dir: Path | None = None
 ) -> Source:
@@ -167,8 +174,8 @@ def make_source(
     ``cache_dir``: where a rendered corpus (``audio/gm-notes``) is kept.
     """
     options = {k: v for k, v in (options or {}).items() if v is not None}
-    if spec.needs_data_dir and data_dir is None:
-        raise DataError(f"track {spec.name} reads your data: pass --data-dir (see `fsmb tracks`)")
+    if spec.needs_data_dir:
+        data_root(spec, data_dir)
     if spec.source == "music21":
         from episodes.sources.music21_corpus import Music21CorpusSource
 
@@ -176,7 +183,7 @@ def make_source(
     if spec.source == "midi-dir":
         from episodes.sources.midi_dir import MidiDirSource
 
-        return MidiDirSource(Path(data_dir), **options)
+        return MidiDirSource(data_root(spec, data_dir), **options)
     if spec.source == "fortunes":
         from episodes.sources.fortunes import FortunesSource
 
@@ -184,7 +191,7 @@ def make_source(
     if spec.source == "text-dir":
         from episodes.sources.text_dir import TextDirSource
 
-        return TextDirSource(Path(data_dir), **options)
+        return TextDirSource(data_root(spec, data_dir), **options)
     if spec.source == "table":
         from episodes.sources.tabular import HF_PREFIX, TabularSource
 
@@ -202,11 +209,11 @@ def make_source(
     if spec.source == "nsynth":
         from episodes.sources.nsynth import NSynthSource
 
-        return NSynthSource(Path(data_dir))
+        return NSynthSource(data_root(spec, data_dir))
     if spec.source == "audio-folder":
         from episodes.sources.audio_folder import AudioFolderSource
 
-        return AudioFolderSource(Path(data_dir), **options)
+        return AudioFolderSource(data_root(spec, data_dir), **options)
     raise DataError(f"track {spec.name}: unknown source kind {spec.source!r}")
 
 

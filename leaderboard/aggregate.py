@@ -56,7 +56,7 @@ class Row:
     delta_ci95: float | None = None
     paired_episodes: int = 0
     quality: dict[str, float] | None = None  # mean sample-quality figures, if sampled
-    target: str | None = None  # ``module:Class`` of the method named ``method``; None in runs before FSMB 0.2
+    target: str | None = None  # ``module:Class`` of the method named ``method``; None: its record has none
     cost: dict | None = None  # one generation step, counted (`benchmark.cost.counting.StepCost`), if deployable
     measured: list[dict] | None = None  # that step's latency measured on devices (`benchmark.run.device_latency`)
     # training (`benchmark.training.convergence.summarise`): converged None = no iterative training

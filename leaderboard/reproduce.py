@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from benchmark.contract.methods import make_method, registration
+from benchmark.contract.methods import MethodSpec, make_method, registration
 from benchmark.contract.overrides import split_spec
 from benchmark.contract.protocol import Budget
 from benchmark.run.records import RecordError
@@ -146,8 +146,8 @@ def rerun(r: Rerun, track: Track, *, out: Path, models: Path, log: Callable[[str
     if r.threads:
         torch.set_num_threads(r.threads)
         models = models / f"threads-{r.threads}"
-    records = evaluate(r.spec, track, shots=r.shots, n_episodes=r.episodes, out=out / r.folder, budget=r.budget,
-                       models=models, seed=r.seed, samples=r.samples, overrides=r.overrides or None, log=log)
+    records = evaluate(MethodSpec.parse(r.spec, r.overrides), track, shots=r.shots, n_episodes=r.episodes,
+                       out=out / r.folder, budget=r.budget, models=models, seed=r.seed, samples=r.samples, log=log)
     return records.with_name(records.name[: -len(".jsonl")] + ".run.json")
 
 

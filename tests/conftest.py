@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.contract.methods import make_method
 from benchmark.contract.protocol import Budget
 from episodes.synthetic import make_lyrics_corpus, make_midi_corpus, make_nsynth_corpus
 from episodes.tracks import TRACKS, Track
@@ -36,7 +37,7 @@ def fit_on_track(track, tmp_path):
     ``track`` at `TEST_BUDGET`, in this test's own model folder ``tmp_path / "models"``."""
     from benchmark.run.runner import fit_or_load
 
-    return lambda spec: fit_or_load(spec, track, budget=TEST_BUDGET, models=tmp_path / "models", seed=0,
+    return lambda spec: fit_or_load(make_method(spec), track, budget=TEST_BUDGET, models=tmp_path / "models", seed=0,
                                     log=lambda _: None)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from benchmark.cli.options import budget_of, data_args, method_arg, open_track, run_args
 from benchmark.contract.methods import make_method
 from benchmark.contract.overrides import trained_label
-from benchmark.contract.protocol import ContractError, Method
+from benchmark.contract.protocol import ContractError, Deployable, Method
 from benchmark.cost.counting import InferenceStep
 from benchmark.run.arguments import ArgumentError, count_list, count_type
 from benchmark.run.records import safe_name
@@ -23,11 +23,11 @@ def fitted_step(args: argparse.Namespace) -> tuple[Method, Track, InferenceStep,
     from benchmark.run.runner import fit_or_load
 
     method = make_method(args.method)
-    if not callable(getattr(method, "inference_step", None)):
+    if not isinstance(method, Deployable):
         raise ContractError(f"{method.name} defines no inference_step(): FSMB cannot tell which network a device "
                             "would run (see benchmark/contract/protocol.py)")
     track = open_track(args)
-    method, meta = fit_or_load(args.method, track, budget=budget_of(args), models=Path(args.models), seed=args.seed)
+    method, meta = fit_or_load(method, track, budget=budget_of(args), models=Path(args.models), seed=args.seed)
     return method, track, method.inference_step(), meta
 
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from benchmark.cli.options import budget_of, data_args, method_arg, open_track, run_args
-from benchmark.contract.methods import make_method
-from benchmark.contract.overrides import apply_overrides, parse_setting, settings_dict, trained_label
+from benchmark.contract.methods import MethodSpec, make_method
+from benchmark.contract.overrides import parse_setting, settings_dict, trained_label
 from benchmark.run.arguments import ArgumentError, count_type, parse_shots
 
 
@@ -23,7 +23,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume and (not has_checkpoint(where) or (where / "meta.json").exists()):
         raise ArgumentError(f"--resume: no interrupted training of {trained_label(method)} at {where} "
                             f"(finished: {(where / 'meta.json').exists()}); leave out --resume to train")
-    _, meta = fit_or_load(args.method, track, budget=budget, models=Path(args.models),
+    _, meta = fit_or_load(method, track, budget=budget, models=Path(args.models),
                           seed=args.seed, retrain=args.retrain)
     training = summarise(meta.get("train_log"), meta["budget"])
     print(json.dumps({**{k: meta[k] for k in ("method", "hparams", "budget", "train_seconds")},
@@ -36,13 +36,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from leaderboard.aggregate import leaderboard_rows
     from leaderboard.render import render
 
-    overrides = settings_dict(args.settings)
-    apply_overrides(make_method(args.method), overrides)  # contract and settings, before the corpus
+    spec = MethodSpec.parse(args.method, settings_dict(args.settings))  # contract and settings, before the corpus
     track = open_track(args)
     for k in args.shots or [track.spec.shots]:
-        path = evaluate(args.method, track, shots=k, n_episodes=args.episodes, out=Path(args.out),
-                        budget=budget_of(args), models=Path(args.models), seed=args.seed,
-                        samples=args.samples, overrides=overrides)
+        path = evaluate(spec, track, shots=k, n_episodes=args.episodes, out=Path(args.out),
+                        budget=budget_of(args), models=Path(args.models), seed=args.seed, samples=args.samples)
         print(f"records: {path}")
     print(render(leaderboard_rows(Path(args.out)), "md"))
     return 0

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from benchmark.cli.options import data_args, open_track, threads_arg
-from benchmark.contract.methods import names_in
+from benchmark.contract.methods import MethodSpec, names_in
 from benchmark.contract.protocol import BUDGETS
 from benchmark.run.arguments import count_type
 from episodes.dependencies import DependencyError
@@ -43,7 +43,7 @@ def cmd_quickstart(args: argparse.Namespace) -> int:
         for method in baselines:
             if estimate := run_estimate(method, name, BUDGETS["quick"], args.episodes):
                 print(f"    {estimate}")
-            evaluate(method, track, shots=track.spec.shots, n_episodes=args.episodes, out=out / "results",
+            evaluate(MethodSpec.parse(method), track, shots=track.spec.shots, n_episodes=args.episodes, out=out / "results",
                      budget=BUDGETS["quick"], models=out / "models", seed=args.seed)
     print(f"[{len(names) + 1}/{len(names) + 1}] leaderboard ({args.episodes} test episodes per track; quick "
           "budget -- the published full-manifest tables are in results/main/)\n")

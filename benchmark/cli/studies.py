@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from benchmark.cli.options import budget_of, data_args, open_track, run_args
-from benchmark.contract.methods import make_method
+from benchmark.contract.methods import MethodSpec
 from benchmark.run.arguments import ArgumentError, count_list, count_type, method_list, parse_shots
 
 
@@ -18,17 +18,15 @@ def cmd_ablation(args: argparse.Namespace) -> int:
     from leaderboard.ablation import ablation_markdown, plot_ablation
     from leaderboard.aggregate import leaderboard_rows
 
-    methods = method_list(args.methods)
-    for method in methods:  # the contract is checked before the corpus is built
-        make_method(method)
+    specs = [MethodSpec.parse(m) for m in method_list(args.methods)]  # checked before the corpus is built
     track = open_track(args)
     out = Path(args.out)
-    for method in methods:
+    for spec in specs:
         for shots in args.shots:
-            evaluate(method, track, shots=shots, n_episodes=args.episodes, out=out, budget=budget_of(args),
+            evaluate(spec, track, shots=shots, n_episodes=args.episodes, out=out, budget=budget_of(args),
                      models=Path(args.models), seed=args.seed, samples=args.samples)
     rows = [r for r in leaderboard_rows(out, reference=args.reference)
-            if r.track == track.spec.name and r.method in methods and r.shots in args.shots]
+            if r.track == track.spec.name and r.method in {s.label for s in specs} and r.shots in args.shots]
     publish_study(out, "ablation", ablation_markdown(rows), lambda path: plot_ablation(rows, path))
     return 0
 
@@ -60,20 +58,20 @@ def cmd_sparsity(args: argparse.Namespace) -> int:
 
     families = method_list(args.methods)
     bases = set()
-    for spec in families:  # the contract and the settings are checked before the corpus is built
-        method = make_method(spec)
+    for family in families:  # the contract and the settings are checked before the corpus is built
+        method = MethodSpec.parse(family).method
         if LEVEL not in getattr(method, "train_settings", {}) or not getattr(method, "base_method", None):
-            raise ArgumentError(f"--methods {spec}: not a compressed variant (it needs a training setting "
+            raise ArgumentError(f"--methods {family}: not a compressed variant (it needs a training setting "
                                 f"{LEVEL!r} and a base_method); see fsmb methods --group compressed")
         bases.add(method.base_method)
-        for level in args.levels:
-            make_method(with_level(spec, level / 100))
     if len(bases) != 1:
         raise ArgumentError(f"--methods compress different base methods ({', '.join(sorted(bases))}): sweep one base at a time")
     dense = bases.pop()
+    specs = [MethodSpec.parse(dense)] + [MethodSpec.parse(with_level(f, level / 100))
+                                         for f in families for level in args.levels]
     track = open_track(args)
     out = Path(args.out)
-    for spec in [dense] + [with_level(f, level / 100) for f in families for level in args.levels]:
+    for spec in specs:
         evaluate(spec, track, shots=args.shots, n_episodes=args.episodes, out=out, budget=budget_of(args),
                  models=Path(args.models), seed=args.seed)
     rows = [r for r in leaderboard_rows(out, reference=dense) if r.track == track.spec.name and r.shots == args.shots]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 from contextvars import ContextVar
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -106,7 +106,7 @@ def cpu_randn(*shape: int, generator: torch.Generator | None, dtype: torch.dtype
 
 def describe(device: torch.device) -> dict:
     """What a run record keeps of ``device``: its name and, for a GPU, the model."""
-    record = {"device": str(device)}
+    record: dict[str, Any] = {"device": str(device)}
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         record["device_name"] = props.name

@@ -17,10 +17,17 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass
-from typing import Callable, Sequence, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence, TypeVar, cast
 
-from benchmark.contract.overrides import SettingError, apply_train_settings, split_spec
+from benchmark.contract.overrides import (
+    SettingError,
+    apply_train_settings,
+    checked_overrides,
+    run_label,
+    split_spec,
+    trained_label,
+)
 from benchmark.contract.protocol import (
     MODALITIES,
     ContractError,
@@ -58,10 +65,11 @@ def register_method(*, group: str, reference_for: Sequence[str] = ()) -> Callabl
     def register(cls: C) -> C:
         target = target_of(cls)
         check_method_class(cls, target)
-        known = REGISTRATIONS.get(cls.name)
+        name = cast("type[Method]", cls).name  # checked: a non-empty string
+        known = REGISTRATIONS.get(name)
         if known is not None and known.target != target:
-            raise RegistryError(f"method name {cls.name!r} of {target} is already taken by {known.target}")
-        REGISTRATIONS[cls.name] = Registration(cls.name, target, group, tuple(reference_for))
+            raise RegistryError(f"method name {name!r} of {target} is already taken by {known.target}")
+        REGISTRATIONS[name] = Registration(name, target, group, tuple(reference_for))
         return cls
 
     return register
@@ -116,19 +124,20 @@ def default_reference(modality: str) -> str | None:
     return next((n for n, r in sorted(import_builtin().items()) if modality in r.reference_for), None)
 
 
-def method_class(name: str) -> type:
+def method_class(name: str) -> type[Method]:
     """The class of a registered method or of a user's ``package.module:Class``, checked
     against the contract (`benchmark.contract.protocol.check_method_class`), so that a
     missing ``version`` fails here, not after training.  A user's class may not take a
     built-in method's ``name``."""
     target = METHODS.target(name)
-    cls = load_object(target)
-    check_method_class(cls, name)
+    loaded = load_object(target)
+    check_method_class(loaded, name)
+    cls = cast("type[Method]", loaded)
     known = registration(cls.name)
     if known is not None and known.target != target:
         raise ContractError(f"{name}: its name {cls.name!r} is taken by the built-in {known.target}; "
                             "give your class another 'name'")
-    return cls  # type: ignore[return-value]
+    return cls
 
 
 def make_method(spec: str) -> Method:
@@ -145,6 +154,33 @@ def make_method(spec: str) -> Method:
                             f"constructible without arguments ({exc})") from None
     apply_train_settings(method, spec, settings)
     return method
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A method as named where a run starts, resolved once (`parse`) and then passed on.
+
+    ``text`` is what was given (``NAME``, ``NAME[setting=value,...]`` or
+    ``package.module:Class``); ``method`` the `Method` built from it, its class checked
+    against the contract and its training settings set -- the runner fits or loads this
+    very object; ``overrides`` the evaluation-time settings (``--set``) to score it with,
+    checked and coerced, set on the method once it is fitted; ``trained_label`` names
+    its fitted model (its model folder), ``label`` the run (its result files and row).
+    """
+
+    text: str
+    method: Method
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    trained_label: str = ""
+    label: str = ""
+
+    @classmethod
+    def parse(cls, text: str, overrides: Mapping[str, Any] | None = None) -> MethodSpec:
+        """Build the method ``text`` names and check ``overrides`` against it: an unknown
+        name, a broken contract or a bad setting is one line here, before any work."""
+        method = make_method(text)
+        checked = checked_overrides(method, overrides)
+        return cls(text, method, checked, trained_label(method), run_label(method, checked))
 
 
 def check_modality(name: str, method: Method, modality: str, track: str) -> None:

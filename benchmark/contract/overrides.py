@@ -23,7 +23,7 @@ import argparse
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 
 class SettingError(ValueError):
@@ -119,14 +119,12 @@ def coerced(name: str, current: Any, value: Any, allowed: Allowed, *, where: str
     return value
 
 
-def variant_label(name: str, method: Any, keys: Iterable[str]) -> str:
-    """``name`` itself when ``keys`` is empty, else ``name[k=v,...]`` with the method's
-    current values (keys sorted, values as JSON, so ``1`` and ``1.0`` for a float
-    setting are one variant)."""
-    keys = sorted(set(keys))
-    if not keys:
+def variant_label(name: str, values: Mapping[str, Any]) -> str:
+    """``name`` itself when ``values`` is empty, else ``name[k=v,...]`` (keys sorted,
+    values as JSON, so ``1`` and ``1.0`` for a float setting are one variant)."""
+    if not values:
         return name
-    return f"{name}[{','.join(f'{k}={json.dumps(getattr(method, k))}' for k in keys)}]"
+    return f"{name}[{','.join(f'{k}={json.dumps(values[k])}' for k in sorted(values))}]"
 
 
 def split_spec(spec: str) -> tuple[str, dict[str, Any]]:
@@ -175,20 +173,19 @@ def changed_train_settings(method: Any) -> list[str]:
 
 def trained_label(method: Any) -> str:
     """The label of a method's fitted variant: its name and changed training settings."""
-    return variant_label(method.name, method, changed_train_settings(method))
+    return variant_label(method.name, {k: getattr(method, k) for k in changed_train_settings(method)})
 
 
-def apply_overrides(method: Any, overrides: Mapping[str, Any] | None) -> str:
-    """Set the evaluation-time ``overrides`` on the fitted ``method`` and return the run's
-    label: `trained_label` with the overrides added (each listed even at its default).
+def checked_overrides(method: Any, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The evaluation-time ``overrides`` of ``method``, each coerced to its setting's type;
+    ``method`` is left unchanged (`apply_overrides` sets them once it is fitted).
 
     Raises `SettingError` (one line, naming the allowed settings) for a setting the
     method does not list in ``eval_settings``, or a value of the wrong type or range.
     """
-    overrides = overrides or {}
     allowed: Mapping[str, Allowed] = getattr(method, "eval_settings", {})
-    train_keys = changed_train_settings(method)
-    for key, value in sorted(overrides.items()):
+    checked = {}
+    for key, value in sorted((overrides or {}).items()):
         if key not in allowed:
             listed = ", ".join(f"{k} {r}" for k, r in allowed.items())
             training = key in getattr(method, "train_settings", {})
@@ -198,5 +195,18 @@ def apply_overrides(method: Any, overrides: Mapping[str, Any] | None) -> str:
                 f"--set {key}: {method.name} has no evaluation-time setting {key!r} "
                 f"({'settings: ' + listed if allowed else 'it has none'}){hint}"
             )
-        setattr(method, key, coerced(key, getattr(method, key), value, allowed[key]))
-    return variant_label(method.name, method, [*train_keys, *overrides])
+        checked[key] = coerced(key, getattr(method, key), value, allowed[key])
+    return checked
+
+
+def run_label(method: Any, overrides: Mapping[str, Any]) -> str:
+    """The label of a run of ``method`` with the `checked_overrides` ``overrides``:
+    `trained_label` with the overrides added (each listed even at its default)."""
+    return variant_label(method.name, {**{k: getattr(method, k) for k in changed_train_settings(method)},
+                                       **overrides})
+
+
+def apply_overrides(method: Any, overrides: Mapping[str, Any]) -> None:
+    """Set the `checked_overrides` ``overrides`` on the fitted ``method``."""
+    for key, value in overrides.items():
+        setattr(method, key, value)

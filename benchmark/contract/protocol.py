@@ -209,10 +209,7 @@ class Method(Protocol):
     # leaves no room in the context).
     # Optional ``fingerprint() -> str``: the fitted model's identity, when the files
     # `save` writes are not byte-stable (rule 7).
-    # Optional ``inference_step() -> benchmark.cost.counting.InferenceStep | None``: the
-    # network a device runs to generate one token or note, for the leaderboard's cost
-    # columns (`benchmark.cost`; the single-network methods get it from
-    # `benchmark.training.neural.NeuralMethod`).
+    # Optional ``inference_step()``: see `Deployable`.
 
     def hparams(self) -> dict[str, Any]:
         """Hyper-parameters, recorded in every result."""
@@ -267,8 +264,9 @@ def check_method_class(cls: object, label: str) -> None:
     modalities = getattr(cls, "modalities", MODALITIES)
     if not isinstance(modalities, tuple) or not modalities or not set(modalities) <= set(MODALITIES):
         raise ContractError(f"{where} 'modalities' must be a non-empty tuple of {MODALITIES} (found {modalities!r})")
-    if not isinstance(getattr(cls, "data_parallel", False), bool):
-        raise ContractError(f"{where} 'data_parallel' must be True or False (found {cls.data_parallel!r})")
+    data_parallel = getattr(cls, "data_parallel", False)
+    if not isinstance(data_parallel, bool):
+        raise ContractError(f"{where} 'data_parallel' must be True or False (found {data_parallel!r})")
     for kind in ("eval_settings", "train_settings"):
         settings = getattr(cls, kind, {})
         bad = ([k for k, r in settings.items() if not isinstance(r, (Range, Choice))] if isinstance(settings, dict)
@@ -276,6 +274,18 @@ def check_method_class(cls: object, label: str) -> None:
         if bad:
             raise ContractError(f"{where} {kind!r} must map setting names to benchmark.contract.overrides.Range or "
                                 f"Choice (found {bad[0]!r})")
+
+
+@runtime_checkable
+class Deployable(Protocol):
+    """Optional: a method that can say which network a device runs to generate one token
+    or note, for the leaderboard's cost columns (`benchmark.cost`; the single-network
+    methods get it from `benchmark.training.neural.NeuralMethod`).  The runner asks
+    ``isinstance(method, Deployable)``."""
+
+    def inference_step(self) -> Any:
+        """The fitted generation step, a `benchmark.cost.counting.InferenceStep`, or
+        ``None`` when this configuration has no single step to deploy."""
 
 
 class BatchedMethod(Method, Protocol):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from benchmark.contract.device import on_device, parse_device
+from benchmark.contract.methods import MethodSpec
 from benchmark.contract.protocol import BUDGETS, Method
 from benchmark.contract.registry import target_of
 from benchmark.run.arguments import ArgumentError
@@ -35,7 +36,7 @@ def method_target_of(method: str | type | Method) -> str:
         raise ArgumentError(f"{cls.__qualname__} is defined inside a function; define it at module level "
                             "so that it can be loaded by its module:Class path")
     fresh = None if isinstance(method, type) else cls().hparams()
-    if fresh is not None and method.hparams() != fresh:
+    if not isinstance(method, type) and method.hparams() != fresh:
         raise ArgumentError(f"this {cls.__name__} has settings {method.hparams()} other than a new one's "
                             f"{fresh}: pass the class, with those settings as its defaults")
     return target_of(cls)
@@ -74,13 +75,14 @@ def simple_evaluate(
     if budget not in BUDGETS:
         raise ArgumentError(f"budget {budget!r} is not one of {', '.join(BUDGETS)}")
     run_on = parse_device(device)  # before the corpus is built
+    spec = MethodSpec.parse(method_target_of(method), settings)  # so is the method, with its settings
     if isinstance(track, str):
         track = Track.open(track_spec(track), cache_dir=Path(cache_dir or default_cache()), data_dir=data_dir,
                            workers=workers)
     shots = track.spec.shots if shots is None else shots
     with on_device(run_on):
-        path = evaluate(method_target_of(method), track, shots=shots, n_episodes=episodes, out=Path(out),
+        path = evaluate(spec, track, shots=shots, n_episodes=episodes, out=Path(out),
                         budget=BUDGETS[budget].with_steps(steps), models=Path(models), seed=seed, samples=samples,
-                        overrides=settings, log=log)
+                        log=log)
     wanted = {s.episode_id for s in track.manifest("test", shots).episodes[:episodes]}  # [:None]: all
     return [r for r in read_episode_records(path) if r["episode_id"] in wanted]

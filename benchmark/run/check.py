@@ -114,7 +114,7 @@ def array_digests(obj: Any, path: str = "", seen: set[int] | None = None, depth:
     if id(obj) in seen or depth < 0:
         return
     if isinstance(obj, torch.Tensor):
-        yield path, hashlib.sha256(obj.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()).hexdigest()
+        yield path, hashlib.sha256(obj.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()).hexdigest()
     elif isinstance(obj, np.ndarray):
         yield path, hashlib.sha256(np.ascontiguousarray(obj).tobytes()).hexdigest() + str(obj.dtype)
     elif isinstance(obj, (int, float, str, bool, bytes)) or obj is None:
@@ -154,14 +154,16 @@ def differs(a: np.ndarray, b: np.ndarray) -> str:
 class MockRun:
     """The rules, in order, for one method class on one tiny track."""
 
+    # set by the rules, in order (a rule runs only after the rules before it passed)
+    method: Method
+    adapted: Adapted
+    scores: np.ndarray
+
     def __init__(self, cls: type, track: Track, work: Path, budget: Budget, seed: int = 0) -> None:
         self.cls, self.track, self.work, self.budget, self.seed = cls, track, work, budget, seed
         manifest = track.manifest("test")
         self.episodes: list[Episode] = [track.episode(s) for s in manifest.episodes[:3]]
         self._pretrained: dict[str, Method] = {}
-        self.method: Method | None = None  # set by the rules, in order
-        self.adapted: Adapted | None = None
-        self.scores: np.ndarray | None = None
 
     def pretrained(self, name: str) -> Method:
         """Built-in methods a method starts from (``data.pretrained``), fitted once."""

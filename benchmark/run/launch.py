@@ -62,8 +62,10 @@ def launched(device_text: str = "cpu", *, command: str = "") -> Iterator[World]:
                           "use --device cpu, or one process")
     joined = launched_world_size() > 1 and not dist.is_initialized()
     if joined:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=BARRIER_TIMEOUT,
-                                **({"device_id": device} if device.type == "cuda" else {}))
+        if device.type == "cuda":  # NCCL binds the group to this rank's GPU
+            dist.init_process_group("nccl", timeout=BARRIER_TIMEOUT, device_id=device)
+        else:
+            dist.init_process_group("gloo", timeout=BARRIER_TIMEOUT)
     try:
         world = process_world() if launched_world_size() > 1 else SOLO
         with contextlib.ExitStack() as stack:

@@ -18,14 +18,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
-from benchmark.contract.methods import check_modality, make_method
+from benchmark.contract.methods import MethodSpec, check_modality, make_method
 from benchmark.contract.overrides import apply_overrides, trained_label
-from benchmark.contract.protocol import Budget, MetaTrainData, Method
+from benchmark.contract.protocol import Budget, Deployable, MetaTrainData, Method
 from benchmark.contract.registry import target_of
 from benchmark.cost.onnx_export import deployed_cost
 from benchmark.run.arguments import check_count, writable_dir
@@ -96,7 +96,7 @@ def clear_model_files(where: Path) -> None:
 
 
 def fit_or_load(
-    method_name: str,
+    method: Method,
     track: Track,
     *,
     budget: Budget,
@@ -107,15 +107,15 @@ def fit_or_load(
 ) -> tuple[Method, dict]:
     """A fitted method: loaded from ``models`` if trained before, else trained and saved.
 
-    ``method_name``: a registered name or ``package.module:Class``, with training
-    settings if any (``lstm-trim[removed=0.5]``).  Returns the method and its training
-    metadata (budget, seed, corpus, train log, identity, the device it was trained on).
+    ``method``: a new method (`benchmark.contract.methods.make_method`), fitted or
+    loaded in place.  Returns it and its training metadata (budget, seed, corpus, train
+    log, identity, the device it was trained on).  A base method it asks for by name
+    (``data.pretrained("lstm")``) is built once and fitted or loaded the same way.
 
     Under torchrun every rank calls this: a method that declares ``data_parallel`` is
     fitted by all ranks together (`benchmark.runtime.distributed`); any other is fitted
     by rank 0 alone while the others wait, then loaded by them.  Rank 0 writes the files.
     """
-    method = make_method(method_name)
     check_modality(method.name, method, track.spec.modality, track.spec.name)
     label = trained_label(method)
     where = model_dir(models, label, track, budget, seed)
@@ -132,12 +132,12 @@ def fit_or_load(
         # rank 0 fits alone (the others wait), then every other rank loads what it saved
         if world.is_main:
             with active_in(SOLO):
-                fitted = fit_or_load(method_name, track, budget=budget, models=models, seed=seed, retrain=retrain,
+                fitted = fit_or_load(method, track, budget=budget, models=models, seed=seed, retrain=retrain,
                                      log=log)
         world.barrier()
         if not world.is_main:
             with active_in(SOLO):
-                fitted = fit_or_load(method_name, track, budget=budget, models=models, seed=seed, log=log)
+                fitted = fit_or_load(method, track, budget=budget, models=models, seed=seed, log=log)
         return fitted
     # one process fits a model folder at a time; one that waited for another loads what it fitted
     busy = (f"{where} is being trained by another fsmb process ({{holder}}); wait for it to finish (its model "
@@ -159,7 +159,7 @@ def fit_or_load(
         data = MetaTrainData(
             track,
             seed=seed,
-            pretrained=lambda name: fit_or_load(name, track, budget=budget, models=models, seed=seed, log=log)[0],
+            pretrained=lambda name: fit_or_load(make_method(name), track, budget=budget, models=models, seed=seed, log=log)[0],
         )
         torch.manual_seed(seed)  # as `fsmb check` does: a method drawing from torch's global generator is seeded
         method.fit(data, budget=budget, logdir=where / "logs")
@@ -198,9 +198,9 @@ def reusable_meta(meta_path: Path, method: Method, track: Track, retrain: bool, 
         return None
     meta = json.loads(meta_path.read_text())
     if (meta["corpus_fingerprint"] == track.store.fingerprint and meta["method_version"] == method.version
-            and meta.get("method_target", target_of(type(method))) == target_of(type(method))):
+            and meta.get("method_target") == target_of(type(method))):
         return meta
-    log(f"{where} holds {meta.get('method_target', meta['method'])} v{meta['method_version']} fitted on "
+    log(f"{where} holds {meta.get('method_target') or meta['method']} v{meta['method_version']} fitted on "
         f"another corpus or by another version (now {target_of(type(method))} v{method.version}): retraining")
     return None
 
@@ -333,7 +333,7 @@ def episode_record(run: Run, scored: ScoredEpisode) -> EpisodeRecord:
 def generation_cost(method: Method) -> dict | None:
     """The counted cost of the method's generation step, if it defines ``inference_step``
     (with its ONNX graph's counts where the step exports: `deployed_cost`)."""
-    step = method.inference_step() if callable(getattr(method, "inference_step", None)) else None
+    step = method.inference_step() if isinstance(method, Deployable) else None
     return deployed_cost(step).to_dict() if step is not None else None
 
 
@@ -378,7 +378,7 @@ def run_record(run: Run, budget: Budget, *, started: str, wall_seconds: float, e
 
 
 def evaluate(
-    method_name: str,
+    spec: MethodSpec,
     track: Track,
     *,
     shots: int,
@@ -389,22 +389,20 @@ def evaluate(
     seed: int = 0,
     split: str = "test",
     samples: int = 0,
-    overrides: Mapping[str, Any] | None = None,
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Score ``method_name`` (registered, or ``package.module:Class``) on the first
-    ``n_episodes`` of the fixed (split, K) manifest.
+    """Score the method of ``spec`` on the first ``n_episodes`` of the fixed (split, K)
+    manifest: its method is fitted or loaded (`fit_or_load`), then given the spec's
+    evaluation-time settings (`benchmark.contract.overrides`); the run is recorded under
+    ``spec.label`` (``name[setting=value,...]`` for a variant).
 
     ``samples > 0`` also draws that many samples per episode from the adapted model
-    and records their quality (`benchmark.scoring.quality`).  ``overrides`` sets
-    evaluation-time settings of the fitted method (`benchmark.contract.overrides`); the
-    run is then recorded as the variant ``name[setting=value,...]``.  Returns the path
+    and records their quality (`benchmark.scoring.quality`).  Returns the path
     of the episode-records file.
     """
     check_count("--episodes", n_episodes, minimum=1)
     check_count("--samples", samples, minimum=0)
-    method = make_method(method_name)  # an unknown name or a broken contract fails here, before any work
-    label = apply_overrides(method, overrides)  # a bad --set fails here too
+    label = spec.label
     stem = file_stem(label, track.spec.name, shots) + ("" if split == "test" else f"__{split}")
     records_path, run_path = writable_dir(out, "--out") / f"{stem}.jsonl", out / f"{stem}.run.json"
     world = active_world()
@@ -414,14 +412,14 @@ def evaluate(
         started = datetime.now(timezone.utc).isoformat(timespec="seconds")
         manifest = track.manifest(split, shots)
         specs = manifest.episodes[: n_episodes or len(manifest.episodes)]
-        method, train_meta = fit_or_load(method_name, track, budget=budget, models=models, seed=seed, log=log)
-        apply_overrides(method, overrides)
+        method, train_meta = fit_or_load(spec.method, track, budget=budget, models=models, seed=seed, log=log)
+        apply_overrides(method, spec.overrides)
         run = Run(label, track, manifest, specs, method, train_meta,
                   run_key_of(label, method, train_meta["state_sha256"], manifest.sha256, samples),
                   records_path, run_path, samples, seed)
         eval_started = time.perf_counter()
         todo = broadcast_from_main(episodes_to_score(records_path, run.run_key, label, specs, log)
-                                   if world.is_main else None)
+                                   if world.is_main else [])
         score_and_record(run, todo)
         if world.is_main:
             write_run(run_path, run_record(run, budget, started=started,

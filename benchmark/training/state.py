@@ -40,7 +40,7 @@ def save_arrays(path: Path, arrays: Mapping[str, np.ndarray], settings: Mapping[
 def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The ``(arrays, settings)`` that `save_arrays` wrote to ``path``."""
     state = load_checkpoint(Path(path) / STATE_FILE)
-    arrays = {k: v.numpy() for k, v in state.items() if isinstance(v, torch.Tensor)}
-    # checkpoints of the unigram baselines before FSMB 0.2 kept their settings beside the arrays
-    settings = state.get("hparams", {k: v for k, v in state.items() if not isinstance(v, torch.Tensor)})
-    return arrays, settings
+    if "hparams" not in state:
+        raise NotFittedError(f"{path}: {STATE_FILE} holds no 'hparams' (not written by save_arrays); "
+                             "fit the method again (fsmb train --retrain)")
+    return {k: v.numpy() for k, v in state.items() if isinstance(v, torch.Tensor)}, state["hparams"]

@@ -23,6 +23,12 @@ class PieceRef:
     path: str
     part: int | None = None
 
+    def part_index(self) -> int:
+        """``part``, in a source whose every piece is one of its file's several."""
+        if self.part is None:
+            raise SkipItem(f"{self.item_id}: names no piece of {self.path}")
+        return self.part
+
 
 class Source(Protocol):
     """A collection of pieces grouped by artist.
@@ -31,17 +37,29 @@ class Source(Protocol):
     tokens; ``dedupe``: drop exact duplicates (same tokens) when the store is built;
     ``parallel``: parse in worker processes (off for sources held in memory);
     ``dependencies``: the libraries `read` parses with, checked before a build and
-    part of the store's key (`episodes.dependencies`; optional, default none);
+    part of the store's key (`episodes.dependencies`; ``()`` for none);
     ``parse_rate``: a measured `episodes.timing.Rate` of `read` plus encoding, for the
-    estimate a build prints first (optional; without it none is printed).
+    estimate a build prints first (optional; without it none is printed).  Each is
+    read only, so a class constant or an instance attribute will do.
     """
 
-    name: str
-    version: str
-    codec: str
-    dedupe: bool
-    parallel: bool
-    dependencies: tuple[str, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def codec(self) -> str: ...
+
+    @property
+    def dedupe(self) -> bool: ...
+
+    @property
+    def parallel(self) -> bool: ...
+
+    @property
+    def dependencies(self) -> tuple[str, ...]: ...
 
     def list_pieces(self) -> list[PieceRef]:
         """All pieces, sorted by ``item_id``."""

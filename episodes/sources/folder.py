@@ -60,6 +60,7 @@ class ArtistFolderSource:
     name: ClassVar[str]
     version: str  # a class constant; with ``artist_from`` the instance adds the pattern
     suffixes: ClassVar[tuple[str, ...]]
+    dependencies: ClassVar[tuple[str, ...]] = ()  # the parsing libraries (`episodes.sources.base.Source`)
 
     def __init__(self, root: Path, *, artist_from: str | None = None) -> None:
         self.root = Path(root).expanduser().resolve()
@@ -96,7 +97,7 @@ class ArtistFolderSource:
         for p in files:
             m = self.pattern.fullmatch(p.stem)
             artist = m.group("artist").strip() if m else ""
-            if artist:
+            if m and artist:
                 title = m.group("title").strip() if "title" in self.pattern.groupindex else p.stem
                 matched.append((p, artist, title or p.stem))
             else:

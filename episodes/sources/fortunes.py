@@ -65,10 +65,10 @@ def parse_fortunes(text: str) -> list[Fortune]:
     entries = []
     for block in re.split(r"^%[ \t]*$", text, flags=re.MULTILINE):
         lines = block.strip("\n").split("\n")
-        starts = [i for i, line in enumerate(lines) if _ATTRIBUTION.match(line)]
-        if starts and all(line.startswith((" ", "\t")) or not line.strip() for line in lines[starts[-1] :]):
-            first = starts[-1]
-            attribution = " ".join([_ATTRIBUTION.match(lines[first]).group(1)] + lines[first + 1 :])
+        starts = [(i, m) for i, line in enumerate(lines) if (m := _ATTRIBUTION.match(line))]
+        if starts and all(line.startswith((" ", "\t")) or not line.strip() for line in lines[starts[-1][0] :]):
+            first, match = starts[-1]
+            attribution = " ".join([match.group(1)] + lines[first + 1 :])
             entries.append(Fortune("\n".join(lines[:first]), parse_author(attribution)))
         else:
             entries.append(Fortune("\n".join(lines), None))
@@ -85,6 +85,7 @@ class FortunesSource:
 
     name = "fortunes"
     codec, dedupe, parallel = "text-bytes", True, True
+    dependencies: tuple[str, ...] = ()  # parsed by the standard library
 
     def __init__(self, root: Path | None = None, *, min_entries: int = 9) -> None:
         self.root = Path(root or DEFAULT_ROOT).expanduser().resolve()
@@ -151,5 +152,5 @@ class FortunesSource:
         return sorted(pieces, key=lambda p: p.item_id)
 
     def read(self, ref: PieceRef) -> str:
-        entry = _read_file(safe_join(self.root, ref.path))[ref.part]
+        entry = _read_file(safe_join(self.root, ref.path))[ref.part_index()]
         return normalise_text(entry.text)

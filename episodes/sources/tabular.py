@@ -40,6 +40,7 @@ import json
 import os
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from episodes.limits import MAX_TEXT_BYTES, check_cap
@@ -126,7 +127,7 @@ def _read_local(path: Path) -> list[dict]:
     text = path.read_bytes().decode("utf-8-sig", errors="replace")
     if kind in ("csv", "tsv"):
         return _read_delimited(path, text, "\t" if kind == "tsv" else ",")
-    hooks = {"parse_int": str, "parse_float": str, "parse_constant": str}
+    hooks: dict[str, Any] = {"parse_int": str, "parse_float": str, "parse_constant": str}
     if kind == "json":
         try:
             table = json.loads(text, **hooks)
@@ -290,7 +291,7 @@ class TabularSource:
         return pieces
 
     def read(self, ref: PieceRef) -> str:
-        row = self._rows()[ref.part]
+        row = self._rows()[ref.part_index()]
         text = row.get(self.text_column)
         if not ref.artist:
             raise SkipItem(f"missing {self.artist_column!r}")

@@ -18,6 +18,7 @@ from baselines.gaussian import (
     PPCASupport,
 )
 from benchmark.cli.main import main
+from benchmark.contract.methods import MethodSpec
 from benchmark.contract.registry import RegistryError
 from benchmark.run.runner import evaluate
 from benchmark.scoring.dequantise import LOG_LEVELS, dequantised, discrete_log_prob
@@ -74,7 +75,7 @@ def test_support_shrinkage_limits(audio_track):
 
 def test_audio_baselines_run_through_the_runner_and_adapting_helps(audio_track, tmp_path, capsys):
     for method in ("gaussian-global", "gaussian-support", "ppca-support"):
-        evaluate(method, audio_track, shots=5, n_episodes=20, out=tmp_path / "r", budget=TEST_BUDGET,
+        evaluate(MethodSpec.parse(method), audio_track, shots=5, n_episodes=20, out=tmp_path / "r", budget=TEST_BUDGET,
                  models=tmp_path / "m", log=quiet)
     record = json.loads((tmp_path / "r" / "ppca-support__audio-nsynth__K5.jsonl").read_text().splitlines()[0])
     assert record["units"]["dims"] == [audio_encoding.N_DIMS] * 4
@@ -93,6 +94,6 @@ def test_audio_baselines_run_through_the_runner_and_adapting_helps(audio_track, 
 
 def test_methods_refuse_tracks_of_another_modality(audio_track, track, tmp_path):
     with pytest.raises(RegistryError, match="models midi/lyrics tracks, not audio.*gaussian-support"):
-        evaluate("lstm", audio_track, shots=5, n_episodes=1, out=tmp_path, budget=TEST_BUDGET, models=tmp_path)
+        evaluate(MethodSpec.parse("lstm"), audio_track, shots=5, n_episodes=1, out=tmp_path, budget=TEST_BUDGET, models=tmp_path)
     with pytest.raises(RegistryError, match="models audio tracks, not midi"):
-        evaluate("gaussian-global", track, shots=5, n_episodes=1, out=tmp_path, budget=TEST_BUDGET, models=tmp_path)
+        evaluate(MethodSpec.parse("gaussian-global"), track, shots=5, n_episodes=1, out=tmp_path, budget=TEST_BUDGET, models=tmp_path)

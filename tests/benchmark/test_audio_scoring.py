@@ -12,6 +12,7 @@ from scipy import stats
 from baselines.gaussian import (
     DiagonalGaussian,
 )
+from benchmark.contract.methods import MethodSpec
 from benchmark.run.runner import evaluate
 from episodes import audio_encoding
 from episodes.types import Item
@@ -69,7 +70,7 @@ def test_coverage_and_recall_see_mode_collapse():
 
 
 def test_audio_samples_are_scored_and_reproducible(audio_track, tmp_path):
-    paths = [evaluate("gaussian-support", audio_track, shots=5, n_episodes=3, out=tmp_path / out,
+    paths = [evaluate(MethodSpec.parse("gaussian-support"), audio_track, shots=5, n_episodes=3, out=tmp_path / out,
                       budget=TEST_BUDGET, models=tmp_path / "m", samples=6, log=quiet) for out in ("a", "b")]
     first, second = ([json.loads(line) for line in p.read_text().splitlines()] for p in paths)
     metrics = first[0]["quality"]["metrics"]

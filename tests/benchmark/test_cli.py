@@ -34,6 +34,21 @@ def test_unknown_method_suggests_a_close_name(capsys, midi_root, cache_dir, tmp_
     assert code == 2 and "unknown method 'lstm-concatt'" in err and "'lstm-concat'" in err
 
 
+def test_an_eval_builds_each_method_once(monkeypatch, midi_root, cache_dir, tmp_path):
+    """The method is resolved where the command starts and passed on as an object: one
+    build for ``finetune`` at two K (its fitted model loaded once per K into that one
+    object), one for the ``lstm`` it fine-tunes."""
+    import benchmark.contract.methods as registry
+
+    built, real = [], registry.method_class
+    monkeypatch.setattr(registry, "method_class", lambda name: built.append(name) or real(name))
+    code = main(["eval", "--method", "finetune", "--set", "steps=1", "--shots", "2,3", "--episodes", "2",
+                 "--track", "midi/dir", "--data-dir", str(midi_root), "--cache-dir", str(cache_dir), "--workers", "1",
+                 "--budget", "tiny", "--out", str(tmp_path / "out"), "--models", str(tmp_path / "models")])
+    assert code == 0
+    assert sorted(built) == ["finetune", "lstm"]
+
+
 @pytest.mark.parametrize("command", ["train", "eval", "ablation", "latency", "export", "sparsity", "check",
                                      "reproduce", "quickstart"])
 def test_a_device_this_machine_lacks_is_one_line_before_any_work(capsys, tmp_path, command):

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from benchmark.cli.main import main
+from benchmark.contract.methods import MethodSpec
 from benchmark.cost.counting import count_macs, lstm_macs, step_cost, weight_bytes
 from benchmark.cost.latency import measure_latency
 from benchmark.cost.steps import network_step
@@ -74,7 +75,7 @@ def test_a_vae_generates_a_note_through_its_decoder():
 
 def test_the_run_record_and_leaderboard_carry_the_cost_of_a_deployable_method(track, tmp_path):
     for method in ("lstm", "unigram"):
-        evaluate(method, track, shots=5, n_episodes=2, out=tmp_path / "r", budget=TEST_BUDGET,
+        evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=2, out=tmp_path / "r", budget=TEST_BUDGET,
                  models=tmp_path / "m", log=lambda _: None)
     run = json.loads((tmp_path / "r" / "lstm__midi-dir__K5.run.json").read_text())
     cfg = run["hparams"]

@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from benchmark.contract.methods import MethodSpec
 from benchmark.scoring.midi_quality import (
     DIRECTIONS,
     PER_SONG,
@@ -205,7 +206,7 @@ def test_midi_samples_are_scored_through_the_runner_and_reproducible(track, tmp_
     from benchmark.run.runner import evaluate
     from tests.conftest import TEST_BUDGET
 
-    paths = [evaluate("unigram-support", track, shots=5, n_episodes=2, out=tmp_path / out, budget=TEST_BUDGET,
+    paths = [evaluate(MethodSpec.parse("unigram-support"), track, shots=5, n_episodes=2, out=tmp_path / out, budget=TEST_BUDGET,
                       models=tmp_path / "m", samples=3, log=lambda _: None) for out in ("a", "b")]
     first, second = ([json.loads(line) for line in p.read_text().splitlines()] for p in paths)
     quality = first[0]["quality"]

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from benchmark.cli.main import main
+from benchmark.contract.methods import MethodSpec, make_method
 from benchmark.run.records import RecordError, file_stem, results_lock
 from benchmark.run.runner import evaluate, fit_or_load, model_dir
 from benchmark.training.identity import state_identity
@@ -25,17 +26,17 @@ def test_two_datasets_sharing_models_keep_their_own_fitted_models(tmp_path):
     models, said = tmp_path / "models", []
     tracks = [Track.open(TRACKS["midi/dir"], cache_dir=tmp_path / "c", data_dir=make_midi_corpus(tmp_path / name, n),
                          workers=1, progress=False) for name, n in (("a", 12), ("b", 13))]
-    metas = [fit_or_load("unigram", t, budget=TEST_BUDGET, models=models, seed=0, log=said.append)[1] for t in tracks]
+    metas = [fit_or_load(make_method("unigram"), t, budget=TEST_BUDGET, models=models, seed=0, log=said.append)[1] for t in tracks]
     assert tracks[0].data_key != tracks[1].data_key
     said.clear()
-    again = fit_or_load("unigram", tracks[0], budget=TEST_BUDGET, models=models, seed=0, log=said.append)[1]
+    again = fit_or_load(make_method("unigram"), tracks[0], budget=TEST_BUDGET, models=models, seed=0, log=said.append)[1]
     assert said and said[0].startswith("loaded") and again["state_sha256"] == metas[0]["state_sha256"]
     assert all(model_dir(models, "unigram", t, TEST_BUDGET, 0).joinpath("meta.json").exists() for t in tracks)
 
 
 def test_a_retrained_identical_model_has_the_same_identity(track, tmp_path):
-    first = fit_or_load("unigram", track, budget=TEST_BUDGET, models=tmp_path / "m1", seed=0, log=quiet)[1]
-    second = fit_or_load("unigram", track, budget=TEST_BUDGET, models=tmp_path / "m2", seed=0, log=quiet)[1]
+    first = fit_or_load(make_method("unigram"), track, budget=TEST_BUDGET, models=tmp_path / "m1", seed=0, log=quiet)[1]
+    second = fit_or_load(make_method("unigram"), track, budget=TEST_BUDGET, models=tmp_path / "m2", seed=0, log=quiet)[1]
     assert first["state_sha256"] == second["state_sha256"]
     where = model_dir(tmp_path / "m1", "unigram", track, TEST_BUDGET, 0)
     assert state_identity(where, {"other": "settings"}) != first["state_sha256"]
@@ -80,8 +81,8 @@ def test_a_second_writer_of_a_results_file_is_refused_before_training(track, tmp
     records = out / f"{file_stem('unigram', track.spec.name, 5)}.jsonl"
     with results_lock(records):  # another writer (flock is per open file: this process counts as another)
         with pytest.raises(RecordError, match="being written by another fsmb process"):
-            evaluate("unigram", track, shots=5, n_episodes=2, out=out, budget=TEST_BUDGET, models=models, log=quiet)
+            evaluate(MethodSpec.parse("unigram"), track, shots=5, n_episodes=2, out=out, budget=TEST_BUDGET, models=models, log=quiet)
     assert not models.exists()
-    evaluate("unigram", track, shots=5, n_episodes=2, out=out, budget=TEST_BUDGET, models=models, log=quiet)
+    evaluate(MethodSpec.parse("unigram"), track, shots=5, n_episodes=2, out=out, budget=TEST_BUDGET, models=models, log=quiet)
     assert [json.loads(line)["episode_id"] for line in records.read_text().splitlines()] == ["test-00000",
                                                                                              "test-00001"]

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.contract.methods import make_method
+from benchmark.contract.methods import MethodSpec, make_method
 from benchmark.contract.overrides import (
     SettingError,
-    apply_overrides,
+    checked_overrides,
     parse_setting,
     settings_dict,
 )
@@ -24,7 +24,7 @@ from tests.conftest import TEST_BUDGET
 
 
 def run(track, out: Path, models: Path, n=40, method="tests.spy:SpyMethod"):
-    return evaluate(method, track, shots=5, n_episodes=n, out=out, budget=TEST_BUDGET, models=models,
+    return evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=n, out=out, budget=TEST_BUDGET, models=models,
                     log=lambda m: None)
 
 
@@ -87,8 +87,8 @@ def test_results_of_another_configuration_are_not_mixed(track, tmp_path):
 def test_eval_time_setting_scores_a_labelled_variant_without_retraining(track, tmp_path):
     out, models = tmp_path / "out", tmp_path / "models"
     lstm = read_episode_records(run(track, out, models, n=6, method="lstm"))
-    path = evaluate("finetune", track, shots=5, n_episodes=6, out=out, budget=TEST_BUDGET, models=models,
-                    overrides={"steps": 0}, log=lambda m: None)
+    path = evaluate(MethodSpec.parse("finetune", {"steps": 0}), track, shots=5, n_episodes=6, out=out, budget=TEST_BUDGET, models=models,
+                    log=lambda m: None)
     assert path.name.startswith("finetune_steps_0___")  # its own files: the default configuration's stay apart
     variant = read_episode_records(path)
     assert {r["method"] for r in variant} == {"finetune[steps=0]"}
@@ -109,8 +109,8 @@ def test_eval_time_setting_scores_a_labelled_variant_without_retraining(track, t
 )
 def test_bad_eval_time_setting_is_refused_before_any_work(track, tmp_path, settings, message):
     with pytest.raises(SettingError, match=message):
-        evaluate("finetune", track, shots=5, n_episodes=2, out=tmp_path / "out", budget=TEST_BUDGET,
-                 models=tmp_path / "models", overrides=settings, log=lambda m: None)
+        evaluate(MethodSpec.parse("finetune", settings), track, shots=5, n_episodes=2, out=tmp_path / "out", budget=TEST_BUDGET,
+                 models=tmp_path / "models", log=lambda m: None)
     assert not (tmp_path / "models").exists()
 
 
@@ -124,11 +124,11 @@ def test_set_parses_json_values_and_rejects_what_would_poison_a_run():
     with pytest.raises(SettingError, match="given twice"):
         settings_dict([("steps", 1), ("steps", 5)])
     with pytest.raises(SettingError, match=r"must be in \(0, 1\)"):
-        apply_overrides(make_method("cache"), {"lam": 0})  # log(0) in the mixture
+        checked_overrides(make_method("cache"), {"lam": 0})  # log(0) in the mixture
     with pytest.raises(SettingError, match="must be >= 1"):
-        apply_overrides(make_method("vae"), {"iwae_samples": 0})
+        checked_overrides(make_method("vae"), {"iwae_samples": 0})
     # the label shows the value as set: 1 and 1.0 for a float setting are one variant
-    assert apply_overrides(make_method("finetune"), {"adapt_lr": 1}) == "finetune[adapt_lr=1.0]"
+    assert MethodSpec.parse("finetune", {"adapt_lr": 1}).label == "finetune[adapt_lr=1.0]"
 
 
 def test_a_model_folder_is_fitted_by_one_process_at_a_time(track, tmp_path):
@@ -141,6 +141,6 @@ def test_a_model_folder_is_fitted_by_one_process_at_a_time(track, tmp_path):
     where = model_dir(tmp_path / "models", "unigram", track, TEST_BUDGET, 0)
     with exclusive_lock(fit_lock_path(where), "held by the test ({holder})"):  # another process, as flock sees it
         with pytest.raises(RecordError, match="is being trained by another fsmb process .pid "):
-            fit_or_load("unigram", track, budget=TEST_BUDGET, models=tmp_path / "models", seed=0, log=lambda _: None)
-    _, meta = fit_or_load("unigram", track, budget=TEST_BUDGET, models=tmp_path / "models", seed=0, log=lambda _: None)
+            fit_or_load(make_method("unigram"), track, budget=TEST_BUDGET, models=tmp_path / "models", seed=0, log=lambda _: None)
+    _, meta = fit_or_load(make_method("unigram"), track, budget=TEST_BUDGET, models=tmp_path / "models", seed=0, log=lambda _: None)
     assert (where / "meta.json").exists() and meta["method"] == "unigram"

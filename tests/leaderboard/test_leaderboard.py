@@ -10,6 +10,7 @@ import numpy as np
 from scipy import stats
 
 from benchmark.cli.main import main
+from benchmark.contract.methods import MethodSpec
 from benchmark.run.records import RecordError
 from leaderboard.aggregate import leaderboard_rows, mean_ci95
 from leaderboard.render import render
@@ -27,7 +28,7 @@ def test_leaderboard_rows_and_formats(track, tmp_path, capsys):
     from benchmark.run.runner import evaluate
 
     for method in ("unigram", "unigram-support"):
-        evaluate(method, track, shots=5, n_episodes=30, out=tmp_path / "r", budget=TEST_BUDGET,
+        evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=30, out=tmp_path / "r", budget=TEST_BUDGET,
                  models=tmp_path / "m", log=lambda m: None)
     rows = leaderboard_rows(tmp_path / "r")
     assert [r.method for r in rows] == ["unigram-support", "unigram"]
@@ -61,7 +62,7 @@ def test_paired_difference_and_shots_plot(track, tmp_path, capsys):
     paths = {}
     for method in ("unigram", "unigram-support"):
         for k in (0, 2, 5):
-            paths[method, k] = evaluate(method, track, shots=k, n_episodes=25, out=tmp_path / "r",
+            paths[method, k] = evaluate(MethodSpec.parse(method), track, shots=k, n_episodes=25, out=tmp_path / "r",
                                         budget=TEST_BUDGET, models=tmp_path / "m", log=lambda m: None)
     rows = leaderboard_rows(tmp_path / "r", reference="unigram")
     row = next(r for r in rows if r.method == "unigram-support" and r.shots == 5)
@@ -108,7 +109,7 @@ def test_rows_carry_convergence_and_training_compute(track, tmp_path, capsys):
     from benchmark.run.runner import evaluate
 
     for method in ("lstm", "unigram"):
-        evaluate(method, track, shots=5, n_episodes=12, out=tmp_path / "r", budget=TEST_BUDGET,
+        evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=12, out=tmp_path / "r", budget=TEST_BUDGET,
                  models=tmp_path / "m", log=lambda m: None)
     assert main(["leaderboard", "--results", str(tmp_path / "r"), "--format", "json"]) == 0
     rows = {r["method"]: r for r in json.loads(capsys.readouterr().out)}
@@ -128,7 +129,7 @@ def test_adaptation_cost_is_counted_per_episode(track, tmp_path):
     from benchmark.run.runner import evaluate
 
     for method in ("lstm", "lstm-concat", "finetune"):
-        evaluate(method, track, shots=5, n_episodes=8, out=tmp_path / "r", budget=TEST_BUDGET,
+        evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=8, out=tmp_path / "r", budget=TEST_BUDGET,
                  models=tmp_path / "m", log=lambda m: None)
     rows = {r.method: r for r in leaderboard_rows(tmp_path / "r")}
     lstm, concat, finetune = rows["lstm"], rows["lstm-concat"], rows["finetune"]

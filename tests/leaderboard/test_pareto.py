@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli.main import main
+from benchmark.contract.methods import MethodSpec
 from benchmark.cost import estimate
 from benchmark.cost.counting import StepCost
 from benchmark.cost.estimate import pi_estimates
@@ -69,7 +70,7 @@ def costed_results(track, folder: Path) -> Path:
     from benchmark.run.runner import evaluate
 
     for method, cost in (("unigram", SMALL), ("unigram-support", COST)):
-        run_path = evaluate(method, track, shots=5, n_episodes=5, out=folder, budget=TEST_BUDGET,
+        run_path = evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=5, out=folder, budget=TEST_BUDGET,
                             models=folder.parent / "m", log=lambda _: None).with_suffix(".run.json")
         record = json.loads(run_path.read_text())
         run_path.write_text(json.dumps({**record, "cost": cost.to_dict()}))
@@ -101,7 +102,7 @@ def test_fsmb_leaderboard_pareto_writes_a_png_and_refuses_rows_without_a_cost(tr
     from benchmark.run.runner import evaluate
 
     png = tmp_path / "pareto.png"
-    evaluate("unigram", track, shots=5, n_episodes=5, out=tmp_path / "none", budget=TEST_BUDGET,
+    evaluate(MethodSpec.parse("unigram"), track, shots=5, n_episodes=5, out=tmp_path / "none", budget=TEST_BUDGET,
              models=tmp_path / "m", log=lambda _: None)
     assert main(["leaderboard", "--results", str(tmp_path / "none"), "--pareto", str(png)]) == 2
     assert "no leaderboard row records the cost" in capsys.readouterr().err and not png.exists()

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from benchmark.cli.main import main
+from benchmark.contract.methods import MethodSpec
 from benchmark.run.records import RecordError
 from benchmark.scoring.nll import EpisodeScore
 from leaderboard.reproduce import check_run, plan, published_reruns
@@ -22,7 +23,7 @@ def published(track, tmp_path) -> Path:
 
     out = tmp_path / "published"
     for method in ("unigram", "unigram-support"):
-        evaluate(method, track, shots=5, n_episodes=12, out=out, budget=TEST_BUDGET, models=tmp_path / "m0",
+        evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=12, out=out, budget=TEST_BUDGET, models=tmp_path / "m0",
                  log=lambda m: None)
     return out
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli.main import main
+from benchmark.contract.methods import MethodSpec
 from benchmark.run.records import RecordError
 from benchmark.scoring.previews import preview_folder, write_previews
 from leaderboard.aggregate import leaderboard_rows
@@ -30,7 +31,7 @@ def results(track, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("results")
     for method in ("unigram", "unigram-support"):
-        evaluate(method, track, shots=5, n_episodes=20, out=out, budget=TEST_BUDGET,
+        evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=20, out=out, budget=TEST_BUDGET,
                  models=tmp_path_factory.mktemp("models"), log=lambda m: None)
     return out
 
@@ -99,7 +100,7 @@ def test_eval_with_samples_keeps_previews_that_the_site_shows(fixture, method, s
     from benchmark.scoring.previews import read_previews
 
     track = request.getfixturevalue(fixture)
-    records = evaluate(method, track, shots=track.spec.shots, n_episodes=3, out=tmp_path / "r", budget=TEST_BUDGET,
+    records = evaluate(MethodSpec.parse(method), track, shots=track.spec.shots, n_episodes=3, out=tmp_path / "r", budget=TEST_BUDGET,
                        models=tmp_path / "m", samples=2, log=lambda m: None)
     previews = read_previews(preview_folder(records))
     first = track.manifest("test", track.spec.shots).episodes[0]
@@ -121,7 +122,7 @@ def test_runs_without_preview_folders_show_the_samples_their_records_keep(fixtur
     from benchmark.run.runner import evaluate
 
     track = request.getfixturevalue(fixture)
-    records = evaluate("unigram-support", track, shots=track.spec.shots, n_episodes=2, out=tmp_path / "r",
+    records = evaluate(MethodSpec.parse("unigram-support"), track, shots=track.spec.shots, n_episodes=2, out=tmp_path / "r",
                        budget=TEST_BUDGET, models=tmp_path / "m", samples=3, log=lambda m: None)
     shutil.rmtree(preview_folder(records))  # as runs scored before FSMB kept preview folders
     write_site(leaderboard_rows(tmp_path / "r"), [tmp_path / "r"], tmp_path / "site")

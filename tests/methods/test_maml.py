@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from benchmark.contract.methods import make_method
 from benchmark.nn.sequence import LSTMLM, LSTMConfig
 from benchmark.nn.task_lstm import (
     _stepwise_grads,
@@ -118,7 +119,7 @@ def test_meta_training_runs_and_adaptation_is_per_episode(track, tmp_path):
     from benchmark.scoring.nll import score_episodes
 
     budget = Budget("test", steps=8, batch_size=4, val_every=8, val_episodes=3, size="small")
-    method, meta = fit_or_load("metasgd", track, budget=budget, models=tmp_path, seed=0, log=lambda m: None)
+    method, meta = fit_or_load(make_method("metasgd"), track, budget=budget, models=tmp_path, seed=0, log=lambda m: None)
     assert meta["train_log"]["meta_steps"] == 2 and len(meta["train_log"]["val_curve"]) == 1
     assert not all(torch.allclose(a, torch.tensor(0.1)) for a in method.alphas.values())  # α was learned
     assert method.hparams()["inner_steps"] == 1 and method.hparams()["meta_batch"] == 4
@@ -137,7 +138,7 @@ def test_meta_training_length_and_inner_steps_are_training_settings(track, tmp_p
     from benchmark.run.runner import fit_or_load
 
     budget = Budget("test", steps=8, batch_size=4, val_every=8, val_episodes=2, size="small")
-    method, meta = fit_or_load("fomaml[inner_steps=2,inner_lr=0.3,meta_fraction=0.5]", track, budget=budget,
+    method, meta = fit_or_load(make_method("fomaml[inner_steps=2,inner_lr=0.3,meta_fraction=0.5]"), track, budget=budget,
                                models=tmp_path, seed=0, log=lambda m: None)
     assert (method.inner_steps, method.inner_lr, method.meta_fraction) == (2, 0.3, 0.5)
     assert meta["train_log"]["meta_steps"] == 4

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from baselines.lstm import LSTMBaseline
+from benchmark.contract.methods import MethodSpec
 from benchmark.contract.protocol import MetaTrainData
 from benchmark.run.runner import evaluate
 from benchmark.scoring.nll import score_episodes
@@ -108,7 +109,7 @@ def test_finetuning_fits_the_support_set(base, episode):
 
 def test_methods_fit_from_the_shared_lstm_through_the_runner(track, tmp_path):
     for name in ("cache", "finetune"):
-        evaluate(name, track, shots=5, n_episodes=4, out=tmp_path / "r", budget=TEST_BUDGET,
+        evaluate(MethodSpec.parse(name), track, shots=5, n_episodes=4, out=tmp_path / "r", budget=TEST_BUDGET,
                  models=tmp_path / "m", log=lambda m: None)
     assert len(list((tmp_path / "m").rglob("lstm/*/state.pt"))) == 1  # trained once, shared
     run = json.loads(next((tmp_path / "r").glob("cache__*.run.json")).read_text())

@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmark.contract.methods import make_method
+from benchmark.contract.methods import MethodSpec, make_method
 from benchmark.contract.overrides import SettingError, trained_label
 from benchmark.nn.sequence import token_nll
 from benchmark.nn.transformer import KVCache, TransformerConfig, TransformerLM
@@ -168,7 +168,7 @@ def test_learning_rate_warms_up_then_decays_to_a_tenth():
 
 
 def test_transformer_icl_trains_through_the_runner_and_reloads(track, tmp_path):
-    evaluate("transformer-icl", track, shots=5, n_episodes=6, out=tmp_path / "r", budget=TEST_BUDGET,
+    evaluate(MethodSpec.parse("transformer-icl"), track, shots=5, n_episodes=6, out=tmp_path / "r", budget=TEST_BUDGET,
              models=tmp_path / "m", log=lambda m: None)
     run = json.loads(next((tmp_path / "r").glob("transformer-icl__*.run.json")).read_text())
     assert {"context", "support_budget", "stride", "d_model"} <= set(run["hparams"])

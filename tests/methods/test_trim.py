@@ -10,7 +10,7 @@ import torch
 
 from benchmark.compress.trim import n_params
 from benchmark.contract.methods import make_method
-from benchmark.contract.overrides import SettingError, apply_overrides, trained_label
+from benchmark.contract.overrides import SettingError, checked_overrides, trained_label
 from benchmark.nn.sequence import LSTMLM, LSTMConfig, distilled_lm_loss, lm_loss
 from benchmark.run.runner import model_dir
 from benchmark.scoring.nll import mean_nats_per_token, score_episodes
@@ -31,7 +31,7 @@ def test_training_settings_are_named_with_the_method_and_checked_before_any_work
         with pytest.raises(SettingError, match=message):
             make_method(spec)
     with pytest.raises(SettingError, match=r"training setting: name it in the method, e.g. 'lstm-trim\[removed=0.5\]'"):
-        apply_overrides(make_method("lstm-trim"), {"removed": 0.5})
+        checked_overrides(make_method("lstm-trim"), {"removed": 0.5})
 
 
 def test_trim_variants_share_one_trajectory_and_are_smaller(track, tmp_path, fit_on_track):

@@ -10,6 +10,7 @@ import numpy as np
 import soundfile
 
 from benchmark.cli.main import main
+from benchmark.contract.methods import MethodSpec, make_method
 from benchmark.run.runner import evaluate
 from episodes import audio_encoding
 from episodes.audio import N_SAMPLES
@@ -54,7 +55,7 @@ def test_vae_trains_adapts_without_touching_the_base_and_scores(audio_track, tmp
     from benchmark.run.runner import fit_or_load
 
     micro = Budget("micro", steps=6, batch_size=4, val_every=6, val_episodes=2, size="small")
-    method, meta = fit_or_load("vae", audio_track, budget=micro, models=tmp_path / "m", seed=0, log=quiet)
+    method, meta = fit_or_load(make_method("vae"), audio_track, budget=micro, models=tmp_path / "m", seed=0, log=quiet)
     assert meta["hparams"]["bound"] == "iwae-64" and meta["hparams"]["steps"] in methods.vae.VAE.steps_grid
     method.steps = 10
     before = {k: v.clone() for k, v in method.model.state_dict().items()}
@@ -69,7 +70,7 @@ def test_vae_trains_adapts_without_touching_the_base_and_scores(audio_track, tmp
     assert len(samples) == 3 and samples[0].shape == audio_encoding.SHAPE and samples[0].dtype == np.uint8
     wavs = sorted((tmp_path / "m").rglob("samples/sample-*.wav"))
     assert len(wavs) == 4 and soundfile.read(wavs[0])[0].shape == (N_SAMPLES,)  # Griffin-Lim renders
-    path = evaluate("vae", audio_track, shots=5, n_episodes=2, out=tmp_path / "r", budget=micro,
+    path = evaluate(MethodSpec.parse("vae"), audio_track, shots=5, n_episodes=2, out=tmp_path / "r", budget=micro,
                     models=tmp_path / "m", samples=3, log=quiet)
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert len(records) == 2 and set(records[0]["quality"]["geometry"]) == {"support_spread", "sample_spread"}
@@ -128,7 +129,7 @@ def test_rhvae_bound_iwae_tightens_and_the_method_runs(audio_track, tmp_path, mo
         many = torch.stack([net.iwae(x, 16, g) for _ in range(10)]).mean(0)
     assert torch.all(torch.isfinite(one)) and torch.all(many > one)
     micro = Budget("micro", steps=3, batch_size=2, val_every=3, val_episodes=1, size="small")
-    path = evaluate("rhvae", audio_track, shots=5, n_episodes=1, out=tmp_path / "r", budget=micro,
+    path = evaluate(MethodSpec.parse("rhvae"), audio_track, shots=5, n_episodes=1, out=tmp_path / "r", budget=micro,
                     models=tmp_path / "m", samples=2, log=quiet)
     record = json.loads(path.read_text())
     assert 0 < record["nats_per_token"] and record["quality"]["metrics"]["n_samples"] == 2

@@ -23,6 +23,7 @@ from benchmark.compress.channels import (
     trimmed,
     widths_for,
 )
+from benchmark.contract.methods import make_method
 from benchmark.cost.counting import step_cost
 from benchmark.cost.steps import network_step
 from benchmark.nn.conv_vae import ConvVAE, ConvVAEConfig
@@ -117,7 +118,7 @@ def fit(audio_track, tmp_path_factory):
     models = tmp_path_factory.mktemp("models")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(VAE, "steps_grid", (0, 2))
-        yield lambda spec: fit_or_load(spec, audio_track, budget=TEST_BUDGET, models=models, seed=0, log=quiet)[0]
+        yield lambda spec: fit_or_load(make_method(spec), audio_track, budget=TEST_BUDGET, models=models, seed=0, log=quiet)[0]
 
 
 @pytest.fixture(scope="module")
