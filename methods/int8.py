@@ -45,8 +45,7 @@ from benchmark.contract.device import to_run_device
 from benchmark.contract.methods import register_method
 from benchmark.contract.protocol import Budget, MetaTrainData
 from benchmark.cost.counting import on_cpu
-from benchmark.cost.steps import StreamingLSTM
-from benchmark.nn.sequence import LSTMLM, sample_lstm
+from benchmark.nn.sequence import LSTMLM, StreamingLSTM, sample_lstm
 from benchmark.training.state import require_fitted
 from episodes.types import Item
 from methods.pretrained import TokenwiseAdapted

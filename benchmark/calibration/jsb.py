@@ -43,14 +43,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 
+from benchmark.nn.piano_roll import UNITS, PianoRollConfig, PianoRollLSTM
 from benchmark.run.arguments import ArgumentError
 from benchmark.training.loop import train_loop
 from episodes.sources.base import DataError
 
-UNITS = 88
 LOWEST = 21  # A0
 HIGHEST = 108  # C8
 SPLITS = ("train", "valid", "test")
@@ -202,41 +202,7 @@ def _piece_roll(frames: Any, where: str) -> np.ndarray:
     return roll
 
 
-# ----- model --------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PianoRollConfig:
-    """Shape of a `PianoRollLSTM`: ``units`` keys in and out, ``hidden``/``layers`` as
-    in `benchmark.nn.sequence.LSTMConfig` (no embedding: the input is the 0/1 frame)."""
-
-    units: int = UNITS
-    hidden: int = 256
-    layers: int = 1
-    dropout: float = 0.4
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-class PianoRollLSTM(nn.Module):
-    """Previous frame (0/1, ``units``) -> LSTM -> dropout -> linear -> ``units`` logits,
-    one independent Bernoulli per key."""
-
-    def __init__(self, cfg: PianoRollConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.lstm = nn.LSTM(cfg.units, cfg.hidden, cfg.layers, batch_first=True,
-                            dropout=cfg.dropout if cfg.layers > 1 else 0.0)
-        self.drop = nn.Dropout(cfg.dropout)
-        self.out = nn.Linear(cfg.hidden, cfg.units)
-
-    def forward(self, rolls: Tensor) -> Tensor:
-        """rolls ``(B, T, units)`` (float 0/1) -> logits ``(B, T, units)`` for each frame,
-        frame ``t`` predicted from frames ``< t`` (frame 0 from a zero vector)."""
-        inputs = torch.cat([torch.zeros_like(rolls[:, :1]), rolls[:, :-1]], dim=1)
-        h, _ = self.lstm(inputs)
-        return self.out(self.drop(h))
-
-
+# ----- model (the network: benchmark.nn.piano_roll) --------------------------------------
 def pad_rolls(pieces: Sequence[np.ndarray]) -> tuple[Tensor, Tensor]:
     """Pieces ``(T_i, units)`` -> zero-padded float ``(B, T_max, units)`` and a bool
     mask ``(B, T_max)`` of the real frames."""

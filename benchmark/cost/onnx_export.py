@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from benchmark.cost.counting import InferenceStep, StepCost, on_cpu_step, step_cost
-from benchmark.cost.steps import StreamingLSTM
+from benchmark.nn.sequence import StreamingLSTM
 
 STATE_INPUTS = ("h", "c")  # the streaming LSTM's state, fed back from "h_out", "c_out"
 

@@ -17,23 +17,9 @@ from torch import nn
 
 from benchmark.cost.counting import InferenceStep
 from benchmark.nn.conv_vae import ConvVAE
-from benchmark.nn.sequence import LSTMLM
+from benchmark.nn.sequence import LSTMLM, StreamingLSTM
 from benchmark.nn.transformer import TransformerLM
 from episodes.tokens import BOS
-
-
-class StreamingLSTM(nn.Module):
-    """One streaming step of an `LSTMLM`: token ``(1, 1)`` long and state ``h``, ``c``
-    (each ``(layers, 1, hidden)``) in; the next token's logits ``(1, V)`` and the new
-    state out -- the graph a device runs, exported as is by `benchmark.cost.onnx_export`."""
-
-    def __init__(self, model: LSTMLM) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        logits, (h, c) = self.model(token, (h, c))
-        return logits[:, -1], h, c
 
 
 def network_step(model: nn.Module) -> InferenceStep | None:

@@ -12,7 +12,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from benchmark.contract.device import to_run_device
-from benchmark.runtime.distributed import BatchDropout, rank_rows, rows_of_batch
+from benchmark.nn.dropout import BatchDropout
+from benchmark.runtime.distributed import rank_rows, rows_of_batch
 from episodes.tokens import PAD
 
 LSTMState = tuple[Tensor, Tensor]
@@ -232,3 +233,17 @@ def sample_lstm(
             break
     seqs = torch.cat(out, dim=1).cpu().numpy()
     return [s[s != PAD].astype(np.uint16) for s in seqs]
+
+
+class StreamingLSTM(nn.Module):
+    """One streaming step of an `LSTMLM`: token ``(1, 1)`` long and state ``h``, ``c``
+    (each ``(layers, 1, hidden)``) in; the next token's logits ``(1, V)`` and the new
+    state out -- the graph a device runs, exported as is by `benchmark.cost.onnx_export`."""
+
+    def __init__(self, model: LSTMLM) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        logits, (h, c) = self.model(token, (h, c))
+        return logits[:, -1], h, c

@@ -12,14 +12,12 @@ import torch
 
 from benchmark.calibration import jsb
 from benchmark.calibration.jsb import (
-    UNITS,
-    PianoRollConfig,
-    PianoRollLSTM,
     Settings,
     load_jsb,
     score_pieces,
     train_and_score,
 )
+from benchmark.nn.piano_roll import UNITS, PianoRollConfig, PianoRollLSTM
 from episodes.sources.base import DataError
 
 

@@ -12,7 +12,7 @@ from torch.ao.nn.quantized import dynamic as nnqd
 from baselines.lstm import LSTMBaseline
 from benchmark.contract.protocol import MetaTrainData
 from benchmark.cost.counting import step_cost
-from benchmark.cost.steps import StreamingLSTM
+from benchmark.nn.sequence import StreamingLSTM
 from benchmark.training.loop import load_checkpoint
 from episodes.types import Item
 from methods.int8 import LSTMInt8, streamed_token_nll
