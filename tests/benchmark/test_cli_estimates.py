@@ -47,7 +47,7 @@ def test_quickstart_prints_an_estimate_before_each_long_run(capsys, monkeypatch,
 
     calls = []
     monkeypatch.setattr(quickstart, "open_track", lambda args, **_: track)  # the small midi/dir track, as midi/music21
-    monkeypatch.setattr(runner, "evaluate", lambda method, *_, **__: calls.append(method))
+    monkeypatch.setattr(runner, "evaluate", lambda spec, *_, **__: calls.append(spec.label))
     monkeypatch.setattr(aggregate, "leaderboard_rows", lambda results: [])
     monkeypatch.setattr(fortunes, "DEFAULT_ROOT", tmp_path / "no-fortunes")
     monkeypatch.setattr(quickstart, "check_dependencies", lambda names: (_ for _ in ()).throw(quickstart.DependencyError("no")))
