@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence, TypeVar, cast
 
 from benchmark.contract.overrides import (
@@ -170,9 +170,9 @@ class MethodSpec:
 
     text: str
     method: Method
-    overrides: Mapping[str, Any] = field(default_factory=dict)
-    trained_label: str = ""
-    label: str = ""
+    overrides: Mapping[str, Any]
+    trained_label: str
+    label: str
 
     @classmethod
     def parse(cls, text: str, overrides: Mapping[str, Any] | None = None) -> MethodSpec:
