@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from benchmark.contract.methods import make_method
-from benchmark.contract.overrides import SettingError
 from benchmark.contract.protocol import BUDGETS
+from benchmark.contract.settings import SettingError
 from benchmark.run.arguments import method_list
 from benchmark.run.runner import fit_or_load
 from benchmark.scoring.nll import score_episodes

@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from benchmark.contract.methods import MethodSpec, make_method, registration
-from benchmark.contract.overrides import split_spec
-from benchmark.contract.protocol import Budget
+from benchmark.contract.protocol import Budget, Declared
+from benchmark.contract.settings import split_spec
 from benchmark.run.records import RecordError
 from episodes.tracks import Track
 from leaderboard.aggregate import load_runs, paired_delta
@@ -100,7 +100,7 @@ def plan(run: dict, episodes: list[dict], *, quick: bool, folder: str = "") -> R
         raise RecordError(f"{label} on {run['track']}: not a registered method; fsmb reproduce reruns FSMB's "
                           f"built-ins only (rerun your own with fsmb eval --method package.module:Class)")
     method = make_method(name)
-    train_keys = set(getattr(method, "train_settings", {}))
+    train_keys = set(Declared.of(method).train_settings)
     train = {k: v for k, v in settings.items() if k in train_keys}
     spec = name + ("[" + ",".join(f"{k}={json.dumps(v)}" for k, v in train.items()) + "]" if train else "")
     quality = next((e["quality"] for e in episodes if e.get("quality")), None)

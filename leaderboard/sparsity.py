@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-from benchmark.contract.overrides import split_spec
+from benchmark.contract.settings import split_spec
 from leaderboard.aggregate import Row
 from leaderboard.render import fmt_delta, fmt_num
 

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from benchmark.contract.device import to_run_device
 from benchmark.contract.methods import register_method
-from benchmark.contract.overrides import Range
+from benchmark.contract.settings import Range
 from benchmark.nn.sequence import LSTMLM, pad_batch
 from benchmark.scoring.nll import EpisodeScore, episode_score
 from episodes.types import Episode, Item

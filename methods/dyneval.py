@@ -23,7 +23,7 @@ import torch
 
 from benchmark.contract.device import to_run_device
 from benchmark.contract.methods import register_method
-from benchmark.contract.overrides import Range
+from benchmark.contract.settings import Range
 from benchmark.nn.sequence import LSTMLM, LSTMState, token_nll
 from episodes.types import Item
 from methods.pretrained import PretrainedLSTMMethod, TokenwiseAdapted

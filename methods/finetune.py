@@ -14,7 +14,7 @@ import torch
 
 from baselines.lstm import LSTMAdapted
 from benchmark.contract.methods import register_method
-from benchmark.contract.overrides import Range
+from benchmark.contract.settings import Range
 from benchmark.nn.sequence import LSTMLM, lm_loss, pad_batch
 from episodes.types import Item
 from methods.pretrained import PretrainedLSTMMethod

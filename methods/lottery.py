@@ -40,8 +40,9 @@ from benchmark.compress.masks import (
     sparsity_schedule,
 )
 from benchmark.contract.methods import register_method
-from benchmark.contract.overrides import Choice, Range, trained_label
+from benchmark.contract.overrides import trained_label
 from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.contract.settings import Choice, Range
 from benchmark.nn.sequence import LSTMLM, lm_loss
 from benchmark.training.convergence import loop_cost
 from methods.levelled import Levelled

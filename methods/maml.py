@@ -34,8 +34,8 @@ from torch import nn
 from baselines.lstm import LSTMAdapted, LSTMBaseline
 from benchmark.contract.device import run_device
 from benchmark.contract.methods import register_method
-from benchmark.contract.overrides import Range
 from benchmark.contract.protocol import Budget, ContractError, MetaTrainData
+from benchmark.contract.settings import Range
 from benchmark.nn.sequence import LSTMLM, pad_batch
 from benchmark.nn.task_lstm import (
     Params,

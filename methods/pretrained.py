@@ -10,8 +10,8 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from baselines.lstm import LSTMBaseline
-from benchmark.contract.overrides import Choice
 from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.contract.settings import Choice
 from benchmark.nn.sequence import LSTMLM, sample_lstm
 from benchmark.training.selection import grid, select_on_val
 from episodes.types import Item

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from benchmark.contract.methods import register_method
-from benchmark.contract.overrides import Range
 from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.contract.settings import Range
 from benchmark.nn.sequence import share_of_mean_nll
 from benchmark.nn.transformer import (
     TRANSFORMER_SIZES,

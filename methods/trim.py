@@ -33,8 +33,8 @@ import torch
 from baselines.lstm import LSTMBaseline
 from benchmark.compress.trim import CRITERIA, keep_best, trim_schedule, trimmed
 from benchmark.contract.methods import register_method
-from benchmark.contract.overrides import Choice, Range
 from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.contract.settings import Choice, Range
 from benchmark.nn.sequence import distilled_lm_loss, lm_loss, pad_batch
 from benchmark.training.convergence import loop_cost
 from methods.levelled import Levelled

@@ -23,8 +23,8 @@ import torch
 
 from benchmark.contract.device import to_run_device
 from benchmark.contract.methods import register_method
-from benchmark.contract.overrides import Range
 from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.contract.settings import Range
 from benchmark.nn.conv_vae import ConvVAE, ConvVAEConfig, elbo
 from benchmark.scoring.dequantise import (
     dequantised,

@@ -40,8 +40,8 @@ from benchmark.compress.channels import (
     trimmed,
 )
 from benchmark.contract.methods import register_method
-from benchmark.contract.overrides import Range
 from benchmark.contract.protocol import Budget, MetaTrainData
+from benchmark.contract.settings import Range
 from benchmark.training.convergence import loop_cost
 from methods.levelled import Levelled
 from methods.vae import IWAE_SAMPLES, VAE

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from benchmark.cli.options import budget_of, data_args, method_arg, open_track, run_args
 from benchmark.contract.methods import MethodSpec, make_method
-from benchmark.contract.overrides import parse_setting, settings_dict, trained_label
+from benchmark.contract.overrides import trained_label
+from benchmark.contract.settings import parse_setting, settings_dict
 from benchmark.run.arguments import ArgumentError, count_type, parse_shots
 
 

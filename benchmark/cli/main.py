@@ -12,9 +12,9 @@ from typing import Sequence
 
 from benchmark.cli import calibration, cost, data, evaluation, methods, publish, quickstart, reproduce, studies
 from benchmark.contract.device import DeviceError
-from benchmark.contract.overrides import SettingError
 from benchmark.contract.protocol import ContractError
 from benchmark.contract.registry import RegistryError
+from benchmark.contract.settings import SettingError
 from benchmark.run.arguments import ArgumentError, writable_dir
 from benchmark.run.launch import launched
 from benchmark.run.records import RecordError

@@ -9,6 +9,7 @@ from typing import Callable
 
 from benchmark.cli.options import budget_of, data_args, open_track, run_args
 from benchmark.contract.methods import MethodSpec
+from benchmark.contract.protocol import Declared
 from benchmark.run.arguments import ArgumentError, count_list, count_type, method_list, parse_shots
 
 
@@ -59,11 +60,11 @@ def cmd_sparsity(args: argparse.Namespace) -> int:
     families = method_list(args.methods)
     bases = set()
     for family in families:  # the contract and the settings are checked before the corpus is built
-        method = MethodSpec.parse(family).method
-        if LEVEL not in getattr(method, "train_settings", {}) or not getattr(method, "base_method", None):
+        declared = Declared.of(MethodSpec.parse(family).method)
+        if LEVEL not in declared.train_settings or declared.base_method is None:
             raise ArgumentError(f"--methods {family}: not a compressed variant (it needs a training setting "
                                 f"{LEVEL!r} and a base_method); see fsmb methods --group compressed")
-        bases.add(method.base_method)
+        bases.add(declared.base_method)
     if len(bases) != 1:
         raise ArgumentError(f"--methods compress different base methods ({', '.join(sorted(bases))}): sweep one base at a time")
     dense = bases.pop()

@@ -20,21 +20,15 @@ import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence, TypeVar, cast
 
-from benchmark.contract.overrides import (
-    SettingError,
-    apply_train_settings,
-    checked_overrides,
-    run_label,
-    split_spec,
-    trained_label,
-)
+from benchmark.contract.overrides import apply_train_settings, checked_overrides, run_label, trained_label
 from benchmark.contract.protocol import (
-    MODALITIES,
     ContractError,
+    Declared,
     Method,
     check_method_class,
 )
 from benchmark.contract.registry import Registry, RegistryError, load_object, target_of
+from benchmark.contract.settings import SettingError, split_spec
 
 GROUPS = ("baseline", "adaptive", "compressed")  # no adaptation / adapts / a compressed variant of another method
 BUILTIN_PACKAGES = ("baselines", "methods")
@@ -105,7 +99,7 @@ def dense_base(label: str) -> str | None:
     known = registration(name)
     if known is None or known.group != "compressed":
         return None
-    return getattr(load_object(known.target), "base_method", None)
+    return Declared.of(load_object(known.target)).base_method
 
 
 def names_in(group: str | None = None, modality: str | None = None) -> list[str]:
@@ -116,7 +110,7 @@ def names_in(group: str | None = None, modality: str | None = None) -> list[str]
 
 def modalities_of(name: str) -> tuple[str, ...]:
     """The modalities a method models (all of `MODALITIES` if it does not say)."""
-    return tuple(getattr(METHODS.get(name), "modalities", MODALITIES))
+    return Declared.of(METHODS.get(name)).modalities
 
 
 def default_reference(modality: str) -> str | None:
@@ -185,8 +179,8 @@ class MethodSpec:
 
 def check_modality(name: str, method: Method, modality: str, track: str) -> None:
     """Refuse a method on a track of a modality it does not model."""
-    supported = getattr(method, "modalities", None)
-    if supported is not None and modality not in supported:
+    supported = Declared.of(method).modalities
+    if modality not in supported:
         raise RegistryError(
             f"method {name!r} models {'/'.join(supported)} tracks, not {modality} ({track}); "
             f"{modality} methods: {', '.join(names_in(modality=modality))}"

@@ -18,8 +18,8 @@ method, before any work: `check_method_class`, `benchmark.contract.methods.make_
    (a non-empty string: its display name in result files and leaderboards, unique
    among the registered methods), ``version`` (a non-empty string: bump it when a
    change alters results; fitted models of another version are retrained) and,
-   optionally, ``modalities`` (a tuple of `MODALITIES`; default all) and
-   ``eval_settings`` (`benchmark.contract.overrides`).
+   optionally, the attributes of `Declared` (``modalities``, ``data_parallel``,
+   ``eval_settings``, ``train_settings``, ``base_method``), each with its default there.
 2. It has the methods of `Method`: ``hparams``, ``fit``, ``adapt``, ``save``, ``load``,
    ``n_params``.  ``hparams()`` is a JSON-serialisable dict, recorded in every result.
 3. ``fit`` sees only `MetaTrainData` (meta-train items and episodes, meta-val
@@ -42,7 +42,7 @@ method, before any work: `check_method_class`, `benchmark.contract.methods.make_
    retrained) and identifies the fitted model by the arrays in ``.pt``/``.npz``/``.npy``
    files and the bytes of any other file (`benchmark.training.identity`): two saves of
    one state must give one identity, or the method defines ``fingerprint() -> str``.
-8. Optional batched hooks (`BatchedMethod`) must agree with ``adapt``/``log_prob``.
+8. Optional batched hooks (`BatchAdapts`, `BatchScores`) must agree with ``adapt``/``log_prob``.
 9. Devices (``--device``): a method computes on `benchmark.contract.device.run_device`,
    following the rule stated in that module (torch's factory functions already create
    tensors there; numpy arrays go through ``to_run_device``, results come back with
@@ -58,12 +58,14 @@ Token ids (PAD, BOS, EOS) come from `episodes.tokens`; the vocabulary size from
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+import functools
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, ClassVar, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from benchmark.contract.settings import Choice, Range
 from episodes.manifest import EpisodeDrawer
 from episodes.tracks import Track
 from episodes.types import Episode, Item
@@ -197,19 +199,10 @@ class Method(Protocol):
 
     name: ClassVar[str]
     version: ClassVar[str]
-    # Optional ``modalities: ClassVar[tuple[str, ...]]``: the track modalities the
-    # method models; the runner refuses others with a clear message.
-    # Optional ``eval_settings: dict[str, Range | Choice]``: attributes that `fsmb eval
-    # --set NAME=VALUE` may change on the fitted method without retraining, with the
-    # values each may take (`benchmark.contract.overrides`).
-    # Optional ``train_settings: dict[str, Range | Choice]``: constructor arguments that
-    # may be named with the method, ``NAME[setting=value]``, to train a variant.
-    # Optional ``check_settings() -> None``: raises ``ValueError`` (one line) when the
-    # settings, each within its range, do not fit together (a support budget that
-    # leaves no room in the context).
-    # Optional ``fingerprint() -> str``: the fitted model's identity, when the files
-    # `save` writes are not byte-stable (rule 7).
-    # Optional ``inference_step()``: see `Deployable`.
+    # Optional class attributes: `Declared` (modalities, data_parallel, eval_settings,
+    # train_settings, base_method).  Optional hooks, each a protocol the callers test with
+    # isinstance: `SettingsChecked`, `Fingerprinted`, `TrainLogged`, `GridScored`,
+    # `Deployable`, `BatchAdapts`, `BatchScores`.
 
     def hparams(self) -> dict[str, Any]:
         """Hyper-parameters, recorded in every result."""
@@ -241,16 +234,11 @@ class ContractError(TypeError):
 def check_method_class(cls: object, label: str) -> None:
     """Check the rules of `Method` that can be checked on the class: ``cls`` is a
     class; ``name`` and ``version`` are non-empty strings; the methods of `Method`
-    exist; ``modalities``, if declared, is a non-empty tuple of `MODALITIES`;
-    ``data_parallel``, if declared, a bool;
-    ``eval_settings`` and ``train_settings``, if declared, map setting names to
-    `benchmark.contract.overrides.Range` or ``Choice`` values.  (`make_method` then checks the
-    argument-free constructor.)
+    exist; its optional declarations are well formed (`Declared.of`).  (`make_method`
+    then checks the argument-free constructor.)
 
     Raises `ContractError` with one line naming the rule and what was seen.
     """
-    from benchmark.contract.overrides import Choice, Range
-
     where = f"{label}: breaks the method contract (benchmark/contract/protocol.py):"
     if not isinstance(cls, type):
         raise ContractError(f"{where} it is a {type(cls).__name__}, not a class")
@@ -261,19 +249,97 @@ def check_method_class(cls: object, label: str) -> None:
     missing = [m for m in REQUIRED if not callable(getattr(cls, m, None))]
     if missing:
         raise ContractError(f"{where} missing method(s) {', '.join(missing)}")
-    modalities = getattr(cls, "modalities", MODALITIES)
+    declared_by(cls, where)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """The optional class attributes of `Method`, with the contract's defaults: the one
+    place they are read (``Declared.of(method)``), so no caller probes a method for them.
+
+    ``modalities``: the track modalities the method models (default all `MODALITIES`;
+    the runner refuses others with a clear message).  ``data_parallel``: ``fit`` trains
+    data-parallel under torchrun (rule 10; default ``False``).  ``eval_settings``:
+    attributes that ``fsmb eval --set NAME=VALUE`` may change on the fitted method
+    without retraining, each with the values it may take (a
+    `benchmark.contract.settings.Range` or ``Choice``).  ``train_settings``:
+    constructor attributes that may be named with the method, ``NAME[setting=value]``,
+    to train a variant.  ``base_method``: for a compressed variant, the dense method it
+    compresses (its paired reference; default ``None``).
+    """
+
+    modalities: tuple[str, ...] = MODALITIES
+    data_parallel: bool = False
+    eval_settings: Mapping[str, Range | Choice] = field(default_factory=dict)
+    train_settings: Mapping[str, Range | Choice] = field(default_factory=dict)
+    base_method: str | None = None
+
+    @classmethod
+    def of(cls, method: object) -> "Declared":
+        """The declarations of a method class or instance (read from its class).
+
+        Raises `ContractError` (one line) for a malformed declaration."""
+        return declared_by(method if isinstance(method, type) else type(method),
+                           f"{getattr(method, 'name', method)}: breaks the method contract "
+                           f"(benchmark/contract/protocol.py):")
+
+
+@functools.lru_cache(maxsize=None)
+def declared_by(cls: type, where: str) -> Declared:
+    """`Declared.of` a class, checked once per class (``where`` prefixes an error)."""
+    defaults = Declared()
+    values = {f.name: getattr(cls, f.name, getattr(defaults, f.name)) for f in fields(Declared)}
+    modalities = values["modalities"]
     if not isinstance(modalities, tuple) or not modalities or not set(modalities) <= set(MODALITIES):
         raise ContractError(f"{where} 'modalities' must be a non-empty tuple of {MODALITIES} (found {modalities!r})")
-    data_parallel = getattr(cls, "data_parallel", False)
-    if not isinstance(data_parallel, bool):
-        raise ContractError(f"{where} 'data_parallel' must be True or False (found {data_parallel!r})")
+    if not isinstance(values["data_parallel"], bool):
+        raise ContractError(f"{where} 'data_parallel' must be True or False (found {values['data_parallel']!r})")
     for kind in ("eval_settings", "train_settings"):
-        settings = getattr(cls, kind, {})
+        settings = values[kind]
         bad = ([k for k, r in settings.items() if not isinstance(r, (Range, Choice))] if isinstance(settings, dict)
                else [settings])
         if bad:
-            raise ContractError(f"{where} {kind!r} must map setting names to benchmark.contract.overrides.Range or "
+            raise ContractError(f"{where} {kind!r} must map setting names to benchmark.contract.settings.Range or "
                                 f"Choice (found {bad[0]!r})")
+    base = values["base_method"]
+    if base is not None and (not isinstance(base, str) or not base.strip()):
+        raise ContractError(f"{where} 'base_method' must be a method name (found {base!r})")
+    return Declared(**values)
+
+
+@runtime_checkable
+class SettingsChecked(Protocol):
+    """Optional: a method whose settings, each within its range, may not fit together."""
+
+    def check_settings(self) -> None:
+        """Raise ``ValueError`` (one line) when the settings do not fit together (a
+        support budget that leaves no room in the context)."""
+
+
+@runtime_checkable
+class Fingerprinted(Protocol):
+    """Optional: a method whose saved files are not byte-stable (rule 7)."""
+
+    def fingerprint(self) -> str:
+        """The fitted model's identity, the same for two saves of one state."""
+
+
+@runtime_checkable
+class TrainLogged(Protocol):
+    """Optional: a method that reports its training (steps, meta-val curve, convergence;
+    `benchmark.training.convergence`); ``fit`` sets it and the runner records it."""
+
+    train_log: dict[str, Any]
+
+
+@runtime_checkable
+class GridScored(Protocol):
+    """Optional: a method that scores a grid of evaluation-time settings in one pass
+    (`benchmark.training.selection.select_on_val`; the cache shares each song's LSTM pass)."""
+
+    def score_grid(self, settings: Sequence[Mapping[str, Any]], episodes: Sequence[Episode]) -> list[Any]:
+        """Per setting, the episode scores (`benchmark.scoring.nll.EpisodeScore`) that
+        scoring the method under it would give."""
 
 
 @runtime_checkable
@@ -288,9 +354,17 @@ class Deployable(Protocol):
         ``None`` when this configuration has no single step to deploy."""
 
 
-class BatchedMethod(Method, Protocol):
-    """Optional: adapt and score many episodes at once (the runner prefers these)."""
+@runtime_checkable
+class BatchAdapts(Protocol):
+    """Optional: adapt to many support sets at once (the runner prefers it; rule 8)."""
 
-    def adapt_many(self, supports: Sequence[Sequence[Item]]) -> list[Adapted]: ...
+    def adapt_many(self, supports: Sequence[Sequence[Item]]) -> list[Adapted]:
+        """One adapted model per support set, as ``adapt`` would give each."""
 
-    def log_prob_many(self, adapted: Sequence[Adapted], queries: Sequence[Sequence[Item]]) -> list[np.ndarray]: ...
+
+@runtime_checkable
+class BatchScores(Protocol):
+    """Optional: score many (adapted model, query set) pairs at once (the runner prefers it; rule 8)."""
+
+    def log_prob_many(self, adapted: Sequence[Adapted], queries: Sequence[Sequence[Item]]) -> list[np.ndarray]:
+        """Per pair, what ``adapted[i].log_prob(queries[i])`` would give."""

@@ -50,10 +50,12 @@ import torch
 from benchmark.contract.methods import make_method
 from benchmark.contract.protocol import (
     BUDGETS,
-    MODALITIES,
     Adapted,
+    BatchAdapts,
+    BatchScores,
     Budget,
     ContractError,
+    Declared,
     MetaTrainData,
     Method,
 )
@@ -299,7 +301,8 @@ class MockRun:
         return f"{N_SAMPLES} x {example.dtype}, shapes {[tuple(s.shape) for s in samples]}"
 
     def rule_batched(self) -> str:
-        hooks = [h for h in ("adapt_many", "log_prob_many") if hasattr(self.method, h)]
+        hooks = [hook for hook, kind in (("adapt_many", BatchAdapts), ("log_prob_many", BatchScores))
+                 if isinstance(self.method, kind)]
         if not hooks:
             return "no batched hooks"
         try:  # the runner's path: each hook the method has, the plain method otherwise
@@ -352,7 +355,7 @@ def check_method(name: str, *, modalities: Sequence[str] | None = None, budget: 
         return contract(False, str(exc))
     except Exception as exc:  # noqa: BLE001 -- the user's constructor
         return contract(False, f"{name}: constructing it raised {type(exc).__name__}: {exc}")
-    declared = getattr(cls, "modalities", MODALITIES)
+    declared = Declared.of(cls).modalities
     undeclared = [m for m in modalities or () if m not in declared]
     if undeclared:
         return contract(False, f"{name} models {'/'.join(declared)}, not {undeclared[0]}")

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from benchmark.contract.methods import MethodSpec, check_modality, make_method
 from benchmark.contract.overrides import apply_overrides, trained_label
-from benchmark.contract.protocol import Budget, Deployable, MetaTrainData, Method
+from benchmark.contract.protocol import Budget, Declared, Deployable, MetaTrainData, Method, TrainLogged
 from benchmark.contract.registry import target_of
 from benchmark.cost.onnx_export import deployed_cost
 from benchmark.run.arguments import check_count, writable_dir
@@ -128,7 +128,7 @@ def fit_or_load(
         method.load(where)
         log(f"loaded {label} from {where}")
         return method, meta
-    if world.size > 1 and not getattr(method, "data_parallel", False):
+    if world.size > 1 and not Declared.of(method).data_parallel:
         # rank 0 fits alone (the others wait), then every other rank loads what it saved
         if world.is_main:
             with active_in(SOLO):
@@ -180,7 +180,7 @@ def fit_or_load(
             "split_key": track.split_key,
             "data_key": track.data_key,
             "train_seconds": round(time.perf_counter() - started, 2),
-            "train_log": getattr(method, "train_log", {}),
+            "train_log": method.train_log if isinstance(method, TrainLogged) else {},
             "state_sha256": fitted_identity(method, where),
             "trained_on": {**{k: v for k, v in environment().items() if k in ("device", "device_name")},
                            "world_size": world.size},

@@ -9,7 +9,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from benchmark.contract.protocol import Adapted, Method
+from benchmark.contract.protocol import Adapted, BatchAdapts, BatchScores, Method
 from benchmark.cost.flops import count_flops
 from episodes.types import Episode, Item
 
@@ -18,7 +18,7 @@ LN2 = math.log(2.0)
 
 def adapt_all(method: Method, supports: Sequence[Sequence[Item]]) -> list[Adapted]:
     """Adapt to many support sets, batched when the method offers ``adapt_many``."""
-    if not hasattr(method, "adapt_many"):
+    if not isinstance(method, BatchAdapts):
         return [method.adapt(s) for s in supports]
     adapted = list(method.adapt_many(supports))
     if len(adapted) != len(supports):
@@ -44,7 +44,7 @@ def log_prob_all(
     method: Method, adapted: Sequence[Adapted], queries: Sequence[Sequence[Item]]
 ) -> list[np.ndarray]:
     """Per-item nats for each (adapted model, query set), batched when possible."""
-    if hasattr(method, "log_prob_many"):
+    if isinstance(method, BatchScores):
         out = [np.asarray(s, dtype=np.float64) for s in method.log_prob_many(adapted, queries)]
     else:
         out = [np.asarray(a.log_prob(q), dtype=np.float64) for a, q in zip(adapted, queries)]

@@ -25,6 +25,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
+from benchmark.contract.protocol import Fingerprinted
 from episodes.atomic import canonical_json
 
 NOT_MODEL = ("logs", "meta.json")
@@ -99,5 +100,5 @@ def code_identity(cls: type) -> dict[str, str]:
 def fitted_identity(method: Any, where: Path) -> str:
     """The identity of the fitted ``method`` saved in ``where``: its own
     ``fingerprint()`` if it defines one, else a hash of what ``save`` wrote."""
-    fingerprint = getattr(method, "fingerprint", None)
-    return state_identity(where, method.hparams(), fingerprint() if callable(fingerprint) else None)
+    fingerprint = method.fingerprint() if isinstance(method, Fingerprinted) else None
+    return state_identity(where, method.hparams(), fingerprint)

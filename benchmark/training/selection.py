@@ -9,6 +9,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
+from benchmark.contract.protocol import GridScored
 from benchmark.runtime.distributed import (
     SOLO,
     active_in,
@@ -37,11 +38,11 @@ def select_on_val(method: Any, settings: Sequence[Mapping[str, Any]], episodes: 
     torchrun each rank scores its share of the episodes and every rank gets the table."""
     mine, main = rank_share(episodes), active_world().is_main
     with active_in(SOLO):  # scoring is one process's work (finetune's loss is not shared out)
-        if callable(getattr(method, "score_grid", None)):  # the method scores the whole grid in one pass
+        if isinstance(method, GridScored):  # the method scores the whole grid in one pass
             scored = method.score_grid(settings, mine)
         else:
             scored = []
-            for setting in tqdm(settings, desc=f"select {getattr(method, 'name', '')} on meta-val", unit="setting",
+            for setting in tqdm(settings, desc=f"select {method.name} on meta-val", unit="setting",
                                 disable=not main):
                 for key, value in setting.items():
                     setattr(method, key, value)

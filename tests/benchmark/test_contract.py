@@ -7,7 +7,7 @@ import pytest
 
 from benchmark.cli.main import main
 from benchmark.contract.methods import METHODS, make_method
-from benchmark.contract.protocol import ContractError
+from benchmark.contract.protocol import MODALITIES, ContractError, Declared, Fingerprinted, SettingsChecked
 from tests.spy import SpyMethod
 
 
@@ -25,6 +25,10 @@ class WrongModality(SpyMethod):
 
 class BadSetting(SpyMethod):
     eval_settings = {"theta": (0, 1)}
+
+
+class BadBase(SpyMethod):
+    base_method = 3
 
 
 class NeedsArguments(SpyMethod):
@@ -50,7 +54,8 @@ def test_every_built_in_method_keeps_the_contract():
     ("NoVersion", "class attribute 'version' must be a non-empty string (found None)"),
     ("BlankName", "class attribute 'name' must be a non-empty string"),
     ("WrongModality", "'modalities' must be a non-empty tuple of ('midi', 'lyrics', 'audio') (found ('video',))"),
-    ("BadSetting", "'eval_settings' must map setting names to benchmark.contract.overrides.Range or Choice (found 'theta')"),
+    ("BadSetting", "'eval_settings' must map setting names to benchmark.contract.settings.Range or Choice (found 'theta')"),
+    ("BadBase", "'base_method' must be a method name (found 3)"),
     ("NeedsArguments", "must be constructible without arguments"),
     ("NoSave", "missing method(s) save"),
     ("not_a_class", "it is a function, not a class"),
@@ -64,3 +69,30 @@ def test_a_class_breaking_a_rule_is_refused_before_training(midi_root, tmp_path,
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and rule in err, err
     assert not list((tmp_path / "models").rglob("*"))  # nothing trained
+
+
+class Fingerprints(SpyMethod):
+    modalities = ("midi",)
+    train_settings = {}
+
+    def fingerprint(self) -> str:
+        return "same"
+
+
+def test_declarations_are_read_in_one_place_with_the_contracts_defaults():
+    class Bare:  # declares nothing optional
+        name = "bare"
+
+    plain = Declared.of(Bare)
+    assert plain.modalities == MODALITIES and plain.data_parallel is False and plain.base_method is None
+    assert Declared.of(Fingerprints()).modalities == ("midi",)  # an instance is read from its class
+    assert Declared.of(make_method("lstm-trim")).base_method == "lstm"
+    assert "removed" in Declared.of(make_method("lstm-trim")).train_settings
+    with pytest.raises(ContractError, match="'base_method' must be a method name"):
+        Declared.of(BadBase)
+
+
+def test_optional_hooks_are_protocols_a_method_meets_by_defining_them():
+    assert isinstance(Fingerprints(), Fingerprinted) and not isinstance(SpyMethod(), Fingerprinted)
+    assert isinstance(make_method("transformer-icl"), SettingsChecked)
+    assert not isinstance(make_method("lstm"), SettingsChecked)

@@ -10,12 +10,8 @@ import numpy as np
 import pytest
 
 from benchmark.contract.methods import MethodSpec, make_method
-from benchmark.contract.overrides import (
-    SettingError,
-    checked_overrides,
-    parse_setting,
-    settings_dict,
-)
+from benchmark.contract.overrides import checked_overrides
+from benchmark.contract.settings import SettingError, parse_setting, settings_dict
 from benchmark.run.records import RecordError, read_episode_records
 from benchmark.run.runner import evaluate
 from leaderboard.aggregate import leaderboard_rows

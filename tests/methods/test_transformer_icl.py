@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmark.contract.methods import MethodSpec, make_method
-from benchmark.contract.overrides import SettingError, trained_label
+from benchmark.contract.overrides import trained_label
+from benchmark.contract.settings import SettingError
 from benchmark.nn.sequence import token_nll
 from benchmark.nn.transformer import KVCache, TransformerConfig, TransformerLM
 from benchmark.run.runner import evaluate

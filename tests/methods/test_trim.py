@@ -10,7 +10,8 @@ import torch
 
 from benchmark.compress.trim import n_params
 from benchmark.contract.methods import make_method
-from benchmark.contract.overrides import SettingError, checked_overrides, trained_label
+from benchmark.contract.overrides import checked_overrides, trained_label
+from benchmark.contract.settings import SettingError
 from benchmark.nn.sequence import LSTMLM, LSTMConfig, distilled_lm_loss, lm_loss
 from benchmark.run.runner import model_dir
 from benchmark.scoring.nll import mean_nats_per_token, score_episodes
