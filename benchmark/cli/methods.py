@@ -7,8 +7,8 @@ import json
 import time
 
 from benchmark.cli.options import budget_of, threads_arg
-from benchmark.contract.methods import GROUPS, METHODS, names_in, registration
-from benchmark.contract.protocol import BUDGETS, MODALITIES, Declared
+from benchmark.contract.methods import GROUPS, METHODS, modalities_of, names_in, registration
+from benchmark.contract.protocol import BUDGETS, MODALITIES
 from benchmark.run.arguments import count_type
 
 
@@ -19,7 +19,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
         print(" ".join(names))
         return 0
     rows = [{"name": n, "target": METHODS.target(n), "group": registration(n).group,
-             "modalities": list(Declared.of(METHODS.get(n)).modalities),
+             "modalities": list(modalities_of(n)),
              "reference_for": list(registration(n).reference_for)} for n in names]
     if args.json:
         print(json.dumps(rows, indent=1))
