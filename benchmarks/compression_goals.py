@@ -56,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     rows = {r.method: r for r in leaderboard_rows(Path(args.results), reference=DENSE) if r.track == TRACK}
-    hparams = {run["method"]: run["hparams"] for run, _ in load_runs(Path(args.results)) if run["track"] == TRACK}
+    hparams = {run.method: run.hparams for run, _ in load_runs(Path(args.results)) if run.track == TRACK}
     timed = [m for m in rows if m.startswith(("lstm-trim", "lstm-int8"))]
     steps = {m: step_of(hparams[m], int8=m.startswith("lstm-int8")) for m in [DENSE, *timed]}
     folder = Path(tempfile.mkdtemp(prefix="fsmb-goals-"))

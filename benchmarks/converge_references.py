@@ -110,9 +110,9 @@ def compare(name: str) -> None:
         if not new_path.exists():
             continue
         (_, old), (_, new) = load_run(run_path), load_run(new_path)
-        unit = "nats/dim" if "dims" in old[0]["units"] else "nats/token"
+        unit = "nats/dim" if "dims" in old[0].units else "nats/token"
         delta, ci, n = paired_delta(new, old)
-        means = [sum(e["nats_per_token"] for e in eps) / len(eps) for eps in (old, new)]
+        means = [sum(e.nats_per_token for e in eps) / len(eps) for eps in (old, new)]
         print(f"{run_path.name[: -len('.run.json')]}: full {means[0]:.4f} -> converge {means[1]:.4f}, "
               f"paired {delta:+.4f} ± {ci:.4f} {unit} ({n} episodes)")
 
@@ -144,7 +144,7 @@ def main() -> None:
     budget = BUDGETS["converge"]
     sources = [published] + ([full] if full.is_dir() else [])  # a row moved aside whose rerun was interrupted
     reruns = [r for r, _ in published_reruns(sources, tracks=tracks)
-              if r.published["budget"]["name"] != budget.name]
+              if r.published.budget["name"] != budget.name]
     plan = sorted((r for r in reruns if r.spec.split("[")[0] in wanted and needs_training(r.spec.split("[")[0])),
                   key=lambda r: (ORDER.index(r.spec.split("[")[0]), r.track, r.label))
     opened: dict[str, Track] = {}
@@ -157,7 +157,7 @@ def main() -> None:
                   f"own in {published.name}/ and no rerun staged (a replaced design, not an interrupted rerun)")
             continue
         print(f"{state}: {r.label} on {r.track} (K={r.shots}, {r.episodes} episodes"
-              + (f", {r.samples} samples" if r.samples else "") + f"; was {r.published['budget']['name']})")
+              + (f", {r.samples} samples" if r.samples else "") + f"; was {r.published.budget['name']})")
         if state == "done" or args.dry_run:
             continue
         track = opened.setdefault(r.track, Track.open(TRACKS[r.track], cache_dir=default_cache()))

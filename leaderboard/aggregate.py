@@ -12,7 +12,7 @@ import numpy as np
 from scipy import stats
 
 from benchmark.contract.methods import default_reference, dense_base
-from benchmark.run.records import RecordError
+from benchmark.run.records import EpisodeRecord, RecordError, RunRecord
 from benchmark.training.convergence import TrainingSummary, summarise
 from leaderboard.reading import load_run
 from leaderboard.submission import is_bundle, verify_bundle
@@ -76,7 +76,7 @@ class Row:
         return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in asdict(self).items()}
 
 
-def load_runs(results: Path | Sequence[Path]) -> list[tuple[dict, list[dict]]]:
+def load_runs(results: Path | Sequence[Path]) -> list[tuple[RunRecord, list[EpisodeRecord]]]:
     """(run record, its episode records) for every ``*.run.json`` under ``results`` (one
     folder or several: result folders and submission bundles alike).
 
@@ -100,30 +100,30 @@ def load_runs(results: Path | Sequence[Path]) -> list[tuple[dict, list[dict]]]:
         if is_bundle(run_path.parent):
             verify_bundle(run_path.parent)
         run, episodes = load_run(run_path)
-        if run["run_key"] in seen:  # the same run in a results folder and in its submission bundle
+        if run.run_key in seen:  # the same run in a results folder and in its submission bundle
             continue
-        seen.add(run["run_key"])
+        seen.add(run.run_key)
         out.append((run, episodes))
     return out
 
 
-def training_of(run: dict) -> TrainingSummary:
+def training_of(run: RunRecord) -> TrainingSummary:
     """The `benchmark.training.convergence.TrainingSummary` of a run record."""
-    return summarise(run.get("train", {}).get("train_log"), run.get("budget", {}))
+    return summarise(run.train.get("train_log"), run.budget)
 
 
-def make_row(run: dict, episodes: list[dict]) -> Row:
+def make_row(run: RunRecord, episodes: list[EpisodeRecord]) -> Row:
     training = training_of(run)
-    nats, ci = mean_ci95([e["nats_per_token"] for e in episodes])
-    bits_tok, _ = mean_ci95([e["bits_per_token"] for e in episodes])
-    seconds = sum(e["adapt_seconds"] + e["score_seconds"] for e in episodes)
-    tokens = sum(sum(e["units"]["tokens"]) for e in episodes)
-    unit = next((u for u in episodes[0]["bits_per"] if u in UNIT_LABELS), None) if episodes else None
-    bpu, bpu_ci = mean_ci95([e["bits_per"][unit] for e in episodes]) if unit else (None, None)
+    nats, ci = mean_ci95([e.nats_per_token for e in episodes])
+    bits_tok, _ = mean_ci95([e.bits_per_token for e in episodes])
+    seconds = sum(e.adapt_seconds + e.score_seconds for e in episodes)
+    tokens = sum(sum(e.units["tokens"]) for e in episodes)
+    unit = next((u for u in episodes[0].bits_per if u in UNIT_LABELS), None) if episodes else None
+    bpu, bpu_ci = mean_ci95([e.bits_per[unit] for e in episodes]) if unit else (None, None)
     return Row(
-        method=run["method"],
-        track=run["track"],
-        shots=run["shots"],
+        method=run.method,
+        track=run.track,
+        shots=run.shots,
         episodes=len(episodes),
         nll_nats_per_token=nats,
         ci95=ci,
@@ -131,16 +131,16 @@ def make_row(run: dict, episodes: list[dict]) -> Row:
         unit=unit,
         bits_per_unit=bpu,
         bits_per_unit_ci95=bpu_ci,
-        params=run["params"],
-        manifest_sha256=run["manifest_sha256"],
-        manifest_episodes=run["manifest_episodes"],
-        budget=run["budget"]["name"],
-        stand_in=run["stand_in"],
-        run_key=run["run_key"],
+        params=run.params,
+        manifest_sha256=run.manifest_sha256,
+        manifest_episodes=run.manifest_episodes,
+        budget=run.budget["name"],
+        stand_in=run.stand_in,
+        run_key=run.run_key,
         eval_tokens_per_s=tokens / seconds if seconds > 0 else None,
         quality=mean_quality(episodes),
-        target=run.get("method_target") or None,
-        cost=run.get("cost"),
+        target=run.method_target or None,
+        cost=run.cost,
         **adaptation_cost(episodes),
         converged=training.converged,
         convergence=training.reason,
@@ -150,24 +150,24 @@ def make_row(run: dict, episodes: list[dict]) -> Row:
     )
 
 
-def adaptation_cost(episodes: list[dict]) -> dict[str, float | None]:
+def adaptation_cost(episodes: list[EpisodeRecord]) -> dict[str, float | None]:
     """Mean adaptation FLOPs per episode and scoring FLOPs per query token over the
     episodes that counted them (a run's first chunk of episodes), and mean host seconds
     of adapting over all episodes; None where nothing was counted (older records)."""
-    counted = [e for e in episodes if e.get("adapt_flops") is not None and e.get("score_flops") is not None]
+    counted = [e for e in episodes if e.adapt_flops is not None and e.score_flops is not None]
     if not counted:
         return {"adapt_flops_per_episode": None, "adapt_seconds_per_episode": None, "score_flops_per_token": None}
-    tokens = sum(sum(e["units"]["tokens"]) for e in counted)
-    return {"adapt_flops_per_episode": float(np.mean([e["adapt_flops"] for e in counted])),
-            "adapt_seconds_per_episode": float(np.mean([e["adapt_seconds"] for e in episodes])),
-            "score_flops_per_token": sum(e["score_flops"] for e in counted) / max(1, tokens)}
+    tokens = sum(sum(e.units["tokens"]) for e in counted)
+    return {"adapt_flops_per_episode": float(np.mean([e.adapt_flops for e in counted])),
+            "adapt_seconds_per_episode": float(np.mean([e.adapt_seconds for e in episodes])),
+            "score_flops_per_token": sum(e.score_flops for e in counted) / max(1, tokens)}
 
 
-def mean_quality(episodes: list[dict]) -> dict[str, float] | None:
+def mean_quality(episodes: list[EpisodeRecord]) -> dict[str, float] | None:
     """Mean over episodes of each sample-quality figure and latent diagnostic
     (undefined ones left out)."""
-    metrics = [{**e["quality"]["metrics"], **(e["quality"].get("geometry") or {})}
-               for e in episodes if e.get("quality")]
+    metrics = [{**e.quality["metrics"], **(e.quality.get("geometry") or {})}
+               for e in episodes if e.quality]
     if not metrics:
         return None
     names = sorted({k for m in metrics for k in m} - {"n_samples"})
@@ -175,20 +175,19 @@ def mean_quality(episodes: list[dict]) -> dict[str, float] | None:
     return {k: float(np.mean(v)) for k, v in means.items() if v}
 
 
-def paired_delta(episodes: list[dict], reference: list[dict]) -> tuple[float, float, int]:
+def paired_delta(episodes: Sequence[EpisodeRecord], reference: Sequence[EpisodeRecord]) -> tuple[float, float, int]:
     """Mean per-episode difference in nats/token (method - reference) with a paired
     95% CI, over the episodes both were scored on.  Negative: the method is better."""
-    ref = {e["episode_id"]: e["nats_per_token"] for e in reference}
-    diffs = [e["nats_per_token"] - ref[e["episode_id"]] for e in episodes if e["episode_id"] in ref]
+    ref = {e.episode_id: e.nats_per_token for e in reference}
+    diffs = [e.nats_per_token - ref[e.episode_id] for e in episodes if e.episode_id in ref]
     mean, ci = mean_ci95(diffs)
     return mean, ci, len(diffs)
 
 
-def reference_of(run: dict, reference: str | None) -> str:
-    """``reference``, or by default: the dense base of a compressed variant (``lstm`` for
-    ``lstm-trim``), else the default one of the run's modality."""
-    return (reference or dense_base(run["method"])
-            or default_reference(run.get("track_spec", {}).get("modality", "")) or "lstm")
+def reference_of(method: str, modality: str, reference: str | None) -> str:
+    """``reference``, or by default: the dense base of the compressed variant ``method``
+    (``lstm`` for ``lstm-trim``), else the default one of the ``modality``."""
+    return reference or dense_base(method) or default_reference(modality) or "lstm"
 
 
 def leaderboard_rows(results: Path | Sequence[Path], *, reference: str | None = None) -> list[Row]:
@@ -204,12 +203,12 @@ def leaderboard_rows(results: Path | Sequence[Path], *, reference: str | None = 
     folders = [Path(results)] if isinstance(results, (str, Path)) else [Path(r) for r in results]
     runs = [(run, eps) for run, eps in load_runs(folders) if eps]
     measured = measured_latencies(folders)
-    by_manifest = {(run["track"], run["manifest_sha256"], run["method"]): (run, eps) for run, eps in runs}
+    by_manifest = {(run.track, run.manifest_sha256, run.method): (run, eps) for run, eps in runs}
     rows = []
     for run, eps in runs:
-        name = reference_of(run, reference)
+        name = reference_of(run.method, run.track_spec.get("modality", ""), reference)
         row = dataclasses.replace(make_row(run, eps), reference=name, measured=measured_for(run, measured) or None)
-        ref = by_manifest.get((run["track"], run["manifest_sha256"], name))
+        ref = by_manifest.get((run.track, run.manifest_sha256, name))
         if ref is not None:
             ref_run, ref_eps = ref
             delta, ci, n = paired_delta(eps, ref_eps)

@@ -5,10 +5,11 @@ it (`load_run`).  The layer under both the leaderboard's aggregation
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
-from benchmark.run.records import EPISODE_FIELDS, RUN_FIELDS, RecordError, read_numbered_records, read_run
+from benchmark.run.records import EpisodeRecord, RecordError, RunRecord, parse_record, read_numbered_records, read_run
 from benchmark.scoring.nll import EpisodeScore
 
 # How far a stored figure may be from the one recomputed from nll_nats and units:
@@ -17,41 +18,37 @@ REL_TOL, ABS_TOL = 1e-9, 1e-12
 EDITED = "the record was edited or corrupted — delete that line and rerun `fsmb eval` to score it again"
 
 
-def load_run(run_path: Path) -> tuple[dict, list[dict]]:
+def load_run(run_path: Path) -> tuple[RunRecord, list[EpisodeRecord]]:
     """One run record and its checked episode records (`checked_episode`), in file order."""
     run = read_run(run_path)
-    missing = RUN_FIELDS - set(run)
-    if missing:
-        raise RecordError(f"{run_path}: not a run record (missing {', '.join(sorted(missing))})")
     episodes_path = run_path.with_name(run_path.name[: -len(".run.json")] + ".jsonl")
     episodes = []
     for line, r in read_numbered_records(episodes_path):
-        if r.get("run_key") != run["run_key"]:
+        if r.get("run_key") != run.run_key:
             continue
-        lacking = sorted(EPISODE_FIELDS - set(r))
-        if lacking:
-            raise RecordError(f"{episodes_path}:{line}: episode record missing {lacking}")
         episodes.append(checked_episode(episodes_path, line, r))
     return run, episodes
 
 
-def checked_episode(path: Path, line: int, record: dict) -> dict:
-    """``record`` with nats_per_token, bits_per_token and bits_per recomputed from its
-    ``nll_nats`` and ``units`` as `benchmark.scoring.nll.EpisodeScore` computes them.
+def checked_episode(path: Path, line: int, data: dict) -> EpisodeRecord:
+    """The episode record ``data`` (as read from JSON) as an `EpisodeRecord`, its
+    nats_per_token, bits_per_token and bits_per recomputed from its ``nll_nats`` and
+    ``units`` as `benchmark.scoring.nll.EpisodeScore` computes them.
 
     Refuses (`RecordError` naming ``path:line``) a record whose lists do not line up
     with its query items, whose nats are not finite numbers, or whose stored figure
     differs from the recomputed one beyond float summation noise.
     """
-    where = f"{path}:{line}: episode {record['episode_id']}"
-    nll_nats, units, queries = record["nll_nats"], record["units"], len(record["query_ids"])
-    if not (isinstance(nll_nats, list) and isinstance(units, dict) and isinstance(record["bits_per"], dict)):
+    record = parse_record(EpisodeRecord, data, f"{path}:{line}")
+    where = f"{path}:{line}: episode {record.episode_id}"
+    nll_nats, units, queries = record.nll_nats, record.units, len(record.query_ids)
+    if not (isinstance(nll_nats, list) and isinstance(units, dict) and isinstance(record.bits_per, dict)):
         raise RecordError(f"{where}: nll_nats is not a list or units or bits_per not a mapping; {EDITED}")
     if not all(is_number(x) and math.isfinite(x) for x in nll_nats):
         raise RecordError(f"{where}: nll_nats holds a value that is not a finite number; {EDITED}")
-    if "tokens" not in units or not set(record["bits_per"]) <= set(units):
+    if "tokens" not in units or not set(record.bits_per) <= set(units):
         raise RecordError(f"{where}: units {sorted(units)} lack tokens or a unit of bits_per "
-                          f"{sorted(record['bits_per'])}; {EDITED}")
+                          f"{sorted(record.bits_per)}; {EDITED}")
     for unit, counts in units.items():
         if not len(nll_nats) == queries == len(counts):
             raise RecordError(f"{where}: {len(nll_nats)} nll_nats, {queries} query_ids and "
@@ -61,14 +58,15 @@ def checked_episode(path: Path, line: int, record: dict) -> dict:
     score = EpisodeScore(tuple(nll_nats), {u: tuple(c) for u, c in units.items()})
     figures = {"nats_per_token": score.per_unit("tokens"), "bits_per_token": score.bits_per("tokens"),
                **{f"bits_per[{u}]": score.bits_per(u) for u in units}}
-    stored = {"nats_per_token": record["nats_per_token"], "bits_per_token": record["bits_per_token"],
-              **{f"bits_per[{u}]": v for u, v in record["bits_per"].items()}}
+    stored = {"nats_per_token": record.nats_per_token, "bits_per_token": record.bits_per_token,
+              **{f"bits_per[{u}]": v for u, v in record.bits_per.items()}}
     for name, value in stored.items():
         if not (is_number(value) and math.isclose(value, figures[name], rel_tol=REL_TOL, abs_tol=ABS_TOL)):
             raise RecordError(f"{where}: stored {name} {value!r} != {figures[name]!r} recomputed from "
                               f"nll_nats and units; {EDITED}")
-    return {**record, "nats_per_token": figures["nats_per_token"], "bits_per_token": figures["bits_per_token"],
-            "bits_per": {u: score.bits_per(u) for u in record["bits_per"]}}
+    return dataclasses.replace(record, nats_per_token=figures["nats_per_token"],
+                               bits_per_token=figures["bits_per_token"],
+                               bits_per={u: score.bits_per(u) for u in record.bits_per})
 
 
 def is_number(x: object) -> bool:

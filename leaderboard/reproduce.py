@@ -34,7 +34,7 @@ from typing import Callable, Sequence
 from benchmark.contract.methods import MethodSpec, make_method, registration
 from benchmark.contract.protocol import Budget, Declared
 from benchmark.contract.settings import split_spec
-from benchmark.run.records import RecordError
+from benchmark.run.records import EpisodeRecord, RecordError, RunRecord
 from episodes.tracks import Track
 from leaderboard.aggregate import load_runs, paired_delta
 from leaderboard.reading import load_run
@@ -58,14 +58,14 @@ class Rerun:
     budget: Budget
     seed: int
     samples: int
-    published: dict  # the run record
+    published: RunRecord
     folder: str = ""  # the name of the published folder it came from (the rerun's subfolder of --out)
 
     @property
     def threads(self) -> int | None:
         """The torch thread count the published run recorded (training with another one
         fits other weights: float sums differ)."""
-        threads = self.published.get("env", {}).get("torch_threads")
+        threads = self.published.env.get("torch_threads")
         return int(threads) if threads else None
 
 
@@ -92,41 +92,41 @@ def needs_training(name: str) -> bool:
     return issubclass(type(make_method(name)), NeuralMethod)
 
 
-def plan(run: dict, episodes: list[dict], *, quick: bool, folder: str = "") -> Rerun:
+def plan(run: RunRecord, episodes: list[EpisodeRecord], *, quick: bool, folder: str = "") -> Rerun:
     """The `Rerun` of a published run (its first `QUICK_EPISODES` with ``quick``)."""
-    label = run["method"]
+    label = run.method
     name, settings = split_spec(label)
     if registration(name) is None:
-        raise RecordError(f"{label} on {run['track']}: not a registered method; fsmb reproduce reruns FSMB's "
+        raise RecordError(f"{label} on {run.track}: not a registered method; fsmb reproduce reruns FSMB's "
                           f"built-ins only (rerun your own with fsmb eval --method package.module:Class)")
     method = make_method(name)
     train_keys = set(Declared.of(method).train_settings)
     train = {k: v for k, v in settings.items() if k in train_keys}
     spec = name + ("[" + ",".join(f"{k}={json.dumps(v)}" for k, v in train.items()) + "]" if train else "")
-    quality = next((e["quality"] for e in episodes if e.get("quality")), None)
+    quality = next((e.quality for e in episodes if e.quality), None)
     return Rerun(label=label, spec=spec, overrides={k: v for k, v in settings.items() if k not in train_keys},
-                 track=run["track"], shots=run["shots"],
+                 track=run.track, shots=run.shots,
                  episodes=min(len(episodes), QUICK_EPISODES) if quick else len(episodes),
-                 budget=Budget(**run["budget"]), seed=run["seed"],
+                 budget=Budget(**run.budget), seed=run.seed,
                  samples=int(quality["metrics"].get("n_samples", 0)) if quality else 0, published=run, folder=folder)
 
 
 def published_reruns(results: Sequence[Path], *, tracks: Sequence[str] | None = None,
-                     methods: Sequence[str] | None = None, quick: bool = False) -> list[tuple[Rerun, list[dict]]]:
+                     methods: Sequence[str] | None = None, quick: bool = False) -> list[tuple[Rerun, list[EpisodeRecord]]]:
     """The reruns of the published runs under ``results`` (only ``tracks``/``methods``
     when given; with ``quick`` only `QUICK_GROUP` methods that need no training), each
     with its published episode records."""
     chosen, seen = [], set()
     for folder in results:
         for run, episodes in load_runs([folder]):
-            if (not episodes or run["run_key"] in seen or (tracks and run["track"] not in tracks)
-                    or (methods and run["method"] not in methods)):
+            if (not episodes or run.run_key in seen or (tracks and run.track not in tracks)
+                    or (methods and run.method not in methods)):
                 continue  # a run published in two folders is rerun once
-            name = split_spec(run["method"])[0]
+            name = split_spec(run.method)[0]
             if quick and (registration(name) is None or registration(name).group != QUICK_GROUP
                           or needs_training(name)):
                 continue
-            seen.add(run["run_key"])
+            seen.add(run.run_key)
             chosen.append((plan(run, episodes, quick=quick, folder=Path(folder).name), episodes))
     if not chosen:
         raise RecordError(f"no published run under {', '.join(map(str, results))} matches"
@@ -151,30 +151,30 @@ def rerun(r: Rerun, track: Track, *, out: Path, models: Path, log: Callable[[str
     return records.with_name(records.name[: -len(".jsonl")] + ".run.json")
 
 
-def check_run(r: Rerun, published: list[dict], run_path: Path) -> Check:
+def check_run(r: Rerun, published: list[EpisodeRecord], run_path: Path) -> Check:
     """Compare the rerun at ``run_path`` with the ``published`` episodes (module docstring)."""
     run, reproduced = load_run(run_path)
-    theirs = {e["episode_id"]: e for e in published}
-    mine = [e for e in reproduced if e["episode_id"] in theirs]
+    theirs = {e.episode_id: e for e in published}
+    mine = [e for e in reproduced if e.episode_id in theirs]
     base = dict(label=r.label, track=r.track, shots=r.shots, episodes=len(mine))
-    if run["manifest_sha256"] != r.published["manifest_sha256"] or not mine:
+    if run.manifest_sha256 != r.published.manifest_sha256 or not mine:
         return Check(**base, published_nats_per_token=math.nan, reproduced_nats_per_token=math.nan, delta=math.nan,
                      delta_ci95=math.nan, verdict="DIFFERS",
-                     how=f"other episodes: manifest {run['manifest_sha256'][:12]} vs published "
-                         f"{r.published['manifest_sha256'][:12]}")
-    pub = sum(theirs[e["episode_id"]]["nats_per_token"] for e in mine) / len(mine)
-    rep = sum(e["nats_per_token"] for e in mine) / len(mine)
-    delta, ci, _ = paired_delta(mine, [theirs[e["episode_id"]] for e in mine])
+                     how=f"other episodes: manifest {run.manifest_sha256[:12]} vs published "
+                         f"{r.published.manifest_sha256[:12]}")
+    pub = sum(theirs[e.episode_id].nats_per_token for e in mine) / len(mine)
+    rep = sum(e.nats_per_token for e in mine) / len(mine)
+    delta, ci, _ = paired_delta(mine, [theirs[e.episode_id] for e in mine])
     figures = dict(published_nats_per_token=pub, reproduced_nats_per_token=rep, delta=delta, delta_ci95=ci)
-    if all(e["nll_nats"] == theirs[e["episode_id"]]["nll_nats"] for e in mine):
+    if all(e.nll_nats == theirs[e.episode_id].nll_nats for e in mine):
         return Check(**base, **figures, verdict="MATCH", how="bit-exact")
-    changed = sum(e["nll_nats"] != theirs[e["episode_id"]]["nll_nats"] for e in mine)
-    same_weights = run["train"].get("state_sha256") == r.published["train"].get("state_sha256")
+    changed = sum(e.nll_nats != theirs[e.episode_id].nll_nats for e in mine)
+    same_weights = run.train.get("state_sha256") == r.published.train.get("state_sha256")
     if same_weights:
         return Check(**base, **figures, verdict="DIFFERS",
                      how=f"same fitted weights, {changed} of {len(mine)} episodes scored differently")
     within = math.isfinite(ci) and abs(delta) <= ci
-    versions = env_changes(r.published.get("env", {}), run.get("env", {}))
+    versions = env_changes(r.published.env, run.env)
     how = "within CI" if within else f"outside the paired 95% CI ({changed} of {len(mine)} episodes differ)"
     return Check(**base, **figures, verdict="MATCH" if within else "DIFFERS",
                  how=how + "; weights differ" + (f" ({versions})" if versions else ""))

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from benchmark.cost.estimate import PI_DEVICES, PI_THREADS
-from benchmark.run.records import RecordError, file_stem, safe_name
+from benchmark.run.records import EpisodeRecord, RecordError, RunRecord, file_stem, safe_name
 from benchmark.scoring.previews import (
     INDEX,
     MAX_PREVIEWS,
@@ -164,13 +164,13 @@ def find_previews(results: Sequence[Path]) -> tuple[dict[str, Previews], list[st
     return found, skipped
 
 
-def record_previews(run: dict, episodes: Sequence[dict]) -> Previews | None:
+def record_previews(run: RunRecord, episodes: Sequence[EpisodeRecord]) -> Previews | None:
     """Previews from the samples a run's first episode record keeps (lyrics texts, MIDI
     tokens), for runs scored before preview folders existed; ``None`` without any."""
     import numpy as np
 
-    modality = run.get("track_spec", {}).get("modality")
-    quality = episodes[0].get("quality") if episodes else None
+    modality = run.track_spec.get("modality")
+    quality = episodes[0].quality if episodes else None
     samples = (quality or {}).get("samples")
     if modality not in ("lyrics", "midi") or not isinstance(samples, list) or not samples:
         return None
@@ -181,20 +181,20 @@ def record_previews(run: dict, episodes: Sequence[dict]) -> Previews | None:
     except (TypeError, ValueError):
         return None
     first = episodes[0]
-    return Previews(run["run_key"], run["method"], run["track"], run["shots"], modality, first["episode_id"],
-                    str(first.get("artist", "")), items)
+    return Previews(run.run_key, run.method, run.track, run.shots, modality, first.episode_id,
+                    first.artist, items)
 
 
 def find_cards(results: Sequence[Path]) -> dict[str, dict]:
     """The method card of every submission bundle under ``results``, by run key."""
-    from benchmark.run.records import read_run
+    from benchmark.run.records import read_json, read_run
     from leaderboard.submission import BUNDLE_FILE, CARD_FILE
 
     cards = {}
     for folder in results:
         for index in sorted(Path(folder).rglob(BUNDLE_FILE)):
             for run_path in index.parent.glob("*.run.json"):
-                cards[read_run(run_path)["run_key"]] = read_run(index.parent / CARD_FILE)
+                cards[read_run(run_path).run_key] = read_json(index.parent / CARD_FILE)
     return cards
 
 
@@ -301,8 +301,8 @@ def write_site(rows: Sequence[Row], results: Sequence[Path], out: Path) -> list[
         raise RecordError("no leaderboard rows to publish (the result folders hold no scored episodes)")
     previews, skipped = find_previews(results)
     for run, episodes in load_runs(list(results)):
-        if run["run_key"] not in previews and (kept := record_previews(run, episodes)):
-            previews[run["run_key"]] = kept
+        if run.run_key not in previews and (kept := record_previews(run, episodes)):
+            previews[run.run_key] = kept
     cards = find_cards(results)
     by_track: dict[str, list[Row]] = {}
     for r in rows:

@@ -33,8 +33,11 @@ from pathlib import Path
 from typing import Sequence
 
 from benchmark.run.records import (
+    EpisodeRecord,
     RecordError,
+    RunRecord,
     file_stem,
+    read_json,
     read_numbered_records,
     read_run,
 )
@@ -62,29 +65,29 @@ def published_manifest(track: str, shots: int) -> Manifest:
     return Manifest.load(path)
 
 
-def check_run(run: dict, records: Sequence[tuple[int, dict]], where: Path) -> None:
+def check_run(run: RunRecord, records: Sequence[tuple[int, dict]], where: Path) -> None:
     """Refuse a run that is not a complete, consistent evaluation on the published test
     manifest of its track, or that takes a built-in method's name (`SubmissionError`
     naming the first problem)."""
     from benchmark.contract.methods import registration
 
-    if run.get("split") != "test":
-        raise SubmissionError(f"{where}: a run on the {run.get('split')!r} split; submissions score the test split")
-    known = registration(run["method"].split("[", 1)[0])
-    if known is not None and run.get("method_target") not in ("", None, known.target):
-        raise SubmissionError(f"{where}: method name {run['method']!r} is the built-in {known.target}'s, not "
-                              f"{run['method_target']}'s; give your class another name")
-    manifest = published_manifest(run["track"], run["shots"])
-    if run["manifest_sha256"] != manifest.sha256:
-        raise SubmissionError(f"{where}: manifest sha256 {run['manifest_sha256'][:12]}… is not the published "
-                              f"{manifest.sha256[:12]}… of {run['track']} K={run['shots']}: score on the default data "
+    if run.split != "test":
+        raise SubmissionError(f"{where}: a run on the {run.split!r} split; submissions score the test split")
+    known = registration(run.method.split("[", 1)[0])
+    if known is not None and run.method_target not in ("", known.target):
+        raise SubmissionError(f"{where}: method name {run.method!r} is the built-in {known.target}'s, not "
+                              f"{run.method_target}'s; give your class another name")
+    manifest = published_manifest(run.track, run.shots)
+    if run.manifest_sha256 != manifest.sha256:
+        raise SubmissionError(f"{where}: manifest sha256 {run.manifest_sha256[:12]}… is not the published "
+                              f"{manifest.sha256[:12]}… of {run.track} K={run.shots}: score on the default data "
                               "with the default artist split (no --data-dir, no --split-file)")
-    if run["corpus_fingerprint"] != manifest.corpus_fingerprint:
-        raise SubmissionError(f"{where}: corpus fingerprint {run['corpus_fingerprint'][:12]}… is not the published "
+    if run.corpus_fingerprint != manifest.corpus_fingerprint:
+        raise SubmissionError(f"{where}: corpus fingerprint {run.corpus_fingerprint[:12]}… is not the published "
                               f"{manifest.corpus_fingerprint[:12]}…")
-    by_id = {}
+    by_id: dict[str, EpisodeRecord] = {}
     for line, record in records:  # read_numbered_records has refused an episode recorded twice
-        if record.get("run_key") != run["run_key"]:
+        if record.get("run_key") != run.run_key:
             raise SubmissionError(f"{where}:{line}: a record of another run ({record.get('run_key')})")
         by_id[record["episode_id"]] = checked_episode(where, line, record)
     missing = [e.episode_id for e in manifest.episodes if e.episode_id not in by_id]
@@ -92,38 +95,38 @@ def check_run(run: dict, records: Sequence[tuple[int, dict]], where: Path) -> No
         raise SubmissionError(f"{where}: {len(missing)} of the {len(manifest.episodes)} episodes of the published "
                               f"manifest are missing (first: {missing[0]}); run fsmb eval without --episodes")
     for spec in manifest.episodes:
-        record = by_id[spec.episode_id]
-        if tuple(record["support_ids"]) != tuple(spec.support) or tuple(record["query_ids"]) != tuple(spec.query):
+        scored = by_id[spec.episode_id]
+        if tuple(scored.support_ids) != tuple(spec.support) or tuple(scored.query_ids) != tuple(spec.query):
             raise SubmissionError(f"{where}: episode {spec.episode_id} was scored on other items than the manifest's")
     if len(by_id) != len(manifest.episodes):
         raise SubmissionError(f"{where}: {len(by_id) - len(manifest.episodes)} episodes not in the manifest")
 
 
-def method_card(run: dict, trained_on: Sequence[str]) -> dict:
+def method_card(run: RunRecord, trained_on: Sequence[str]) -> dict:
     """The method card of ``run`` (see the module docstring)."""
     from benchmark.contract.methods import registration
     from benchmark.contract.registry import load_object
     from benchmark.training.identity import code_identity
 
-    known = registration(run["method"].split("[", 1)[0])  # records before method_target: a built-in's
-    target = run.get("method_target") or (known.target if known else "")
-    code = dict(run.get("method_code") or {})  # as it was when the run was scored
+    known = registration(run.method.split("[", 1)[0])  # records before method_target: a built-in's
+    target = run.method_target or (known.target if known else "")
+    code = dict(run.method_code)  # as it was when the run was scored
     if not code and target:  # runs scored before FSMB recorded it: the code as it is now
         code = {**code_identity(load_object(target)), "hashed": "at submission"}
     return {
-        "name": run["method"],
-        "version": run["method_version"],
+        "name": run.method,
+        "version": run.method_version,
         "target": target,
         "code": code,
-        "fsmb_git_sha": run["git_sha"],
-        "hparams": run["hparams"],
-        "params": run["params"],
-        "budget": run["budget"],
-        "seed": run["seed"],
-        "state_sha256": run["train"].get("state_sha256"),
+        "fsmb_git_sha": run.git_sha,
+        "hparams": run.hparams,
+        "params": run.params,
+        "budget": run.budget,
+        "seed": run.seed,
+        "state_sha256": run.train.get("state_sha256"),
         "training_data": {
-            "track_splits": {"track": run["track"], "splits": ["train", "val"], "split_key": run.get("split_key"),
-                             "corpus_fingerprint": run["corpus_fingerprint"]},
+            "track_splits": {"track": run.track, "splits": ["train", "val"], "split_key": run.split_key or None,
+                             "corpus_fingerprint": run.corpus_fingerprint},
             "declared": list(trained_on),
         },
         "submitted": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -185,7 +188,7 @@ def verify_bundle(folder: Path) -> dict:
     """Check a bundle's files against ``bundle.json`` and its run against the published
     manifest; returns its method card."""
     folder = Path(folder)
-    index = read_run(folder / BUNDLE_FILE)
+    index = read_json(folder / BUNDLE_FILE)
     if index.get("format") != BUNDLE_FORMAT or not isinstance(index.get("sha256"), dict):
         raise SubmissionError(f"{folder / BUNDLE_FILE}: not a bundle index of format {BUNDLE_FORMAT}")
     present = sorted(p.name for p in folder.iterdir() if p.name != BUNDLE_FILE)
@@ -200,4 +203,4 @@ def verify_bundle(folder: Path) -> dict:
                                   "after fsmb submit wrote it")
     run_path = folder / runs[0]
     check_run(read_run(run_path), read_numbered_records(records_of(run_path)), records_of(run_path))
-    return read_run(folder / CARD_FILE)
+    return read_json(folder / CARD_FILE)

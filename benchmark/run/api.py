@@ -3,7 +3,7 @@ no command line (in the spirit of lm-evaluation-harness's ``simple_evaluate``)::
 
     from benchmark.run.api import simple_evaluate
     records = simple_evaluate("my_methods.bigram:Bigram", "midi/music21", episodes=50)
-    print(sum(r["nats_per_token"] for r in records) / len(records))
+    print(sum(r.nats_per_token for r in records) / len(records))
 
 It runs exactly what ``fsmb eval`` runs (`benchmark.run.runner.evaluate`): the same
 checks first, the same fitted-model cache, resumable result files under ``out``.
@@ -19,7 +19,7 @@ from benchmark.contract.methods import MethodSpec
 from benchmark.contract.protocol import BUDGETS, Method
 from benchmark.contract.registry import target_of
 from benchmark.run.arguments import ArgumentError
-from benchmark.run.records import read_episode_records
+from benchmark.run.records import EpisodeRecord, read_episode_records
 from benchmark.run.runner import evaluate
 from episodes.tracks import Track, default_cache, track_spec
 
@@ -60,11 +60,11 @@ def simple_evaluate(
     workers: int | None = None,
     device: str = "cpu",
     log: Callable[[str], None] = print,
-) -> list[dict]:
+) -> list[EpisodeRecord]:
     """Fit (or load) ``method`` and score it on the first ``episodes`` test episodes of
     ``track`` at K = ``shots`` (default: the track's); returns the episode records (the
-    lines of the ``.jsonl`` file written under ``out``, as dicts: ``nll_nats`` per
-    query item, ``nats_per_token``, ``bits_per``, ...).
+    lines of the ``.jsonl`` file written under ``out``, as `EpisodeRecord`: ``nll_nats``
+    per query item, ``nats_per_token``, ``bits_per``, ...).
 
     ``track``: a track name (opened with ``data_dir``, ``cache_dir`` -- default
     ``~/.cache/fsmb`` -- and ``workers``) or an opened `Track`.  ``budget``, ``steps``,
@@ -85,4 +85,4 @@ def simple_evaluate(
                         budget=BUDGETS[budget].with_steps(steps), models=Path(models), seed=seed, samples=samples,
                         log=log)
     wanted = {s.episode_id for s in track.manifest("test", shots).episodes[:episodes]}  # [:None]: all
-    return [r for r in read_episode_records(path) if r["episode_id"] in wanted]
+    return [r for r in read_episode_records(path) if r.episode_id in wanted]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from benchmark.run.arguments import ArgumentError
-from benchmark.run.records import safe_name
+from benchmark.run.records import RunRecord, safe_name
 from episodes.atomic import write_json
 from episodes.types import track_slug
 
@@ -63,7 +63,7 @@ def measured_latencies(folders: Sequence[Path]) -> list[dict]:
     return [read_json(p, "device-latency") for folder in folders for p in sorted(Path(folder).rglob("*.latency.json"))]
 
 
-def measured_for(run: dict, measured: Sequence[dict]) -> list[dict]:
+def measured_for(run: RunRecord, measured: Sequence[dict]) -> list[dict]:
     """The device latencies of ``run``'s own fitted model."""
-    state = run.get("train", {}).get("state_sha256")
-    return [m for m in measured if m["track"] == run["track"] and m["state_sha256"] == state and state]
+    state = run.train.get("state_sha256")
+    return [m for m in measured if m["track"] == run.track and m["state_sha256"] == state and state]

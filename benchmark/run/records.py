@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeVar
 
 from episodes.atomic import write_json
 from episodes.types import track_slug
@@ -183,9 +183,11 @@ def append_record(path: Path, record: EpisodeRecord) -> None:
         os.fsync(fh.fileno())
 
 
-def read_episode_records(path: Path, *, repair: bool = False) -> list[dict]:
-    """Read a ``.jsonl`` results file (see `read_numbered_records`)."""
-    return [record for _, record in read_numbered_records(path, repair=repair)]
+def read_episode_records(path: Path, *, repair: bool = False) -> list[EpisodeRecord]:
+    """The `EpisodeRecord` of every line of a ``.jsonl`` results file, in file order (see
+    `read_numbered_records`; a line that is not an episode record is `RecordError`)."""
+    return [parse_record(EpisodeRecord, record, f"{path}:{line}")
+            for line, record in read_numbered_records(path, repair=repair)]
 
 
 def read_numbered_records(path: Path, *, repair: bool = False) -> list[tuple[int, dict]]:
@@ -241,11 +243,44 @@ def write_run(path: Path, record: RunRecord) -> None:
     write_json(path, asdict(record))
 
 
-def read_run(path: Path) -> dict:
+def read_run(path: Path) -> RunRecord:
+    """The `RunRecord` stored at ``path`` (`RecordError` if it is unreadable or not a run record)."""
+    return parse_record(RunRecord, read_json(path), str(path))
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """The JSON object stored at ``path``: `RecordError` if it is unreadable or not an object."""
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise RecordError(f"{path}: unreadable run record ({exc})") from exc
+        raise RecordError(f"{path}: unreadable record ({exc})") from exc
+    if not isinstance(data, dict):
+        raise RecordError(f"{path}: not a JSON object")
+    return data
+
+
+R = TypeVar("R", EpisodeRecord, RunRecord)
+
+
+def parse_record(cls: type[R], data: dict[str, Any], where: str) -> R:
+    """``data`` (a record as read from JSON) as the dataclass ``cls``.
+
+    `RecordError` naming ``where`` if a field without a default is missing, a field is
+    unknown, or the record's format is newer than this FSMB's (`RECORD_FORMAT`).
+    """
+    kind = "run" if cls is RunRecord else "episode"
+    missing = sorted(REQUIRED[cls] - set(data))
+    if missing:
+        raise RecordError(f"{where}: not {'a' if cls is RunRecord else 'an'} {kind} record (missing {', '.join(missing)})")
+    unknown = sorted(set(data) - KNOWN[cls])
+    if unknown:
+        raise RecordError(f"{where}: {kind} record with unknown fields {', '.join(unknown)}; "
+                          "written by another FSMB version? upgrade FSMB or rerun `fsmb eval`")
+    found, version = data.get("kind", kind), data.get("format", RECORD_FORMAT)
+    if found != kind or not isinstance(version, int) or version > RECORD_FORMAT:
+        raise RecordError(f"{where}: a record of kind {found!r} and format {version!r}, "
+                          f"not {'a' if cls is RunRecord else 'an'} {kind} record of format <= {RECORD_FORMAT}; upgrade FSMB or rerun `fsmb eval`")
+    return cls(**data)
 
 
 def _required(cls: type) -> frozenset[str]:
@@ -254,5 +289,5 @@ def _required(cls: type) -> frozenset[str]:
     return frozenset(f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING)
 
 
-EPISODE_FIELDS = _required(EpisodeRecord)
-RUN_FIELDS = _required(RunRecord)
+REQUIRED: dict[type, frozenset[str]] = {EpisodeRecord: _required(EpisodeRecord), RunRecord: _required(RunRecord)}
+KNOWN: dict[type, frozenset[str]] = {cls: frozenset(f.name for f in fields(cls)) for cls in (EpisodeRecord, RunRecord)}

@@ -228,13 +228,13 @@ def episodes_to_score(
     """The episodes of ``specs`` not yet in ``records_path`` (repairing a half-written
     last line); a file holding another run's records is refused."""
     existing = read_episode_records(records_path, repair=True)
-    foreign = {r["run_key"] for r in existing} - {run_key}
+    foreign = {r.run_key for r in existing} - {run_key}
     if foreign:
         raise RecordError(
             f"{records_path} holds results of another configuration of {label} "
             f"(run {sorted(foreign)[0]}); move it away or pass another --out"
         )
-    done = {r["episode_id"] for r in existing}
+    done = {r.episode_id for r in existing}
     todo = [s for s in specs if s.episode_id not in done]
     if done:
         log(f"resuming: {len(done)} episodes already scored in {records_path}, {len(todo)} to go")

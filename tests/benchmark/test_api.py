@@ -14,8 +14,8 @@ from benchmark.run.arguments import ArgumentError
 def test_simple_evaluate_takes_a_class_or_an_instance_and_returns_the_records(track, tmp_path):
     kwargs = dict(episodes=3, budget="tiny", out=tmp_path / "r", models=tmp_path / "m", log=lambda _: None)
     records = simple_evaluate(UnigramSupport, track, **kwargs)
-    assert [r["episode_id"] for r in records] == [e.episode_id for e in track.manifest("test").episodes[:3]]
-    assert all(r["method"] == "unigram-support" and r["nats_per_token"] > 0 for r in records)
+    assert [r.episode_id for r in records] == [e.episode_id for e in track.manifest("test").episodes[:3]]
+    assert all(r.method == "unigram-support" and r.nats_per_token > 0 for r in records)
     again = simple_evaluate(UnigramSupport(), track, **kwargs)  # resumes: nothing rescored
     assert again == records
     run = json.loads((tmp_path / "r" / "unigram-support__midi-dir__K5.run.json").read_text())

@@ -17,43 +17,18 @@ import pytest
 from benchmark.run.records import (
     EpisodeRecord,
     RecordError,
-    RunRecord,
     append_record,
     file_stem,
     lock_path,
     read_episode_records,
+    read_run,
     results_lock,
     write_run,
 )
-from benchmark.scoring.nll import EpisodeScore
 from leaderboard.aggregate import leaderboard_rows
+from tests.records import episode, run_record
 
 REPO = Path(__file__).resolve().parents[2]
-RUN_KEY = "feedfacefeedface"
-
-
-def episode(i: int, run_key: str = RUN_KEY, **changes) -> EpisodeRecord:
-    """A consistent record of episode ``ep-<i>`` (figures computed as the runner does)."""
-    score = EpisodeScore((10.0 + i, 7.5, 3.25 * (i + 1)), {"tokens": (12, 9, 7 + i), "notes": (4, 3, 2 + i)})
-    record = EpisodeRecord(
-        run_key=run_key, method="unigram", track="midi/music21", shots=5, split="test",
-        episode_id=f"ep-{i}", artist=f"artist {i}", manifest_sha256="ab" * 32,
-        support_ids=[f"s{i}-{j}" for j in range(5)], query_ids=[f"q{i}-{j}" for j in range(3)],
-        nll_nats=list(score.nll_nats), units={u: list(v) for u, v in score.units.items()},
-        nats_per_token=score.per_unit("tokens"), bits_per_token=score.bits_per("tokens"),
-        bits_per={u: score.bits_per(u) for u in score.units}, adapt_seconds=0.01, score_seconds=0.02,
-    )
-    return dataclasses.replace(record, **changes)
-
-
-def run_record(run_key: str = RUN_KEY) -> RunRecord:
-    return RunRecord(
-        run_key=run_key, method="unigram", method_version="1", hparams={}, budget={"name": "test"}, train={},
-        track="midi/music21", track_version=1, track_spec={"modality": "midi"}, stand_in=False,
-        source_version="1", encoding="midi", encoding_version=1, corpus_fingerprint="c", split="test",
-        shots=5, query_size=3, manifest_sha256="ab" * 32, manifest_episodes=600, episodes_evaluated=3,
-        params=299, seed=0, git_sha="0" * 40, env={}, started="2025-01-01T00:00:00+00:00",
-    )
 
 
 def results(tmp_path: Path, records: list[EpisodeRecord]) -> tuple[Path, Path]:
@@ -125,7 +100,7 @@ def test_append_after_a_lost_final_newline_starts_a_new_line(tmp_path):
     append_record(path, episode(0))
     path.write_bytes(path.read_bytes().rstrip(b"\n"))
     append_record(path, episode(1))
-    assert [r["episode_id"] for r in read_episode_records(path)] == ["ep-0", "ep-1"]
+    assert [r.episode_id for r in read_episode_records(path)] == ["ep-0", "ep-1"]
     assert path.read_bytes().endswith(b"}\n") and path.read_bytes().count(b"\n") == 2
 
 
@@ -139,6 +114,27 @@ def test_repair_restores_a_lost_final_newline_and_still_drops_a_cut_line(tmp_pat
     assert len(read_episode_records(path, repair=True)) == 2 and path.read_bytes() == whole
     path.write_bytes(whole + b'{"run_key": "cut sh')
     assert len(read_episode_records(path, repair=True)) == 2 and path.read_bytes() == whole
+
+
+# -- records are read back as the dataclasses written ------------------------------
+
+def test_records_read_back_are_the_dataclasses_written(tmp_path):
+    out, path = results(tmp_path, [episode(0), episode(1)])
+    assert read_episode_records(path) == [episode(0), episode(1)]
+    assert read_run(out / f"{file_stem('unigram', 'midi/music21', 5)}.run.json") == run_record()
+
+
+@pytest.mark.parametrize("edit, complaint", [
+    (lambda r: {k: v for k, v in r.items() if k != "artist"}, r"x\.jsonl:1: not an episode record \(missing artist\)"),
+    (lambda r: {**r, "colour": "red"}, r"x\.jsonl:1: episode record with unknown fields colour; .*upgrade FSMB"),
+    (lambda r: {**r, "format": 99}, r"x\.jsonl:1: a record of kind 'episode' and format 99, not an episode record"),
+    (lambda r: {**r, "kind": "run"}, r"x\.jsonl:1: a record of kind 'run'"),
+])
+def test_a_record_that_is_not_this_formats_dataclass_is_refused_naming_its_line(tmp_path, edit, complaint):
+    path = tmp_path / "x.jsonl"
+    path.write_text(json.dumps(edit(dataclasses.asdict(episode(0)))) + "\n")
+    with pytest.raises(RecordError, match=complaint):
+        read_episode_records(path)
 
 
 # -- an episode is scored once -----------------------------------------------------

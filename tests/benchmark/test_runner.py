@@ -29,19 +29,19 @@ def test_adapt_never_receives_query_items(track, tmp_path):
     path = run(track, tmp_path / "out", tmp_path / "models")
     records = read_episode_records(path)
     assert len(records) == 40
-    supports = [r["support_ids"] for r in records]
+    supports = [r.support_ids for r in records]
     assert spy.SUPPORTS == supports[:32] * 2 + supports[32:]  # the first chunk twice: its FLOPs are counted
     for support, r in zip(supports, records):
-        assert len(support) == 5 and len(r["query_ids"]) == track.spec.query_size
-        assert not set(support) & set(r["query_ids"])
+        assert len(support) == 5 and len(r.query_ids) == track.spec.query_size
+        assert not set(support) & set(r.query_ids)
 
 
 def test_records_carry_scores_and_provenance(track, tmp_path):
     path = run(track, tmp_path / "out", tmp_path / "models", n=10)
     r = read_episode_records(path)[0]
-    assert r["manifest_sha256"] == track.manifest("test").sha256
-    assert np.isclose(r["nats_per_token"], sum(r["nll_nats"]) / sum(r["units"]["tokens"]))
-    assert np.isclose(r["bits_per"]["notes"], sum(r["nll_nats"]) / sum(r["units"]["notes"]) / np.log(2))
+    assert r.manifest_sha256 == track.manifest("test").sha256
+    assert np.isclose(r.nats_per_token, sum(r.nll_nats) / sum(r.units["tokens"]))
+    assert np.isclose(r.bits_per["notes"], sum(r.nll_nats) / sum(r.units["notes"]) / np.log(2))
     run_record = json.loads(path.with_name(path.name.replace(".jsonl", ".run.json")).read_text())
     assert run_record["corpus_fingerprint"] == track.store.fingerprint
     assert run_record["encoding_version"] == 1 and run_record["episodes_evaluated"] == 10
@@ -63,7 +63,7 @@ def test_interrupted_run_resumes_without_redoing_episodes(track, tmp_path):
     spy.SUPPORTS.clear()
     run(track, out, models, n=50)
     records = read_episode_records(path)
-    ids = [r["episode_id"] for r in records]
+    ids = [r.episode_id for r in records]
     assert len(ids) == 50 and len(set(ids)) == 50
     assert records[:32] == first
     assert len(spy.SUPPORTS) == 18  # only the missing episodes were adapted again
@@ -87,9 +87,9 @@ def test_eval_time_setting_scores_a_labelled_variant_without_retraining(track, t
                     log=lambda m: None)
     assert path.name.startswith("finetune_steps_0___")  # its own files: the default configuration's stay apart
     variant = read_episode_records(path)
-    assert {r["method"] for r in variant} == {"finetune[steps=0]"}
+    assert {r.method for r in variant} == {"finetune[steps=0]"}
     # zero fine-tuning steps is the lstm itself: the same NLL on every episode
-    assert np.allclose([r["nll_nats"] for r in variant], [r["nll_nats"] for r in lstm], rtol=1e-6)
+    assert np.allclose([r.nll_nats for r in variant], [r.nll_nats for r in lstm], rtol=1e-6)
     run_record = json.loads(path.with_name(path.name.replace(".jsonl", ".run.json")).read_text())
     assert run_record["hparams"]["steps"] == 0 and run_record["method"] == "finetune[steps=0]"
     rows = {r.method: r for r in leaderboard_rows(out)}

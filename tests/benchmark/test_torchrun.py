@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from benchmark.nn.sequence import (
     share_of_mean_nll,
 )
 from benchmark.nn.transformer import TransformerConfig, TransformerLM
-from benchmark.run.records import read_episode_records
+from benchmark.run.records import EpisodeRecord, read_episode_records
 from benchmark.runtime.distributed import World, active_in
 
 TIMING = ("adapt_seconds", "score_seconds")
@@ -55,8 +56,8 @@ def data_args(midi_root: Path, cache: Path) -> list[str]:
     return ["--track", "midi/dir", "--data-dir", str(midi_root), "--cache-dir", str(cache), "--workers", "1"]
 
 
-def without_timing(records: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in TIMING} for r in records]
+def without_timing(records: list[EpisodeRecord]) -> list[dict]:
+    return [{k: v for k, v in asdict(r).items() if k not in TIMING} for r in records]
 
 
 def train_curve(model_root: Path, method: str) -> list[tuple[int, float]]:
@@ -92,7 +93,7 @@ def test_two_process_eval_writes_the_one_process_records_in_the_same_order(midi_
     for stem in ("lstm-concat__midi-dir__K5", "unigram-support__midi-dir__K5", "finetune__midi-dir__K5"):
         one = read_episode_records(tmp_path / "one" / f"{stem}.jsonl")
         two = read_episode_records(tmp_path / "two" / f"{stem}.jsonl")
-        assert len(one) == 80 and [r["episode_id"] for r in two] == [r["episode_id"] for r in one]
+        assert len(one) == 80 and [r.episode_id for r in two] == [r.episode_id for r in one]
         assert without_timing(two) == without_timing(one)
         run = json.loads((tmp_path / "two" / f"{stem}.run.json").read_text())
         assert run["env"]["world_size"] == 2 and run["env"]["device"] == "cpu"

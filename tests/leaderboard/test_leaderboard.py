@@ -67,8 +67,8 @@ def test_paired_difference_and_shots_plot(track, tmp_path, capsys):
     rows = leaderboard_rows(tmp_path / "r", reference="unigram")
     row = next(r for r in rows if r.method == "unigram-support" and r.shots == 5)
     a = read_episode_records(paths["unigram-support", 5])
-    b = {e["episode_id"]: e["nats_per_token"] for e in read_episode_records(paths["unigram", 5])}
-    diffs = [e["nats_per_token"] - b[e["episode_id"]] for e in a]
+    b = {e.episode_id: e.nats_per_token for e in read_episode_records(paths["unigram", 5])}
+    diffs = [e.nats_per_token - b[e.episode_id] for e in a]
     assert row.paired_episodes == 25 and np.isclose(row.delta_vs_reference, np.mean(diffs))
     assert row.delta_vs_reference + row.delta_ci95 < 0  # significantly better, paired
     zero = next(r for r in rows if r.method == "unigram-support" and r.shots == 0)
@@ -93,13 +93,12 @@ def test_the_published_records_render():
 def test_compressed_variants_are_paired_with_their_dense_base_by_default():
     from leaderboard.aggregate import reference_of
 
-    audio = {"track_spec": {"modality": "audio"}}
-    assert reference_of({**audio, "method": "vae-trim[removed=0.8]"}, None) == "vae"
-    assert reference_of({**audio, "method": "vae-int8"}, None) == "vae"
-    assert reference_of({**audio, "method": "vae"}, None) == "gaussian-support"
-    assert reference_of({**audio, "method": "vae-trim"}, "gaussian-global") == "gaussian-global"  # asked for
+    assert reference_of("vae-trim[removed=0.8]", "audio", None) == "vae"
+    assert reference_of("vae-int8", "audio", None) == "vae"
+    assert reference_of("vae", "audio", None) == "gaussian-support"
+    assert reference_of("vae-trim", "audio", "gaussian-global") == "gaussian-global"  # asked for
     for label in ("my_methods.x:Compressed", "lstm-trim[removed=", "unknown[a=1]"):  # never imported
-        assert reference_of({"track_spec": {"modality": "midi"}, "method": label}, None) == "lstm"
+        assert reference_of(label, "midi", None) == "lstm"
 
 
 def test_rows_carry_convergence_and_training_compute(track, tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,10 +11,11 @@ import pytest
 
 from benchmark.cli.main import main
 from benchmark.contract.methods import MethodSpec
-from benchmark.run.records import RecordError
+from benchmark.run.records import EpisodeRecord, RecordError
 from benchmark.scoring.nll import EpisodeScore
 from leaderboard.reproduce import check_run, plan, published_reruns
 from tests.conftest import TEST_BUDGET
+from tests.records import episode, run_record
 
 
 @pytest.fixture
@@ -71,27 +73,27 @@ def test_quick_subset_and_filters(published):
 
 
 def test_plan_splits_training_and_evaluation_settings():
-    run = {"method": 'cache[base="lstm-trim",theta=0.3]', "track": "midi/music21", "shots": 5, "seed": 3,
-           "budget": TEST_BUDGET.to_dict(), "train": {}, "manifest_sha256": "x"}
-    episodes = [{"quality": {"metrics": {"n_samples": 8}}}] * 7
+    run = dataclasses.replace(run_record(), method='cache[base="lstm-trim",theta=0.3]', seed=3,
+                              budget=TEST_BUDGET.to_dict())
+    episodes = [episode(i, quality={"metrics": {"n_samples": 8}}) for i in range(7)]
     r = plan(run, episodes, quick=False)
     assert r.spec == 'cache[base="lstm-trim"]' and r.overrides == {"theta": 0.3}
     assert (r.episodes, r.samples, r.seed) == (7, 8, 3)
     with pytest.raises(RecordError, match="not a registered method"):
-        plan({**run, "method": "mine"}, episodes, quick=False)
+        plan(dataclasses.replace(run, method="mine"), episodes, quick=False)
 
 
-def shifted(episode: dict, nats: float) -> dict:
-    """``episode`` with every song's NLL moved by ``nats`` per token."""
-    tokens = episode["units"]["tokens"]
-    nll = [x + nats * n for x, n in zip(episode["nll_nats"], tokens)]
-    return {**episode, "nll_nats": nll, "nats_per_token": sum(nll) / sum(tokens)}
+def shifted(record: EpisodeRecord, nats: float) -> EpisodeRecord:
+    """``record`` with every song's NLL moved by ``nats`` per token."""
+    tokens = record.units["tokens"]
+    nll = [x + nats * n for x, n in zip(record.nll_nats, tokens)]
+    return dataclasses.replace(record, nll_nats=nll, nats_per_token=sum(nll) / sum(tokens))
 
 
 def test_reruns_with_other_weights_are_judged_by_the_paired_ci(published):
     (r, episodes), = published_reruns([published], methods=["unigram-support"])
     run_path = published / "unigram-support__midi-dir__K5.run.json"
-    other = r.__class__(**{**r.__dict__, "published": {**r.published, "train": {"state_sha256": "other weights"}}})
+    other = dataclasses.replace(r, published=dataclasses.replace(r.published, train={"state_sha256": "other weights"}))
     noise = np.random.default_rng(0).normal(scale=0.01, size=len(episodes))
     near = check_run(other, [shifted(e, x) for e, x in zip(episodes, noise)], run_path)
     assert near.verdict == "MATCH" and near.how.startswith("within CI; weights differ")
