@@ -38,6 +38,7 @@ from benchmark.run.records import (
     exclusive_lock,
     file_stem,
     read_episode_records,
+    read_run,
     results_lock,
     safe_name,
     write_run,
@@ -421,7 +422,8 @@ def evaluate(
         todo = broadcast_from_main(episodes_to_score(records_path, run.run_key, label, specs, log)
                                    if world.is_main else [])
         score_and_record(run, todo)
-        if world.is_main:
+        if world.is_main and not (not todo and run_path.exists() and read_run(run_path).run_key == run.run_key):
+            # a complete run's record stays as written by the machine that scored it
             write_run(run_path, run_record(run, budget, started=started,
                                            wall_seconds=time.perf_counter() - started_wall,
                                            eval_seconds=time.perf_counter() - eval_started))

@@ -67,6 +67,10 @@ def test_interrupted_run_resumes_without_redoing_episodes(track, tmp_path):
     assert len(ids) == 50 and len(set(ids)) == 50
     assert records[:32] == first
     assert len(spy.SUPPORTS) == 18  # only the missing episodes were adapted again
+    run_path = path.with_name(path.name[: -len(".jsonl")] + ".run.json")
+    written = run_path.read_bytes()
+    run(track, out, models, n=50)  # complete: nothing scored, and the record of the run that scored stays
+    assert run_path.read_bytes() == written and len(read_episode_records(path)) == 50
 
 
 def test_results_of_another_configuration_are_not_mixed(track, tmp_path):
