@@ -50,8 +50,19 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Two rows of one track, paired episode by episode, with their p-values."""
+    from leaderboard.compare import compare
+
+    if args.permutations < 1:
+        raise ArgumentError(f"--permutations {args.permutations}: give 1 or more (default 10000)")
+    print(compare([Path(r) for r in args.results], args.a, args.b, args.track, args.shots,
+                  permutations=args.permutations, seed=args.seed).text())
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``leaderboard``, ``submit`` to the ``fsmb`` subcommands."""
+    """Add ``leaderboard``, ``compare``, ``submit`` to the ``fsmb`` subcommands."""
     p = sub.add_parser("leaderboard", help="aggregate result records and submission bundles")
     p.add_argument("--results", required=True, nargs="+", help="result folders and/or submission bundles")
     p.add_argument("--format", choices=["md", "json", "csv", "html"], default="md",
@@ -63,6 +74,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pareto", help="also write NLL against estimated Raspberry Pi 4 latency per step, with the "
                                     "Pareto frontier, to this PNG file (rows with a counted cost)")
     p.set_defaults(func=cmd_leaderboard)
+    p = sub.add_parser("compare", help="two rows of one track paired episode by episode: Δ, its 95% CI, p-values")
+    p.add_argument("a", help="a method as its rows name it, e.g. 'lstm-trim[removed=0.5]'")
+    p.add_argument("b", help="the method it is compared with")
+    p.add_argument("--track", required=True, help="the track both were scored on")
+    p.add_argument("--shots", type=int, default=None, help="K (default: the one K both were scored at)")
+    p.add_argument("--results", nargs="+", default=["results/main"],
+                   help="result folders and/or submission bundles (default: %(default)s)")
+    p.add_argument("--permutations", type=int, default=10_000,
+                   help="random sign flips of the permutation test (exact when 2^episodes is fewer; "
+                        "default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sign flips (default: %(default)s)")
+    p.set_defaults(func=cmd_compare)
     p = sub.add_parser("submit", help="check a finished run on a published track and write its submission bundle")
     p.add_argument("--results", required=True, help="the --out folder of your fsmb eval run")
     p.add_argument("--method", required=True, help="the method's name (its class attribute 'name')")
