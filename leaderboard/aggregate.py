@@ -15,6 +15,7 @@ from benchmark.contract.methods import default_reference, dense_base
 from benchmark.run.records import EpisodeRecord, RecordError, RunRecord
 from benchmark.training.convergence import TrainingSummary, summarise
 from leaderboard.reading import load_run
+from leaderboard.significance import benjamini_hochberg, t_p_value
 from leaderboard.submission import is_bundle, verify_bundle
 
 # The tokenisation-independent unit of each modality, as (unit key in records, label).
@@ -55,6 +56,10 @@ class Row:
     delta_vs_reference: float | None = None
     delta_ci95: float | None = None
     paired_episodes: int = 0
+    # paired t-test of the difference (`leaderboard.significance.t_p_value`), and its
+    # Benjamini-Hochberg q-value over the paired rows of the row's table (track, K)
+    delta_p_value: float | None = None
+    delta_q_value: float | None = None
     quality: dict[str, float] | None = None  # mean sample-quality figures, if sampled
     target: str | None = None  # ``module:Class`` of the method named ``method``; None: its record has none
     cost: dict | None = None  # one generation step, counted (`benchmark.cost.counting.StepCost`), if deployable
@@ -178,10 +183,25 @@ def mean_quality(episodes: list[EpisodeRecord]) -> dict[str, float] | None:
 def paired_delta(episodes: Sequence[EpisodeRecord], reference: Sequence[EpisodeRecord]) -> tuple[float, float, int]:
     """Mean per-episode difference in nats/token (method - reference) with a paired
     95% CI, over the episodes both were scored on.  Negative: the method is better."""
-    ref = {e.episode_id: e.nats_per_token for e in reference}
-    diffs = [e.nats_per_token - ref[e.episode_id] for e in episodes if e.episode_id in ref]
+    diffs = paired_differences(episodes, reference)
     mean, ci = mean_ci95(diffs)
     return mean, ci, len(diffs)
+
+
+def paired_differences(episodes: Sequence[EpisodeRecord], reference: Sequence[EpisodeRecord]) -> list[float]:
+    """Per-episode nats/token of ``episodes`` minus ``reference``'s, over the episodes both scored."""
+    ref = {e.episode_id: e.nats_per_token for e in reference}
+    return [e.nats_per_token - ref[e.episode_id] for e in episodes if e.episode_id in ref]
+
+
+def with_q_values(rows: list[Row]) -> list[Row]:
+    """``rows`` with ``delta_q_value``: Benjamini-Hochberg over the rows of each (track, K)
+    table that have a ``delta_p_value`` (the reference's own row has none)."""
+    q: dict[str, float] = {}
+    for table in {(r.track, r.shots) for r in rows}:
+        tested = [r for r in rows if (r.track, r.shots) == table and r.delta_p_value is not None]
+        q |= {r.run_key: v for r, v in zip(tested, benjamini_hochberg([r.delta_p_value for r in tested]))}
+    return [dataclasses.replace(r, delta_q_value=q[r.run_key]) if r.run_key in q else r for r in rows]
 
 
 def reference_of(method: str, modality: str, reference: str | None) -> str:
@@ -211,8 +231,11 @@ def leaderboard_rows(results: Path | Sequence[Path], *, reference: str | None = 
         ref = by_manifest.get((run.track, run.manifest_sha256, name))
         if ref is not None:
             ref_run, ref_eps = ref
-            delta, ci, n = paired_delta(eps, ref_eps)
-            row = dataclasses.replace(row, delta_vs_reference=delta, delta_ci95=ci, paired_episodes=n,
+            diffs = paired_differences(eps, ref_eps)
+            delta, ci = mean_ci95(diffs)
+            row = dataclasses.replace(row, delta_vs_reference=delta, delta_ci95=ci, paired_episodes=len(diffs),
+                                      delta_p_value=t_p_value(diffs) if len(diffs) > 1 and ref_run is not run
+                                      else None,
                                       reference_converged=training_of(ref_run).converged)
         rows.append(row)
-    return sorted(rows, key=lambda r: (r.track, r.shots, r.nll_nats_per_token))
+    return sorted(with_q_values(rows), key=lambda r: (r.track, r.shots, r.nll_nats_per_token))

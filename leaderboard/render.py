@@ -32,6 +32,18 @@ def fmt_delta(r: Row, reference: str | None = None) -> str:
     return f"{r.delta_vs_reference:+.3f} ± {fmt_num(r.delta_ci95)}{other}{unconverged}"
 
 
+def fmt_q(q: float | None) -> str:
+    """A q-value in three significant digits (``<1e-16`` below float precision), ``–`` if none."""
+    if q is None:
+        return "–"
+    return "<1e-16" if q < 1e-16 else f"{q:.3g}"
+
+
+Q_NOTE = ("q (BH): the paired t-test's p-value of Δ, adjusted by Benjamini-Hochberg over the table's paired rows "
+          "(`leaderboard/significance.py`); q ≤ 0.05: Δ ≠ 0 at a 5% false discovery rate. "
+          "Any two rows: `fsmb compare A B --track T`")
+
+
 def converged_mark(r: Row) -> str:
     """✓, ✗ not converged, ? not judged (trained, but its base's training or its rounds
     are not judged), or – (no iterative training)."""
@@ -71,19 +83,19 @@ def to_markdown(rows: Sequence[Row]) -> str:
         lines += [
             f"**{track}**{label}",
             "",
-            f"| method | K | episodes | nats/token (±95% CI) | Δ vs {reference}, paired (±95% CI) | bits/token "
+            f"| method | K | episodes | nats/token (±95% CI) | Δ vs {reference}, paired (±95% CI) | q (BH) | bits/token "
             f"| {unit} (±95% CI) | params | eval tokens/s | budget | converged | training |",
-            "|---|---:|---:|---|---|---:|---|---:|---:|---|---|---|",
+            "|---|---:|---:|---|---|---:|---:|---|---:|---:|---|---|---|",
         ]
         for r in sub:
             part = "" if r.episodes == r.manifest_episodes else f" of {r.manifest_episodes}"
             lines.append(
                 f"| {r.method} | {r.shots} | {r.episodes}{part} | {fmt_num(r.nll_nats_per_token)} ± {fmt_num(r.ci95)} "
-                f"| {fmt_delta(r, reference)} | {fmt_num(r.bits_per_token)} | {fmt_num(r.bits_per_unit)} ± {fmt_num(r.bits_per_unit_ci95)} "
+                f"| {fmt_delta(r, reference)} | {fmt_q(r.delta_q_value)} | {fmt_num(r.bits_per_token)} | {fmt_num(r.bits_per_unit)} ± {fmt_num(r.bits_per_unit_ci95)} "
                 f"| {r.params:,} | {fmt_num(r.eval_tokens_per_s, 0)} | {r.budget} | {converged_mark(r)} "
                 f"| {fmt_training(r)} |"
             )
-        lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", "", CONVERGED_NOTE, ""]
+        lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", "", CONVERGED_NOTE, "", Q_NOTE, ""]
         lines += _quality_table([r for r in sub if r.quality])
         lines += _cost_table([r for r in sub if r.cost])
         # torch's counter sees torch's operators only: rows that score without them (numpy baselines) count 0

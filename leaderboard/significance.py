@@ -78,11 +78,24 @@ def paired_test(a: Sequence[float], b: Sequence[float], *, permutations: int = 1
     if not d.any():
         return PairedTest(delta=0.0, ci95=0.0, episodes=n, t_p_value=1.0, permutation_p_value=1.0,
                           permutations=0 if (1 << n) <= permutations else permutations)
-    t = delta / se if se > 0 else math.copysign(math.inf, delta)
-    t_p = float(2 * stats.t.sf(abs(t), n - 1))
+    t_p = t_p_value(d)
     if (1 << n) <= permutations:
         return PairedTest(delta, ci95, n, t_p, _exact_sign_flip_p(d), 0)
     return PairedTest(delta, ci95, n, t_p, _random_sign_flip_p(d, permutations, seed), permutations)
+
+
+def t_p_value(differences: Sequence[float] | NDArray[np.float64]) -> float:
+    """The two-sided p-value of the paired t-test on per-episode ``differences`` (n >= 2;
+    t = mean / (sd / sqrt(n)), n - 1 degrees of freedom): `scipy.stats.ttest_rel`'s,
+    except that all-zero differences give 1 where scipy gives NaN."""
+    d = np.asarray(differences, dtype=np.float64)
+    if len(d) < 2:
+        raise ValueError(f"t_p_value: {len(d)} difference(s); a paired test needs at least 2")
+    if not d.any():
+        return 1.0
+    delta, se = float(d.mean()), float(d.std(ddof=1)) / math.sqrt(len(d))
+    t = delta / se if se > 0 else math.copysign(math.inf, delta)
+    return float(2 * stats.t.sf(abs(t), len(d) - 1))
 
 
 def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:

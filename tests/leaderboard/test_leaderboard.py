@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 
 import numpy as np
+import pytest
 from scipy import stats
 
 from benchmark.cli.main import main
@@ -71,8 +73,14 @@ def test_paired_difference_and_shots_plot(track, tmp_path, capsys):
     diffs = [e.nats_per_token - b[e.episode_id] for e in a]
     assert row.paired_episodes == 25 and np.isclose(row.delta_vs_reference, np.mean(diffs))
     assert row.delta_vs_reference + row.delta_ci95 < 0  # significantly better, paired
+    assert np.isclose(row.delta_p_value, stats.ttest_rel([e.nats_per_token for e in a], [b[e.episode_id] for e in a])
+                      .pvalue) and row.delta_q_value == row.delta_p_value  # one paired row per (track, K) table
+    assert all(r.delta_p_value is None and r.delta_q_value is None for r in rows if r.method == "unigram")
     zero = next(r for r in rows if r.method == "unigram-support" and r.shots == 0)
     assert np.isclose(zero.delta_vs_reference, 0.0)  # K = 0: no support, same model as unigram
+    from leaderboard.aggregate import with_q_values  # BH over one table: 3 rows of p 0.01, 0.04, 0.03
+    table = [dataclasses.replace(zero, run_key=str(i), delta_p_value=p) for i, p in enumerate((0.01, 0.04, 0.03))]
+    assert [r.delta_q_value for r in with_q_values(table)] == pytest.approx([0.03, 0.04, 0.04])
     png = tmp_path / "shots.png"
     assert main(["leaderboard", "--results", str(tmp_path / "r"), "--reference", "unigram",
                  "--plot", str(png)]) == 0
