@@ -74,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pareto", help="also write NLL against estimated Raspberry Pi 4 latency per step, with the "
                                     "Pareto frontier, to this PNG file (rows with a counted cost)")
     p.set_defaults(func=cmd_leaderboard)
-    p = sub.add_parser("compare", help="two rows of one track paired episode by episode: Δ, its 95% CI, p-values")
+    p = sub.add_parser("compare", help="two rows of one track paired episode by episode: Δ, its 95%% CI, p-values")
     p.add_argument("a", help="a method as its rows name it, e.g. 'lstm-trim[removed=0.5]'")
     p.add_argument("b", help="the method it is compared with")
     p.add_argument("--track", required=True, help="the track both were scored on")

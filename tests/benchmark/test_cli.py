@@ -155,3 +155,27 @@ def test_train_resume_continues_an_interrupted_run_to_the_uninterrupted_model(ca
 def printed_json(out: str) -> dict:
     """The JSON object a command printed after its log lines."""
     return json.loads(out[out.index("{\n"):] if out.startswith("{\n") else out[out.index("\n{\n") + 1:])
+
+
+def _subcommands(parser, prefix=()):
+    """Every (sub)command path of ``parser``, e.g. ``("latency", "ingest")``."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield (*prefix, name)
+                yield from _subcommands(child, (*prefix, name))
+
+
+def test_every_help_page_renders(capsys):
+    """argparse formats help strings with %: a bare "95%" in one crashes its --help."""
+    from benchmark.cli.main import build_parser
+
+    commands = list(_subcommands(build_parser()))
+    assert len(commands) > 10
+    for command in [(), *commands]:
+        with pytest.raises(SystemExit) as exit_:
+            main([*command, "--help"])
+        assert exit_.value.code == 0, command
+        assert "usage:" in capsys.readouterr().out
