@@ -34,7 +34,7 @@ from benchmark.run.runner import fit_or_load
 from benchmark.scoring.nll import score_episodes
 from episodes.atomic import write_json, write_text
 from episodes.tracks import TRACKS, Track, default_cache
-from leaderboard.aggregate import mean_ci95
+from leaderboard.significance import mean_ci95
 
 
 def nats_per_token(method, episodes) -> np.ndarray:

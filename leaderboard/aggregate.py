@@ -9,26 +9,16 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from scipy import stats
 
 from benchmark.contract.methods import default_reference, dense_base
 from benchmark.run.records import EpisodeRecord, RecordError, RunRecord
 from benchmark.training.convergence import TrainingSummary, summarise
 from leaderboard.reading import load_run
-from leaderboard.significance import benjamini_hochberg, t_p_value
+from leaderboard.significance import benjamini_hochberg, mean_ci95, t_p_value
 from leaderboard.submission import is_bundle, verify_bundle
 
 # The tokenisation-independent unit of each modality, as (unit key in records, label).
 UNIT_LABELS = {"notes": "bits/note", "characters": "bits/char", "dims": "bits/dim"}
-
-
-def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and the half-width of its 95% Student-t confidence interval."""
-    x = np.asarray(values, dtype=np.float64)
-    if len(x) < 2:
-        return float(x.mean()) if len(x) else math.nan, math.nan
-    half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
-    return float(x.mean()), float(half)
 
 
 @dataclass(frozen=True)

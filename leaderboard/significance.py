@@ -41,6 +41,17 @@ class PairedTest:
     permutations: int  # random sign vectors drawn; 0: all 2**episodes were enumerated exactly
 
 
+def mean_ci95(values: Sequence[float] | NDArray[np.float64]) -> tuple[float, float]:
+    """Mean of ``values`` and the half-width of its 95% Student-t confidence interval
+    (n - 1 degrees of freedom), in the unit of the values; the half-width is NaN for
+    fewer than 2 values, and the mean too for none."""
+    x = np.asarray(values, dtype=np.float64)
+    if len(x) < 2:
+        return float(x.mean()) if len(x) else math.nan, math.nan
+    half = float(stats.t.ppf(0.975, len(x) - 1)) * float(x.std(ddof=1)) / math.sqrt(len(x))
+    return float(x.mean()), half
+
+
 def paired_test(a: Sequence[float], b: Sequence[float], *, permutations: int = 10_000, seed: int = 0) -> PairedTest:
     """Paired t-test and sign-flip permutation test of per-episode scores ``a`` against ``b``.
 
@@ -71,10 +82,7 @@ def paired_test(a: Sequence[float], b: Sequence[float], *, permutations: int = 1
     if permutations < 1:
         raise ValueError(f"paired_test: permutations={permutations}; at least 1 is needed")
     d = x - y
-    delta = float(d.mean())
-    sd = float(d.std(ddof=1))
-    se = sd / math.sqrt(n)
-    ci95 = float(stats.t.ppf(0.975, n - 1)) * se
+    delta, ci95 = mean_ci95(d)
     if not d.any():
         return PairedTest(delta=0.0, ci95=0.0, episodes=n, t_p_value=1.0, permutation_p_value=1.0,
                           permutations=0 if (1 << n) <= permutations else permutations)

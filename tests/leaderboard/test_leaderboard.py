@@ -14,8 +14,9 @@ from scipy import stats
 from benchmark.cli.main import main
 from benchmark.contract.methods import MethodSpec
 from benchmark.run.records import RecordError
-from leaderboard.aggregate import leaderboard_rows, mean_ci95
+from leaderboard.aggregate import leaderboard_rows
 from leaderboard.render import render
+from leaderboard.significance import mean_ci95
 from tests.conftest import TEST_BUDGET
 
 
