@@ -50,6 +50,11 @@ class Row:
     # Benjamini-Hochberg q-value over the paired rows of the row's table (track, K)
     delta_p_value: float | None = None
     delta_q_value: float | None = None
+    # against the best row of the table (lowest mean NLL on the same manifest): the
+    # Benjamini-Hochberg q-value of the paired t-test over the table's other rows
+    # (`with_best_marks`); None for the best row itself and for unpaired rows
+    best: bool = False
+    vs_best_q_value: float | None = None
     quality: dict[str, float] | None = None  # mean sample-quality figures, if sampled
     target: str | None = None  # ``module:Class`` of the method named ``method``; None: its record has none
     cost: dict | None = None  # one generation step, counted (`benchmark.cost.counting.StepCost`), if deployable
@@ -194,6 +199,37 @@ def with_q_values(rows: list[Row]) -> list[Row]:
     return [dataclasses.replace(r, delta_q_value=q[r.run_key]) if r.run_key in q else r for r in rows]
 
 
+# q above this against the table's best row: the row is statistically indistinguishable from it
+INDISTINGUISHABLE_Q = 0.05
+
+
+def with_best_marks(rows: list[Row], episodes: dict[str, Sequence[EpisodeRecord]]) -> list[Row]:
+    """``rows`` with ``best`` on the lowest-NLL row of each (track, K, manifest) table and,
+    on every other row of it, ``vs_best_q_value``: its paired t-test against that best row
+    (over the episodes both scored), Benjamini-Hochberg-adjusted over the table.
+
+    ``episodes``: run_key -> the row's episode records.  A row is indistinguishable from
+    the best when its q exceeds `INDISTINGUISHABLE_Q` (`is_indistinguishable_from_best`).
+    The best row is chosen on the same episodes it is tested on, so the mark is generous
+    to the best's close rivals (it tests "worse than the best", never "better").
+    """
+    marks: dict[str, dict] = {}
+    for table in {(r.track, r.shots, r.manifest_sha256) for r in rows}:
+        sub = [r for r in rows if (r.track, r.shots, r.manifest_sha256) == table]
+        best = min(sub, key=lambda r: r.nll_nats_per_token)
+        marks[best.run_key] = {"best": True}
+        tested = [(r, d) for r in sub if r is not best
+                  for d in [paired_differences(episodes[r.run_key], episodes[best.run_key])] if len(d) > 1]
+        q = benjamini_hochberg([t_p_value(d) for _, d in tested])
+        marks |= {r.run_key: {"vs_best_q_value": v} for (r, _), v in zip(tested, q)}
+    return [dataclasses.replace(r, **marks[r.run_key]) if r.run_key in marks else r for r in rows]
+
+
+def is_indistinguishable_from_best(row: Row) -> bool:
+    """Not the best row, but paired against it with q > `INDISTINGUISHABLE_Q`."""
+    return row.vs_best_q_value is not None and row.vs_best_q_value > INDISTINGUISHABLE_Q
+
+
 def reference_of(method: str, modality: str, reference: str | None) -> str:
     """``reference``, or by default: the dense base of the compressed variant ``method``
     (``lstm`` for ``lstm-trim``), else the default one of the ``modality``."""
@@ -215,6 +251,7 @@ def leaderboard_rows(results: Path | Sequence[Path], *, reference: str | None = 
     measured = measured_latencies(folders)
     by_manifest = {(run.track, run.manifest_sha256, run.method): (run, eps) for run, eps in runs}
     rows = []
+    episodes = {run.run_key: eps for run, eps in runs}
     for run, eps in runs:
         name = reference_of(run.method, run.track_spec.get("modality", ""), reference)
         row = dataclasses.replace(make_row(run, eps), reference=name, measured=measured_for(run, measured) or None)
@@ -228,4 +265,4 @@ def leaderboard_rows(results: Path | Sequence[Path], *, reference: str | None = 
                                       else None,
                                       reference_converged=training_of(ref_run).converged)
         rows.append(row)
-    return sorted(with_q_values(rows), key=lambda r: (r.track, r.shots, r.nll_nats_per_token))
+    return sorted(with_best_marks(with_q_values(rows), episodes), key=lambda r: (r.track, r.shots, r.nll_nats_per_token))

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 from benchmark.cost.counting import StepCost
 from benchmark.cost.estimate import PI_DEVICES, PI_THREADS, Estimate, pi_compute_seconds, pi_estimates
 from episodes.audio import NOTE_SECONDS
-from leaderboard.aggregate import UNIT_LABELS, Row
+from leaderboard.aggregate import INDISTINGUISHABLE_Q, UNIT_LABELS, Row, is_indistinguishable_from_best
 
 FORMATS = ("md", "json", "csv")
 NOTE_RTF = f"; real-time factor: seconds of compute per second of audio, a note lasting {NOTE_SECONDS:g} s"
@@ -38,6 +38,20 @@ def fmt_q(q: float | None) -> str:
         return "–"
     return "<1e-16" if q < 1e-16 else f"{q:.3g}"
 
+
+def fmt_best(r: Row) -> str:
+    """``best`` for the table's best row; ``≈ (q …)`` for a row statistically
+    indistinguishable from it; ``worse (q …)`` for one that is not; ``–`` if unpaired."""
+    if r.best:
+        return "best"
+    if r.vs_best_q_value is None:
+        return "–"
+    mark = "≈" if is_indistinguishable_from_best(r) else "worse"
+    return f"{mark} (q {fmt_q(r.vs_best_q_value)})"
+
+
+BEST_NOTE = ("vs best: each row paired episode by episode with the table's lowest-NLL row (t-test, Benjamini-Hochberg "
+             f"over the table); ≈: q > {INDISTINGUISHABLE_Q:g}, statistically indistinguishable from the best.")
 
 Q_NOTE = ("q (BH): the paired t-test's p-value of Δ, adjusted by Benjamini-Hochberg over the table's paired rows "
           "(`leaderboard/significance.py`); q ≤ 0.05: Δ ≠ 0 at a 5% false discovery rate. "
@@ -83,19 +97,19 @@ def to_markdown(rows: Sequence[Row]) -> str:
         lines += [
             f"**{track}**{label}",
             "",
-            f"| method | K | episodes | nats/token (±95% CI) | Δ vs {reference}, paired (±95% CI) | q (BH) | bits/token "
+            f"| method | K | episodes | nats/token (±95% CI) | Δ vs {reference}, paired (±95% CI) | q (BH) | vs best | bits/token "
             f"| {unit} (±95% CI) | params | eval tokens/s | budget | converged | training |",
-            "|---|---:|---:|---|---|---:|---:|---|---:|---:|---|---|---|",
+            "|---|---:|---:|---|---|---:|---|---:|---|---:|---:|---|---|---|",
         ]
         for r in sub:
             part = "" if r.episodes == r.manifest_episodes else f" of {r.manifest_episodes}"
             lines.append(
                 f"| {r.method} | {r.shots} | {r.episodes}{part} | {fmt_num(r.nll_nats_per_token)} ± {fmt_num(r.ci95)} "
-                f"| {fmt_delta(r, reference)} | {fmt_q(r.delta_q_value)} | {fmt_num(r.bits_per_token)} | {fmt_num(r.bits_per_unit)} ± {fmt_num(r.bits_per_unit_ci95)} "
+                f"| {fmt_delta(r, reference)} | {fmt_q(r.delta_q_value)} | {fmt_best(r)} | {fmt_num(r.bits_per_token)} | {fmt_num(r.bits_per_unit)} ± {fmt_num(r.bits_per_unit_ci95)} "
                 f"| {r.params:,} | {fmt_num(r.eval_tokens_per_s, 0)} | {r.budget} | {converged_mark(r)} "
                 f"| {fmt_training(r)} |"
             )
-        lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", "", CONVERGED_NOTE, "", Q_NOTE, ""]
+        lines += ["", f"manifest sha256: `{sub[0].manifest_sha256}`", "", CONVERGED_NOTE, "", Q_NOTE, "", BEST_NOTE, ""]
         lines += _quality_table([r for r in sub if r.quality])
         lines += _cost_table([r for r in sub if r.cost])
         # torch's counter sees torch's operators only: rows that score without them (numpy baselines) count 0

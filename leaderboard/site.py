@@ -38,7 +38,17 @@ from benchmark.scoring.previews import (
 )
 from episodes.types import track_slug
 from leaderboard.aggregate import UNIT_LABELS, Row, load_runs
-from leaderboard.render import CONVERGED_NOTE, Q_NOTE, converged_mark, fmt_num, fmt_q, row_estimates, table_reference
+from leaderboard.render import (
+    BEST_NOTE,
+    CONVERGED_NOTE,
+    Q_NOTE,
+    converged_mark,
+    fmt_best,
+    fmt_num,
+    fmt_q,
+    row_estimates,
+    table_reference,
+)
 
 ASSETS = Path(__file__).with_name("site_assets")
 MARKER = ".fsmb-site"  # a folder holding this file was written by write_site and may be replaced
@@ -81,6 +91,7 @@ def main_columns(rows: Sequence[Row], reference: str | None) -> list[Column]:
         Column("Δ ±95% CI", lambda r: "–" if r.method == r.reference else fmt_num(r.delta_ci95),
                lambda r: None if r.method == r.reference else _num(r.delta_ci95)),
         Column("q (BH)", lambda r: fmt_q(r.delta_q_value), lambda r: _num(r.delta_q_value)),
+        Column("vs best", fmt_best, lambda r: -1.0 if r.best else _num(r.vs_best_q_value)),
         Column("bits/token", lambda r: fmt_num(r.bits_per_token), lambda r: _num(r.bits_per_token)),
         Column(unit, lambda r: fmt_num(r.bits_per_unit), lambda r: _num(r.bits_per_unit)),
         Column("params", lambda r: f"{r.params:,}", lambda r: r.params),
@@ -251,7 +262,7 @@ def track_page(track: str, rows: Sequence[Row], site: Path, *, previews: dict[st
         parts.append(f"<h2>K = {shots}</h2><p class=\"note\">manifest sha256 <code>{escape(sub[0].manifest_sha256)}"
                      f"</code>; paired differences are episode by episode against {escape(str(reference))}; "
                      f"click a column header to sort.</p><p class=\"note\">{escape(CONVERGED_NOTE)}</p>"
-                     f"<p class=\"note\">{escape(Q_NOTE)}</p>")
+                     f"<p class=\"note\">{escape(Q_NOTE)}</p><p class=\"note\">{escape(BEST_NOTE)}</p>")
         parts.append(table_html(sub, main_columns(sub, reference), table_id=f"results-K{shots}"))
         sampled = [r for r in sub if r.quality]
         if sampled:

@@ -147,3 +147,33 @@ def test_adaptation_cost_is_counted_per_episode(track, tmp_path):
     assert step <= lstm.score_flops_per_token < 1.5 * step  # padding of the scoring batches on top
     md = render(list(rows.values()), "md")
     assert "cost of adaptation, per episode" in md and "| finetune | 5 |" in md
+
+
+def test_rows_indistinguishable_from_the_best_are_marked():
+    """Three rows on one manifest: "best" (lowest NLL), "close" (a tiny, noisy gap: q > 0.05)
+    and "far" (a clear gap); a fourth on another manifest is its own table's best."""
+    from leaderboard.aggregate import is_indistinguishable_from_best, make_row, with_best_marks
+    from leaderboard.render import fmt_best
+    from tests.records import episode, run_record
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(2.0, 0.3, 40)
+    per_episode = {"best": base, "close": base + rng.normal(0.0, 0.05, 40) + 0.002, "far": base + 0.2
+                   + rng.normal(0.0, 0.05, 40), "other": base + 1.0}
+    episodes = {name: [dataclasses.replace(episode(i, run_key=name), nats_per_token=float(v))
+                       for i, v in enumerate(values)] for name, values in per_episode.items()}
+    rows = [dataclasses.replace(make_row(run_record(name), [episode(0, run_key=name)]), method=name,
+                                nll_nats_per_token=float(per_episode[name].mean()),
+                                manifest_sha256="cd" * 32 if name == "other" else "ab" * 32)
+            for name in per_episode]
+    marked = {r.method: r for r in with_best_marks(rows, episodes)}
+    assert marked["best"].best and marked["other"].best  # each manifest is its own table
+    assert marked["best"].vs_best_q_value is None and not is_indistinguishable_from_best(marked["best"])
+    p = {name: stats.ttest_rel(per_episode[name], base).pvalue for name in ("close", "far")}
+    assert p["far"] < 1e-10 < 0.05 < p["close"]
+    # Benjamini-Hochberg over two p-values p1 < p2: q1 = min(2 p1, p2), q2 = p2
+    assert marked["far"].vs_best_q_value == pytest.approx(min(2 * p["far"], p["close"]), rel=1e-9, abs=0)
+    assert marked["close"].vs_best_q_value == pytest.approx(p["close"], rel=1e-9)
+    assert is_indistinguishable_from_best(marked["close"]) and not is_indistinguishable_from_best(marked["far"])
+    assert fmt_best(marked["best"]) == "best" and fmt_best(marked["close"]).startswith("≈ (q ")
+    assert fmt_best(marked["far"]).startswith("worse (q ")

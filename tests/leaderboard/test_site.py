@@ -153,6 +153,8 @@ def test_browser_sorts_a_column_and_renders_escaped_text(results, tmp_path):
         headers = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#results-K5 thead th")]
         nll, method = headers.index("nats/token"), headers.index("method")
         assert HOSTILE in column(browser, "results-K5", method)  # shown as text, not run
+        marks = dict(zip(column(browser, "results-K5", method), column(browser, "results-K5", headers.index("vs best"))))
+        assert marks["unigram-support"] == "best" and marks["unigram"].startswith("worse (q ")  # support helps
         button = browser.find_element(By.CSS_SELECTOR, f"#results-K5 thead th:nth-child({nll + 1}) button")
         button.click()
         up = [float(x) for x in column(browser, "results-K5", nll, "data-sort")]
