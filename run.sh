@@ -63,6 +63,6 @@ case "${1:-}" in
   reproduce)  # rerun every published run from its run record into runs/reproduce and check it against the
     setup       # published one (docs/reproducing.md); extra arguments go to fsmb
     "$BIN/fsmb" reproduce --results results/main results/shots results/quality-lyrics results/quality-midi \
-      results/ablation results/compressed --out runs/reproduce --check "${@:2}" ;;
+      results/compressed --out runs/reproduce --check "${@:2}" ;;
   *) echo "usage: bash run.sh setup|quickstart|test|bench|fuzz|reproduce" >&2; exit 2 ;;
 esac

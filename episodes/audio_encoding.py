@@ -1,4 +1,4 @@
-"""Audio representation v1 (``logmel8``): an 8-bit quantised log-mel spectrogram.
+"""Audio representation v2 (``logmel8``): an 8-bit quantised log-mel spectrogram.
 
 Every audio model is scored on this representation, so it is fixed and versioned:
 
@@ -9,7 +9,13 @@ Every audio model is scored on this representation, so it is fixed and versioned
   the power spectrum (``torchaudio.transforms.MelSpectrogram``);
 - level: ``10 log10(power)`` clipped to [`DB_MIN`, `DB_MAX`] = [-100, +60] dB
   (unnormalised STFT power: a full-scale sine is about +48 dB; 16-bit silence
-  about -90 dB), quantised to `LEVELS` = 256 equal steps of 0.627 dB.
+  about -90 dB), quantised to `LEVELS` = 256 equal steps of 0.627 dB;
+- arithmetic: float64 throughout (STFT, mel projection, log).  v1 computed in float32,
+  where the FFT and matrix kernels that MKL picks for the CPU (AVX-512, AVX2, SSE4.2,
+  or AMD's path) round differently: enough to move about 1 value in 25,000 across a
+  level boundary, so the same notes gave a different corpus fingerprint (and manifest
+  hash) on another CPU.  In float64 a kernel's rounding is ~10^-15 dB, ~10^9 times
+  finer, and the levels agree on every kernel tested (`tests/episodes/test_audio_data.py`).
 
 An item is therefore a ``(64, 64)`` array of integers in ``0..255`` (mel band x
 frame) -- 4,096 *dimensions*.  A continuous density model scores it through uniform
@@ -29,7 +35,7 @@ from episodes.audio import N_SAMPLES, SAMPLE_RATE, torch_on_cpu
 from episodes.dependencies import check
 
 ENCODING_NAME = "logmel8"
-ENCODING_VERSION = 1
+ENCODING_VERSION = 2
 N_FFT = 1024
 HOP = 1000
 N_MELS = 64
@@ -50,17 +56,18 @@ def _mel_transform():
     with torch_on_cpu():
         return torchaudio.transforms.MelSpectrogram(
             sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS, f_min=F_MIN, f_max=F_MAX, power=2.0
-        )
+        ).double()
 
 
 def log_mel_db(wave: np.ndarray) -> np.ndarray:
-    """Mel power in dB, shape ``(N_MELS, N_FRAMES)`` float32, from ``wave`` (``(N_SAMPLES,)``)."""
+    """Mel power in dB, shape ``(N_MELS, N_FRAMES)`` float64, from ``wave`` (``(N_SAMPLES,)``),
+    computed in float64 (machine-independent levels; see the module docstring)."""
     import torch
 
     if wave.shape != (N_SAMPLES,):
         raise ValueError(f"expected {N_SAMPLES} samples, got shape {wave.shape}")
     with torch.no_grad(), torch_on_cpu():
-        power = _mel_transform()(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)))
+        power = _mel_transform()(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float64)))
         return (10.0 * torch.log10(power.clamp_min(1e-20)))[:, :N_FRAMES].numpy()
 
 

@@ -7,7 +7,7 @@ from mkdocs.structure.files import File, Files
 
 from leaderboard.pages import ROOT, expand
 
-FIGURES = ("results/*.png", "results/*/*.png")
+FIGURES = ("results/*.png", "results/*/*.png", "results/logmel8-v1/*/*.png")
 
 
 def on_files(files: Files, config) -> Files:
