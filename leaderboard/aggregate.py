@@ -59,6 +59,8 @@ class Row:
     target: str | None = None  # ``module:Class`` of the method named ``method``; None: its record has none
     cost: dict | None = None  # one generation step, counted (`benchmark.cost.counting.StepCost`), if deployable
     measured: list[dict] | None = None  # that step's latency measured on devices (`benchmark.run.device_latency`)
+    # MATCHes from other machines (`leaderboard.reproductions.independent_matches`), as dicts
+    reproduced: list[dict] | None = None
     # training (`benchmark.training.convergence.summarise`): converged None = no iterative training
     converged: bool | None = None
     convergence: str = ""
@@ -245,16 +247,19 @@ def leaderboard_rows(results: Path | Sequence[Path], *, reference: str | None = 
     that reference converged (a comparison against an under-trained reference says so).
     """
     from benchmark.run.device_latency import measured_for, measured_latencies
+    from leaderboard.reproductions import independent_matches, read_reproductions
 
     folders = [Path(results)] if isinstance(results, (str, Path)) else [Path(r) for r in results]
     runs = [(run, eps) for run, eps in load_runs(folders) if eps]
     measured = measured_latencies(folders)
+    reproductions = read_reproductions(folders)
     by_manifest = {(run.track, run.manifest_sha256, run.method): (run, eps) for run, eps in runs}
     rows = []
     episodes = {run.run_key: eps for run, eps in runs}
     for run, eps in runs:
         name = reference_of(run.method, run.track_spec.get("modality", ""), reference)
-        row = dataclasses.replace(make_row(run, eps), reference=name, measured=measured_for(run, measured) or None)
+        row = dataclasses.replace(make_row(run, eps), reference=name, measured=measured_for(run, measured) or None,
+                                  reproduced=[asdict(m) for m in independent_matches(reproductions, run)] or None)
         ref = by_manifest.get((run.track, run.manifest_sha256, name))
         if ref is not None:
             ref_run, ref_eps = ref

@@ -50,6 +50,17 @@ def fmt_best(r: Row) -> str:
     return f"{mark} (q {fmt_q(r.vs_best_q_value)})"
 
 
+def fmt_reproduced(r: Row) -> str:
+    """``✓ by NAME on CPU, DATE (N episodes)`` per MATCH from another machine, ``–`` if none."""
+    if not r.reproduced:
+        return "–"
+    return "; ".join(f"✓ by {m['by']} on {m['machine'].split(' (')[0]}, {m['date']} ({m['episodes']} episodes)"
+                     for m in r.reproduced)
+
+
+REPRODUCED_NOTE = ("reproduced: ✓ for each MATCH (`fsmb reproduce --check --record --by NAME`) recorded in the row's "
+                   "results folder from a machine other than the one that scored it (CPU model, architecture, platform)")
+
 BEST_NOTE = ("vs best: each row paired episode by episode with the table's lowest-NLL row (t-test, Benjamini-Hochberg "
              f"over the table); ≈: q > {INDISTINGUISHABLE_Q:g}, statistically indistinguishable from the best.")
 

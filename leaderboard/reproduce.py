@@ -60,6 +60,7 @@ class Rerun:
     samples: int
     published: RunRecord
     folder: str = ""  # the name of the published folder it came from (the rerun's subfolder of --out)
+    source: str = ""  # that folder's path, as given (where a reproduction record of it is written)
 
     @property
     def threads(self) -> int | None:
@@ -92,7 +93,7 @@ def needs_training(name: str) -> bool:
     return issubclass(type(make_method(name)), NeuralMethod)
 
 
-def plan(run: RunRecord, episodes: list[EpisodeRecord], *, quick: bool, folder: str = "") -> Rerun:
+def plan(run: RunRecord, episodes: list[EpisodeRecord], *, quick: bool, folder: str = "", source: str = "") -> Rerun:
     """The `Rerun` of a published run (its first `QUICK_EPISODES` with ``quick``)."""
     label = run.method
     name, settings = split_spec(label)
@@ -108,7 +109,7 @@ def plan(run: RunRecord, episodes: list[EpisodeRecord], *, quick: bool, folder: 
                  track=run.track, shots=run.shots,
                  episodes=min(len(episodes), QUICK_EPISODES) if quick else len(episodes),
                  budget=Budget(**run.budget), seed=run.seed,
-                 samples=int(quality["metrics"].get("n_samples", 0)) if quality else 0, published=run, folder=folder)
+                 samples=int(quality["metrics"].get("n_samples", 0)) if quality else 0, published=run, folder=folder, source=source)
 
 
 def published_reruns(results: Sequence[Path], *, tracks: Sequence[str] | None = None,
@@ -127,7 +128,7 @@ def published_reruns(results: Sequence[Path], *, tracks: Sequence[str] | None = 
                           or needs_training(name)):
                 continue
             seen.add(run.run_key)
-            chosen.append((plan(run, episodes, quick=quick, folder=Path(folder).name), episodes))
+            chosen.append((plan(run, episodes, quick=quick, folder=Path(folder).name, source=str(folder)), episodes))
     if not chosen:
         raise RecordError(f"no published run under {', '.join(map(str, results))} matches"
                           + (f" --track {','.join(tracks)}" if tracks else "")

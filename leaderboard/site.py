@@ -42,10 +42,12 @@ from leaderboard.render import (
     BEST_NOTE,
     CONVERGED_NOTE,
     Q_NOTE,
+    REPRODUCED_NOTE,
     converged_mark,
     fmt_best,
     fmt_num,
     fmt_q,
+    fmt_reproduced,
     row_estimates,
     table_reference,
 )
@@ -98,6 +100,7 @@ def main_columns(rows: Sequence[Row], reference: str | None) -> list[Column]:
         Column("eval tokens/s", lambda r: fmt_num(r.eval_tokens_per_s, 0), lambda r: _num(r.eval_tokens_per_s)),
         Column("budget", lambda r: r.budget, lambda r: r.budget),
         Column("converged", converged_mark, lambda r: str(r.converged)),
+        Column("reproduced", fmt_reproduced, lambda r: len(r.reproduced or [])),
         Column("training steps", lambda r: "–" if r.train_steps is None else f"{r.train_steps:,}",
                lambda r: r.train_steps),
         Column("training s", lambda r: fmt_num(r.train_seconds, 0), lambda r: _num(r.train_seconds)),
@@ -262,7 +265,8 @@ def track_page(track: str, rows: Sequence[Row], site: Path, *, previews: dict[st
         parts.append(f"<h2>K = {shots}</h2><p class=\"note\">manifest sha256 <code>{escape(sub[0].manifest_sha256)}"
                      f"</code>; paired differences are episode by episode against {escape(str(reference))}; "
                      f"click a column header to sort.</p><p class=\"note\">{escape(CONVERGED_NOTE)}</p>"
-                     f"<p class=\"note\">{escape(Q_NOTE)}</p><p class=\"note\">{escape(BEST_NOTE)}</p>")
+                     f"<p class=\"note\">{escape(Q_NOTE)}</p><p class=\"note\">{escape(BEST_NOTE)}</p>"
+                     f"<p class=\"note\">{escape(REPRODUCED_NOTE)}</p>")
         parts.append(table_html(sub, main_columns(sub, reference), table_id=f"results-K{shots}"))
         sampled = [r for r in sub if r.quality]
         if sampled:

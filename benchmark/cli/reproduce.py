@@ -16,6 +16,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from leaderboard.reproduce import check_run, checks_table, published_reruns, rerun
 
     results = [Path(r) for r in args.results]
+    if args.record and not args.check:
+        raise ArgumentError("--record writes what --check finds: add --check")
+    if args.record and not (args.by or "").strip():
+        raise ArgumentError("--record needs --by NAME (who ran the reproduction, e.g. your name or handle)")
     if args.track:
         track_spec(args.track)  # an unknown track fails before any work
     chosen = published_reruns(results, tracks=[args.track] if args.track else None,
@@ -28,6 +32,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     print(f"fsmb reproduce: {len(chosen)} published runs to rerun into {args.out}"
           + (f" ({'first %d episodes, ' % chosen[0][0].episodes}baselines without training)" if args.quick else ""),
           file=sys.stderr)
+    started = now()
     checks = []
     for r, published in chosen:
         print(f"== {r.label} on {r.track}, K = {r.shots}: {r.episodes} episodes, budget {r.budget.name}, "
@@ -41,10 +46,38 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         print(f"reruns: {args.out} (fsmb leaderboard --results {args.out})")
         return 0
     print(checks_table(checks))
+    if args.record:
+        for path in record_checks(args, chosen, checks, started):
+            print(f"reproduction record: {path}")
     differs = [c for c in checks if c.verdict != "MATCH"]
     print(f"{len(checks) - len(differs)} of {len(checks)} runs MATCH" + (
         f"; DIFFERS: {', '.join(f'{c.label} on {c.track}' for c in differs)}" if differs else ""))
     return 1 if differs else 0
+
+
+def now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def record_checks(args: argparse.Namespace, chosen: list, checks: list, started: str) -> list[Path]:
+    """Write one reproduction record per published folder (`leaderboard.reproductions`)."""
+    from benchmark.run.env import environment, git_sha
+    from leaderboard.reproductions import Reproduction, reproduced_row, write_reproduction
+
+    command = ["fsmb", "reproduce", "--results", *args.results, *(["--methods", args.methods] if args.methods else []),
+               *(["--track", args.track] if args.track else []), *(["--quick"] if args.quick else []), "--check"]
+    finished, env, sha = now(), environment(), git_sha()
+    paths = []
+    for source in dict.fromkeys(r.source for r, _ in chosen):
+        rows = [reproduced_row(r.published, label=c.label, episodes=c.episodes, verdict=c.verdict, how=c.how,
+                               delta=c.delta, delta_ci95=c.delta_ci95)
+                for (r, _), c in zip(chosen, checks) if r.source == source]
+        record = Reproduction(by=args.by.strip(), started=started, finished=finished, git_sha=sha, env=env,
+                              command=command, checks=rows)
+        paths.append(write_reproduction(Path(source), record))
+    return paths
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,6 +91,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the documented subset: first 50 test episodes of the baselines that need no training")
     p.add_argument("--check", action="store_true",
                    help="print published vs reproduced NLL, the paired difference and MATCH/DIFFERS; exit 1 on DIFFERS")
+    p.add_argument("--record", action="store_true",
+                   help="with --check: write a reproduction record (who, machine, versions, verdict per row) into "
+                        "each published folder's reproductions/; the site marks rows MATCHed on another machine")
+    p.add_argument("--by", help="with --record: who ran it (a name or handle, recorded)")
     p.add_argument("--out", default="runs/reproduce", help="where the reruns are written (default: %(default)s)")
     p.add_argument("--models", default="runs/models", help="where fitted methods are kept (default: %(default)s)")
     device_arg(p, "cpu")  # the published rows were computed on the CPU: bit-exact there

@@ -67,7 +67,10 @@ def test_a_browser_opens_the_site_and_follows_its_navigation(site):
         assert "FSMB" in browser.title
         link = next(a for a in browser.find_elements(By.CSS_SELECTOR, "nav a") if a.get_attribute("href").endswith("/results/"))
         browser.get(link.get_attribute("href"))
-        tables = browser.find_elements(By.CSS_SELECTOR, "article table")
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        # a loaded machine can return before the long results page is laid out
+        tables = WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, "article table"))
         assert tables and any("lstm" in t.text for t in tables)
     finally:
         browser.quit()

@@ -101,3 +101,40 @@ def test_reruns_with_other_weights_are_judged_by_the_paired_ci(published):
     far = check_run(other, [shifted(e, x + 0.05) for e, x in zip(episodes, noise)], run_path)
     assert far.verdict == "DIFFERS" and far.how.startswith("outside the paired 95% CI (12 of 12")
     assert check_run(r, [shifted(e, x) for e, x in zip(episodes, noise)], run_path).verdict == "DIFFERS"
+
+
+def test_a_reproduction_record_marks_rows_matched_on_another_machine(published, track, midi_root, tmp_path, capsys):
+    from leaderboard.aggregate import leaderboard_rows
+    from leaderboard.render import fmt_reproduced
+    from leaderboard.reproductions import Reproduction, read_reproduction, read_reproductions, write_reproduction
+
+    argv = ["reproduce", "--results", str(published), "--track", track.spec.name, "--data-dir", str(midi_root),
+            "--out", str(tmp_path / "rerun"), "--models", str(tmp_path / "m1"), "--workers", "1", "--check"]
+    assert main([*argv, "--record"]) == 2  # who ran it is part of the record
+    assert "--record needs --by NAME" in capsys.readouterr().err
+    assert main(["reproduce", "--results", str(published), "--record", "--by", "x"]) == 2
+    assert "--record writes what --check finds: add --check" in capsys.readouterr().err
+    assert not (published / "reproductions").exists()  # both refused before any work
+
+    assert main([*argv, "--record", "--by", "Ada"]) == 0
+    [path] = (published / "reproductions").glob("*.json")
+    assert f"reproduction record: {path}" in capsys.readouterr().out
+    record = read_reproduction(path)
+    assert record.by == "Ada" and record.command[:2] == ["fsmb", "reproduce"] and record.env["torch_threads"] >= 1
+    assert sorted((c.label, c.verdict, c.how) for c in record.checks) == [
+        ("unigram", "MATCH", "bit-exact"), ("unigram-support", "MATCH", "bit-exact")]
+    rows = leaderboard_rows(published)
+    assert all(r.reproduced is None for r in rows)  # the machine that scored them: no badge
+
+    other = Reproduction(**{**record.body(), "checks": record.checks, "by": "Grace",
+                            "env": {**record.env, "cpu": "Some Other CPU"}})
+    second = write_reproduction(published, other)
+    rows = {r.method: r for r in leaderboard_rows(published)}
+    assert [m["by"] for m in rows["unigram-support"].reproduced] == ["Grace"]
+    assert fmt_reproduced(rows["unigram"]).startswith("✓ by Grace on Some Other CPU, ")
+    assert fmt_reproduced(rows["unigram"]).endswith("(12 episodes)")
+
+    second.write_text(second.read_text().replace('"Grace"', '"Mallory"'))  # edited after it was written
+    assert [r.by for r in read_reproductions([published])] == ["Ada"]
+    assert "sha256 does not match the record's content" in capsys.readouterr().err
+    assert all(r.reproduced is None for r in leaderboard_rows(published))
