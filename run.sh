@@ -58,7 +58,7 @@ case "${1:-}" in
     "$BIN/python" benchmarks/hostile_inputs.py; "$BIN/python" benchmarks/cost_estimator.py
     "$BIN/python" benchmarks/compression_goals.py; "$BIN/python" benchmarks/bench_sampling.py
     "$BIN/python" benchmarks/bench_selection.py; "$BIN/python" benchmarks/bench_scoring.py
-    "$BIN/python" benchmarks/bench_torchrun.py ;;
+    "$BIN/python" benchmarks/bench_torchrun.py; "$BIN/python" benchmarks/bench_table_memory.py ;;
   fuzz) setup; "$BIN/python" benchmarks/fuzz_loaders.py --n 10000 --seed 0 --workers 2 ;;  # ~11 min on 2 cores
   reproduce)  # rerun every published run from its run record into runs/reproduce and check it against the
     setup       # published one (docs/reproducing.md); extra arguments go to fsmb

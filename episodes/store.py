@@ -17,7 +17,11 @@ libraries the source and codec parse with (`episodes.dependencies`), so upgradin
 one builds a new store.
 
 A build parses pieces in parallel in chunks; every finished chunk is written to
-``parts/`` atomically, so an interrupted build resumes where it stopped.  A piece
+``parts/`` atomically (``<chunk>.u16``, its tokens back to back, then ``<chunk>.json``,
+their metadata, whose presence marks the chunk done), so an interrupted build resumes
+where it stopped.  Assembling the store reads the chunks' metadata, then copies each
+kept item's tokens from its chunk's memory map in the store's order: a build's memory
+is bounded by one chunk's tokens, not the corpus's.  A piece
 that fails to parse (corrupt, empty, drum-only, invalid UTF-8) is listed in the
 report with its reason and never stops the build; so is an exact duplicate (same
 tokens as an item with a smaller id) when the source asks for ``dedupe``, and an item
@@ -260,7 +264,8 @@ def one_thread_per_worker() -> None:
 
 
 def parse_chunk(source: Source, refs: list[PieceRef]) -> list[dict]:
-    """Parse pieces; one result dict per piece, with ``tokens`` or an ``error`` (and,
+    """Parse pieces; one result dict per piece, with ``tokens`` (``uint16``) and their
+    ``sha256``, or an ``error`` (and,
     for an input its parser could not read, ``unreadable``: the kind of failure).
 
     Environment failures (`ENVIRONMENT_FAILURES`) propagate: they stop the build.
@@ -273,9 +278,10 @@ def parse_chunk(source: Source, refs: list[PieceRef]) -> list[dict]:
             with warnings.catch_warnings():  # parsers warn about every odd measure
                 warnings.simplefilter("ignore")
                 payload = source.read(ref)
-            tokens = codec.encode(payload)
+            tokens = np.asarray(codec.encode(payload), dtype=TOKEN_DTYPE)
             check_cap("token count", len(tokens), MAX_ITEM_TOKENS)
-            out.append({"item_id": ref.item_id, "n_units": codec.count_units(tokens), "tokens": tokens.tolist()})
+            out.append({"item_id": ref.item_id, "n_units": codec.count_units(tokens), "tokens": tokens,
+                        "sha256": hashlib.sha256(tokens.astype("<u2").tobytes()).hexdigest()})
         except ENVIRONMENT_FAILURES:
             raise
         except UnreadableItem as exc:
@@ -305,31 +311,50 @@ def check_mass_failure(results: list[dict], n_pieces: int) -> None:
 
 
 def _write_part(parts: Path, index: int, results: list[dict]) -> None:
+    """Chunk ``index``'s tokens (``.u16``), then its metadata without them (``.json``:
+    ``n_tokens`` per parsed piece, in the order of the tokens)."""
+    with atomic_path(parts / f"{index:05d}.u16") as tmp:
+        with open(tmp, "wb") as fh:
+            for r in results:
+                if "tokens" in r:
+                    fh.write(r["tokens"].astype("<u2").tobytes())
+    meta = [{k: v for k, v in r.items() if k != "tokens"} | ({"n_tokens": len(r["tokens"])} if "tokens" in r else {})
+            for r in results]
     with atomic_path(parts / f"{index:05d}.json") as tmp:
-        tmp.write_text(json.dumps(results))
+        tmp.write_text(json.dumps(meta))
+
+
+def _part_tokens(parts: Path, index: int) -> np.ndarray:
+    """Chunk ``index``'s tokens, memory-mapped (shape ``(n,)``, ``<u2``)."""
+    path = parts / f"{index:05d}.u16"
+    size = path.stat().st_size // 2
+    return np.memmap(path, dtype="<u2", mode="r", shape=(size,)) if size else np.zeros(0, "<u2")
 
 
 def _assemble(source: Source, root: Path, pieces: list[PieceRef], n_chunks: int, seconds: float) -> None:
     codec = source_codec(source)
     refs = {p.item_id: p for p in pieces}
     items: list[ItemMeta] = []
-    arrays: list[np.ndarray] = []
+    where: list[tuple[int, int]] = []  # per item: (chunk, offset of its tokens in the chunk's .u16)
     skipped: list[dict] = []
-    results = [r for i in range(n_chunks) for r in json.loads((root / "parts" / f"{i:05d}.json").read_text())]
+    parts = root / "parts"
+    chunk_results = [json.loads((parts / f"{i:05d}.json").read_text()) for i in range(n_chunks)]
     try:
-        check_mass_failure(results, len(pieces))
+        check_mass_failure([r for chunk in chunk_results for r in chunk], len(pieces))
     except BuildError:
-        shutil.rmtree(root / "parts")
+        shutil.rmtree(parts)
         raise
-    for result in results:
-        ref = refs[result["item_id"]]
-        if "error" in result:
-            skipped.append({"item_id": ref.item_id, "path": ref.path, "reason": result["error"]})
-            continue
-        tokens = np.asarray(result["tokens"], dtype=TOKEN_DTYPE)
-        sha = hashlib.sha256(tokens.astype("<u2").tobytes()).hexdigest()
-        items.append(ItemMeta(ref.item_id, ref.artist, ref.title, ref.path, result["n_units"], len(tokens), sha))
-        arrays.append(tokens)
+    for i, chunk in enumerate(chunk_results):
+        at = 0
+        for result in chunk:
+            ref = refs[result["item_id"]]
+            if "error" in result:
+                skipped.append({"item_id": ref.item_id, "path": ref.path, "reason": result["error"]})
+                continue
+            items.append(ItemMeta(ref.item_id, ref.artist, ref.title, ref.path, result["n_units"],
+                                  result["n_tokens"], result["sha256"]))
+            where.append((i, at))
+            at += result["n_tokens"]
     order = sorted(range(len(items)), key=lambda k: items[k].item_id)
     if source.dedupe:
         first: dict[str, str] = {}
@@ -342,12 +367,17 @@ def _assemble(source: Source, root: Path, pieces: list[PieceRef], n_chunks: int,
                 first[m.sha256] = m.item_id
                 kept.append(k)
         order = kept
-    items = [items[k] for k in order]
-    arrays = [arrays[k] for k in order]
-    offsets = np.zeros(len(items) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(a) for a in arrays]) if arrays else []
+    offsets = np.zeros(len(order) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([items[k].n_tokens for k in order]) if order else []
     with atomic_path(root / "tokens.u16") as tmp:
-        (np.concatenate(arrays) if arrays else np.zeros(0, TOKEN_DTYPE)).astype("<u2").tofile(tmp)
+        with open(tmp, "wb") as fh:
+            mapped: dict[int, np.ndarray] = {}
+            for k in order:
+                chunk, at = where[k]
+                if chunk not in mapped:
+                    mapped = {chunk: _part_tokens(parts, chunk)}  # one chunk mapped at a time
+                fh.write(mapped[chunk][at : at + items[k].n_tokens].tobytes())
+    items = [items[k] for k in order]
     with atomic_path(root / "offsets.npy") as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, offsets)

@@ -15,7 +15,11 @@ be read (empty, header only, UTF-16, binary, truncated, nested too deeply, damag
 not a list of objects, a row longer than the header, a cell over
 `episodes.limits.MAX_TEXT_BYTES`) is one `DataError` naming the file and the line
 or reason.  Only hub
-datasets (``hf:<owner>/<name>``) go through ``datasets``.  Columns are configurable; by
+datasets (``hf:<owner>/<name>``) go through ``datasets``.  Files are streamed
+(`episodes.sources.table_files`): listing the pieces reads the artist and title
+columns in one pass, and each text is read again from its row's offset when it is
+parsed, so a build's memory does not grow with the file (JSON arrays and hub
+datasets, single documents, are held whole).  Columns are configurable; by
 default the artist column is ``artist`` and the text column the first of ``lyrics``
 and ``text`` that exists (the common public lyrics tables: ``artist`` + ``lyrics``,
 or ``artist`` + ``song`` + ``text``); the title column (optional) is the first of
@@ -32,20 +36,25 @@ network: when the hub cannot be reached it fails at once with what to do instead
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
-import io
-import json
 import os
 import socket
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 from episodes.limits import MAX_TEXT_BYTES, check_cap
 from episodes.lyrics import TEXT_NORM_VERSION, normalise_text
 from episodes.sources.base import DataError, PieceRef, SkipItem, is_unicode
+from episodes.sources.table_files import (
+    DelimitedTable,
+    InMemoryTable,
+    JsonLinesTable,
+    ParquetTable,
+    Table,
+    cell_text,
+    read_json_document,
+)
 
 HF_PREFIX = "hf:"
 BUILDERS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet"}
@@ -70,37 +79,22 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200]
 
 
-def cell_text(value: object) -> str | None:
-    """A typed cell (a hub dataset's, Parquet's odd types) as text: ``None`` and NaN
-    stay missing, strings as they are, whole floats as integers (an integer column
-    with gaps), other values as JSON writes them."""
-    if value is None or (isinstance(value, float) and value != value):
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
 @functools.lru_cache(maxsize=4)
-def _load_rows(location: str, split: str) -> list[dict]:
+def _open_table(location: str, split: str) -> Table:
     if location.startswith(HF_PREFIX):
         return _load_hub(location, split)
     try:
-        rows = _read_local(Path(location))
+        table = _read_local(Path(location))
     except (MemoryError, ImportError, DataError):
         raise
     except Exception as exc:  # noqa: BLE001 - any parser failure is one line naming the file
         raise DataError(f"{location}: cannot be read as a table ({type(exc).__name__}: {_one_line(exc)})") from None
-    if not rows:
+    if not table.n_rows:
         raise DataError(f"{location}: the table has no rows (a header only?); add rows or fix the file")
-    return rows
+    return table
 
 
-def _load_hub(location: str, split: str) -> list[dict]:
+def _load_hub(location: str, split: str) -> Table:
     import datasets
 
     datasets.disable_progress_bars()
@@ -108,120 +102,33 @@ def _load_hub(location: str, split: str) -> list[dict]:
         table = datasets.load_dataset(location[len(HF_PREFIX) :], split=split)
     except (OSError, ValueError, datasets.exceptions.DatasetNotFoundError) as exc:
         raise DataError(f"{location}: cannot be read as a table ({type(exc).__name__}: {_one_line(exc)})") from None
-    return [{k: cell_text(v) for k, v in row.items()} for row in table.to_list()]
+    return InMemoryTable([{k: cell_text(v) for k, v in row.items()} for row in table.to_list()])
 
 
-def _read_local(path: Path) -> list[dict]:
-    """Rows of a local table, every cell a string or ``None`` (missing)."""
+def _read_local(path: Path) -> Table:
+    """A local table (`episodes.sources.table_files`), checked: every cell a string or
+    ``None`` (missing)."""
     kind = BUILDERS[path.suffix.lower()]
     with open(path, "rb") as fh:
         head = fh.read(65536)
     if not head.strip() and path.stat().st_size <= len(head):
         raise DataError(f"{path}: the file is empty; export the table with a header row and rows")
     if kind == "parquet":
-        return _read_parquet(path)
+        return ParquetTable(path)
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise DataError(f"{path}: UTF-16 text (byte-order mark); save the table as UTF-8")
     if b"\x00" in head:
         raise DataError(f"{path}: holds NUL bytes (a binary file, or UTF-16 text); give a UTF-8 {kind.upper()} file")
-    text = path.read_bytes().decode("utf-8-sig", errors="replace")
     if kind in ("csv", "tsv"):
-        return _read_delimited(path, text, "\t" if kind == "tsv" else ",")
-    hooks: dict[str, Any] = {"parse_int": str, "parse_float": str, "parse_constant": str}
-    if kind == "json":
-        try:
-            table = json.loads(text, **hooks)
-        except json.JSONDecodeError as exc:
-            if exc.msg != "Extra data":  # not JSON Lines either
-                raise DataError(f"{path}: invalid or truncated JSON at line {exc.lineno} column {exc.colno} "
-                                f"({exc.msg})") from None
-        else:
-            if not isinstance(table, list):
-                raise DataError(f"{path}: not a list of objects; give a JSON array of {{column: value}} rows, "
-                                "or JSON Lines")
-            return [_json_row(path, f"row {i}", row) for i, row in enumerate(table)]
-    rows = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                row = json.loads(line, **hooks)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{path}: line {number}: invalid JSON at column {exc.colno} ({exc.msg})") from None
-            rows.append(_json_row(path, f"line {number}", row))
-    return rows
-
-
-def _read_delimited(path: Path, text: str, delimiter: str) -> list[dict]:
-    """Rows of a CSV/TSV text with the standard ``csv`` module: every cell the string
-    written (an empty cell ``""``, a cell a short row lacks ``None``).  A row longer
-    than the header, or a cell longer than `MAX_TEXT_BYTES` characters (an unclosed
-    quote reads to the end of the file), is an error at that line -- found while
-    reading, so a hostile file costs no more than its own size."""
-    what = "TSV" if delimiter == "\t" else "CSV"
-    csv.field_size_limit(MAX_TEXT_BYTES)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader, None)
-        if header is None or not any(c.strip() for c in header):
-            raise DataError(f"{path}: no header row; the first line must name the columns")
-        header = unique_names(header)
-        rows = []
-        for row in reader:
-            if len(row) > len(header):
-                raise DataError(f"{path}: line {reader.line_num} has {len(row):,} fields, the header {len(header)}; "
-                                f"quote cells that hold {'tabs' if delimiter == chr(9) else 'commas'}")
-            if any(row):
-                rows.append(dict(zip(header, row + [None] * (len(header) - len(row)))))
-    except csv.Error as exc:
-        raise DataError(f"{path}: malformed {what} at line {reader.line_num} ({exc}); check quoting there") from None
-    return rows
-
-
-def unique_names(header: list[str]) -> list[str]:
-    """Column names made unique as pandas does: a repeated ``x`` becomes ``x.1``, ``x.2``."""
-    seen: dict[str, int] = {}
-    out = []
-    for name in header:
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}.{seen[name]}"
-        seen.setdefault(name, 0)
-        out.append(name)
-    return out
-
-
-def _json_row(path: Path, where: str, row: object) -> dict:
-    if not isinstance(row, dict):
-        raise DataError(f"{path}: {where} is not an object; the table must be a list of {{column: value}} objects")
-    return {str(k): None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-            for k, v in row.items()}
-
-
-def _read_parquet(path: Path) -> list[dict]:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
-    columns = {}
-    for name, column in zip(table.column_names, table.columns):
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            columns[name] = column.to_pylist()
-        elif pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
-            columns[name] = [cell_text(v) for v in column.to_pylist()]
-        else:
-            try:
-                columns[name] = pc.cast(column, pa.string()).to_pylist()
-            except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
-                columns[name] = [cell_text(v) for v in column.to_pylist()]
-    return [{name: values[i] for name, values in columns.items()} for i in range(table.num_rows)]
+        return DelimitedTable(path, "\t" if kind == "tsv" else ",")
+    return read_json_document(path) if kind == "json" else JsonLinesTable(path)
 
 
 class TabularSource:
     """One row per song: an artist column, a text column, optionally a title column."""
 
     name = "lyrics-table"
-    codec, dedupe, parallel = "text-bytes", True, False  # rows live in memory: parse in-process
+    codec, dedupe, parallel = "text-bytes", True, False  # one open table per process: parse in-process
     dependencies = ("pyarrow",)  # how Parquet cells are read (the table is read at construction)
 
     def __init__(
@@ -248,7 +155,7 @@ class TabularSource:
             if path.suffix.lower() not in BUILDERS:
                 raise DataError(f"--data-dir {location}: unknown table type {path.suffix!r}; use {', '.join(BUILDERS)}")
             self.location = str(path)
-        columns = {c for row in self._rows() for c in row}
+        columns = self._table().columns
         self.artist_column = self._column(artist_column, ARTIST_COLUMNS, columns, "artist", required=True)
         self.text_column = self._column(text_column, TEXT_COLUMNS, columns, "text", required=True)
         self.title_column = self._column(title_column, TITLE_COLUMNS, columns, "title", required=False)
@@ -256,8 +163,8 @@ class TabularSource:
             f"table-v2-n{TEXT_NORM_VERSION}-{self.artist_column}-{self.text_column}-{self.title_column}-{split}"
         )
 
-    def _rows(self) -> list[dict]:
-        return _load_rows(self.location, self.split)
+    def _table(self) -> Table:
+        return _open_table(self.location, self.split)
 
     def _column(self, given: str | None, defaults: tuple[str, ...], columns: set, what: str, *, required: bool):
         if given is not None:
@@ -277,22 +184,25 @@ class TabularSource:
             st = Path(self.location).stat()
             h.update(f"{st.st_size}\x00{st.st_mtime_ns}".encode())
         else:
-            for row in self._rows():
-                h.update(repr((row.get(self.artist_column), row.get(self.text_column))).encode())
+            for _, row in self._table().rows([self.artist_column, self.text_column]):
+                h.update(repr((row[self.artist_column], row[self.text_column])).encode())
         return f"lyrics-table-{h.hexdigest()[:16]}"
 
     def list_pieces(self) -> list[PieceRef]:
-        width = len(str(len(self._rows())))
+        """One piece per row, ``row-<index>``; ``part`` is the row's `Locator` (its text is
+        read again by `read`, so no text is held)."""
+        table = self._table()
+        width = len(str(table.n_rows))
+        columns = [self.artist_column, *([self.title_column] if self.title_column else [])]
         pieces = []
-        for i, row in enumerate(self._rows()):
-            artist = row.get(self.artist_column)
-            title = row.get(self.title_column) if self.title_column else None
-            pieces.append(PieceRef(f"row-{i:0{width}d}", (artist or "").strip(), title or "", self.location, i))
+        for i, (locator, row) in enumerate(table.rows(columns)):
+            artist = row[self.artist_column]
+            title = row[self.title_column] if self.title_column else None
+            pieces.append(PieceRef(f"row-{i:0{width}d}", (artist or "").strip(), title or "", self.location, locator))
         return pieces
 
     def read(self, ref: PieceRef) -> str:
-        row = self._rows()[ref.part_index()]
-        text = row.get(self.text_column)
+        text = self._table().cell(ref.part_index(), self.text_column)
         if not ref.artist:
             raise SkipItem(f"missing {self.artist_column!r}")
         if not isinstance(text, str) or not text.strip():

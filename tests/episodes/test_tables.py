@@ -72,11 +72,11 @@ def test_memory_and_import_errors_are_not_data_errors(tmp_path, monkeypatch):
             raise error("boom")
 
         monkeypatch.setattr(tabular, "_read_local", fail)
-        tabular._load_rows.cache_clear()
+        tabular._open_table.cache_clear()
         with pytest.raises(error):
             TabularSource(str(path))
     monkeypatch.undo()
-    tabular._load_rows.cache_clear()
+    tabular._open_table.cache_clear()
     assert TabularSource(str(path)).text_column == "lyrics"
 
 
@@ -124,3 +124,42 @@ def test_lone_surrogates_in_a_json_table_are_skipped_not_a_crash(tmp_path):
                        log=quiet).store
     reasons = [s["reason"] for s in store.report()["skipped"]]
     assert len(store) == 30 and sum("lone UTF-16 surrogate" in r for r in reasons) == 2
+
+
+def test_streamed_tables_give_every_cell_as_a_whole_read_does(tmp_path):
+    """Listing streams the artist column; each text is read again from its row's offset:
+    multi-line quoted cells, CRLF, a BOM, short rows, blank rows, U+2028 inside a JSON
+    string (a line break to str.splitlines, not to JSON Lines) and several Parquet row groups."""
+    import csv
+    import io
+
+    import pandas as pd
+
+    from episodes.sources.table_files import DelimitedTable, JsonLinesTable, ParquetTable
+
+    texts = [f"verse {i}\nline two, with a comma\r\nand \"quotes\" é\u2028{'x' * (i % 7)}" for i in range(40)]
+    rows = [{"artist": f"A{i % 4}", "lyrics": t, "title": f"t{i}"} for i, t in enumerate(texts)]
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, ["artist", "lyrics", "title"], lineterminator="\r\n")
+    writer.writeheader()
+    for i, row in enumerate(rows):
+        writer.writerow(row)
+        if i == 5:
+            buffer.write(",,\r\n")  # a blank row: not a row
+    (tmp_path / "t.csv").write_bytes(b"\xef\xbb\xbf" + buffer.getvalue().encode() + b"A9\r\n")  # a short last row
+    table = DelimitedTable(tmp_path / "t.csv", ",")
+    listed = list(table.rows(["artist", "title"]))
+    assert table.n_rows == len(listed) == 41 and listed[-1][1] == {"artist": "A9", "title": None}
+    assert [table.cell(loc, "lyrics") for loc, _ in listed[:40]] == texts and table.cell(listed[40][0], "lyrics") is None
+    assert [cells["artist"] for _, cells in listed[:40]] == [r["artist"] for r in rows]
+
+    (tmp_path / "t.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n\n")
+    lines = JsonLinesTable(tmp_path / "t.jsonl")
+    assert lines.columns == {"artist", "lyrics", "title"} and lines.n_rows == 40
+    assert [lines.cell(loc, "lyrics") for loc, _ in lines.rows(["artist"])] == texts
+
+    pd.DataFrame(rows).to_parquet(tmp_path / "t.parquet", row_group_size=7)
+    parquet = ParquetTable(tmp_path / "t.parquet")
+    assert parquet.file.num_row_groups == 6 and parquet.n_rows == 40
+    assert [parquet.cell(loc, "lyrics") for loc, _ in parquet.rows(["artist", "title"])] == texts
+    assert parquet.cell(39, "title") == "t39" and parquet.cell(0, "artist") == "A0"  # back to the first group
