@@ -6,7 +6,7 @@ import dataclasses
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence, TypedDict
 
 import numpy as np
 
@@ -152,17 +152,26 @@ def make_row(run: RunRecord, episodes: list[EpisodeRecord]) -> Row:
     )
 
 
-def adaptation_cost(episodes: list[EpisodeRecord]) -> dict[str, float | None]:
+class AdaptationCost(TypedDict):
+    """`Row`'s adaptation and scoring cost fields (`adaptation_cost`)."""
+
+    adapt_flops_per_episode: float | None
+    adapt_seconds_per_episode: float | None
+    score_flops_per_token: float | None
+
+
+def adaptation_cost(episodes: list[EpisodeRecord]) -> AdaptationCost:
     """Mean adaptation FLOPs per episode and scoring FLOPs per query token over the
     episodes that counted them (a run's first chunk of episodes), and mean host seconds
     of adapting over all episodes; None where nothing was counted (older records)."""
-    counted = [e for e in episodes if e.adapt_flops is not None and e.score_flops is not None]
+    counted = [(e, e.adapt_flops, e.score_flops) for e in episodes
+               if e.adapt_flops is not None and e.score_flops is not None]
     if not counted:
         return {"adapt_flops_per_episode": None, "adapt_seconds_per_episode": None, "score_flops_per_token": None}
-    tokens = sum(sum(e.units["tokens"]) for e in counted)
-    return {"adapt_flops_per_episode": float(np.mean([e.adapt_flops for e in counted])),
+    tokens = sum(sum(e.units["tokens"]) for e, _, _ in counted)
+    return {"adapt_flops_per_episode": float(np.mean([adapt for _, adapt, _ in counted])),
             "adapt_seconds_per_episode": float(np.mean([e.adapt_seconds for e in episodes])),
-            "score_flops_per_token": sum(e.score_flops for e in counted) / max(1, tokens)}
+            "score_flops_per_token": sum(score for _, _, score in counted) / max(1, tokens)}
 
 
 def mean_quality(episodes: list[EpisodeRecord]) -> dict[str, float] | None:
@@ -196,8 +205,8 @@ def with_q_values(rows: list[Row]) -> list[Row]:
     table that have a ``delta_p_value`` (the reference's own row has none)."""
     q: dict[str, float] = {}
     for table in {(r.track, r.shots) for r in rows}:
-        tested = [r for r in rows if (r.track, r.shots) == table and r.delta_p_value is not None]
-        q |= {r.run_key: v for r, v in zip(tested, benjamini_hochberg([r.delta_p_value for r in tested]))}
+        tested = [(r, p) for r in rows if (r.track, r.shots) == table and (p := r.delta_p_value) is not None]
+        q |= {r.run_key: v for (r, _), v in zip(tested, benjamini_hochberg([p for _, p in tested]))}
     return [dataclasses.replace(r, delta_q_value=q[r.run_key]) if r.run_key in q else r for r in rows]
 
 
@@ -205,7 +214,7 @@ def with_q_values(rows: list[Row]) -> list[Row]:
 INDISTINGUISHABLE_Q = 0.05
 
 
-def with_best_marks(rows: list[Row], episodes: dict[str, Sequence[EpisodeRecord]]) -> list[Row]:
+def with_best_marks(rows: list[Row], episodes: Mapping[str, Sequence[EpisodeRecord]]) -> list[Row]:
     """``rows`` with ``best`` on the lowest-NLL row of each (track, K, manifest) table and,
     on every other row of it, ``vs_best_q_value``: its paired t-test against that best row
     (over the episodes both scored), Benjamini-Hochberg-adjusted over the table.

@@ -44,7 +44,7 @@ def plot_shots(rows: Sequence[Row], path: Path) -> None:
             top.errorbar(ks, [r.nll_nats_per_token for r in pts], yerr=_nan_to_zero([r.ci95 for r in pts]),
                          marker="o", capsize=3, label=method, color=colour[method])
             paired = [r for r in pts if r.delta_vs_reference is not None and r.method != reference]
-            if any(abs(r.delta_vs_reference) > DELTA_SCALE for r in paired):
+            if any(abs(r.delta_vs_reference or 0.0) > DELTA_SCALE for r in paired):
                 off_scale.append(method)
             elif paired:
                 bottom.errorbar([r.shots for r in paired], [r.delta_vs_reference for r in paired],

@@ -146,10 +146,12 @@ def _adaptation_table(rows: Sequence[Row]) -> list[str]:
              + " | scoring FLOPs/token | generation step FLOPs (2 × MACs) |",
              "|---|---:|---:|---:|" + "---:|" * len(est) + "---:|---:|"]
     for r in rows:
-        floors = pi_compute_seconds(r.adapt_flops_per_episode)
+        if (flops := r.adapt_flops_per_episode) is None:
+            continue
+        floors = pi_compute_seconds(flops)
         cells = [" / ".join(f"{floors[f'{d}/{t}']:.3g}" for t in PI_THREADS) for d in PI_DEVICES]
         step = f"{2 * r.cost['macs']:.3g}" if r.cost else "–"
-        lines.append(f"| {r.method} | {r.shots} | {r.adapt_flops_per_episode:.3g} | "
+        lines.append(f"| {r.method} | {r.shots} | {flops:.3g} | "
                      f"{1e3 * (r.adapt_seconds_per_episode or 0.0):.2f} | " + " | ".join(cells)
                      + f" | {fmt_num(r.score_flops_per_token, 0)} | {step} |")
     return lines + [""]
@@ -162,7 +164,7 @@ def _cost_table(rows: Sequence[Row]) -> list[str]:
     if not rows:
         return []
     threads = " / ".join(map(str, PI_THREADS))
-    notes = any(r.cost["unit"] == "note" for r in rows)
+    notes = any(r.cost and r.cost["unit"] == "note" for r in rows)
     est = [f"est. {label} ms/step ({threads} thr)" for label in PI_DEVICES.values()]
     est += [f"est. {label} real-time factor ({threads} thr)" for label in PI_DEVICES.values()] if notes else []
     lines = ["cost of one generation step (counted; `benchmark/cost`; Raspberry Pi latency estimated from the count "
@@ -171,7 +173,9 @@ def _cost_table(rows: Sequence[Row]) -> list[str]:
              + " | ".join(est) + " |",
              "|---|---:|---|---:|---:|---:|---:|---:|---|" + "---:|" * len(est)]
     for r in rows:
-        c, estimates = r.cost, row_estimates(r)
+        if (c := r.cost) is None:
+            continue
+        estimates = row_estimates(r)
         cells = _per_device(estimates, lambda e: f"{e.latency_ms:.3f}")
         cells += _per_device(estimates, lambda e: fmt_num(e.real_time_factor, 5)) if notes else []
         lines.append(f"| {r.method} | {r.shots} | {c['unit']} | {c['macs']:,} | {c['operators']} | "
@@ -206,12 +210,12 @@ def _quality_table(rows: Sequence[Row]) -> list[str]:
     from benchmark.scoring.quality import directions
 
     better = directions()
-    names = [k for k in rows[0].quality if k in better or k.endswith("_reference")]
+    names = [k for k in rows[0].quality or {} if k in better or k.endswith("_reference")]
     head = " | ".join(f"{k} ({better.get(k, 'target')})" for k in names)
     lines = ["sample quality (mean over episodes):", "", f"| method | K | {head} |",
              "|---|---:|" + "---:|" * len(names)]
     for r in rows:
-        lines.append(f"| {r.method} | {r.shots} | " + " | ".join(fmt_num(r.quality.get(k)) for k in names) + " |")
+        lines.append(f"| {r.method} | {r.shots} | " + " | ".join(fmt_num((r.quality or {}).get(k)) for k in names) + " |")
     return lines + [""]
 
 
@@ -235,7 +239,7 @@ def to_csv(rows: Sequence[Row]) -> str:
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        estimates = {}
+        estimates: dict[str, float | None] = {}
         for e in row_estimates(r):
             estimates[_estimate_column("ms", e.device, e.threads)] = e.latency_ms
             estimates[_estimate_column("rtf", e.device, e.threads)] = e.real_time_factor

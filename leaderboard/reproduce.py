@@ -124,8 +124,8 @@ def published_reruns(results: Sequence[Path], *, tracks: Sequence[str] | None = 
                     or (methods and run.method not in methods)):
                 continue  # a run published in two folders is rerun once
             name = split_spec(run.method)[0]
-            if quick and (registration(name) is None or registration(name).group != QUICK_GROUP
-                          or needs_training(name)):
+            known = registration(name)
+            if quick and (known is None or known.group != QUICK_GROUP or needs_training(name)):
                 continue
             seen.add(run.run_key)
             chosen.append((plan(run, episodes, quick=quick, folder=Path(folder).name, source=str(folder)), episodes))
@@ -157,28 +157,27 @@ def check_run(r: Rerun, published: list[EpisodeRecord], run_path: Path) -> Check
     run, reproduced = load_run(run_path)
     theirs = {e.episode_id: e for e in published}
     mine = [e for e in reproduced if e.episode_id in theirs]
-    base = dict(label=r.label, track=r.track, shots=r.shots, episodes=len(mine))
     if run.manifest_sha256 != r.published.manifest_sha256 or not mine:
-        return Check(**base, published_nats_per_token=math.nan, reproduced_nats_per_token=math.nan, delta=math.nan,
-                     delta_ci95=math.nan, verdict="DIFFERS",
-                     how=f"other episodes: manifest {run.manifest_sha256[:12]} vs published "
-                         f"{r.published.manifest_sha256[:12]}")
+        return Check(r.label, r.track, r.shots, len(mine), math.nan, math.nan, math.nan, math.nan, "DIFFERS",
+                     f"other episodes: manifest {run.manifest_sha256[:12]} vs published "
+                     f"{r.published.manifest_sha256[:12]}")
     pub = sum(theirs[e.episode_id].nats_per_token for e in mine) / len(mine)
     rep = sum(e.nats_per_token for e in mine) / len(mine)
     delta, ci, _ = paired_delta(mine, [theirs[e.episode_id] for e in mine])
-    figures = dict(published_nats_per_token=pub, reproduced_nats_per_token=rep, delta=delta, delta_ci95=ci)
+
+    def verdict(says: str, how: str) -> Check:
+        return Check(r.label, r.track, r.shots, len(mine), pub, rep, delta, ci, says, how)
+
     if all(e.nll_nats == theirs[e.episode_id].nll_nats for e in mine):
-        return Check(**base, **figures, verdict="MATCH", how="bit-exact")
+        return verdict("MATCH", "bit-exact")
     changed = sum(e.nll_nats != theirs[e.episode_id].nll_nats for e in mine)
     same_weights = run.train.get("state_sha256") == r.published.train.get("state_sha256")
     if same_weights:
-        return Check(**base, **figures, verdict="DIFFERS",
-                     how=f"same fitted weights, {changed} of {len(mine)} episodes scored differently")
+        return verdict("DIFFERS", f"same fitted weights, {changed} of {len(mine)} episodes scored differently")
     within = math.isfinite(ci) and abs(delta) <= ci
     versions = env_changes(r.published.env, run.env)
     how = "within CI" if within else f"outside the paired 95% CI ({changed} of {len(mine)} episodes differ)"
-    return Check(**base, **figures, verdict="MATCH" if within else "DIFFERS",
-                 how=how + "; weights differ" + (f" ({versions})" if versions else ""))
+    return verdict("MATCH" if within else "DIFFERS", how + "; weights differ" + (f" ({versions})" if versions else ""))
 
 
 def env_changes(published: dict, current: dict) -> str:

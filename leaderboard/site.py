@@ -114,18 +114,20 @@ def main_columns(rows: Sequence[Row], reference: str | None) -> list[Column]:
                         lambda r: r.cost["nonzero_params"] if r.cost else None)]
         for device, label in PI_DEVICES.items():
             for threads in PI_THREADS:
-                cols.append(Column(f"est. {label} ms/step, {threads} thr", _estimate(device, threads, "text"),
-                                   _estimate(device, threads, "sort")))
+                cols.append(Column(f"est. {label} ms/step, {threads} thr", *_estimate(device, threads)))
     return cols
 
 
-def _estimate(device: str, threads: int, what: str) -> Callable[[Row], float | str | None]:
-    def cell(r: Row) -> float | str | None:
+def _estimate(device: str, threads: int) -> tuple[Callable[[Row], str], Callable[[Row], float | None]]:
+    """The cell text and sort value of the estimated latency on ``device`` at ``threads``."""
+    def value(r: Row) -> float | None:
         found = [e.latency_ms for e in row_estimates(r) if e.device == device and e.threads == threads]
-        if what == "sort":
-            return found[0] if found else None
-        return f"{found[0]:.3f}" if found else "–"
-    return cell
+        return found[0] if found else None
+
+    def text(r: Row) -> str:
+        ms = value(r)
+        return "–" if ms is None else f"{ms:.3f}"
+    return text, value
 
 
 def quality_columns(rows: Sequence[Row]) -> list[Column]:
@@ -137,9 +139,16 @@ def quality_columns(rows: Sequence[Row]) -> list[Column]:
     cols = [Column("method", lambda r: r.method, lambda r: r.method),
             Column("K", lambda r: str(r.shots), lambda r: r.shots)]
     for k in names:
-        cols.append(Column(f"{k} ({better.get(k, 'target')})", lambda r, k=k: fmt_num((r.quality or {}).get(k)),
-                           lambda r, k=k: _num((r.quality or {}).get(k))))
+        cols.append(Column(f"{k} ({better.get(k, 'target')})", *_quality_cell(k)))
     return cols
+
+
+def _quality_cell(name: str) -> tuple[Callable[[Row], str], Callable[[Row], float | None]]:
+    """The cell text and sort value of the sample-quality figure ``name``."""
+    def value(r: Row) -> float | None:
+        return _num((r.quality or {}).get(name))
+
+    return lambda r: fmt_num(value(r)), value
 
 
 def table_html(rows: Sequence[Row], columns: Sequence[Column], *, table_id: str) -> str:
@@ -232,10 +241,12 @@ def preview_html(previews: Previews, site: Path, slug: str) -> str:
         if s.levels is not None:
             spectrogram_png(s.levels, folder / f"sample-{i}.png")
             parts.append(f"<img src=\"{href}/sample-{i}.png\" alt=\"log-mel spectrogram of sample {i}\">")
-        name = s.file.name if s.file is not None else f"sample-{i}.mid" if s.tokens is not None else None
+        name: str | None = None
         if s.file is not None:
+            name = s.file.name
             shutil.copyfile(s.file, folder / name)
         elif s.tokens is not None:
+            name = f"sample-{i}.mid"
             write_midi(decode(s.tokens, strict=False), folder / name)
         if name is not None:
             if name.endswith(".wav"):

@@ -37,10 +37,17 @@ def with_level(spec: str, removed: float) -> str:
     return f"{name}[{','.join(f'{k}={json.dumps(v)}' for k, v in sorted(settings.items()))}]"
 
 
+def cost_of(row: Row) -> dict:
+    """``row``'s counted step cost; a row without one has no place on a sparsity curve."""
+    if row.cost is None:
+        raise ValueError(f"{row.method} on {row.track}: no counted step cost, so no size to plot")
+    return row.cost
+
+
 def removed_fraction(row: Row, dense: Row) -> float:
     """The fraction of ``dense``'s parameters that ``row``'s deployed step no longer has
     (trimmed away or held at zero)."""
-    return 1 - row.cost["nonzero_params"] / dense.cost["params"]
+    return 1 - cost_of(row)["nonzero_params"] / cost_of(dense)["params"]
 
 
 def curve_rows(rows: Sequence[Row], dense: str, families: Sequence[str]) -> dict[str, list[tuple[float, Row]]]:
@@ -57,12 +64,13 @@ def sparsity_markdown(curves: dict[str, list[tuple[float, Row]]]) -> str:
     """One table: the dense base, then a line per (family, level)."""
     any_row = next(iter(curves.values()))[0][1]
     lines = [f"**{any_row.track}**, K = {any_row.shots}, {any_row.episodes} test episodes", "",
-             f"| variant | removed | non-zero params | MACs/{any_row.cost['unit']} | nats/token (±95% CI) "
+             f"| variant | removed | non-zero params | MACs/{cost_of(any_row)['unit']} | nats/token (±95% CI) "
              f"| Δ vs {any_row.reference}, paired (±95% CI) |", "|---|---:|---:|---:|---|---|"]
     for index, (name, points) in enumerate(curves.items()):
         for removed, r in points[1:] if index else points:  # the dense base once, first
-            lines.append(f"| {name if removed else r.method} | {removed:.1%} | {r.cost['nonzero_params']:,} "
-                         f"| {r.cost['macs']:,} | {fmt_num(r.nll_nats_per_token)} ± {fmt_num(r.ci95)} | {fmt_delta(r)} |")
+            cost = cost_of(r)
+            lines.append(f"| {name if removed else r.method} | {removed:.1%} | {cost['nonzero_params']:,} "
+                         f"| {cost['macs']:,} | {fmt_num(r.nll_nats_per_token)} ± {fmt_num(r.ci95)} | {fmt_delta(r)} |")
     return "\n".join(lines + [""])
 
 

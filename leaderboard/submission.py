@@ -112,7 +112,10 @@ def method_card(run: RunRecord, trained_on: Sequence[str]) -> dict:
     target = run.method_target or (known.target if known else "")
     code = dict(run.method_code)  # as it was when the run was scored
     if not code and target:  # runs scored before FSMB recorded it: the code as it is now
-        code = {**code_identity(load_object(target)), "hashed": "at submission"}
+        cls = load_object(target)
+        if not isinstance(cls, type):
+            raise SubmissionError(f"{run.method}: its target {target} is not a class; a method is a class")
+        code = {**code_identity(cls), "hashed": "at submission"}
     return {
         "name": run.method,
         "version": run.method_version,
