@@ -81,8 +81,11 @@ class LowRankGaussian:
 
     def sample(self, n: int, *, max_len: int, generator: np.random.Generator) -> list[np.ndarray]:
         dims, m = self.factor.shape
-        x = (self.mean + math.sqrt(self.noise) * generator.standard_normal((n, dims))
-             + generator.standard_normal((n, m)) @ self.factor.T)
+        x = (
+            self.mean
+            + math.sqrt(self.noise) * generator.standard_normal((n, dims))
+            + generator.standard_normal((n, m)) @ self.factor.T
+        )
         return quantised(x, SHAPE)
 
 

@@ -135,7 +135,10 @@ class LSTMConcat(LSTMBaseline):
         """``step -> (B, T)`` batch of episodes laid out as support songs then a query song
         (see `episode_batches`)."""
         return episode_batches(
-            data, budget, max_shots=self.max_shots, salt=1,
+            data,
+            budget,
+            max_shots=self.max_shots,
+            salt=1,
             layout=lambda episode, rng: np.concatenate([it.tokens for it in episode.support + episode.query]),
         )
 
@@ -148,6 +151,5 @@ class LSTMConcat(LSTMBaseline):
         seqs = [np.concatenate([it.tokens for it in s]) if len(s) else np.zeros(0, np.int64) for s in supports]
         h, c = read_state(model, seqs)
         return [
-            LSTMAdapted(model, (h[:, i : i + 1], c[:, i : i + 1]) if len(s) else None)
-            for i, s in enumerate(supports)
+            LSTMAdapted(model, (h[:, i : i + 1], c[:, i : i + 1]) if len(s) else None) for i, s in enumerate(supports)
         ]

@@ -53,8 +53,14 @@ def scaled_copy(store: CorpusStore, factor: int, dest: Path) -> Path:
     np.save(dest / "offsets.npy", np.asarray(offsets, dtype=np.int64))
     write_json(dest / "items.json", [dataclasses.asdict(m) for m in items], indent=None)
     write_json(dest / "report.json", {"n_skipped": 0, "skipped": [], "build_seconds": 0})
-    meta = dict(store.meta, fingerprint=corpus_fingerprint(items, store.codec), n_items=len(items), n_tokens=pos,
-                tokens_sha256=file_sha256(dest / "tokens.u16"), offsets_sha256=file_sha256(dest / "offsets.npy"))
+    meta = dict(
+        store.meta,
+        fingerprint=corpus_fingerprint(items, store.codec),
+        n_items=len(items),
+        n_tokens=pos,
+        tokens_sha256=file_sha256(dest / "tokens.u16"),
+        offsets_sha256=file_sha256(dest / "offsets.npy"),
+    )
     write_json(dest / "meta.json", meta)
     return dest
 
@@ -86,7 +92,9 @@ def eval_child(store_root: str, n_episodes: int) -> None:
 def run_child(store_root: Path, n_episodes: int) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(store_root), "--episodes", str(n_episodes)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -122,7 +130,9 @@ def main() -> None:
     rows.append(("training episodes drawn (ids)", f"{n / draw:,.0f} episodes/s  (target >= 10,000)"))
     specs = [drawer.draw(i) for i in range(2000)]
     mat = median_seconds(lambda: [track.episode(s) for s in specs], args.repeats)
-    rows.append(("episodes drawn + materialised (tokens)", f"{len(specs) / (draw / n * len(specs) + mat):,.0f} episodes/s"))
+    rows.append(
+        ("episodes drawn + materialised (tokens)", f"{len(specs) / (draw / n * len(specs) + mat):,.0f} episodes/s")
+    )
 
     real = run_child(store_dir(source, cache), args.episodes)
     rows.append(("LSTM scoring, small (query tokens/s)", f"{real['tokens'] / real['seconds']:,.0f} tokens/s"))
@@ -130,7 +140,9 @@ def main() -> None:
         big_root = scaled_copy(track.store, 8, Path(tmp) / "scaled")
         big = run_child(big_root, args.episodes)
         shutil.rmtree(big_root)
-    rows.append(("peak RSS of LSTM eval, real store", f"{real['peak_mb']:.0f} MB ({real['items']} items; target < 2048)"))
+    rows.append(
+        ("peak RSS of LSTM eval, real store", f"{real['peak_mb']:.0f} MB ({real['items']} items; target < 2048)")
+    )
     rows.append(("peak RSS of LSTM eval, store x8", f"{big['peak_mb']:.0f} MB ({big['items']} items)"))
     rows.append(("peak RSS ratio x8 / x1", f"{big['peak_mb'] / real['peak_mb']:.2f}"))
 

@@ -56,21 +56,30 @@ def main() -> None:
             fitted, per_step = {}, {}
             for where in (cpu, device):
                 with on_device(where):
-                    fitted[where], meta = fit_or_load(make_method(name), track, budget=budget, models=Path(tmp) / str(where),
-                                                      seed=0, log=lambda _: None)
+                    fitted[where], meta = fit_or_load(
+                        make_method(name),
+                        track,
+                        budget=budget,
+                        models=Path(tmp) / str(where),
+                        seed=0,
+                        log=lambda _: None,
+                    )
                 per_step[where] = meta["train_seconds"] / args.steps
             scores = {}
             for where in (cpu, device):
                 with on_device(where):
-                    method, _ = fit_or_load(make_method(name), track, budget=budget, models=Path(tmp) / "cpu", seed=0,
-                                            log=lambda _: None)  # the CPU-fitted weights, loaded on `where`
+                    method, _ = fit_or_load(
+                        make_method(name), track, budget=budget, models=Path(tmp) / "cpu", seed=0, log=lambda _: None
+                    )  # the CPU-fitted weights, loaded on `where`
                     scores[where] = np.array([s.per_unit("tokens") for s in score_episodes(method, episodes)])
             rel = np.abs(scores[device] - scores[cpu]) / np.abs(scores[cpu])
-            print(f"{name}: train {per_step[cpu] * 1e3:.1f} ms/step on the CPU, {per_step[device] * 1e3:.1f} ms/step "
-                  f"on {device}: {per_step[cpu] / per_step[device]:.2f}x; scores of the CPU-fitted model on "
-                  f"{device}: max relative difference {rel.max():.2e} over {len(rel)} episodes "
-                  f"({'within' if rel.max() <= GPU_TOLERANCE else 'OUTSIDE'} GPU_TOLERANCE {GPU_TOLERANCE:g})",
-                  flush=True)
+            print(
+                f"{name}: train {per_step[cpu] * 1e3:.1f} ms/step on the CPU, {per_step[device] * 1e3:.1f} ms/step "
+                f"on {device}: {per_step[cpu] / per_step[device]:.2f}x; scores of the CPU-fitted model on "
+                f"{device}: max relative difference {rel.max():.2e} over {len(rel)} episodes "
+                f"({'within' if rel.max() <= GPU_TOLERANCE else 'OUTSIDE'} GPU_TOLERANCE {GPU_TOLERANCE:g})",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,9 @@ from methods.maml import meta_gradient
 ORDERS = {"second": False, "first": True}  # order -> first_order
 
 
-def fsmb_meta_step(lm: LSTMLM, supports: torch.Tensor, queries: torch.Tensor, lr: float, steps: int,
-                   first_order: bool) -> dict[str, torch.Tensor]:
+def fsmb_meta_step(
+    lm: LSTMLM, supports: torch.Tensor, queries: torch.Tensor, lr: float, steps: int, first_order: bool
+) -> dict[str, torch.Tensor]:
     params = {k: v.detach() for k, v in lm.named_parameters()}
     alphas = {k: torch.tensor(lr, dtype=v.dtype) for k, v in params.items()}
     return meta_gradient(params, alphas, supports, queries, steps, first_order).params
@@ -49,11 +50,24 @@ def run_peer(python: Path, lm: LSTMLM, supports: torch.Tensor, queries: torch.Te
     """learn2learn's meta-gradients (float64) and float32 step times, from the peer environment."""
     with tempfile.TemporaryDirectory() as folder:
         request, answer = Path(folder) / "request.pt", Path(folder) / "answer.pt"
-        torch.save({"state": lm.state_dict(), "vocab": lm.cfg.vocab, "emb": lm.cfg.emb, "hidden": lm.cfg.hidden,
-                    "supports": supports, "queries": queries, "lr": args.lr, "steps": args.inner_steps,
-                    "threads": args.threads, "repeats": args.repeats}, request)
-        subprocess.run([str(python), str(Path(__file__).with_name("peer_l2l_maml.py")), str(request), str(answer)],
-                       check=True)
+        torch.save(
+            {
+                "state": lm.state_dict(),
+                "vocab": lm.cfg.vocab,
+                "emb": lm.cfg.emb,
+                "hidden": lm.cfg.hidden,
+                "supports": supports,
+                "queries": queries,
+                "lr": args.lr,
+                "steps": args.inner_steps,
+                "threads": args.threads,
+                "repeats": args.repeats,
+            },
+            request,
+        )
+        subprocess.run(
+            [str(python), str(Path(__file__).with_name("peer_l2l_maml.py")), str(request), str(answer)], check=True
+        )
         return torch.load(answer, weights_only=True)
 
 
@@ -74,20 +88,28 @@ def main() -> None:
     supports = torch.randint(3, 299, (args.meta_batch, args.shots, args.tokens + 1))
     queries = torch.randint(3, 299, (args.meta_batch, 2, args.tokens + 1))
     python = args.peer / "bin" / "python"
-    print(f"bench_maml: LSTM {lm.cfg.emb}/{lm.cfg.hidden}, vocabulary {lm.cfg.vocab}, meta-batch {args.meta_batch}, "
-          f"K={args.shots}, {args.tokens} tokens/song, {args.inner_steps} inner step(s), {args.threads} threads, "
-          f"median of {2 * args.repeats} (FSMB) and {args.repeats} (learn2learn) float32 meta-steps")
+    print(
+        f"bench_maml: LSTM {lm.cfg.emb}/{lm.cfg.hidden}, vocabulary {lm.cfg.vocab}, meta-batch {args.meta_batch}, "
+        f"K={args.shots}, {args.tokens} tokens/song, {args.inner_steps} inner step(s), {args.threads} threads, "
+        f"median of {2 * args.repeats} (FSMB) and {args.repeats} (learn2learn) float32 meta-steps"
+    )
 
     def time_fsmb() -> dict[str, float]:
-        return {order: median_seconds(lambda: fsmb_meta_step(lm, supports, queries, args.lr, args.inner_steps, fo),
-                                      args.repeats) for order, fo in ORDERS.items()}
+        return {
+            order: median_seconds(
+                lambda: fsmb_meta_step(lm, supports, queries, args.lr, args.inner_steps, fo), args.repeats
+            )
+            for order, fo in ORDERS.items()
+        }
 
     before = time_fsmb()
     peer = run_peer(python, lm, supports, queries, args) if python.exists() else None
     after = time_fsmb()
     if peer is None:
-        print(f"  learn2learn: no environment at {args.peer} (build it with ../shared/tools/peer-l2l-env.sh "
-              f"{args.peer}); FSMB only")
+        print(
+            f"  learn2learn: no environment at {args.peer} (build it with ../shared/tools/peer-l2l-env.sh "
+            f"{args.peer}); FSMB only"
+        )
     else:
         print(f"  learn2learn {peer['learn2learn']}, torch {peer['torch']} (FSMB: torch {torch.__version__})")
     double = copy.deepcopy(lm).double()  # the float64 check, on a copy
@@ -98,8 +120,10 @@ def main() -> None:
             theirs = statistics.median(peer[order]["seconds"])
             grads = fsmb_meta_step(double, supports.clone(), queries.clone(), args.lr, args.inner_steps, first_order)
             diff = max((grads[k] - g).abs().max().item() for k, g in peer[order]["grads"].items())
-            line += (f" | learn2learn {theirs * 1000:7.0f} ms | FSMB {theirs / ours:5.2f}x learn2learn's speed | "
-                     f"max |Δ meta-grad| (float64) {diff:.1e} {'OK' if diff <= 1e-9 else 'MISMATCH'}")
+            line += (
+                f" | learn2learn {theirs * 1000:7.0f} ms | FSMB {theirs / ours:5.2f}x learn2learn's speed | "
+                f"max |Δ meta-grad| (float64) {diff:.1e} {'OK' if diff <= 1e-9 else 'MISMATCH'}"
+            )
         print(line)
 
 

@@ -65,8 +65,10 @@ def main() -> None:
     cached = time_sampling(model, tr.KVCache, tokens=args.tokens, repeats=args.repeats)
     full = time_sampling(model, FullWindow, tokens=args.tokens, repeats=args.repeats)
     per = 8 * (args.tokens - 1)
-    print(f"transformer-icl sampling, 8 samples x {args.tokens} tokens after a 512-token prompt, "
-          f"{args.threads} threads, median of {args.repeats}:")
+    print(
+        f"transformer-icl sampling, 8 samples x {args.tokens} tokens after a 512-token prompt, "
+        f"{args.threads} threads, median of {args.repeats}:"
+    )
     print(f"  full window per token: {full:.2f} s ({per / full:,.0f} tokens/s)")
     print(f"  key-value cache:       {cached:.2f} s ({per / cached:,.0f} tokens/s)")
     print(f"  speed-up: {full / cached:.1f}x")

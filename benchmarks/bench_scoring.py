@@ -39,8 +39,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     track = music21_track(args.threads)
-    songs = [it.tokens for spec in track.manifest("test").episodes[: args.episodes]
-             for it in track.episode(spec).query]
+    songs = [it.tokens for spec in track.manifest("test").episodes[: args.episodes] for it in track.episode(spec).query]
     model = LSTMLM(LSTMConfig(VOCAB_SIZE, **LSTM_SIZES["small"])).eval()
     a, b = torch.randn(GEMM_SIDE, GEMM_SIDE), torch.randn(GEMM_SIDE, GEMM_SIDE)
     score_sequences(model, songs[:64])  # warm-up
@@ -52,12 +51,18 @@ def main() -> None:
     seconds = statistics.median(seconds)
     tokens = sum(len(s) - 1 for s in songs)
     scoring = tokens * flops_per_token(model.cfg) / seconds / 1e9
-    print(f"bench_scoring: {len(songs)} query songs of {args.episodes} midi/music21 test episodes, {tokens:,} tokens, "
-          f"LSTM {model.cfg.emb}/{model.cfg.hidden}, vocabulary {model.cfg.vocab}, {args.threads} threads")
-    print(f"  GEMM {GEMM_SIDE}x{GEMM_SIDE} fp32: {gemm:6.1f} GFLOP/s (median of {args.repeats} medians of 5, "
-          "each timed just before a scoring pass)")
-    print(f"  LSTM scoring: {seconds:.2f} s, {tokens / seconds:,.0f} tokens/s, "
-          f"{flops_per_token(model.cfg) / 1e6:.2f} MFLOP/token, {scoring:6.1f} GFLOP/s (median of {args.repeats})")
+    print(
+        f"bench_scoring: {len(songs)} query songs of {args.episodes} midi/music21 test episodes, {tokens:,} tokens, "
+        f"LSTM {model.cfg.emb}/{model.cfg.hidden}, vocabulary {model.cfg.vocab}, {args.threads} threads"
+    )
+    print(
+        f"  GEMM {GEMM_SIDE}x{GEMM_SIDE} fp32: {gemm:6.1f} GFLOP/s (median of {args.repeats} medians of 5, "
+        "each timed just before a scoring pass)"
+    )
+    print(
+        f"  LSTM scoring: {seconds:.2f} s, {tokens / seconds:,.0f} tokens/s, "
+        f"{flops_per_token(model.cfg) / 1e6:.2f} MFLOP/token, {scoring:6.1f} GFLOP/s (median of {args.repeats})"
+    )
     print(f"  scoring / GEMM roofline: {scoring / gemm:.0%}")
 
 

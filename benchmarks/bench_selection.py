@@ -43,8 +43,10 @@ def main() -> None:
         tables[cls] = select_on_val(method, grid(method.grid), episodes)
         times[cls] = time.perf_counter() - start
     same = tables[NeuralCache] == tables[OnePassPerSetting]
-    print(f"cache meta-val selection, {len(grid(NeuralCache.grid))} settings, {args.episodes} midi/music21 "
-          f"meta-val episodes, {args.threads} threads:")
+    print(
+        f"cache meta-val selection, {len(grid(NeuralCache.grid))} settings, {args.episodes} midi/music21 "
+        f"meta-val episodes, {args.threads} threads:"
+    )
     print(f"  one pass per setting: {times[OnePassPerSetting]:.1f} s")
     print(f"  the grid in one pass: {times[NeuralCache]:.1f} s")
     print(f"  speed-up: {times[OnePassPerSetting] / times[NeuralCache]:.1f}x; same table: {same}")

@@ -33,8 +33,32 @@ from pathlib import Path
 import numpy as np
 
 GOAL_MB = 600
-WORDS = ("love", "night", "heart", "road", "fire", "rain", "dream", "light", "city", "baby", "river", "gold",
-         "stone", "wind", "song", "time", "home", "blue", "déjà", "über", "niño", "café", "dance", "tears")
+WORDS = (
+    "love",
+    "night",
+    "heart",
+    "road",
+    "fire",
+    "rain",
+    "dream",
+    "light",
+    "city",
+    "baby",
+    "river",
+    "gold",
+    "stone",
+    "wind",
+    "song",
+    "time",
+    "home",
+    "blue",
+    "déjà",
+    "über",
+    "niño",
+    "café",
+    "dance",
+    "tears",
+)
 
 
 def write_table(path: Path, mb: int, seed: int = 0) -> int:
@@ -45,8 +69,10 @@ def write_table(path: Path, mb: int, seed: int = 0) -> int:
         writer = csv.writer(fh)
         writer.writerow(["artist", "title", "lyrics"])
         while written < target:
-            lines = [" ".join(WORDS[w] for w in rng.integers(0, len(WORDS), rng.integers(4, 10)))
-                     for _ in range(rng.integers(20, 50))]
+            lines = [
+                " ".join(WORDS[w] for w in rng.integers(0, len(WORDS), rng.integers(4, 10)))
+                for _ in range(rng.integers(20, 50))
+            ]
             row = [f"artist {rng.integers(1000)}", f"song {songs}", "\n".join(lines)]
             writer.writerow(row)
             written += sum(len(c) for c in row) + 8
@@ -58,8 +84,9 @@ def peak_mb(code: str) -> tuple[float, float]:
     """(peak RSS in MB, wall seconds) of ``python -c code`` in a fresh process."""
     probe = code + "\nimport resource; print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1]
+    )
     if done.returncode:
         raise SystemExit(f"measurement failed:\n{done.stderr[-2000:]}")
     kb = next(int(line.split()[1]) for line in done.stdout.splitlines() if line.startswith("PEAK_KB"))
@@ -80,18 +107,24 @@ def main() -> None:
         build, build_s = peak_mb(
             "from episodes.tracks import TRACKS, Track\n"
             f"Track.open(TRACKS['lyrics/csv'], cache_dir={str(Path(tmp) / 'cache')!r}, data_dir={str(table)!r}, "
-            "workers=1, progress=False)")
+            "workers=1, progress=False)"
+        )
         cli, _ = peak_mb(
             "from benchmark.cli.main import main\n"
             f"assert main(['data', 'build', '--track', 'lyrics/csv', '--data-dir', {str(table)!r}, "
-            f"'--cache-dir', {str(Path(tmp) / 'cli-cache')!r}, '--workers', '1']) == 0")
+            f"'--cache-dir', {str(Path(tmp) / 'cli-cache')!r}, '--workers', '1']) == 0"
+        )
         cli_imports, _ = peak_mb("from benchmark.cli.main import main")
         whole, _ = peak_mb(f"import pandas\ntable = pandas.read_csv({str(table)!r}, dtype=str, keep_default_na=False)")
     print(f"peak RSS, interpreter + FSMB build modules:   {imports:7.0f} MB")
-    print(f"peak RSS, the build (streamed, Track.open):    {build:7.0f} MB  ({build_s:.0f} s; "
-          f"{build / size_mb:.2f} x the file; goal < {GOAL_MB} MB: {'met' if build < GOAL_MB else 'NOT met'})")
-    print(f"peak RSS, fsmb data build (CLI):               {cli:7.0f} MB  (of which importing the CLI, torch "
-          f"included: {cli_imports:.0f} MB)")
+    print(
+        f"peak RSS, the build (streamed, Track.open):    {build:7.0f} MB  ({build_s:.0f} s; "
+        f"{build / size_mb:.2f} x the file; goal < {GOAL_MB} MB: {'met' if build < GOAL_MB else 'NOT met'})"
+    )
+    print(
+        f"peak RSS, fsmb data build (CLI):               {cli:7.0f} MB  (of which importing the CLI, torch "
+        f"included: {cli_imports:.0f} MB)"
+    )
     print(f"peak RSS, pandas.read_csv of the whole table:  {whole:7.0f} MB  ({whole / build:.2f} x the build's)")
 
 

@@ -31,28 +31,66 @@ REPO = Path(__file__).resolve().parents[1]
 
 def fsmb(args: list[str], *, processes: int, threads: int) -> None:
     """``fsmb ARGS --threads threads`` in one process, or under torchrun."""
-    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
-                 "-m", "benchmark"] if processes > 1 else [sys.executable, "-m", "benchmark"])
+    launcher = (
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc-per-node={processes}",
+            "-m",
+            "benchmark",
+        ]
+        if processes > 1
+        else [sys.executable, "-m", "benchmark"]
+    )
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    done = subprocess.run([*launcher, *args, "--threads", str(threads), "--device", "cpu"], cwd=REPO, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [*launcher, *args, "--threads", str(threads), "--device", "cpu"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         sys.exit(f"bench_torchrun: {' '.join(args[:3])} failed:\n{done.stderr[-2000:]}")
 
 
 def train_seconds(models: Path, track: list[str], *, processes: int, threads: int, steps: int) -> float:
     """Seconds per optimiser step of ``fsmb train --method lstm`` into ``models``."""
-    fsmb(["train", "--method", "lstm", *track, "--budget", "quick", "--steps", str(steps), "--models", str(models)],
-         processes=processes, threads=threads)
+    fsmb(
+        ["train", "--method", "lstm", *track, "--budget", "quick", "--steps", str(steps), "--models", str(models)],
+        processes=processes,
+        threads=threads,
+    )
     (meta,) = models.rglob("meta.json")
     return json.loads(meta.read_text())["train_seconds"] / steps
 
 
-def eval_seconds(models: Path, out: Path, track: list[str], *, processes: int, threads: int, steps: int,
-                 episodes: int) -> tuple[float, list]:
+def eval_seconds(
+    models: Path, out: Path, track: list[str], *, processes: int, threads: int, steps: int, episodes: int
+) -> tuple[float, list]:
     """(seconds per episode of ``fsmb eval`` of the lstm in ``models``, the episode scores)."""
-    fsmb(["eval", "--method", "lstm", *track, "--budget", "quick", "--steps", str(steps), "--models", str(models),
-          "--episodes", str(episodes), "--out", str(out)], processes=processes, threads=threads)
+    fsmb(
+        [
+            "eval",
+            "--method",
+            "lstm",
+            *track,
+            "--budget",
+            "quick",
+            "--steps",
+            str(steps),
+            "--models",
+            str(models),
+            "--episodes",
+            str(episodes),
+            "--out",
+            str(out),
+        ],
+        processes=processes,
+        threads=threads,
+    )
     (run,) = out.glob("*.run.json")
     (records,) = out.glob("*.jsonl")
     scores = [json.loads(line)["nll_nats"] for line in records.read_text().splitlines() if '"episode"' in line]
@@ -80,24 +118,36 @@ def main() -> None:
             for name in order:
                 processes, threads = setups[name]
                 where = Path(tmp) / f"{repeat}-{processes}"
-                train[name].append(train_seconds(where / "models", track, processes=processes, threads=threads,
-                                                 steps=args.steps))
+                train[name].append(
+                    train_seconds(where / "models", track, processes=processes, threads=threads, steps=args.steps)
+                )
             for name in order:  # both score the one-process model: the same scores expected
                 processes, threads = setups[name]
                 per_episode, scores[name] = eval_seconds(
-                    Path(tmp) / f"{repeat}-1" / "models", Path(tmp) / f"{repeat}-{processes}" / "out", track,
-                    processes=processes, threads=threads, steps=args.steps, episodes=args.episodes)
+                    Path(tmp) / f"{repeat}-1" / "models",
+                    Path(tmp) / f"{repeat}-{processes}" / "out",
+                    track,
+                    processes=processes,
+                    threads=threads,
+                    steps=args.steps,
+                    episodes=args.episodes,
+                )
                 score[name].append(per_episode)
             for name in setups:
-                print(f"repeat {repeat}: {name:14s} train {train[name][-1] * 1e3:8.1f} ms/step   "
-                      f"eval {score[name][-1] * 1e3:7.2f} ms/episode", flush=True)
+                print(
+                    f"repeat {repeat}: {name:14s} train {train[name][-1] * 1e3:8.1f} ms/step   "
+                    f"eval {score[name][-1] * 1e3:7.2f} ms/episode",
+                    flush=True,
+                )
             same = len(set(json.dumps(s) for s in scores.values())) == 1
             print(f"repeat {repeat}: episode scores identical in both set-ups: {same}")
     one, many = setups
     for what, table, unit in (("train lstm", train, "ms/step"), ("eval lstm", score, "ms/episode")):
         a, b = statistics.median(table[one]), statistics.median(table[many])
-        print(f"{what}: {one} ({n} threads) {a * 1e3:.2f} {unit}, {many} (1 thread each) {b * 1e3:.2f} {unit}: "
-              f"{a / b:.2f}x")
+        print(
+            f"{what}: {one} ({n} threads) {a * 1e3:.2f} {unit}, {many} (1 thread each) {b * 1e3:.2f} {unit}: "
+            f"{a / b:.2f}x"
+        )
 
 
 if __name__ == "__main__":

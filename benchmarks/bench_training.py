@@ -64,15 +64,22 @@ def main() -> None:
     icl = TransformerICL()
     icl_batches = icl.training_batches(data, budget)
     networks = {
-        "lstm": (LSTMLM(LSTMConfig(track.vocab_size, **LSTM_SIZES["small"])), lambda m, rows: m(rows[:, :-1])[0],
-                 [lstm_batches(s) for s in range(args.steps)]),
-        "transformer-icl": (TransformerLM(TransformerConfig(track.vocab_size, context=icl.context,
-                                                            **TRANSFORMER_SIZES["small"])),
-                            lambda m, rows: m(rows[:, :-1]), [icl_batches(s) for s in range(args.steps)]),
+        "lstm": (
+            LSTMLM(LSTMConfig(track.vocab_size, **LSTM_SIZES["small"])),
+            lambda m, rows: m(rows[:, :-1])[0],
+            [lstm_batches(s) for s in range(args.steps)],
+        ),
+        "transformer-icl": (
+            TransformerLM(TransformerConfig(track.vocab_size, context=icl.context, **TRANSFORMER_SIZES["small"])),
+            lambda m, rows: m(rows[:, :-1]),
+            [icl_batches(s) for s in range(args.steps)],
+        ),
     }
     a, b = torch.randn(GEMM_SIDE, GEMM_SIDE), torch.randn(GEMM_SIDE, GEMM_SIDE)
-    print(f"bench_training: midi/music21 training batches, {args.steps} steps per pass, {args.threads} threads, "
-          f"median of {args.repeats} passes")
+    print(
+        f"bench_training: midi/music21 training batches, {args.steps} steps per pass, {args.threads} threads, "
+        f"median of {args.repeats} passes"
+    )
     for name, (model, loss_of, batches) in networks.items():
         time_steps(model, loss_of, batches[:2], sequence.LENGTH_GROUPS)  # warm-up
         gemm, runs = [], {"padded": [], "length-grouped": []}
@@ -87,9 +94,11 @@ def main() -> None:
             seconds = statistics.median(p[0] for p in passes)
             tokens, flops = passes[0][1], passes[0][2]
             rates[way] = tokens / seconds
-            print(f"    {way:15s} {args.steps / seconds:6.2f} steps/s  {tokens / seconds:9,.0f} tokens/s  "
-                  f"{flops / seconds / 1e9:6.1f} GFLOP/s counted ({flops / seconds / 1e9 / roofline:.0%} of the "
-                  f"roofline; {flops / tokens / 1e6:.2f} MFLOP per useful token)")
+            print(
+                f"    {way:15s} {args.steps / seconds:6.2f} steps/s  {tokens / seconds:9,.0f} tokens/s  "
+                f"{flops / seconds / 1e9:6.1f} GFLOP/s counted ({flops / seconds / 1e9 / roofline:.0%} of the "
+                f"roofline; {flops / tokens / 1e6:.2f} MFLOP per useful token)"
+            )
         print(f"    length-grouped / padded: {rates['length-grouped'] / rates['padded']:.2f}x tokens/s")
 
 

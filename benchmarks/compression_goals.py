@@ -60,15 +60,25 @@ def main() -> None:
     timed = [m for m in rows if m.startswith(("lstm-trim", "lstm-int8"))]
     steps = {m: step_of(hparams[m], int8=m.startswith("lstm-int8")) for m in [DENSE, *timed]}
     folder = Path(tempfile.mkdtemp(prefix="fsmb-goals-"))
-    exported = {m: str(export_step(step, folder / f"{i}.onnx")) for i, (m, step) in enumerate(steps.items())
-                if not not_exportable(step)}
-    runtimes = {"eager": lambda m, threads: measure_latency(steps[m], threads=threads, runs=args.runs).p50_ms,
-                "onnxruntime": lambda m, threads: float(np.percentile(time_steps(session_at(exported[m], threads),
-                                                                                 args.runs), 50))}
-    print(f"{TRACK}, K = {rows[DENSE].shots}, {rows[DENSE].episodes} test episodes; latency: median over "
-          f"{args.rounds} rounds of the p50 of {args.runs} runs, side by side with the dense step")
-    print(f"{'method':24s} {'params':>8s} {'% dense':>8s} {'Δ nats/token':>16s} {'runtime':>11s} {'thr':>3s} "
-          f"{'dense p50':>10s} {'p50':>9s} {'speed-up':>8s}")
+    exported = {
+        m: str(export_step(step, folder / f"{i}.onnx"))
+        for i, (m, step) in enumerate(steps.items())
+        if not not_exportable(step)
+    }
+    runtimes = {
+        "eager": lambda m, threads: measure_latency(steps[m], threads=threads, runs=args.runs).p50_ms,
+        "onnxruntime": lambda m, threads: float(
+            np.percentile(time_steps(session_at(exported[m], threads), args.runs), 50)
+        ),
+    }
+    print(
+        f"{TRACK}, K = {rows[DENSE].shots}, {rows[DENSE].episodes} test episodes; latency: median over "
+        f"{args.rounds} rounds of the p50 of {args.runs} runs, side by side with the dense step"
+    )
+    print(
+        f"{'method':24s} {'params':>8s} {'% dense':>8s} {'Δ nats/token':>16s} {'runtime':>11s} {'thr':>3s} "
+        f"{'dense p50':>10s} {'p50':>9s} {'speed-up':>8s}"
+    )
     speedups: dict[tuple[str, str, int], float] = {}
     for runtime, time_ms in runtimes.items():
         for threads in (1, 2):
@@ -80,22 +90,28 @@ def main() -> None:
             for m in names:
                 r = rows[m]
                 speedups[m, runtime, threads] = statistics.median(d / v for d, v in zip(p50[DENSE], p50[m]))
-                print(f"{m:24s} {r.cost['params']:8,d} {100 * r.cost['params'] / rows[DENSE].cost['params']:7.1f}% "
-                      f"{r.delta_vs_reference:+.4f} ± {r.delta_ci95:.4f} {runtime:>11s} {threads:3d} "
-                      f"{statistics.median(p50[DENSE]):8.4f}ms {statistics.median(p50[m]):7.4f}ms "
-                      f"{speedups[m, runtime, threads]:7.2f}x")
+                print(
+                    f"{m:24s} {r.cost['params']:8,d} {100 * r.cost['params'] / rows[DENSE].cost['params']:7.1f}% "
+                    f"{r.delta_vs_reference:+.4f} ± {r.delta_ci95:.4f} {runtime:>11s} {threads:3d} "
+                    f"{statistics.median(p50[DENSE]):8.4f}ms {statistics.median(p50[m]):7.4f}ms "
+                    f"{speedups[m, runtime, threads]:7.2f}x"
+                )
     dense_params = rows[DENSE].cost["params"]
     small = [m for m in timed if m.startswith("lstm-trim") and rows[m].cost["params"] <= 0.1 * dense_params]
     for m in small:
         d = rows[m].delta_vs_reference
         fast = {runtime: speedups.get((m, runtime, 1)) for runtime in runtimes}
-        print(f"goal: {m} ({rows[m].cost['params'] / dense_params:.1%} of the parameters) within 0.03 nats/token: "
-              f"{d:+.4f} -> {'met' if d <= 0.03 else 'NOT met'}; >= 4x faster at 1 thread: "
-              + "; ".join(f"{runtime} {x:.2f}x -> {'met' if x >= 4 else 'NOT met'}" for runtime, x in fast.items()))
+        print(
+            f"goal: {m} ({rows[m].cost['params'] / dense_params:.1%} of the parameters) within 0.03 nats/token: "
+            f"{d:+.4f} -> {'met' if d <= 0.03 else 'NOT met'}; >= 4x faster at 1 thread: "
+            + "; ".join(f"{runtime} {x:.2f}x -> {'met' if x >= 4 else 'NOT met'}" for runtime, x in fast.items())
+        )
     for m in (m for m in timed if m.startswith("lstm-int8")):
         d, s = rows[m].delta_vs_reference, speedups[m, "eager", 1]
-        print(f"goal: {m} within 0.01 nats/token: {d:+.4f} -> {'met' if abs(d) <= 0.01 else 'NOT met'}; faster at "
-              f"1 thread: {s:.2f}x -> {'met' if s > 1 else 'NOT met'}")
+        print(
+            f"goal: {m} within 0.01 nats/token: {d:+.4f} -> {'met' if abs(d) <= 0.01 else 'NOT met'}; faster at "
+            f"1 thread: {s:.2f}x -> {'met' if s > 1 else 'NOT met'}"
+        )
 
 
 if __name__ == "__main__":

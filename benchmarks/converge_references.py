@@ -55,8 +55,24 @@ STAGE = RESULTS / "converging"  # STAGE/NAME: a row of results/NAME being scored
 # the lstm first: its compressed variants, the adaptive methods and the MAML family start
 # from it (and cache/finetune[base="lstm-trim"] from its trimmed variant); each VAE before
 # its compressed variants; the lottery ticket, a full retraining per round, last
-ORDER = ("lstm", "lstm-trim", "lstm-int8", "cache", "dyneval", "finetune", "fomaml", "maml", "metasgd",
-         "lstm-concat", "transformer-icl", "vae", "vae-trim", "vae-int8", "rhvae", "lstm-imp")
+ORDER = (
+    "lstm",
+    "lstm-trim",
+    "lstm-int8",
+    "cache",
+    "dyneval",
+    "finetune",
+    "fomaml",
+    "maml",
+    "metasgd",
+    "lstm-concat",
+    "transformer-icl",
+    "vae",
+    "vae-trim",
+    "vae-int8",
+    "rhvae",
+    "lstm-imp",
+)
 
 
 def move(stem: str, source: Path, target: Path) -> None:
@@ -64,8 +80,10 @@ def move(stem: str, source: Path, target: Path) -> None:
     (``git mv`` what git tracks)."""
     target.mkdir(parents=True, exist_ok=True)
     for path in sorted(source.glob(f"{stem}.*")) + sorted(source.glob(f"{stem}/")):
-        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(path)], cwd=ROOT,
-                                 capture_output=True).returncode == 0
+        tracked = (
+            subprocess.run(["git", "ls-files", "--error-unmatch", str(path)], cwd=ROOT, capture_output=True).returncode
+            == 0
+        )
         if tracked:
             subprocess.run(["git", "mv", "-k", str(path), str(target / path.name)], cwd=ROOT, check=True)
         else:
@@ -113,8 +131,10 @@ def compare(name: str) -> None:
         unit = "nats/dim" if "dims" in old[0].units else "nats/token"
         delta, ci, n = paired_delta(new, old)
         means = [sum(e.nats_per_token for e in eps) / len(eps) for eps in (old, new)]
-        print(f"{run_path.name[: -len('.run.json')]}: full {means[0]:.4f} -> converge {means[1]:.4f}, "
-              f"paired {delta:+.4f} ± {ci:.4f} {unit} ({n} episodes)")
+        print(
+            f"{run_path.name[: -len('.run.json')]}: full {means[0]:.4f} -> converge {means[1]:.4f}, "
+            f"paired {delta:+.4f} ± {ci:.4f} {unit} ({n} episodes)"
+        )
 
 
 def main() -> None:
@@ -123,10 +143,14 @@ def main() -> None:
     parser.add_argument("--tracks", help="comma-separated track names (default: all published)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and what is done, run nothing")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--results", default="main",
-                        help="the folder of published rows under results/ (default: %(default)s)")
-    parser.add_argument("--compare", action="store_true",
-                        help="print each retrained row against the full row it replaced (paired), run nothing")
+    parser.add_argument(
+        "--results", default="main", help="the folder of published rows under results/ (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="print each retrained row against the full row it replaced (paired), run nothing",
+    )
     args = parser.parse_args()
     published, full = folders(args.results)
     if not published.is_dir() or args.results in ("models", "converging") or args.results.startswith("full"):
@@ -143,30 +167,46 @@ def main() -> None:
     tracks = args.tracks.split(",") if args.tracks else None
     budget = BUDGETS["converge"]
     sources = [published] + ([full] if full.is_dir() else [])  # a row moved aside whose rerun was interrupted
-    reruns = [r for r, _ in published_reruns(sources, tracks=tracks)
-              if r.published.budget["name"] != budget.name]
-    plan = sorted((r for r in reruns if r.spec.split("[")[0] in wanted and needs_training(r.spec.split("[")[0])),
-                  key=lambda r: (ORDER.index(r.spec.split("[")[0]), r.track, r.label))
+    reruns = [r for r, _ in published_reruns(sources, tracks=tracks) if r.published.budget["name"] != budget.name]
+    plan = sorted(
+        (r for r in reruns if r.spec.split("[")[0] in wanted and needs_training(r.spec.split("[")[0])),
+        key=lambda r: (ORDER.index(r.spec.split("[")[0]), r.track, r.label),
+    )
     opened: dict[str, Track] = {}
     for r in plan:
         stem = file_stem(r.label, r.track, r.shots)
         current = published / f"{stem}.run.json"
         state = row_state(r.folder == full.name, current, STAGE / args.results / current.name, budget.name)
         if state == "superseded":
-            print(f"superseded: {r.label} on {r.track} (K={r.shots}): kept in {full.name}/ with no row of its "
-                  f"own in {published.name}/ and no rerun staged (a replaced design, not an interrupted rerun)")
+            print(
+                f"superseded: {r.label} on {r.track} (K={r.shots}): kept in {full.name}/ with no row of its "
+                f"own in {published.name}/ and no rerun staged (a replaced design, not an interrupted rerun)"
+            )
             continue
-        print(f"{state}: {r.label} on {r.track} (K={r.shots}, {r.episodes} episodes"
-              + (f", {r.samples} samples" if r.samples else "") + f"; was {r.published.budget['name']})")
+        print(
+            f"{state}: {r.label} on {r.track} (K={r.shots}, {r.episodes} episodes"
+            + (f", {r.samples} samples" if r.samples else "")
+            + f"; was {r.published.budget['name']})"
+        )
         if state == "done" or args.dry_run:
             continue
         track = opened.setdefault(r.track, Track.open(TRACKS[r.track], cache_dir=default_cache()))
-        evaluate(MethodSpec.parse(r.spec, r.overrides), track, shots=r.shots, n_episodes=r.episodes,
-                 out=STAGE / args.results, budget=budget, models=MODELS, seed=r.seed, samples=r.samples)
+        evaluate(
+            MethodSpec.parse(r.spec, r.overrides),
+            track,
+            shots=r.shots,
+            n_episodes=r.episodes,
+            out=STAGE / args.results,
+            budget=budget,
+            models=MODELS,
+            seed=r.seed,
+            samples=r.samples,
+        )
         if current.exists():
             move(stem, published, full)  # the under-trained row, kept for the record
         move(stem, STAGE / args.results, published)
         drop_finished_checkpoints()
+
 
 if __name__ == "__main__":
     main()

@@ -92,9 +92,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="fsmb-cost-"))
-    print(f"{'step':22s} {'thr':>3s} {'MACs':>12s} {'fp32 MB':>8s} {'nodes':>5s} {'ORT est.':>10s} {'ORT':>9s} "
-          f"{'error':>7s} {'ORT term':>9s} {'eager est':>10s} {'PyTorch':>9s} {'error':>7s} {'Pi 4 est.':>10s} "
-          f"{'Pi 5 est.':>10s}")
+    print(
+        f"{'step':22s} {'thr':>3s} {'MACs':>12s} {'fp32 MB':>8s} {'nodes':>5s} {'ORT est.':>10s} {'ORT':>9s} "
+        f"{'error':>7s} {'ORT term':>9s} {'eager est':>10s} {'PyTorch':>9s} {'error':>7s} {'Pi 4 est.':>10s} "
+        f"{'Pi 5 est.':>10s}"
+    )
     errors: dict[tuple[str, int], list[float]] = {(r, t): [] for r in ("onnxruntime", "pytorch") for t in THREADS}
     for i, (name, model) in enumerate(models().items()):
         step = network_step(model)
@@ -105,22 +107,34 @@ def main() -> None:
         for threads in THREADS:
             if path:  # calibrated right before the measurement, under the same load
                 ort_profile = host_profile(threads, cost, "onnxruntime")
-                ort_cells = error_cells(ort_profile.estimate_ms(cost), onnx_p50_ms(path, threads, args.runs),
-                                        errors["onnxruntime", threads]) + f" {dominant(ort_profile, cost):>9s}"
+                ort_cells = (
+                    error_cells(
+                        ort_profile.estimate_ms(cost),
+                        onnx_p50_ms(path, threads, args.runs),
+                        errors["onnxruntime", threads],
+                    )
+                    + f" {dominant(ort_profile, cost):>9s}"
+                )
             else:
                 ort_cells = f"{'-':>10s} {'-':>9s} {'-':>7s} {'-':>9s}"
             estimated = host_profile(threads, cost, "pytorch").estimate_ms(cost)
-            eager_cells = error_cells(estimated, measure_latency(step, threads=threads, runs=args.runs).p50_ms,
-                                      errors["pytorch", threads])
+            eager_cells = error_cells(
+                estimated, measure_latency(step, threads=threads, runs=args.runs).p50_ms, errors["pytorch", threads]
+            )
             pi4, pi5 = (pi_profile(d, 4, counted_runtime(cost)).estimate_ms(cost) for d in PI_DEVICES)
             nodes = f"{cost.graph_nodes:5d}" if path else f"{'-':>5s}"
-            print(f"{name:22s} {threads:3d} {cost.macs:12,d} {cost.bytes_fp32 / 1e6:8.2f} {nodes} {ort_cells} "
-                  f"{eager_cells} {pi4:8.3f}ms {pi5:8.3f}ms", flush=True)
+            print(
+                f"{name:22s} {threads:3d} {cost.macs:12,d} {cost.bytes_fp32 / 1e6:8.2f} {nodes} {ort_cells} "
+                f"{eager_cells} {pi4:8.3f}ms {pi5:8.3f}ms",
+                flush=True,
+            )
     for runtime in ("onnxruntime", "pytorch"):
         errs = [e for t in THREADS for e in errors[runtime, t]]
         per_thread = ", ".join(f"{t} thr {100 * statistics.median(errors[runtime, t]):.1f} %" for t in THREADS)
-        print(f"median absolute percentage error against {runtime} over {len(errs)} (step, threads): "
-              f"{100 * statistics.median(errs):.1f} % (max {100 * max(errs):.1f} %; {per_thread})")
+        print(
+            f"median absolute percentage error against {runtime} over {len(errs)} (step, threads): "
+            f"{100 * statistics.median(errs):.1f} % (max {100 * max(errs):.1f} %; {per_thread})"
+        )
     print("goal: <= 25 % against onnxruntime, the runtime a device runs the exported step with")
 
 

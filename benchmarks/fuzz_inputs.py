@@ -99,8 +99,9 @@ def vlq(value: int) -> bytes:
     return bytes(reversed(out))
 
 
-def smf(tracks: list[bytes], *, fmt: int = 1, division: int = 96, ntrks: int | None = None,
-        header_len: int = 6) -> bytes:
+def smf(
+    tracks: list[bytes], *, fmt: int = 1, division: int = 96, ntrks: int | None = None, header_len: int = 6
+) -> bytes:
     """A standard MIDI file from encoded track chunks (header fields overridable)."""
     extra = b"\x00" * max(0, min(header_len, 10) - 6)
     ntrks = len(tracks) if ntrks is None else ntrks
@@ -116,8 +117,20 @@ MIDI_DELTAS = (0, 1, 127, 128, 16383, 16384, 2**21 - 1, 2**28 - 1, 2**28, 2**35)
 MIDI_DIVISIONS = (0, 1, 2, 12, 96, 480, 960, 0x7FFF, 0x8000, 0xE728, 0xE250, 0xFFFF)  # 0xE7..: SMPTE
 
 
-CLEAN_EVENTS = ["note"] * 6 + ["on", "off", "cc", "program", "bend", "pressure", "poly", "tempo", "timesig",
-                               "keysig", "text", "sysex"]
+CLEAN_EVENTS = ["note"] * 6 + [
+    "on",
+    "off",
+    "cc",
+    "program",
+    "bend",
+    "pressure",
+    "poly",
+    "tempo",
+    "timesig",
+    "keysig",
+    "text",
+    "sysex",
+]
 DIRTY_EVENTS = CLEAN_EVENTS + ["running", "eot", "escape", "realtime", "meta-any"]
 
 
@@ -201,8 +214,10 @@ def midi_cases(draw) -> Case:
             ntrks = None if draw(st.integers(0, 9)) else draw(st.sampled_from([0, 1, 2, 0xFFFF]))
             header_len = 6 if draw(st.integers(0, 9)) else draw(st.sampled_from([0, 5, 7, 10, 0xFFFFFFFF]))
         data = smf(tracks, fmt=fmt, division=division, ntrks=ntrks, header_len=header_len)
-        note = (f"{'clean' if clean else 'dirty'} smf fmt={fmt} division={division} tracks={len(tracks)} "
-                f"ntrks={ntrks} hlen={header_len}")
+        note = (
+            f"{'clean' if clean else 'dirty'} smf fmt={fmt} division={division} tracks={len(tracks)} "
+            f"ntrks={ntrks} hlen={header_len}"
+        )
         data, mutation = draw(maybe_mutated(data))
         return Case("input.mid", note + mutation, {"input.mid": data})
     rng = draw(seeds())
@@ -231,17 +246,74 @@ def midi_cases(draw) -> Case:
 # ---- text tables -----------------------------------------------------------------
 
 SPECIAL_CELLS = (
-    "", " ", "NaN", "nan", "NA", "N/A", "#N/A", "null", "None", "none", "inf", "-inf", "1e309", "True",
-    "0", "-0", "1,5", '"', '""', '"unclosed', ",", ";", "\t", "\n", "\r\n", "\r", "\x00", "\ufeff",
-    "\ufffd", "\u200b", "a\u0301", "\ufb01", "\u0130", "\U0001f3b5", "\u202eevil", "=1+1", "\\", "\\N",
-    "la la la\nla la", "  padded  ", "# comment", "</script>", "\x1b[31mred",
+    "",
+    " ",
+    "NaN",
+    "nan",
+    "NA",
+    "N/A",
+    "#N/A",
+    "null",
+    "None",
+    "none",
+    "inf",
+    "-inf",
+    "1e309",
+    "True",
+    "0",
+    "-0",
+    "1,5",
+    '"',
+    '""',
+    '"unclosed',
+    ",",
+    ";",
+    "\t",
+    "\n",
+    "\r\n",
+    "\r",
+    "\x00",
+    "\ufeff",
+    "\ufffd",
+    "\u200b",
+    "a\u0301",
+    "\ufb01",
+    "\u0130",
+    "\U0001f3b5",
+    "\u202eevil",
+    "=1+1",
+    "\\",
+    "\\N",
+    "la la la\nla la",
+    "  padded  ",
+    "# comment",
+    "</script>",
+    "\x1b[31mred",
 )
-COLUMN_NAMES = ("artist", "lyrics", "text", "title", "song", "artist", "lyrics", "Artist", "LYRICS", "",
-                " artist", "id", "0", "artiste", "\U0001f600", "artist\n", "text.1", "Unnamed: 0")
+COLUMN_NAMES = (
+    "artist",
+    "lyrics",
+    "text",
+    "title",
+    "song",
+    "artist",
+    "lyrics",
+    "Artist",
+    "LYRICS",
+    "",
+    " artist",
+    "id",
+    "0",
+    "artiste",
+    "\U0001f600",
+    "artist\n",
+    "text.1",
+    "Unnamed: 0",
+)
 TABLE_SUFFIXES = (".csv", ".csv", ".csv", ".jsonl", ".json", ".parquet")
 ODD_SUFFIXES = (".tsv", ".CSV", ".txt", ".JSONL", ".parq", "", ".csv.gz", ".json")
 TEXT_ENCODINGS = ("utf-8",) * 6 + ("utf-8-sig", "utf-16", "utf-16-le", "utf-32", "latin-1", "cp1252", "shift_jis")
-HUGE_UNITS = ("a", "\u00e9", "\U0001f3b5", "la la\n", "\"", ",")
+HUGE_UNITS = ("a", "\u00e9", "\U0001f3b5", "la la\n", '"', ",")
 
 
 def cell_values(json_like: bool) -> st.SearchStrategy:
@@ -270,8 +342,9 @@ def encode_text(text: str, encoding: str) -> bytes:
 
 def csv_bytes(columns: list[str], rows: list[list], draw) -> tuple[bytes, str]:
     delimiter = draw(st.sampled_from([",", ",", ",", ";", "\t", "|"]))
-    quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC,
-                                    csv.QUOTE_NONE]))
+    quoting = draw(
+        st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC, csv.QUOTE_NONE])
+    )
     newline = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delimiter, quoting=quoting, lineterminator=newline, escapechar="\\")
@@ -297,13 +370,14 @@ def csv_bytes(columns: list[str], rows: list[list], draw) -> tuple[bytes, str]:
 def json_bytes(columns: list[str], rows: list[list], draw, lines: bool) -> tuple[bytes, str]:
     records = [dict(zip(columns, row)) for row in rows]
     ensure_ascii = draw(st.booleans())
+
     def dump(obj) -> str:
         return json.dumps(obj, ensure_ascii=ensure_ascii, allow_nan=True)  # NaN literals on purpose
 
     if lines:
         body = [dump(r) for r in records]
         if draw(st.integers(0, 4)) == 0:
-            odd_line = draw(st.sampled_from(["", "[1, 2]", "\"text\"", "null", "{", "  "]))
+            odd_line = draw(st.sampled_from(["", "[1, 2]", '"text"', "null", "{", "  "]))
             body.insert(draw(st.integers(0, len(body))), odd_line)
         text, shape = "\n".join(body) + draw(st.sampled_from(["\n", "", "\n\n"])), "jsonl"
     else:
@@ -356,8 +430,9 @@ def table_cases(draw) -> Case:
     fmt = draw(st.sampled_from(TABLE_SUFFIXES))
     cells = cell_values(json_like=fmt in (".json", ".jsonl"))
     ragged = fmt == ".csv" and draw(st.integers(0, 9)) == 0
-    rows = draw(st.lists(st.lists(cells, min_size=len(columns), max_size=len(columns) + (2 if ragged else 0)),
-                         max_size=6))
+    rows = draw(
+        st.lists(st.lists(cells, min_size=len(columns), max_size=len(columns) + (2 if ragged else 0)), max_size=6)
+    )
     extra = ""
     if rows and draw(st.integers(0, 29)) == 0:  # many rows: repeat the drawn ones
         rows = [list(rows[int(i)]) for i in rng.integers(len(rows), size=5000)]
@@ -380,16 +455,60 @@ def table_cases(draw) -> Case:
 
 # ---- WAV -------------------------------------------------------------------------
 
-WAV_RATES = (1, 2, 7, 999, 1000, 1001, 4000, 8000, 11025, 16000, 16000, 16000, 16001, 22050, 24000, 32000,
-             44100, 44100, 44101, 48000, 88200, 96000, 192000, 768000, 768001, 2**31 - 1)
+WAV_RATES = (
+    1,
+    2,
+    7,
+    999,
+    1000,
+    1001,
+    4000,
+    8000,
+    11025,
+    16000,
+    16000,
+    16000,
+    16001,
+    22050,
+    24000,
+    32000,
+    44100,
+    44100,
+    44101,
+    48000,
+    88200,
+    96000,
+    192000,
+    768000,
+    768001,
+    2**31 - 1,
+)
 WAV_FORMATS = ("WAV",) * 6 + ("WAVEX", "RF64", "W64", "AIFF", "FLAC")
-SUBTYPES = ("PCM_16", "PCM_16", "PCM_U8", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "ULAW", "ALAW", "IMA_ADPCM",
-            "MS_ADPCM", "GSM610", "G721_32")
+SUBTYPES = (
+    "PCM_16",
+    "PCM_16",
+    "PCM_U8",
+    "PCM_24",
+    "PCM_32",
+    "FLOAT",
+    "DOUBLE",
+    "ULAW",
+    "ALAW",
+    "IMA_ADPCM",
+    "MS_ADPCM",
+    "GSM610",
+    "G721_32",
+)
 U16_EDGES = (0, 1, 2, 3, 4, 8, 12, 16, 24, 32, 33, 64, 255, 256, 1024, 0x7FFF, 0x8000, 0xFFFF)
-U32_EDGES = (0, 1, 7, 999, 1000, 8000, 16000, 16001, 44100, 44101, 768000, 768001, 2**24, 2**31 - 1, 2**31,
-             2**32 - 1)
-FMT_FIELDS = {"tag": (0, "<H"), "channels": (2, "<H"), "rate": (4, "<I"), "byte-rate": (8, "<I"),
-              "block-align": (12, "<H"), "bits": (14, "<H")}  # offsets in the fmt chunk's body
+U32_EDGES = (0, 1, 7, 999, 1000, 8000, 16000, 16001, 44100, 44101, 768000, 768001, 2**24, 2**31 - 1, 2**31, 2**32 - 1)
+FMT_FIELDS = {
+    "tag": (0, "<H"),
+    "channels": (2, "<H"),
+    "rate": (4, "<I"),
+    "byte-rate": (8, "<I"),
+    "block-align": (12, "<H"),
+    "bits": (14, "<H"),
+}  # offsets in the fmt chunk's body
 SAMPLES_CAP = 400_000  # frames x channels written per generated file
 
 
@@ -435,8 +554,9 @@ def valid_wav(draw) -> tuple[bytes, str]:
     seconds = draw(st.sampled_from([0.0, 0.001, 0.1, 0.5, 1.0, 4.0, 4.01, 5.0]))
     frames = draw(st.sampled_from([0, 1, 2, 63, 64, 65, 1000])) if draw(st.integers(0, 4)) == 0 else int(rate * seconds)
     frames = min(frames, SAMPLES_CAP // channels)
-    kind = draw(st.sampled_from(["sine"] * 4 + ["noise", "silence", "quiet", "loud", "dc", "denormal", "huge", "nan",
-                                                "inf"]))
+    kind = draw(
+        st.sampled_from(["sine"] * 4 + ["noise", "silence", "quiet", "loud", "dc", "denormal", "huge", "nan", "inf"])
+    )
     data = signal(kind, frames, channels, rate, rng)
     return write_audio(data, rate, fmt, subtype, f"{kind} {frames}x{channels}")
 
@@ -497,7 +617,8 @@ def raw_wav(draw) -> tuple[bytes, str]:
     riff_size = len(body) if draw(st.integers(0, 3)) else draw(st.sampled_from([0, 4, 2**32 - 1]))
     return riff + struct.pack("<I", riff_size) + body, (
         f"raw RIFF {riff!r} tag={tag:#x} ch={channels} rate={rate} byte_rate={byte_rate} align={align} bits={bits} "
-        f"fmt_size={fmt_size} data={n}B size_field={data_size}")
+        f"fmt_size={fmt_size} data={n}B size_field={data_size}"
+    )
 
 
 @st.composite
@@ -550,28 +671,72 @@ def wav_cases(draw) -> Case:
 
 # ---- NSynth ----------------------------------------------------------------------
 
-HOSTILE_NOTES = ("../escape", "../../../etc/passwd", "/abs/path", "a/b", "", ".", "..", "x\x00y", "\u00e9t\u00e9",
-                 "\U0001f3b5", "n" * 300, " spaced ", "back\\slash", "CON", "-rf", "audio/../../x", "\ud800",
-                 "new\nline", "~", "$HOME")
+HOSTILE_NOTES = (
+    "../escape",
+    "../../../etc/passwd",
+    "/abs/path",
+    "a/b",
+    "",
+    ".",
+    "..",
+    "x\x00y",
+    "\u00e9t\u00e9",
+    "\U0001f3b5",
+    "n" * 300,
+    " spaced ",
+    "back\\slash",
+    "CON",
+    "-rf",
+    "audio/../../x",
+    "\ud800",
+    "new\nline",
+    "~",
+    "$HOME",
+)
 INSTRUMENTS = ("bass_synthetic_033", "keyboard_acoustic_004", "guitar_electronic_022", "string_acoustic_012")
 
 
 def note_names() -> st.SearchStrategy[str]:
-    realistic = st.builds(lambda i, p, v: f"{i}-{p:03d}-{v:03d}", st.sampled_from(INSTRUMENTS),
-                          st.integers(9, 120), st.sampled_from([25, 50, 75, 100, 127]))
+    realistic = st.builds(
+        lambda i, p, v: f"{i}-{p:03d}-{v:03d}",
+        st.sampled_from(INSTRUMENTS),
+        st.integers(9, 120),
+        st.sampled_from([25, 50, 75, 100, 127]),
+    )
     return realistic | realistic | st.sampled_from(HOSTILE_NOTES) | st.text(max_size=12)
 
 
 def records() -> st.SearchStrategy:
-    instrument = st.sampled_from(INSTRUMENTS) | st.sampled_from(["", " ", "x"]) | st.text(max_size=10) | \
-        st.integers() | st.none() | st.lists(st.integers(), max_size=2) | st.just({"a": 1})
-    other = st.fixed_dictionaries({}, optional={
-        "pitch": st.integers(-5, 200) | st.text(max_size=3), "velocity": st.integers(0, 127),
-        "sample_rate": st.sampled_from([16000, 0, -1, "16k"]), "qualities": st.lists(st.integers(0, 1), max_size=10),
-        "note_str": st.text(max_size=10)})
+    instrument = (
+        st.sampled_from(INSTRUMENTS)
+        | st.sampled_from(["", " ", "x"])
+        | st.text(max_size=10)
+        | st.integers()
+        | st.none()
+        | st.lists(st.integers(), max_size=2)
+        | st.just({"a": 1})
+    )
+    other = st.fixed_dictionaries(
+        {},
+        optional={
+            "pitch": st.integers(-5, 200) | st.text(max_size=3),
+            "velocity": st.integers(0, 127),
+            "sample_rate": st.sampled_from([16000, 0, -1, "16k"]),
+            "qualities": st.lists(st.integers(0, 1), max_size=10),
+            "note_str": st.text(max_size=10),
+        },
+    )
     labelled = st.builds(lambda i, o: {**o, "instrument_str": i}, instrument, other)
-    return labelled | labelled | labelled | other | st.lists(st.integers(), max_size=2) | st.text(max_size=5) | \
-        st.integers() | st.none()
+    return (
+        labelled
+        | labelled
+        | labelled
+        | other
+        | st.lists(st.integers(), max_size=2)
+        | st.text(max_size=5)
+        | st.integers()
+        | st.none()
+    )
 
 
 @lru_cache(maxsize=8)
@@ -586,8 +751,20 @@ def note_wav(rate: int, kind: str) -> bytes:
     return buf.getvalue()
 
 
-AUDIO_KINDS = ("sine", "sine", "sine", "sine-44100", "silent", "missing", "empty", "random", "directory",
-               "link-outside", "link-loop", "link-dangling")
+AUDIO_KINDS = (
+    "sine",
+    "sine",
+    "sine",
+    "sine-44100",
+    "silent",
+    "missing",
+    "empty",
+    "random",
+    "directory",
+    "link-outside",
+    "link-loop",
+    "link-dangling",
+)
 
 
 @st.composite
@@ -597,8 +774,9 @@ def examples_json(draw, rng: np.random.Generator) -> tuple[bytes, dict, str]:
     if k < 70:
         notes = draw(st.dictionaries(note_names(), records(), max_size=8))
         if draw(st.integers(0, 49)) == 0:  # huge: 20,000 generated records
-            notes.update({f"{INSTRUMENTS[i % 4]}-{i:06d}": {"instrument_str": INSTRUMENTS[i % 4]}
-                          for i in range(20_000)})
+            notes.update(
+                {f"{INSTRUMENTS[i % 4]}-{i:06d}": {"instrument_str": INSTRUMENTS[i % 4]} for i in range(20_000)}
+            )
         text = json.dumps(notes, ensure_ascii=draw(st.booleans()))
         encoding = draw(st.sampled_from(["utf-8"] * 8 + ["utf-8-sig", "utf-16", "latin-1"]))
         data = encode_text(text, encoding)
@@ -632,12 +810,19 @@ def nsynth_cases(draw) -> Case:
     the first few notes get a tiny, silent, missing, corrupt, linked WAV or a folder.
     Sometimes the folder is missing, a file, or ``examples.json`` is a folder."""
     rng = draw(seeds())
-    layout = draw(st.sampled_from(["single"] * 6 + ["splits", "splits", "none", "examples-dir", "root-missing",
-                                                    "root-file"]))
+    layout = draw(
+        st.sampled_from(["single"] * 6 + ["splits", "splits", "none", "examples-dir", "root-missing", "root-file"])
+    )
     case = Case("root", f"layout={layout}", {"outside.wav": note_wav(16000, "sine")})
     if layout in ("none", "examples-dir", "root-missing", "root-file"):
-        case.files.update({"none": {"root": None}, "examples-dir": {"root/examples.json": None},
-                           "root-missing": {}, "root-file": {"root": b"{}"}}[layout])
+        case.files.update(
+            {
+                "none": {"root": None},
+                "examples-dir": {"root/examples.json": None},
+                "root-missing": {},
+                "root-file": {"root": b"{}"},
+            }[layout]
+        )
         return case
     folders = ["."] if layout == "single" else draw(st.sampled_from([["nsynth-test", "nsynth-valid"], ["a", "b", "c"]]))
     for folder in folders:
@@ -651,12 +836,20 @@ def nsynth_cases(draw) -> Case:
             audio.append(f"{name[:40]!r}:{kind}")
             rel = f"{prefix}/audio/{name}.wav"
             if kind.startswith("link"):
-                case.links[rel] = {"link-outside": "../" * (rel.count("/")) + "outside.wav",
-                                   "link-loop": f"{Path(rel).name}", "link-dangling": "nowhere.wav"}[kind]
+                case.links[rel] = {
+                    "link-outside": "../" * (rel.count("/")) + "outside.wav",
+                    "link-loop": f"{Path(rel).name}",
+                    "link-dangling": "nowhere.wav",
+                }[kind]
             elif kind != "missing":
-                case.files[rel] = {"sine": note_wav(16000, "sine"), "sine-44100": note_wav(44100, "sine"),
-                                   "silent": note_wav(16000, "silent"), "empty": b"", "random": random_bytes(rng, 300),
-                                   "directory": None}[kind]
+                case.files[rel] = {
+                    "sine": note_wav(16000, "sine"),
+                    "sine-44100": note_wav(44100, "sine"),
+                    "silent": note_wav(16000, "silent"),
+                    "empty": b"",
+                    "random": random_bytes(rng, 300),
+                    "directory": None,
+                }[kind]
         if audio:
             case.note += f" audio[{', '.join(audio)}]"
     return case

@@ -43,6 +43,7 @@ reasons.  ``--save-failures DIR`` keeps each failing input (its files plus
 writes ``DIR/summary.json``.  Exit status 1 if anything unexpected happened.
 `tests/test_fuzz.py` runs a fixed-seed slice of this in-process (`fuzz_in_process`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -112,8 +113,10 @@ def check_wave(wave) -> None:
     from episodes.audio import N_SAMPLES
 
     if not isinstance(wave, np.ndarray) or wave.dtype != np.float32 or wave.shape != (N_SAMPLES,):
-        raise ContractViolation(f"read_note returned {type(wave).__name__} {getattr(wave, 'dtype', '')} "
-                                f"{getattr(wave, 'shape', '')}, not float32 ({N_SAMPLES},)")
+        raise ContractViolation(
+            f"read_note returned {type(wave).__name__} {getattr(wave, 'dtype', '')} "
+            f"{getattr(wave, 'shape', '')}, not float32 ({N_SAMPLES},)"
+        )
     if not np.isfinite(wave).all():
         raise ContractViolation("read_note returned non-finite samples")
 
@@ -125,8 +128,9 @@ def reason(exc: BaseException) -> str:
 REJECTED = object()  # what `attempt` returns when the loader turned the input down
 
 
-def attempt(what: str, call: Callable[[], object], allowed: type[BaseException], where: list[str],
-            reasons: list[str]) -> object:
+def attempt(
+    what: str, call: Callable[[], object], allowed: type[BaseException], where: list[str], reasons: list[str]
+) -> object:
     """``call()``, noting ``what`` in ``where``; an ``allowed`` exception is a rejection
     (its reason recorded, `REJECTED` returned), any other propagates as unexpected."""
     where.append(what)
@@ -170,8 +174,7 @@ def check_table(path: Path, where: list[str], reasons: list[str]) -> str:
     from episodes.sources.tabular import TabularSource
 
     source = attempt("TabularSource()", lambda: TabularSource(str(path)), DataError, where, reasons)
-    pieces = REJECTED if source is REJECTED else attempt("list_pieces()", source.list_pieces, DataError, where,
-                                                         reasons)
+    pieces = REJECTED if source is REJECTED else attempt("list_pieces()", source.list_pieces, DataError, where, reasons)
     if pieces is REJECTED:
         return "rejected"
     check_pieces(pieces)
@@ -241,8 +244,11 @@ def _warm_wav() -> Case:
 
 
 def _warm_nsynth() -> Case:
-    return Case("root", "warm-up", {"root/examples.json": b'{"n": {"instrument_str": "x"}}',
-                                    "root/audio/n.wav": note_wav(16000, "sine")})
+    return Case(
+        "root",
+        "warm-up",
+        {"root/examples.json": b'{"n": {"instrument_str": "x"}}', "root/audio/n.wav": note_wav(16000, "sine")},
+    )
 
 
 LOADERS = {
@@ -295,8 +301,15 @@ class Limits:
     mem_mb: float = 500.0
 
 
-def run_case(loader: str, case: Case, workdir: Path, label: str, *, limits: Limits = Limits(),
-             save: Callable[[Path, dict], str | None] | None = None) -> dict:
+def run_case(
+    loader: str,
+    case: Case,
+    workdir: Path,
+    label: str,
+    *,
+    limits: Limits = Limits(),
+    save: Callable[[Path, dict], str | None] | None = None,
+) -> dict:
     """Write ``case`` to ``workdir/label`` (a fresh path: loaders may cache by path), run
     the loader's check on it and return the outcome ("accepted" / "rejected" /
     "unexpected"), the expected rejection reasons, any unexpected error with where it
@@ -313,9 +326,18 @@ def run_case(loader: str, case: Case, workdir: Path, label: str, *, limits: Limi
         message = str(exc) or repr(exc)  # MemoryError() has no message
     seconds, growth = time.perf_counter() - t0, maxrss_mb() - before
     scrub = lambda s: s.replace(str(folder.resolve()), "<input>").replace(str(folder), "<input>")  # noqa: E731
-    result = {"outcome": outcome, "reasons": [scrub(r)[:160] for r in reasons[:3]], "error": error,
-              "message": scrub(message)[:400] if error else None, "where": where[-1], "seconds": seconds,
-              "mem_mb": growth, "note": case.note[:600], "flags": [], "saved": None}
+    result = {
+        "outcome": outcome,
+        "reasons": [scrub(r)[:160] for r in reasons[:3]],
+        "error": error,
+        "message": scrub(message)[:400] if error else None,
+        "where": where[-1],
+        "seconds": seconds,
+        "mem_mb": growth,
+        "note": case.note[:600],
+        "flags": [],
+        "saved": None,
+    }
     if seconds > limits.slow_s:
         result["flags"].append("slow")
     if growth > limits.mem_mb:
@@ -339,8 +361,14 @@ def generate(loader: str, seed: int, count: int, consume: Callable[[Case], None]
         if done >= count:
             return
 
-        @settings(max_examples=count - done, database=None, deadline=None, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck), derandomize=False)
+        @settings(
+            max_examples=count - done,
+            database=None,
+            deadline=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            derandomize=False,
+        )
         @hypothesis_seed(derive_seed(seed, attempt))
         @given(LOADERS[loader].strategy())
         def draw_cases(case: Case) -> None:
@@ -359,8 +387,12 @@ def fuzz_in_process(loader: str, n: int, seed: int = 0, *, limits: Limits = Limi
     results: list[dict] = []
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{loader}-") as tmp:
         run_case(loader, LOADERS[loader].warmup(), Path(tmp), "warmup")
-        generate(loader, derive_seed(seed, LOADER_NAMES.index(loader)), n,
-                 lambda case: results.append(run_case(loader, case, Path(tmp), f"{len(results):05d}", limits=limits)))
+        generate(
+            loader,
+            derive_seed(seed, LOADER_NAMES.index(loader)),
+            n,
+            lambda case: results.append(run_case(loader, case, Path(tmp), f"{len(results):05d}", limits=limits)),
+        )
     return results
 
 
@@ -395,8 +427,14 @@ def worker_main(args: argparse.Namespace) -> None:
         label = f"{count:05d}"
         count += 1
         proto.write(json.dumps({"start": label, "note": case.note[:600]}) + "\n")
-        result = run_case(args.worker, case, workdir, label, limits=limits,
-                          save=lambda folder, info: save(folder, {**info, "label": label}))
+        result = run_case(
+            args.worker,
+            case,
+            workdir,
+            label,
+            limits=limits,
+            save=lambda folder, info: save(folder, {**info, "label": label}),
+        )
         proto.write(json.dumps({"result": result}) + "\n")
 
     try:
@@ -406,8 +444,9 @@ def worker_main(args: argparse.Namespace) -> None:
         sys.exit(3)
 
 
-def run_chunk(loader: str, seed: int, chunk: int, count: int, args: argparse.Namespace,
-              progress: Callable[[int], None]) -> list[dict]:
+def run_chunk(
+    loader: str, seed: int, chunk: int, count: int, args: argparse.Namespace, progress: Callable[[int], None]
+) -> list[dict]:
     """``count`` inputs of ``loader`` in worker subprocesses; a worker that dies or hangs
     costs the input it was on (an unexpected result, saved) and a fresh worker
     (with a derived seed) runs the rest."""
@@ -417,13 +456,35 @@ def run_chunk(loader: str, seed: int, chunk: int, count: int, args: argparse.Nam
             break
         worker_seed = derive_seed(seed, LOADER_NAMES.index(loader), chunk, attempt)
         workdir = Path(tempfile.mkdtemp(prefix=f"fuzz-{loader}-"))
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", loader, "--worker-seed", str(worker_seed),
-               "--n", str(count - len(results)), "--workdir", str(workdir), "--mem-limit-gb", str(args.mem_limit_gb),
-               "--slow-s", str(args.slow_s), "--mem-mb", str(args.mem_mb)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            loader,
+            "--worker-seed",
+            str(worker_seed),
+            "--n",
+            str(count - len(results)),
+            "--workdir",
+            str(workdir),
+            "--mem-limit-gb",
+            str(args.mem_limit_gb),
+            "--slow-s",
+            str(args.slow_s),
+            "--mem-mb",
+            str(args.mem_mb),
+        ]
         if args.save_failures:
             cmd += ["--save-failures", str(args.save_failures)]
-        env = {**os.environ, "HF_DATASETS_CACHE": str(workdir / "hf-cache"), "HF_HUB_OFFLINE": "1",
-               "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
+        env = {
+            **os.environ,
+            "HF_DATASETS_CACHE": str(workdir / "hf-cache"),
+            "HF_HUB_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "PYTHONHASHSEED": "0",
+        }
         with open(workdir / "stderr.log", "wb") as err:
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
             lines: queue.Queue = queue.Queue()
@@ -457,14 +518,23 @@ def run_chunk(loader: str, seed: int, chunk: int, count: int, args: argparse.Nam
             if current is None and not progressed:  # a broken worker, not a hostile input: stop
                 raise RuntimeError(f"{loader} worker failed before any input ({died or proc.returncode}):\n{tail}")
             error = died or "WorkerDied (exit 0 with inputs left)"
-            result = {"outcome": "unexpected", "reasons": [], "error": error.split(" ")[0], "where": "worker",
-                      "message": f"{error}; stderr tail: {tail[-300:]}",
-                      "seconds": args.timeout if "Timeout" in error else 0.0, "mem_mb": 0.0,
-                      "note": current["note"] if current else "(between inputs)", "flags": [], "saved": None}
+            result = {
+                "outcome": "unexpected",
+                "reasons": [],
+                "error": error.split(" ")[0],
+                "where": "worker",
+                "message": f"{error}; stderr tail: {tail[-300:]}",
+                "seconds": args.timeout if "Timeout" in error else 0.0,
+                "mem_mb": 0.0,
+                "note": current["note"] if current else "(between inputs)",
+                "flags": [],
+                "saved": None,
+            }
             if current and args.save_failures:
                 dest = Path(args.save_failures) / loader / f"{worker_seed}-{current['start']}-{result['error']}"
-                result["saved"] = save_case(workdir / current["start"], dest, {**result, "loader": loader,
-                                                                              "stderr_tail": tail})
+                result["saved"] = save_case(
+                    workdir / current["start"], dest, {**result, "loader": loader, "stderr_tail": tail}
+                )
             results.append(result)
             progress(1)
         shutil.rmtree(workdir, ignore_errors=True)
@@ -477,8 +547,13 @@ def fuzz(loader: str, args: argparse.Namespace) -> tuple[list[dict], float]:
     chunk = args.chunk or max(50, min(1000, math.ceil(args.n / 12)))
     sizes = [min(chunk, args.n - start) for start in range(0, args.n, chunk)]
     t0 = time.perf_counter()
-    with tqdm(total=args.n, desc=f"{loader:6s}", unit="input", dynamic_ncols=True,
-              mininterval=0.2 if sys.stderr.isatty() else 15) as bar:
+    with tqdm(
+        total=args.n,
+        desc=f"{loader:6s}",
+        unit="input",
+        dynamic_ncols=True,
+        mininterval=0.2 if sys.stderr.isatty() else 15,
+    ) as bar:
         lock = threading.Lock()
 
         def progress(k: int) -> None:
@@ -486,8 +561,9 @@ def fuzz(loader: str, args: argparse.Namespace) -> tuple[list[dict], float]:
                 bar.update(k)
 
         with ThreadPoolExecutor(args.workers) as pool:
-            futures = [pool.submit(run_chunk, loader, args.seed, i, size, args, progress)
-                       for i, size in enumerate(sizes)]
+            futures = [
+                pool.submit(run_chunk, loader, args.seed, i, size, args, progress) for i, size in enumerate(sizes)
+            ]
             results = [r for f in futures for r in f.result()]
     return results, time.perf_counter() - t0
 
@@ -506,43 +582,67 @@ def summarise(loader: str, results: list[dict], wall: float) -> dict:
     groups: dict[tuple, dict] = {}
     for r in unexpected:
         key = (r["error"], re.sub(r"\(.*", "", r["where"]), shape(r["message"]))
-        g = groups.setdefault(key, {"error": r["error"], "where": r["where"], "count": 0, "message": r["message"],
-                                    "note": r["note"], "saved": r["saved"]})
+        g = groups.setdefault(
+            key,
+            {
+                "error": r["error"],
+                "where": r["where"],
+                "count": 0,
+                "message": r["message"],
+                "note": r["note"],
+                "saved": r["saved"],
+            },
+        )
         g["count"] += 1
         g["saved"] = g["saved"] or r["saved"]
     reasons = collections.Counter(shape(x) for r in results for x in r["reasons"])
     kinds = collections.Counter(r["note"].split(" ")[0] for r in results)
     flagged = [r for r in results if r["flags"]]
     return {
-        "loader": loader, "inputs": len(results), "rejected": sum(r["outcome"] == "rejected" for r in results),
-        "accepted": sum(r["outcome"] == "accepted" for r in results), "unexpected": len(unexpected),
+        "loader": loader,
+        "inputs": len(results),
+        "rejected": sum(r["outcome"] == "rejected" for r in results),
+        "accepted": sum(r["outcome"] == "accepted" for r in results),
+        "unexpected": len(unexpected),
         "slowest_s": max((r["seconds"] for r in results), default=0.0),
-        "max_mem_mb": max((r["mem_mb"] for r in results), default=0.0), "wall_s": wall,
+        "max_mem_mb": max((r["mem_mb"] for r in results), default=0.0),
+        "wall_s": wall,
         "unexpected_groups": sorted(groups.values(), key=lambda g: -g["count"]),
-        "flagged": [{k: r[k] for k in ("flags", "seconds", "mem_mb", "outcome", "note", "saved")}
-                    for r in sorted(flagged, key=lambda r: -r["seconds"])[:10]],
-        "n_flagged": len(flagged), "top_reasons": reasons.most_common(8), "kinds": kinds.most_common(8),
+        "flagged": [
+            {k: r[k] for k in ("flags", "seconds", "mem_mb", "outcome", "note", "saved")}
+            for r in sorted(flagged, key=lambda r: -r["seconds"])[:10]
+        ],
+        "n_flagged": len(flagged),
+        "top_reasons": reasons.most_common(8),
+        "kinds": kinds.most_common(8),
     }
 
 
 def print_report(summaries: list[dict], total_wall: float) -> None:
-    head = f"{'loader':8s} {'inputs':>7s} {'rejected':>9s} {'accepted':>9s} {'unexpected':>10s} {'slowest s':>9s} " \
-           f"{'max mem MB':>10s} {'flagged':>7s} {'wall s':>8s}"
+    head = (
+        f"{'loader':8s} {'inputs':>7s} {'rejected':>9s} {'accepted':>9s} {'unexpected':>10s} {'slowest s':>9s} "
+        f"{'max mem MB':>10s} {'flagged':>7s} {'wall s':>8s}"
+    )
     print("\n" + head + "\n" + "-" * len(head))
     for s in summaries:
-        print(f"{s['loader']:8s} {s['inputs']:7d} {s['rejected']:9d} {s['accepted']:9d} {s['unexpected']:10d} "
-              f"{s['slowest_s']:9.2f} {s['max_mem_mb']:10.1f} {s['n_flagged']:7d} {s['wall_s']:8.1f}")
+        print(
+            f"{s['loader']:8s} {s['inputs']:7d} {s['rejected']:9d} {s['accepted']:9d} {s['unexpected']:10d} "
+            f"{s['slowest_s']:9.2f} {s['max_mem_mb']:10.1f} {s['n_flagged']:7d} {s['wall_s']:8.1f}"
+        )
     print(f"total wall time {total_wall:.1f} s")
     for s in summaries:
         for g in s["unexpected_groups"]:
             message = (g["message"] or "")[:300]
-            print(f"\n[{s['loader']}] UNEXPECTED {g['error']} x{g['count']} in {g['where']}: {message}\n"
-                  f"    input: {g['note'][:300]}" + (f"\n    saved: {g['saved']}" if g["saved"] else ""))
+            print(
+                f"\n[{s['loader']}] UNEXPECTED {g['error']} x{g['count']} in {g['where']}: {message}\n"
+                f"    input: {g['note'][:300]}" + (f"\n    saved: {g['saved']}" if g["saved"] else "")
+            )
     for s in summaries:
         for r in s["flagged"][:5]:
-            print(f"\n[{s['loader']}] FLAGGED {'+'.join(r['flags'])}: {r['seconds']:.2f} s, +{r['mem_mb']:.0f} MB "
-                  f"({r['outcome']})\n    input: {r['note'][:300]}"
-                  + (f"\n    saved: {r['saved']}" if r["saved"] else ""))
+            print(
+                f"\n[{s['loader']}] FLAGGED {'+'.join(r['flags'])}: {r['seconds']:.2f} s, +{r['mem_mb']:.0f} MB "
+                f"({r['outcome']})\n    input: {r['note'][:300]}" + (f"\n    saved: {r['saved']}" if r["saved"] else "")
+            )
     for s in summaries:
         print(f"\n[{s['loader']}] input kinds: " + ", ".join(f"{k} {n}" for k, n in s["kinds"]))
         print(f"[{s['loader']}] commonest rejection reasons:")
@@ -552,16 +652,23 @@ def print_report(summaries: list[dict], total_wall: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--loaders", default=",".join(LOADER_NAMES),
-                        help="comma-separated subset of midi,table,wav,nsynth")
+    parser.add_argument(
+        "--loaders", default=",".join(LOADER_NAMES), help="comma-separated subset of midi,table,wav,nsynth"
+    )
     parser.add_argument("--n", type=int, default=10_000, help="inputs per loader")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2, help="worker subprocesses at a time")
-    parser.add_argument("--save-failures", type=Path, default=None, metavar="DIR",
-                        help="keep failing / flagged inputs (and summary.json) under DIR")
+    parser.add_argument(
+        "--save-failures",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep failing / flagged inputs (and summary.json) under DIR",
+    )
     parser.add_argument("--chunk", type=int, default=0, help="inputs per worker subprocess (default: n/12, 50..1000)")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="seconds without an answer before a worker counts as hung")
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds without an answer before a worker counts as hung"
+    )
     parser.add_argument("--mem-limit-gb", type=float, default=6.0, help="address-space limit of each worker")
     parser.add_argument("--slow-s", type=float, default=2.0, help="flag inputs slower than this")
     parser.add_argument("--mem-mb", type=float, default=500.0, help="flag inputs growing peak RSS by more than this")
@@ -576,8 +683,11 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(loaders) - set(LOADER_NAMES)
     if unknown:
         parser.error(f"unknown loaders {sorted(unknown)}; choose from {','.join(LOADER_NAMES)}")
-    print(f"fuzz_loaders: {', '.join(loaders)}; n={args.n} seed={args.seed} workers={args.workers} "
-          f"(python {' '.join(sys.argv)})", flush=True)
+    print(
+        f"fuzz_loaders: {', '.join(loaders)}; n={args.n} seed={args.seed} workers={args.workers} "
+        f"(python {' '.join(sys.argv)})",
+        flush=True,
+    )
     t0, summaries = time.perf_counter(), []
     for loader in loaders:
         results, wall = fuzz(loader, args)
@@ -585,8 +695,12 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - t0
     if args.save_failures:
         args.save_failures.mkdir(parents=True, exist_ok=True)
-        (args.save_failures / "summary.json").write_text(json.dumps(
-            {"argv": sys.argv, "seed": args.seed, "n": args.n, "total_wall_s": total, "loaders": summaries}, indent=1))
+        (args.save_failures / "summary.json").write_text(
+            json.dumps(
+                {"argv": sys.argv, "seed": args.seed, "n": args.n, "total_wall_s": total, "loaders": summaries},
+                indent=1,
+            )
+        )
     print_report(summaries, total)
     return 1 if any(s["unexpected"] for s in summaries) else 0
 

@@ -76,8 +76,12 @@ def odd_rate_wav(path: Path, rate: int = 16_001) -> Path:
 
 def measure(tree: Path, kind: str, path: Path, limit_bytes: int, timeout_s: float) -> dict:
     try:
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(tree), kind, str(limit_bytes), str(path)],
-                              capture_output=True, text=True, timeout=timeout_s)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(tree), kind, str(limit_bytes), str(path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
     except subprocess.TimeoutExpired:
         return {"outcome": f"timed out after {timeout_s:g} s", "seconds": timeout_s, "peak_rss_mb": None}
     if proc.returncode != 0:
@@ -93,9 +97,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per input")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        inputs = [("midi", long_gap_midi(Path(tmp) / "long-gap.mid")),
-                  ("wav", odd_rate_wav(Path(tmp) / "odd-rate.wav")),
-                  ("wav", odd_rate_wav(Path(tmp) / "reference.wav", 16_000))]
+        inputs = [
+            ("midi", long_gap_midi(Path(tmp) / "long-gap.mid")),
+            ("wav", odd_rate_wav(Path(tmp) / "odd-rate.wav")),
+            ("wav", odd_rate_wav(Path(tmp) / "reference.wav", 16_000)),
+        ]
         print(f"tree: {args.tree}")
         for kind, path in inputs:
             r = measure(args.tree.resolve(), kind, path, int(args.limit_gb * 2**30), args.timeout)

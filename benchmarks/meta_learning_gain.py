@@ -77,12 +77,25 @@ def main() -> None:
         trained, meta = fit_or_load(make_method(label), track, budget=budget, models=args.models, seed=args.seed)
         before, after = nats_per_token(untrained, val), nats_per_token(trained, val)
         gain, half = mean_ci95(after - before)
-        rows.append({"label": label, "inner_steps": steps, "inner_lr": lr, "lstm_plus_inner_steps": float(before.mean()),
-                     "meta_trained": float(after.mean()), "gain": gain, "gain_ci95": half,
-                     "val_curve": meta["train_log"]["val_curve"], "train_seconds": meta.get("train_seconds")})
+        rows.append(
+            {
+                "label": label,
+                "inner_steps": steps,
+                "inner_lr": lr,
+                "lstm_plus_inner_steps": float(before.mean()),
+                "meta_trained": float(after.mean()),
+                "gain": gain,
+                "gain_ci95": half,
+                "val_curve": meta["train_log"]["val_curve"],
+                "train_seconds": meta.get("train_seconds"),
+            }
+        )
         methods[label] = (untrained, trained)
-        print(f"{label}: lstm + inner steps {before.mean():.4f}, meta-trained {after.mean():.4f}, "
-              f"paired {gain:+.4f} ± {half:.4f} nats/token on {len(val)} meta-val episodes", flush=True)
+        print(
+            f"{label}: lstm + inner steps {before.mean():.4f}, meta-trained {after.mean():.4f}, "
+            f"paired {gain:+.4f} ± {half:.4f} nats/token on {len(val)} meta-val episodes",
+            flush=True,
+        )
     best = min(rows, key=lambda r: r["meta_trained"])
     label = best["label"]
     test = [track.episode(s) for s in track.manifest("test").episodes[: args.test_episodes]]
@@ -90,20 +103,41 @@ def main() -> None:
     before, after = nats_per_token(untrained, test), nats_per_token(trained, test)
     gain, half = mean_ci95(after - before)
     meta_steps = int(budget.steps * args.meta_fraction)
-    result = {"method": args.method, "track": args.track, "meta_steps": meta_steps, "seed": args.seed,
-              "val_episodes": len(val), "settings": rows,
-              "selected": {"label": label, "test_episodes": len(test), "lstm_plus_inner_steps": float(before.mean()),
-                           "meta_trained": float(after.mean()), "gain": gain, "gain_ci95": half}}
-    lines = [f"# Meta-training gain: `{args.method}` on `{args.track}`, {meta_steps} meta-steps", "",
-             "| inner steps | inner lr | lstm + inner steps (meta-val) | meta-trained (meta-val) | paired gain | "
-             "meta-val curve (step: NLL) |", "|---:|---:|---:|---:|---:|---|"]
+    result = {
+        "method": args.method,
+        "track": args.track,
+        "meta_steps": meta_steps,
+        "seed": args.seed,
+        "val_episodes": len(val),
+        "settings": rows,
+        "selected": {
+            "label": label,
+            "test_episodes": len(test),
+            "lstm_plus_inner_steps": float(before.mean()),
+            "meta_trained": float(after.mean()),
+            "gain": gain,
+            "gain_ci95": half,
+        },
+    }
+    lines = [
+        f"# Meta-training gain: `{args.method}` on `{args.track}`, {meta_steps} meta-steps",
+        "",
+        "| inner steps | inner lr | lstm + inner steps (meta-val) | meta-trained (meta-val) | paired gain | "
+        "meta-val curve (step: NLL) |",
+        "|---:|---:|---:|---:|---:|---|",
+    ]
     for r in rows:
         curve = ", ".join(f"{int(s)}: {v:.4f}" for s, v in r["val_curve"])
-        lines.append(f"| {r['inner_steps']} | {r['inner_lr']} | {r['lstm_plus_inner_steps']:.4f} | "
-                     f"{r['meta_trained']:.4f} | {r['gain']:+.4f} ± {r['gain_ci95']:.4f} | {curve} |")
-    lines += ["", f"Selected on meta-val: `{label}`; on {len(test)} test episodes: lstm + inner steps "
-              f"{before.mean():.4f}, meta-trained {after.mean():.4f}, paired gain {gain:+.4f} ± {half:.4f} "
-              "nats/token (95% CI)."]
+        lines.append(
+            f"| {r['inner_steps']} | {r['inner_lr']} | {r['lstm_plus_inner_steps']:.4f} | "
+            f"{r['meta_trained']:.4f} | {r['gain']:+.4f} ± {r['gain_ci95']:.4f} | {curve} |"
+        )
+    lines += [
+        "",
+        f"Selected on meta-val: `{label}`; on {len(test)} test episodes: lstm + inner steps "
+        f"{before.mean():.4f}, meta-trained {after.mean():.4f}, paired gain {gain:+.4f} ± {half:.4f} "
+        "nats/token (95% CI).",
+    ]
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "result.json", result)
     write_text(args.out / "result.md", "\n".join(lines) + "\n")

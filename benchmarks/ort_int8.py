@@ -68,6 +68,7 @@ def ort_step(path: Path):
     def step(token: np.ndarray, h: np.ndarray, c: np.ndarray):
         logits, h, c = session.run(None, dict(zip(names, (token, h, c))))
         return logits, h, c
+
     return step
 
 
@@ -78,6 +79,7 @@ def torch_step(model):
     def step(token: np.ndarray, h: np.ndarray, c: np.ndarray):
         logits, h2, c2 = stream(torch.from_numpy(token), torch.from_numpy(h), torch.from_numpy(c))
         return logits.numpy(), h2.numpy(), c2.numpy()
+
     return step
 
 
@@ -105,8 +107,9 @@ def main() -> None:
     method.load(args.model)
     cfg = method.model.cfg
     track = Track.open(TRACKS["midi/music21"], cache_dir=default_cache(), progress=False, log=lambda m: None)
-    songs = [it.tokens for spec in track.manifest("val").episodes[: args.songs]
-             for it in [track.episode(spec).query[0]]]
+    songs = [
+        it.tokens for spec in track.manifest("val").episodes[: args.songs] for it in [track.episode(spec).query[0]]
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         fp32 = export_step(method.inference_step(), folder / "fp32.onnx")
@@ -114,8 +117,11 @@ def main() -> None:
         for name, path in (("fp32 ONNX", fp32), ("ORT int8", int8)):
             ops = collections.Counter(n.op_type for n in onnx.load(path).graph.node)
             print(f"{name:10s} {path.stat().st_size / 1e6:5.2f} MB  {dict(ops)}")
-        steps = {"fp32 ONNX": ort_step(fp32), "ORT int8": ort_step(int8),
-                 "torch int8": torch_step(quantised(method.model))}
+        steps = {
+            "fp32 ONNX": ort_step(fp32),
+            "ORT int8": ort_step(int8),
+            "torch int8": torch_step(quantised(method.model)),
+        }
         lp = {k: np.concatenate([log_probs(s, t, cfg.layers, cfg.hidden) for t in songs]) for k, s in steps.items()}
         print(f"\n{len(songs)} meta-val songs, {len(lp['fp32 ONNX']):,} tokens, one token at a time:")
         for k, v in lp.items():

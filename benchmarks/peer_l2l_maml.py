@@ -30,8 +30,11 @@ PAD = 0  # FSMB's padding token, ignored by the loss
 class LM(nn.Module):
     def __init__(self, vocab: int, emb: int, hidden: int) -> None:
         super().__init__()
-        self.embed, self.lstm, self.out = nn.Embedding(vocab, emb), nn.LSTM(emb, hidden, batch_first=True), \
-            nn.Linear(hidden, vocab)
+        self.embed, self.lstm, self.out = (
+            nn.Embedding(vocab, emb),
+            nn.LSTM(emb, hidden, batch_first=True),
+            nn.Linear(hidden, vocab),
+        )
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.out(self.lstm(self.embed(tokens))[0])

@@ -47,8 +47,9 @@ def read_note(path: Path) -> np.ndarray:
         with soundfile.SoundFile(str(path)) as fh:
             rate, channels = fh.samplerate, fh.channels
             if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-                raise SkipItem(f"sample rate {rate} Hz is outside {MIN_SAMPLE_RATE:,}..{MAX_SAMPLE_RATE:,} Hz "
-                               "(episodes.limits)")
+                raise SkipItem(
+                    f"sample rate {rate} Hz is outside {MIN_SAMPLE_RATE:,}..{MAX_SAMPLE_RATE:,} Hz (episodes.limits)"
+                )
             frames = math.ceil(NOTE_SECONDS * rate) + 64  # a margin for the resampling filter
             check_cap("samples to read (frames x channels)", frames * channels, MAX_READ_SAMPLES)
             data = fh.read(frames, dtype="float32", always_2d=True)  # (frames, channels)

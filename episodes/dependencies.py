@@ -112,8 +112,10 @@ CHECKS: dict[str, tuple[Callable[[], object], str]] = {
     "libsndfile": (_soundfile, "pip install --force-reinstall soundfile"),
     "symusic": (_symusic, "pip install 'symusic>=0.5.9,<0.7'"),
     "music21": (_music21, "pip install music21==10.5.1"),
-    "pyfluidsynth": (fluidsynth_version, "apt-get install libfluidsynth3 and pip install pyfluidsynth "
-                                  "(bash run.sh setup does both)"),
+    "pyfluidsynth": (
+        fluidsynth_version,
+        "apt-get install libfluidsynth3 and pip install pyfluidsynth (bash run.sh setup does both)",
+    ),
 }
 
 

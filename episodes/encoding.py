@@ -51,7 +51,6 @@ DURATION0 = PITCH0 + 128  # DURATION d -> DURATION0 + d - 1, d in 1..MAX_DURATIO
 VOCAB_SIZE = DURATION0 + MAX_DURATION
 
 
-
 @dataclass(frozen=True, order=True)
 class Note:
     """One quantised note; field order is the canonical sort order."""

@@ -134,8 +134,7 @@ class Manifest:
                 seed=data["seed"],
                 corpus_fingerprint=data["corpus_fingerprint"],
                 episodes=tuple(
-                    EpisodeSpec(e["id"], e["artist"], tuple(e["support"]), tuple(e["query"]))
-                    for e in data["episodes"]
+                    EpisodeSpec(e["id"], e["artist"], tuple(e["support"]), tuple(e["query"])) for e in data["episodes"]
                 ),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:

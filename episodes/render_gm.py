@@ -45,8 +45,7 @@ from episodes.sources.base import DataError
 from episodes.timing import Rate
 
 RENDER_VERSION = 1
-FAMILIES = ("bass", "brass", "flute", "guitar", "keyboard", "mallet", "organ", "reed", "string",
-            "synth_lead", "vocal")
+FAMILIES = ("bass", "brass", "flute", "guitar", "keyboard", "mallet", "organ", "reed", "string", "synth_lead", "vocal")
 SOURCES = ("acoustic", "electronic", "synthetic")
 PITCHES = tuple(range(36, 97, 3))  # C2 .. C7 in minor thirds: 21 pitches
 VELOCITIES = (50, 100)
@@ -57,20 +56,32 @@ RENDER_RATE = Rate(0.0043, "note", "measured on an idle core: 19 s for the 4,410
 def _programs() -> dict[int, tuple[str, str]]:
     """GM program (0-based) -> (NSynth family, NSynth source) for every rendered program."""
     table: list[tuple[range | tuple[int, ...], str, str]] = [
-        ((0, 1, 3, 6), "keyboard", "acoustic"), ((2, 4, 5, 7), "keyboard", "electronic"),
+        ((0, 1, 3, 6), "keyboard", "acoustic"),
+        ((2, 4, 5, 7), "keyboard", "electronic"),
         (range(8, 16), "mallet", "acoustic"),
-        ((16, 17, 18), "organ", "electronic"), ((19, 20), "organ", "acoustic"),
+        ((16, 17, 18), "organ", "electronic"),
+        ((19, 20), "organ", "acoustic"),
         ((21, 22, 23), "reed", "acoustic"),
-        ((24, 25), "guitar", "acoustic"), (range(26, 32), "guitar", "electronic"),
-        ((32,), "bass", "acoustic"), (range(33, 38), "bass", "electronic"), ((38, 39), "bass", "synthetic"),
-        (range(40, 47), "string", "acoustic"), ((47,), "mallet", "acoustic"),
-        ((48, 49), "string", "acoustic"), ((50, 51), "string", "synthetic"),
-        ((52, 53), "vocal", "acoustic"), ((54,), "vocal", "synthetic"),
-        (range(56, 62), "brass", "acoustic"), ((62, 63), "brass", "synthetic"),
-        (range(64, 72), "reed", "acoustic"), (range(72, 80), "flute", "acoustic"),
+        ((24, 25), "guitar", "acoustic"),
+        (range(26, 32), "guitar", "electronic"),
+        ((32,), "bass", "acoustic"),
+        (range(33, 38), "bass", "electronic"),
+        ((38, 39), "bass", "synthetic"),
+        (range(40, 47), "string", "acoustic"),
+        ((47,), "mallet", "acoustic"),
+        ((48, 49), "string", "acoustic"),
+        ((50, 51), "string", "synthetic"),
+        ((52, 53), "vocal", "acoustic"),
+        ((54,), "vocal", "synthetic"),
+        (range(56, 62), "brass", "acoustic"),
+        ((62, 63), "brass", "synthetic"),
+        (range(64, 72), "reed", "acoustic"),
+        (range(72, 80), "flute", "acoustic"),
         (range(80, 96), "synth_lead", "synthetic"),
-        ((104, 105, 106, 107), "guitar", "acoustic"), ((108, 112, 114), "mallet", "acoustic"),
-        ((109, 111), "reed", "acoustic"), ((110,), "string", "acoustic"),
+        ((104, 105, 106, 107), "guitar", "acoustic"),
+        ((108, 112, 114), "mallet", "acoustic"),
+        ((109, 111), "reed", "acoustic"),
+        ((110,), "string", "acoustic"),
     ]
     return {p: (family, source) for programs, family, source in table for p in programs}
 
@@ -168,14 +179,17 @@ def render_corpus(
     log(RENDER_RATE.line("render gm-notes", len(programs) * len(pitches) * len(velocities)))
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         report = pool.submit(_render_grid, root, programs, pitches, velocities, progress).result()
-    log(f"rendered {report['notes_written']} notes of {len(programs)} GM programs into {root} "
+    log(
+        f"rendered {report['notes_written']} notes of {len(programs)} GM programs into {root} "
         f"({report['bytes'] / 1e6:.0f} MB, {report['seconds']:.0f} s; {len(report['silent_left_out'])} silent notes "
-        "left out)")
+        "left out)"
+    )
     return report
 
 
-def _render_grid(root: Path, programs: tuple[int, ...], pitches: tuple[int, ...], velocities: tuple[int, ...],
-                 progress: bool) -> dict:
+def _render_grid(
+    root: Path, programs: tuple[int, ...], pitches: tuple[int, ...], velocities: tuple[int, ...], progress: bool
+) -> dict:
     """`render_corpus`'s work, in its fresh process: render the grid with one synth,
     write the notes, the report and ``examples.json`` (last)."""
     started = time.perf_counter()

@@ -143,4 +143,3 @@ def hashed_split(
             splits[target] = sorted(splits[target] + [artist])
             moves.append(Move(artist, donor, target, artist_unit(artist, salt)))
     return SplitResult(splits, MOVED_KEY if moves else HASHED_KEY, tuple(moves))
-

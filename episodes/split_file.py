@@ -34,8 +34,10 @@ def read_split_file(path: str | Path) -> dict[str, str]:
     except UnicodeDecodeError as exc:
         raise DataError(f"{where}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     if not text.strip():
-        raise DataError(f'{where}: the file is empty; give {{"train": [...], "val": [...], "test": [...]}} '
-                        "or a CSV with the header artist,split")
+        raise DataError(
+            f'{where}: the file is empty; give {{"train": [...], "val": [...], "test": [...]}} '
+            "or a CSV with the header artist,split"
+        )
     pairs: list[tuple[str, str]] = []
     if path.suffix.lower() == ".json":
         try:
@@ -43,8 +45,9 @@ def read_split_file(path: str | Path) -> dict[str, str]:
         except json.JSONDecodeError as exc:
             raise DataError(f"{where}: invalid JSON at line {exc.lineno} column {exc.colno} ({exc.msg})") from None
         if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
-            raise DataError(f'{where}: expected an object {{"train": [...], "val": [...], "test": [...]}} of '
-                            "artist lists")
+            raise DataError(
+                f'{where}: expected an object {{"train": [...], "val": [...], "test": [...]}} of artist lists'
+            )
         for split, names in data.items():
             for name in names:
                 if not isinstance(name, str):
@@ -82,8 +85,10 @@ def pinned_split(assignment: Mapping[str, str], artists: Iterable[str], path: st
     missing = [a for a in artists if a not in assignment]
     if missing:
         first = ", ".join(repr(a) for a in missing[:3]) + (", ..." if len(missing) > 3 else "")
-        raise DataError(f"--split-file {path}: {len(missing)} artist(s) of the data are not in the file "
-                        f"({first}); list every artist, names exactly as in the data")
+        raise DataError(
+            f"--split-file {path}: {len(missing)} artist(s) of the data are not in the file "
+            f"({first}); list every artist, names exactly as in the data"
+        )
     splits: dict[str, list[str]] = {s: [] for s in SPLITS}
     for a in artists:
         splits[assignment[a]].append(a)

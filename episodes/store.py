@@ -280,8 +280,14 @@ def parse_chunk(source: Source, refs: list[PieceRef]) -> list[dict]:
                 payload = source.read(ref)
             tokens = np.asarray(codec.encode(payload), dtype=TOKEN_DTYPE)
             check_cap("token count", len(tokens), MAX_ITEM_TOKENS)
-            out.append({"item_id": ref.item_id, "n_units": codec.count_units(tokens), "tokens": tokens,
-                        "sha256": hashlib.sha256(tokens.astype("<u2").tobytes()).hexdigest()})
+            out.append(
+                {
+                    "item_id": ref.item_id,
+                    "n_units": codec.count_units(tokens),
+                    "tokens": tokens,
+                    "sha256": hashlib.sha256(tokens.astype("<u2").tobytes()).hexdigest(),
+                }
+            )
         except ENVIRONMENT_FAILURES:
             raise
         except UnreadableItem as exc:
@@ -289,8 +295,13 @@ def parse_chunk(source: Source, refs: list[PieceRef]) -> list[dict]:
         except SkipItem as exc:
             out.append({"item_id": ref.item_id, "error": str(exc)})
         except Exception as exc:  # noqa: BLE001 - any other parser failure is reported, not fatal
-            out.append({"item_id": ref.item_id, "error": f"unreadable: {type(exc).__name__}: {exc}"[:300],
-                        "unreadable": type(exc).__name__})
+            out.append(
+                {
+                    "item_id": ref.item_id,
+                    "error": f"unreadable: {type(exc).__name__}: {exc}"[:300],
+                    "unreadable": type(exc).__name__,
+                }
+            )
     return out
 
 
@@ -318,8 +329,10 @@ def _write_part(parts: Path, index: int, results: list[dict]) -> None:
             for r in results:
                 if "tokens" in r:
                     fh.write(r["tokens"].astype("<u2").tobytes())
-    meta = [{k: v for k, v in r.items() if k != "tokens"} | ({"n_tokens": len(r["tokens"])} if "tokens" in r else {})
-            for r in results]
+    meta = [
+        {k: v for k, v in r.items() if k != "tokens"} | ({"n_tokens": len(r["tokens"])} if "tokens" in r else {})
+        for r in results
+    ]
     with atomic_path(parts / f"{index:05d}.json") as tmp:
         tmp.write_text(json.dumps(meta))
 
@@ -351,8 +364,17 @@ def _assemble(source: Source, root: Path, pieces: list[PieceRef], n_chunks: int,
             if "error" in result:
                 skipped.append({"item_id": ref.item_id, "path": ref.path, "reason": result["error"]})
                 continue
-            items.append(ItemMeta(ref.item_id, ref.artist, ref.title, ref.path, result["n_units"],
-                                  result["n_tokens"], result["sha256"]))
+            items.append(
+                ItemMeta(
+                    ref.item_id,
+                    ref.artist,
+                    ref.title,
+                    ref.path,
+                    result["n_units"],
+                    result["n_tokens"],
+                    result["sha256"],
+                )
+            )
             where.append((i, at))
             at += result["n_tokens"]
     order = sorted(range(len(items)), key=lambda k: items[k].item_id)

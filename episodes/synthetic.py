@@ -98,7 +98,13 @@ def make_nsynth_corpus(root: Path, n_instruments: int = N_ARTISTS, notes: int = 
             pitch, velocity = 48 + 2 * n, (64, 100)[n % 2]
             note_str = f"{instrument_str}-{pitch:03d}-{velocity:03d}"
             write_note(root / "audio" / f"{note_str}.wav", instrument_note(i, pitch, velocity))
-            examples[note_str] = {"note_str": note_str, "instrument_str": instrument_str, "pitch": pitch,
-                                  "velocity": velocity, "sample_rate": 16000, "instrument": i}
+            examples[note_str] = {
+                "note_str": note_str,
+                "instrument_str": instrument_str,
+                "pitch": pitch,
+                "velocity": velocity,
+                "sample_rate": 16000,
+                "instrument": i,
+            }
     write_json(root / "examples.json", examples)
     return root

@@ -28,8 +28,10 @@ class Rate:
     def line(self, what: str, count: int, processes: int = 1) -> str:
         """One line: ``what``, the work, the estimate and its basis."""
         on = f" on {processes} workers" if processes > 1 else ""
-        return (f"{what}: {count:,} {self.unit}s{on}, {approx(self.estimate(count, processes))} "
-                f"(at {self.seconds:.3g} s per {self.unit} and process, {self.basis})")
+        return (
+            f"{what}: {count:,} {self.unit}s{on}, {approx(self.estimate(count, processes))} "
+            f"(at {self.seconds:.3g} s per {self.unit} and process, {self.basis})"
+        )
 
 
 def approx(seconds: float) -> str:

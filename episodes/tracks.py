@@ -407,12 +407,16 @@ class Track:
         """Lines for `fsmb data build`: the split key, the guarantee moves, and the
         val and test artists with their item counts and eligibility."""
         counts = ", ".join(f"{s} {len(self.pools[s])} ({self.n_eligible(s)} eligible)" for s in self.pools)
-        lines = [f"split {self.split_key} (data key {self.data_key}): artists {counts}; "
-                 f"eligible = at least K + Q = {self.need} items"]
+        lines = [
+            f"split {self.split_key} (data key {self.data_key}): artists {counts}; "
+            f"eligible = at least K + Q = {self.need} items"
+        ]
         moves = self.split_result.moves
         if moves:
-            lines.append(f"moved {len(moves)} artist(s) away from their hashed split so that val and test have "
-                         f"{MINIMUM_ELIGIBLE['val']} eligible artists each and train {MINIMUM_ELIGIBLE['train']}:")
+            lines.append(
+                f"moved {len(moves)} artist(s) away from their hashed split so that val and test have "
+                f"{MINIMUM_ELIGIBLE['val']} eligible artists each and train {MINIMUM_ELIGIBLE['train']}:"
+            )
             lines += [f"  {m.describe()}" for m in moves]
         for split in ("val", "test"):
             lines.append(f"{split} artists:")
@@ -434,8 +438,10 @@ class Track:
         n = self.n_eligible("test")
         if n >= FEW_TEST_ARTISTS:
             return None
-        return (f"test has {n} eligible artist(s) (fewer than {FEW_TEST_ARTISTS}): the test CI says little about "
-                "the next artist; add artists or pin a split with --split-file")
+        return (
+            f"test has {n} eligible artist(s) (fewer than {FEW_TEST_ARTISTS}): the test CI says little about "
+            "the next artist; add artists or pin a split with --split-file"
+        )
 
 
 def committed_split(spec: TrackSpec) -> dict[str, list[str]] | None:

@@ -42,6 +42,8 @@ def verify_track(track: Track, *, log: Callable[[str], None] = print) -> list[st
         except ManifestError as exc:
             problems.append(str(exc))
             continue
-        log(f"{split} manifest K={manifest.shots} Q={manifest.query_size}: {len(manifest.episodes)} episodes, "
-            f"sha256 {manifest.sha256}")
+        log(
+            f"{split} manifest K={manifest.shots} Q={manifest.query_size}: {len(manifest.episodes)} episodes, "
+            f"sha256 {manifest.sha256}"
+        )
     return problems

@@ -20,14 +20,20 @@ def ablation_markdown(rows: Sequence[Row]) -> str:
     for track in sorted({r.track for r in rows}):
         sub = sorted((r for r in rows if r.track == track), key=lambda r: (r.method, r.shots))
         present = [c for c in COLUMNS if any(r.quality and c in r.quality for r in sub)]
-        lines += [f"**{track}**", "",
-                  f"| method | K | episodes | nats/token (±95% CI) | Δ vs {sub[0].reference}, paired | "
-                  + " | ".join(present) + " |",
-                  "|---|---:|---:|---|---|" + "---:|" * len(present)]
+        lines += [
+            f"**{track}**",
+            "",
+            f"| method | K | episodes | nats/token (±95% CI) | Δ vs {sub[0].reference}, paired | "
+            + " | ".join(present)
+            + " |",
+            "|---|---:|---:|---|---|" + "---:|" * len(present),
+        ]
         for r in sub:
             extra = " | ".join(fmt_num((r.quality or {}).get(c)) for c in present)
-            lines.append(f"| {r.method} | {r.shots} | {r.episodes} | {fmt_num(r.nll_nats_per_token)} ± {fmt_num(r.ci95)} "
-                         f"| {fmt_delta(r)} | {extra} |")
+            lines.append(
+                f"| {r.method} | {r.shots} | {r.episodes} | {fmt_num(r.nll_nats_per_token)} ± {fmt_num(r.ci95)} "
+                f"| {fmt_delta(r)} | {extra} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -46,9 +52,15 @@ def plot_ablation(rows: Sequence[Row], path: Path) -> None:
         for i, method in enumerate(sorted({r.method for r in sub})):
             pts = sorted((r for r in sub if r.method == method), key=lambda r: r.shots)
             ks = [r.shots for r in pts]
-            axes[0][col].errorbar(ks, [r.nll_nats_per_token for r in pts], capsize=3, marker="o", label=method,
-                                  yerr=[0.0 if r.ci95 is None or math.isnan(r.ci95) else r.ci95 for r in pts],
-                                  color=f"C{i % 10}")
+            axes[0][col].errorbar(
+                ks,
+                [r.nll_nats_per_token for r in pts],
+                capsize=3,
+                marker="o",
+                label=method,
+                yerr=[0.0 if r.ci95 is None or math.isnan(r.ci95) else r.ci95 for r in pts],
+                color=f"C{i % 10}",
+            )
             cover = [(r.shots, r.quality["coverage"]) for r in pts if r.quality and "coverage" in r.quality]
             if cover:
                 axes[1][col].plot(*zip(*cover), marker="o", label=method, color=f"C{i % 10}")

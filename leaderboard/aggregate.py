@@ -94,8 +94,9 @@ def load_runs(results: Path | Sequence[Path]) -> list[tuple[RunRecord, list[Epis
             raise RecordError(f"--results {folder}: no such directory")
         found = sorted(folder.rglob("*.run.json"))
         if not found:
-            raise RecordError(f"--results {folder} holds no run records (*.run.json); "
-                              f"run `fsmb eval --out {folder}` first")
+            raise RecordError(
+                f"--results {folder} holds no run records (*.run.json); run `fsmb eval --out {folder}` first"
+            )
         run_paths += found
     out, seen = [], set()
     for run_path in run_paths:
@@ -164,21 +165,23 @@ def adaptation_cost(episodes: list[EpisodeRecord]) -> AdaptationCost:
     """Mean adaptation FLOPs per episode and scoring FLOPs per query token over the
     episodes that counted them (a run's first chunk of episodes), and mean host seconds
     of adapting over all episodes; None where nothing was counted (older records)."""
-    counted = [(e, e.adapt_flops, e.score_flops) for e in episodes
-               if e.adapt_flops is not None and e.score_flops is not None]
+    counted = [
+        (e, e.adapt_flops, e.score_flops) for e in episodes if e.adapt_flops is not None and e.score_flops is not None
+    ]
     if not counted:
         return {"adapt_flops_per_episode": None, "adapt_seconds_per_episode": None, "score_flops_per_token": None}
     tokens = sum(sum(e.units["tokens"]) for e, _, _ in counted)
-    return {"adapt_flops_per_episode": float(np.mean([adapt for _, adapt, _ in counted])),
-            "adapt_seconds_per_episode": float(np.mean([e.adapt_seconds for e in episodes])),
-            "score_flops_per_token": sum(score for _, _, score in counted) / max(1, tokens)}
+    return {
+        "adapt_flops_per_episode": float(np.mean([adapt for _, adapt, _ in counted])),
+        "adapt_seconds_per_episode": float(np.mean([e.adapt_seconds for e in episodes])),
+        "score_flops_per_token": sum(score for _, _, score in counted) / max(1, tokens),
+    }
 
 
 def mean_quality(episodes: list[EpisodeRecord]) -> dict[str, float] | None:
     """Mean over episodes of each sample-quality figure and latent diagnostic
     (undefined ones left out)."""
-    metrics = [{**e.quality["metrics"], **(e.quality.get("geometry") or {})}
-               for e in episodes if e.quality]
+    metrics = [{**e.quality["metrics"], **(e.quality.get("geometry") or {})} for e in episodes if e.quality]
     if not metrics:
         return None
     names = sorted({k for m in metrics for k in m} - {"n_samples"})
@@ -229,8 +232,13 @@ def with_best_marks(rows: list[Row], episodes: Mapping[str, Sequence[EpisodeReco
         sub = [r for r in rows if (r.track, r.shots, r.manifest_sha256) == table]
         best = min(sub, key=lambda r: r.nll_nats_per_token)
         marks[best.run_key] = {"best": True}
-        tested = [(r, d) for r in sub if r is not best
-                  for d in [paired_differences(episodes[r.run_key], episodes[best.run_key])] if len(d) > 1]
+        tested = [
+            (r, d)
+            for r in sub
+            if r is not best
+            for d in [paired_differences(episodes[r.run_key], episodes[best.run_key])]
+            if len(d) > 1
+        ]
         q = benjamini_hochberg([t_p_value(d) for _, d in tested])
         marks |= {r.run_key: {"vs_best_q_value": v} for (r, _), v in zip(tested, q)}
     return [dataclasses.replace(r, **marks[r.run_key]) if r.run_key in marks else r for r in rows]
@@ -267,16 +275,26 @@ def leaderboard_rows(results: Path | Sequence[Path], *, reference: str | None = 
     episodes = {run.run_key: eps for run, eps in runs}
     for run, eps in runs:
         name = reference_of(run.method, run.track_spec.get("modality", ""), reference)
-        row = dataclasses.replace(make_row(run, eps), reference=name, measured=measured_for(run, measured) or None,
-                                  reproduced=[asdict(m) for m in independent_matches(reproductions, run)] or None)
+        row = dataclasses.replace(
+            make_row(run, eps),
+            reference=name,
+            measured=measured_for(run, measured) or None,
+            reproduced=[asdict(m) for m in independent_matches(reproductions, run)] or None,
+        )
         ref = by_manifest.get((run.track, run.manifest_sha256, name))
         if ref is not None:
             ref_run, ref_eps = ref
             diffs = paired_differences(eps, ref_eps)
             delta, ci = mean_ci95(diffs)
-            row = dataclasses.replace(row, delta_vs_reference=delta, delta_ci95=ci, paired_episodes=len(diffs),
-                                      delta_p_value=t_p_value(diffs) if len(diffs) > 1 and ref_run is not run
-                                      else None,
-                                      reference_converged=training_of(ref_run).converged)
+            row = dataclasses.replace(
+                row,
+                delta_vs_reference=delta,
+                delta_ci95=ci,
+                paired_episodes=len(diffs),
+                delta_p_value=t_p_value(diffs) if len(diffs) > 1 and ref_run is not run else None,
+                reference_converged=training_of(ref_run).converged,
+            )
         rows.append(row)
-    return sorted(with_best_marks(with_q_values(rows), episodes), key=lambda r: (r.track, r.shots, r.nll_nats_per_token))
+    return sorted(
+        with_best_marks(with_q_values(rows), episodes), key=lambda r: (r.track, r.shots, r.nll_nats_per_token)
+    )

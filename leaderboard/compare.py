@@ -34,19 +34,32 @@ class Comparison:
     def text(self) -> str:
         t = self.test
         where = f"{self.track}, K = {self.shots}, {t.episodes} paired episodes (manifest {self.manifest_sha256[:12]})"
-        how = f"exact over all {2 ** t.episodes} sign flips" if t.permutations == 0 else \
-            f"{t.permutations:,} random sign flips, seed 0"
-        return "\n".join([
-            where,
-            f"{self.a}: {self.a_nats_per_token:.4f} nats/token   {self.b}: {self.b_nats_per_token:.4f} nats/token",
-            f"Δ ({self.a} − {self.b}) = {t.delta:+.4f} ± {t.ci95:.4f} nats/token (paired 95% CI)",
-            f"p = {t.t_p_value:.3g} (paired t-test), p = {t.permutation_p_value:.3g} (sign-flip permutation test, "
-            f"{how})",
-        ])
+        how = (
+            f"exact over all {2**t.episodes} sign flips"
+            if t.permutations == 0
+            else f"{t.permutations:,} random sign flips, seed 0"
+        )
+        return "\n".join(
+            [
+                where,
+                f"{self.a}: {self.a_nats_per_token:.4f} nats/token   {self.b}: {self.b_nats_per_token:.4f} nats/token",
+                f"Δ ({self.a} − {self.b}) = {t.delta:+.4f} ± {t.ci95:.4f} nats/token (paired 95% CI)",
+                f"p = {t.t_p_value:.3g} (paired t-test), p = {t.permutation_p_value:.3g} (sign-flip permutation test, "
+                f"{how})",
+            ]
+        )
 
 
-def compare(results: Sequence[Path], a: str, b: str, track: str, shots: int | None = None, *,
-            permutations: int = 10_000, seed: int = 0) -> Comparison:
+def compare(
+    results: Sequence[Path],
+    a: str,
+    b: str,
+    track: str,
+    shots: int | None = None,
+    *,
+    permutations: int = 10_000,
+    seed: int = 0,
+) -> Comparison:
     """Pair the runs of methods ``a`` and ``b`` on ``track`` (at K = ``shots``; by default
     the one K both were scored at) found under ``results``; `RecordError` saying what
     is missing or does not pair."""
@@ -55,20 +68,35 @@ def compare(results: Sequence[Path], a: str, b: str, track: str, shots: int | No
     if run_a.shots != run_b.shots:
         raise RecordError(f"{a} is scored at K={run_a.shots} and {b} at K={run_b.shots} on {track}; pass --shots")
     if run_a.manifest_sha256 != run_b.manifest_sha256:
-        raise RecordError(f"{a} and {b} were scored on other episodes of {track} (manifests "
-                          f"{run_a.manifest_sha256[:12]} and {run_b.manifest_sha256[:12]}): nothing to pair")
+        raise RecordError(
+            f"{a} and {b} were scored on other episodes of {track} (manifests "
+            f"{run_a.manifest_sha256[:12]} and {run_b.manifest_sha256[:12]}): nothing to pair"
+        )
     theirs: dict[str, EpisodeRecord] = {e.episode_id: e for e in eps_b}
     mine = [e for e in eps_a if e.episode_id in theirs]
     if len(mine) < 2:
         raise RecordError(f"{a} and {b} share {len(mine)} scored episodes of {track}; a paired test needs 2 or more")
     x = [e.nats_per_token for e in mine]
     y = [theirs[e.episode_id].nats_per_token for e in mine]
-    return Comparison(a, b, track, run_a.shots, run_a.manifest_sha256, sum(x) / len(x), sum(y) / len(y),
-                      paired_test(x, y, permutations=permutations, seed=seed))
+    return Comparison(
+        a,
+        b,
+        track,
+        run_a.shots,
+        run_a.manifest_sha256,
+        sum(x) / len(x),
+        sum(y) / len(y),
+        paired_test(x, y, permutations=permutations, seed=seed),
+    )
 
 
-def find(runs: list[tuple[RunRecord, list[EpisodeRecord]]], method: str, track: str, shots: int | None,
-         results: Sequence[Path]) -> tuple[RunRecord, list[EpisodeRecord]]:
+def find(
+    runs: list[tuple[RunRecord, list[EpisodeRecord]]],
+    method: str,
+    track: str,
+    shots: int | None,
+    results: Sequence[Path],
+) -> tuple[RunRecord, list[EpisodeRecord]]:
     """The one run of ``method`` among ``runs`` (at K = ``shots`` if given)."""
     found = [(r, e) for r, e in runs if r.method == method and shots in (None, r.shots)]
     if len(found) == 1:
@@ -76,7 +104,10 @@ def find(runs: list[tuple[RunRecord, list[EpisodeRecord]]], method: str, track: 
     where = ", ".join(map(str, results))
     if not found:
         known = sorted({r.method for r, _ in runs})
-        raise RecordError(f"no run of {method} on {track}{f' at K={shots}' if shots is not None else ''} under "
-                          f"{where}; scored there: {', '.join(known) or 'nothing'}")
-    raise RecordError(f"{method} is scored at K = {sorted(r.shots for r, _ in found)} on {track} under {where}; "
-                      "pass --shots")
+        raise RecordError(
+            f"no run of {method} on {track}{f' at K={shots}' if shots is not None else ''} under "
+            f"{where}; scored there: {', '.join(known) or 'nothing'}"
+        )
+    raise RecordError(
+        f"{method} is scored at K = {sorted(r.shots for r, _ in found)} on {track} under {where}; pass --shots"
+    )

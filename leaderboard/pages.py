@@ -64,11 +64,15 @@ def headline(rows: Sequence[Row]) -> str:
     """The README's short table: method, NLL with its CI, the paired Δ against the
     table's reference, the convergence mark and the training compute, best NLL first."""
     reference = table_reference(rows)
-    lines = [f"| method | nats/token (±95% CI) | Δ vs {reference}, paired | converged | training |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"| method | nats/token (±95% CI) | Δ vs {reference}, paired | converged | training |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r.method} | {fmt_num(r.nll_nats_per_token)} ± {fmt_num(r.ci95)} | "
-                     f"{fmt_delta(r, reference)} | {converged_mark(r)} | {fmt_training(r)} |")
+        lines.append(
+            f"| {r.method} | {fmt_num(r.nll_nats_per_token)} ± {fmt_num(r.ci95)} | "
+            f"{fmt_delta(r, reference)} | {converged_mark(r)} | {fmt_training(r)} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -88,8 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     new = refresh_headlines(text)
     if args.check:
         if new != text:
-            print(f"{args.readme}: a headline table differs from the records; run python -m leaderboard.pages",
-                  file=sys.stderr)
+            print(
+                f"{args.readme}: a headline table differs from the records; run python -m leaderboard.pages",
+                file=sys.stderr,
+            )
             return 1
         return 0
     if new != text:

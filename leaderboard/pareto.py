@@ -68,8 +68,10 @@ def plot_pareto(rows: Sequence[Row], path: Path) -> None:
 
     costed = [r for r in rows if r.cost]
     if not costed:
-        raise RecordError("no leaderboard row records the cost of a generation step (`cost` in its run record: "
-                          "runs of deployable methods by FSMB versions that count it); nothing to plot")
+        raise RecordError(
+            "no leaderboard row records the cost of a generation step (`cost` in its run record: "
+            "runs of deployable methods by FSMB versions that count it); nothing to plot"
+        )
     tracks = sorted({r.track for r in costed})
     fig, axes = plt.subplots(1, len(tracks), figsize=(6.5 * len(tracks), 5.5), squeeze=False)
     for ax, track in zip(axes[0], tracks):
@@ -82,8 +84,9 @@ def plot_pareto(rows: Sequence[Row], path: Path) -> None:
         if unconverged:
             ax.scatter(*zip(*unconverged), marker="x", color="C1", s=40, zorder=5, label="not converged")
         fx, fy = zip(*(points[i] for i in front))
-        ax.step([*fx, max(xs)], [*fy, fy[-1]], where="post", color="C3", linewidth=1.2, zorder=2,
-                label="Pareto frontier")
+        ax.step(
+            [*fx, max(xs)], [*fy, fy[-1]], where="post", color="C3", linewidth=1.2, zorder=2, label="Pareto frontier"
+        )
         ax.scatter(fx, fy, facecolors="none", edgecolors="C3", s=90, linewidths=1.5, zorder=4)
         ax.set_xscale("log")
         ax.margins(x=0.35, y=0.08)
@@ -109,8 +112,14 @@ def _label(ax: Axes, rows: Sequence[Row], points: Sequence[tuple[float, float]],
         name = f"{r.method} K={r.shots}" if several_k else r.method
         if r.adapt_flops_per_episode:  # paid once per support set, apart from the per-step latency on the x axis
             name += f" (+{r.adapt_flops_per_episode / 1e9:.3g} GFLOP adapting/episode)"
-        ax.annotate(name, xy=(x, y), xytext=(14, height),
-                    textcoords=("offset points", "axes fraction"), fontsize=7, va="center",
-                    fontweight="bold" if i in front else "normal",
-                    bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
-                    arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.6, "relpos": (0.0, 0.5)})
+        ax.annotate(
+            name,
+            xy=(x, y),
+            xytext=(14, height),
+            textcoords=("offset points", "axes fraction"),
+            fontsize=7,
+            va="center",
+            fontweight="bold" if i in front else "normal",
+            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+            arrowprops={"arrowstyle": "-", "color": "0.6", "linewidth": 0.6, "relpos": (0.0, 0.5)},
+        )

@@ -41,15 +41,28 @@ def plot_shots(rows: Sequence[Row], path: Path) -> None:
         for method in methods:
             pts = sorted((r for r in sub if r.method == method), key=lambda r: r.shots)
             ks = [r.shots for r in pts]
-            top.errorbar(ks, [r.nll_nats_per_token for r in pts], yerr=_nan_to_zero([r.ci95 for r in pts]),
-                         marker="o", capsize=3, label=method, color=colour[method])
+            top.errorbar(
+                ks,
+                [r.nll_nats_per_token for r in pts],
+                yerr=_nan_to_zero([r.ci95 for r in pts]),
+                marker="o",
+                capsize=3,
+                label=method,
+                color=colour[method],
+            )
             paired = [r for r in pts if r.delta_vs_reference is not None and r.method != reference]
             if any(abs(r.delta_vs_reference or 0.0) > DELTA_SCALE for r in paired):
                 off_scale.append(method)
             elif paired:
-                bottom.errorbar([r.shots for r in paired], [r.delta_vs_reference for r in paired],
-                                yerr=_nan_to_zero([r.delta_ci95 for r in paired]), marker="o", capsize=3,
-                                label=method, color=colour[method])
+                bottom.errorbar(
+                    [r.shots for r in paired],
+                    [r.delta_vs_reference for r in paired],
+                    yerr=_nan_to_zero([r.delta_ci95 for r in paired]),
+                    marker="o",
+                    capsize=3,
+                    label=method,
+                    color=colour[method],
+                )
         ks_all = sorted({r.shots for r in sub})
         for ax in (top, bottom):
             ax.set_xscale("symlog", linthresh=1)

@@ -36,16 +36,23 @@ def piano_roll_png(tokens: np.ndarray, path: Path) -> None:
     from episodes.encoding import TICKS_PER_QUARTER
 
     roll, lowest = piano_roll(tokens)
-    _image(roll, path, extent=(0, roll.shape[1] / TICKS_PER_QUARTER, lowest - 0.5, lowest + roll.shape[0] - 0.5),
-           xlabel="quarter notes", ylabel="MIDI pitch", cmap="Greys")
+    _image(
+        roll,
+        path,
+        extent=(0, roll.shape[1] / TICKS_PER_QUARTER, lowest - 0.5, lowest + roll.shape[0] - 0.5),
+        xlabel="quarter notes",
+        ylabel="MIDI pitch",
+        cmap="Greys",
+    )
 
 
 def spectrogram_png(levels: np.ndarray, path: Path) -> None:
     """Draw audio ``levels`` ``(64 mel bands, 64 frames)`` (`episodes.audio_encoding`) to ``path``."""
     from episodes.audio import NOTE_SECONDS
 
-    _image(levels, path, extent=(0, NOTE_SECONDS, 0, levels.shape[0]), xlabel="seconds", ylabel="mel band",
-           cmap="magma")
+    _image(
+        levels, path, extent=(0, NOTE_SECONDS, 0, levels.shape[0]), xlabel="seconds", ylabel="mel band", cmap="magma"
+    )
 
 
 def _image(values: np.ndarray, path: Path, *, extent: tuple, xlabel: str, ylabel: str, cmap: str) -> None:

@@ -47,26 +47,39 @@ def checked_episode(path: Path, line: int, data: dict) -> EpisodeRecord:
     if not all(is_number(x) and math.isfinite(x) for x in nll_nats):
         raise RecordError(f"{where}: nll_nats holds a value that is not a finite number; {EDITED}")
     if "tokens" not in units or not set(record.bits_per) <= set(units):
-        raise RecordError(f"{where}: units {sorted(units)} lack tokens or a unit of bits_per "
-                          f"{sorted(record.bits_per)}; {EDITED}")
+        raise RecordError(
+            f"{where}: units {sorted(units)} lack tokens or a unit of bits_per {sorted(record.bits_per)}; {EDITED}"
+        )
     for unit, counts in units.items():
         if not len(nll_nats) == queries == len(counts):
-            raise RecordError(f"{where}: {len(nll_nats)} nll_nats, {queries} query_ids and "
-                              f"{len(counts)} units[{unit}] do not line up; {EDITED}")
+            raise RecordError(
+                f"{where}: {len(nll_nats)} nll_nats, {queries} query_ids and "
+                f"{len(counts)} units[{unit}] do not line up; {EDITED}"
+            )
         if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
             raise RecordError(f"{where}: units[{unit}] holds a value that is not a count; {EDITED}")
     score = EpisodeScore(tuple(nll_nats), {u: tuple(c) for u, c in units.items()})
-    figures = {"nats_per_token": score.per_unit("tokens"), "bits_per_token": score.bits_per("tokens"),
-               **{f"bits_per[{u}]": score.bits_per(u) for u in units}}
-    stored = {"nats_per_token": record.nats_per_token, "bits_per_token": record.bits_per_token,
-              **{f"bits_per[{u}]": v for u, v in record.bits_per.items()}}
+    figures = {
+        "nats_per_token": score.per_unit("tokens"),
+        "bits_per_token": score.bits_per("tokens"),
+        **{f"bits_per[{u}]": score.bits_per(u) for u in units},
+    }
+    stored = {
+        "nats_per_token": record.nats_per_token,
+        "bits_per_token": record.bits_per_token,
+        **{f"bits_per[{u}]": v for u, v in record.bits_per.items()},
+    }
     for name, value in stored.items():
         if not (is_number(value) and math.isclose(value, figures[name], rel_tol=REL_TOL, abs_tol=ABS_TOL)):
-            raise RecordError(f"{where}: stored {name} {value!r} != {figures[name]!r} recomputed from "
-                              f"nll_nats and units; {EDITED}")
-    return dataclasses.replace(record, nats_per_token=figures["nats_per_token"],
-                               bits_per_token=figures["bits_per_token"],
-                               bits_per={u: score.bits_per(u) for u in record.bits_per})
+            raise RecordError(
+                f"{where}: stored {name} {value!r} != {figures[name]!r} recomputed from nll_nats and units; {EDITED}"
+            )
+    return dataclasses.replace(
+        record,
+        nats_per_token=figures["nats_per_token"],
+        bits_per_token=figures["bits_per_token"],
+        bits_per={u: score.bits_per(u) for u in record.bits_per},
+    )
 
 
 def is_number(x: object) -> bool:

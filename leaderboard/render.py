@@ -54,19 +54,26 @@ def fmt_reproduced(r: Row) -> str:
     """``✓ by NAME on CPU, DATE (N episodes)`` per MATCH from another machine, ``–`` if none."""
     if not r.reproduced:
         return "–"
-    return "; ".join(f"✓ by {m['by']} on {m['machine'].split(' (')[0]}, {m['date']} ({m['episodes']} episodes)"
-                     for m in r.reproduced)
+    return "; ".join(
+        f"✓ by {m['by']} on {m['machine'].split(' (')[0]}, {m['date']} ({m['episodes']} episodes)" for m in r.reproduced
+    )
 
 
-REPRODUCED_NOTE = ("reproduced: ✓ for each MATCH (`fsmb reproduce --check --record --by NAME`) recorded in the row's "
-                   "results folder from a machine other than the one that scored it (CPU model, architecture, platform)")
+REPRODUCED_NOTE = (
+    "reproduced: ✓ for each MATCH (`fsmb reproduce --check --record --by NAME`) recorded in the row's "
+    "results folder from a machine other than the one that scored it (CPU model, architecture, platform)"
+)
 
-BEST_NOTE = ("vs best: each row paired episode by episode with the table's lowest-NLL row (t-test, Benjamini-Hochberg "
-             f"over the table); ≈: q > {INDISTINGUISHABLE_Q:g}, statistically indistinguishable from the best.")
+BEST_NOTE = (
+    "vs best: each row paired episode by episode with the table's lowest-NLL row (t-test, Benjamini-Hochberg "
+    f"over the table); ≈: q > {INDISTINGUISHABLE_Q:g}, statistically indistinguishable from the best."
+)
 
-Q_NOTE = ("q (BH): the paired t-test's p-value of Δ, adjusted by Benjamini-Hochberg over the table's paired rows "
-          "(`leaderboard/significance.py`); q ≤ 0.05: Δ ≠ 0 at a 5% false discovery rate. "
-          "Any two rows: `fsmb compare A B --track T`")
+Q_NOTE = (
+    "q (BH): the paired t-test's p-value of Δ, adjusted by Benjamini-Hochberg over the table's paired rows "
+    "(`leaderboard/significance.py`); q ≤ 0.05: Δ ≠ 0 at a 5% false discovery rate. "
+    "Any two rows: `fsmb compare A B --track T`"
+)
 
 
 def converged_mark(r: Row) -> str:
@@ -75,12 +82,16 @@ def converged_mark(r: Row) -> str:
     if r.converged is None:
         return "–" if r.train_steps is None else "? not judged"
     return "✓" if r.converged else "✗ not converged"
-CONVERGED_NOTE = ("converged: ✓ trained to a meta-val plateau (`benchmark/training/convergence.py`: all scheduled "
-                  "learning-rate halvings done and the last W validations improved meta-val by < 0.1 %), "
-                  "✗ not (its comparisons describe its training budget, not the method), ? not judged (its base's "
-                  "training is not recorded, or compressed rounds), – no iterative training; "
-                  "training: optimiser steps, wall seconds and counted FLOPs of the training loops (its bases' "
-                  "included)")
+
+
+CONVERGED_NOTE = (
+    "converged: ✓ trained to a meta-val plateau (`benchmark/training/convergence.py`: all scheduled "
+    "learning-rate halvings done and the last W validations improved meta-val by < 0.1 %), "
+    "✗ not (its comparisons describe its training budget, not the method), ? not judged (its base's "
+    "training is not recorded, or compressed rounds), – no iterative training; "
+    "training: optimiser steps, wall seconds and counted FLOPs of the training loops (its bases' "
+    "included)"
+)
 
 
 def fmt_training(r: Row) -> str:
@@ -124,7 +135,9 @@ def to_markdown(rows: Sequence[Row]) -> str:
         lines += _quality_table([r for r in sub if r.quality])
         lines += _cost_table([r for r in sub if r.cost])
         # torch's counter sees torch's operators only: rows that score without them (numpy baselines) count 0
-        lines += _adaptation_table([r for r in sub if r.adapt_flops_per_episode is not None and r.score_flops_per_token])
+        lines += _adaptation_table(
+            [r for r in sub if r.adapt_flops_per_episode is not None and r.score_flops_per_token]
+        )
     return "\n".join(lines)
 
 
@@ -138,22 +151,29 @@ def _adaptation_table(rows: Sequence[Row]) -> list[str]:
         return []
     threads = " / ".join(map(str, PI_THREADS))
     est = [f"est. {label} adapt s ({threads} thr, compute floor)" for label in PI_DEVICES.values()]
-    lines = ["cost of adaptation, per episode, and of scoring, per query token (FLOPs counted by torch's FLOP "
-             "counter while the run scored, `benchmark/cost/flops.py`, which sees torch's operators only: "
-             "methods computing in numpy are left out; host time as recorded; Pi: FLOPs / its fp32 compute in "
-             "`benchmark/cost/devices.json`, a floor):", "",
-             "| method | K | adapt FLOPs/episode | host adapt ms/episode | " + " | ".join(est)
-             + " | scoring FLOPs/token | generation step FLOPs (2 × MACs) |",
-             "|---|---:|---:|---:|" + "---:|" * len(est) + "---:|---:|"]
+    lines = [
+        "cost of adaptation, per episode, and of scoring, per query token (FLOPs counted by torch's FLOP "
+        "counter while the run scored, `benchmark/cost/flops.py`, which sees torch's operators only: "
+        "methods computing in numpy are left out; host time as recorded; Pi: FLOPs / its fp32 compute in "
+        "`benchmark/cost/devices.json`, a floor):",
+        "",
+        "| method | K | adapt FLOPs/episode | host adapt ms/episode | "
+        + " | ".join(est)
+        + " | scoring FLOPs/token | generation step FLOPs (2 × MACs) |",
+        "|---|---:|---:|---:|" + "---:|" * len(est) + "---:|---:|",
+    ]
     for r in rows:
         if (flops := r.adapt_flops_per_episode) is None:
             continue
         floors = pi_compute_seconds(flops)
         cells = [" / ".join(f"{floors[f'{d}/{t}']:.3g}" for t in PI_THREADS) for d in PI_DEVICES]
         step = f"{2 * r.cost['macs']:.3g}" if r.cost else "–"
-        lines.append(f"| {r.method} | {r.shots} | {flops:.3g} | "
-                     f"{1e3 * (r.adapt_seconds_per_episode or 0.0):.2f} | " + " | ".join(cells)
-                     + f" | {fmt_num(r.score_flops_per_token, 0)} | {step} |")
+        lines.append(
+            f"| {r.method} | {r.shots} | {flops:.3g} | "
+            f"{1e3 * (r.adapt_seconds_per_episode or 0.0):.2f} | "
+            + " | ".join(cells)
+            + f" | {fmt_num(r.score_flops_per_token, 0)} | {step} |"
+        )
     return lines + [""]
 
 
@@ -167,20 +187,26 @@ def _cost_table(rows: Sequence[Row]) -> list[str]:
     notes = any(r.cost and r.cost["unit"] == "note" for r in rows)
     est = [f"est. {label} ms/step ({threads} thr)" for label in PI_DEVICES.values()]
     est += [f"est. {label} real-time factor ({threads} thr)" for label in PI_DEVICES.values()] if notes else []
-    lines = ["cost of one generation step (counted; `benchmark/cost`; Raspberry Pi latency estimated from the count "
-             f"and `benchmark/cost/devices.json`{NOTE_RTF if notes else ''}):", "",
-             "| method | K | step | MACs/step | operators | params (non-zero) | fp32 MB | int8 MB | measured p50 | "
-             + " | ".join(est) + " |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---|" + "---:|" * len(est)]
+    lines = [
+        "cost of one generation step (counted; `benchmark/cost`; Raspberry Pi latency estimated from the count "
+        f"and `benchmark/cost/devices.json`{NOTE_RTF if notes else ''}):",
+        "",
+        "| method | K | step | MACs/step | operators | params (non-zero) | fp32 MB | int8 MB | measured p50 | "
+        + " | ".join(est)
+        + " |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|" + "---:|" * len(est),
+    ]
     for r in rows:
         if (c := r.cost) is None:
             continue
         estimates = row_estimates(r)
         cells = _per_device(estimates, lambda e: f"{e.latency_ms:.3f}")
         cells += _per_device(estimates, lambda e: fmt_num(e.real_time_factor, 5)) if notes else []
-        lines.append(f"| {r.method} | {r.shots} | {c['unit']} | {c['macs']:,} | {c['operators']} | "
-                     f"{c['params']:,} ({c['nonzero_params']:,}) | {c['bytes_fp32'] / 1e6:.2f} | "
-                     f"{c['bytes_int8'] / 1e6:.2f} | {fmt_measured(r.measured)} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {r.method} | {r.shots} | {c['unit']} | {c['macs']:,} | {c['operators']} | "
+            f"{c['params']:,} ({c['nonzero_params']:,}) | {c['bytes_fp32'] / 1e6:.2f} | "
+            f"{c['bytes_int8'] / 1e6:.2f} | {fmt_measured(r.measured)} | " + " | ".join(cells) + " |"
+        )
     return lines + [""]
 
 
@@ -198,8 +224,11 @@ def fmt_measured(measured: Sequence[dict] | None) -> str:
     """Device latencies as ``0.045 ms (CPU, 1 thread); …``, escaped for a Markdown cell."""
     if not measured:
         return "–"
-    cells = [f"{lat['p50_ms']:.3f} ms ({m['device'].get('cpu', '?')}, {lat['threads']} thr)"
-             for m in measured for lat in m["latency"]]
+    cells = [
+        f"{lat['p50_ms']:.3f} ms ({m['device'].get('cpu', '?')}, {lat['threads']} thr)"
+        for m in measured
+        for lat in m["latency"]
+    ]
     return "; ".join(cells).replace("|", "\\|")
 
 
@@ -212,10 +241,16 @@ def _quality_table(rows: Sequence[Row]) -> list[str]:
     better = directions()
     names = [k for k in rows[0].quality or {} if k in better or k.endswith("_reference")]
     head = " | ".join(f"{k} ({better.get(k, 'target')})" for k in names)
-    lines = ["sample quality (mean over episodes):", "", f"| method | K | {head} |",
-             "|---|---:|" + "---:|" * len(names)]
+    lines = [
+        "sample quality (mean over episodes):",
+        "",
+        f"| method | K | {head} |",
+        "|---|---:|" + "---:|" * len(names),
+    ]
     for r in rows:
-        lines.append(f"| {r.method} | {r.shots} | " + " | ".join(fmt_num((r.quality or {}).get(k)) for k in names) + " |")
+        lines.append(
+            f"| {r.method} | {r.shots} | " + " | ".join(fmt_num((r.quality or {}).get(k)) for k in names) + " |"
+        )
     return lines + [""]
 
 

@@ -98,30 +98,50 @@ def plan(run: RunRecord, episodes: list[EpisodeRecord], *, quick: bool, folder: 
     label = run.method
     name, settings = split_spec(label)
     if registration(name) is None:
-        raise RecordError(f"{label} on {run.track}: not a registered method; fsmb reproduce reruns FSMB's "
-                          f"built-ins only (rerun your own with fsmb eval --method package.module:Class)")
+        raise RecordError(
+            f"{label} on {run.track}: not a registered method; fsmb reproduce reruns FSMB's "
+            f"built-ins only (rerun your own with fsmb eval --method package.module:Class)"
+        )
     method = make_method(name)
     train_keys = set(Declared.of(method).train_settings)
     train = {k: v for k, v in settings.items() if k in train_keys}
     spec = name + ("[" + ",".join(f"{k}={json.dumps(v)}" for k, v in train.items()) + "]" if train else "")
     quality = next((e.quality for e in episodes if e.quality), None)
-    return Rerun(label=label, spec=spec, overrides={k: v for k, v in settings.items() if k not in train_keys},
-                 track=run.track, shots=run.shots,
-                 episodes=min(len(episodes), QUICK_EPISODES) if quick else len(episodes),
-                 budget=Budget(**run.budget), seed=run.seed,
-                 samples=int(quality["metrics"].get("n_samples", 0)) if quality else 0, published=run, folder=folder, source=source)
+    return Rerun(
+        label=label,
+        spec=spec,
+        overrides={k: v for k, v in settings.items() if k not in train_keys},
+        track=run.track,
+        shots=run.shots,
+        episodes=min(len(episodes), QUICK_EPISODES) if quick else len(episodes),
+        budget=Budget(**run.budget),
+        seed=run.seed,
+        samples=int(quality["metrics"].get("n_samples", 0)) if quality else 0,
+        published=run,
+        folder=folder,
+        source=source,
+    )
 
 
-def published_reruns(results: Sequence[Path], *, tracks: Sequence[str] | None = None,
-                     methods: Sequence[str] | None = None, quick: bool = False) -> list[tuple[Rerun, list[EpisodeRecord]]]:
+def published_reruns(
+    results: Sequence[Path],
+    *,
+    tracks: Sequence[str] | None = None,
+    methods: Sequence[str] | None = None,
+    quick: bool = False,
+) -> list[tuple[Rerun, list[EpisodeRecord]]]:
     """The reruns of the published runs under ``results`` (only ``tracks``/``methods``
     when given; with ``quick`` only `QUICK_GROUP` methods that need no training), each
     with its published episode records."""
     chosen, seen = [], set()
     for folder in results:
         for run, episodes in load_runs([folder]):
-            if (not episodes or run.run_key in seen or (tracks and run.track not in tracks)
-                    or (methods and run.method not in methods)):
+            if (
+                not episodes
+                or run.run_key in seen
+                or (tracks and run.track not in tracks)
+                or (methods and run.method not in methods)
+            ):
                 continue  # a run published in two folders is rerun once
             name = split_spec(run.method)[0]
             known = registration(name)
@@ -130,9 +150,12 @@ def published_reruns(results: Sequence[Path], *, tracks: Sequence[str] | None = 
             seen.add(run.run_key)
             chosen.append((plan(run, episodes, quick=quick, folder=Path(folder).name, source=str(folder)), episodes))
     if not chosen:
-        raise RecordError(f"no published run under {', '.join(map(str, results))} matches"
-                          + (f" --track {','.join(tracks)}" if tracks else "")
-                          + (f" --methods {','.join(methods)}" if methods else "") + (" --quick" if quick else ""))
+        raise RecordError(
+            f"no published run under {', '.join(map(str, results))} matches"
+            + (f" --track {','.join(tracks)}" if tracks else "")
+            + (f" --methods {','.join(methods)}" if methods else "")
+            + (" --quick" if quick else "")
+        )
     return chosen
 
 
@@ -147,8 +170,18 @@ def rerun(r: Rerun, track: Track, *, out: Path, models: Path, log: Callable[[str
     if r.threads:
         torch.set_num_threads(r.threads)
         models = models / f"threads-{r.threads}"
-    records = evaluate(MethodSpec.parse(r.spec, r.overrides), track, shots=r.shots, n_episodes=r.episodes,
-                       out=out / r.folder, budget=r.budget, models=models, seed=r.seed, samples=r.samples, log=log)
+    records = evaluate(
+        MethodSpec.parse(r.spec, r.overrides),
+        track,
+        shots=r.shots,
+        n_episodes=r.episodes,
+        out=out / r.folder,
+        budget=r.budget,
+        models=models,
+        seed=r.seed,
+        samples=r.samples,
+        log=log,
+    )
     return records.with_name(records.name[: -len(".jsonl")] + ".run.json")
 
 
@@ -158,9 +191,18 @@ def check_run(r: Rerun, published: list[EpisodeRecord], run_path: Path) -> Check
     theirs = {e.episode_id: e for e in published}
     mine = [e for e in reproduced if e.episode_id in theirs]
     if run.manifest_sha256 != r.published.manifest_sha256 or not mine:
-        return Check(r.label, r.track, r.shots, len(mine), math.nan, math.nan, math.nan, math.nan, "DIFFERS",
-                     f"other episodes: manifest {run.manifest_sha256[:12]} vs published "
-                     f"{r.published.manifest_sha256[:12]}")
+        return Check(
+            r.label,
+            r.track,
+            r.shots,
+            len(mine),
+            math.nan,
+            math.nan,
+            math.nan,
+            math.nan,
+            "DIFFERS",
+            f"other episodes: manifest {run.manifest_sha256[:12]} vs published {r.published.manifest_sha256[:12]}",
+        )
     pub = sum(theirs[e.episode_id].nats_per_token for e in mine) / len(mine)
     rep = sum(e.nats_per_token for e in mine) / len(mine)
     delta, ci, _ = paired_delta(mine, [theirs[e.episode_id] for e in mine])
@@ -182,16 +224,21 @@ def check_run(r: Rerun, published: list[EpisodeRecord], run_path: Path) -> Check
 
 def env_changes(published: dict, current: dict) -> str:
     """``torch 2.11.0+cu130 -> 2.11.0+cpu, ...``: the recorded versions that changed."""
-    return ", ".join(f"{k} {published.get(k)} -> {current.get(k)}" for k in ENV_KEYS
-                     if published.get(k) != current.get(k))
+    return ", ".join(
+        f"{k} {published.get(k)} -> {current.get(k)}" for k in ENV_KEYS if published.get(k) != current.get(k)
+    )
 
 
 def checks_table(checks: Sequence[Check]) -> str:
     """The ``--check`` report as a Markdown table."""
-    lines = ["| track | K | method | episodes | published nats/token | reproduced | Δ (±95% CI) | verdict |",
-             "|---|---:|---|---:|---:|---:|---|---|"]
+    lines = [
+        "| track | K | method | episodes | published nats/token | reproduced | Δ (±95% CI) | verdict |",
+        "|---|---:|---|---:|---:|---:|---|---|",
+    ]
     for c in checks:
-        lines.append(f"| {c.track} | {c.shots} | {c.label} | {c.episodes} | {c.published_nats_per_token:.6f} | "
-                     f"{c.reproduced_nats_per_token:.6f} | {c.delta:+.6f} ± {c.delta_ci95:.6f} | "
-                     f"**{c.verdict}** ({c.how}) |")
+        lines.append(
+            f"| {c.track} | {c.shots} | {c.label} | {c.episodes} | {c.published_nats_per_token:.6f} | "
+            f"{c.reproduced_nats_per_token:.6f} | {c.delta:+.6f} ± {c.delta_ci95:.6f} | "
+            f"**{c.verdict}** ({c.how}) |"
+        )
     return "\n".join(lines)

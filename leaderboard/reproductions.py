@@ -83,15 +83,26 @@ def machine_of(env: dict) -> str:
     return f"{env.get('cpu', '?')} ({env.get('machine', '?')}, {env.get('platform', '?')})"
 
 
-def reproduced_row(run: RunRecord, *, label: str, episodes: int, verdict: str, how: str, delta: float,
-                   delta_ci95: float) -> ReproducedRow:
+def reproduced_row(
+    run: RunRecord, *, label: str, episodes: int, verdict: str, how: str, delta: float, delta_ci95: float
+) -> ReproducedRow:
     """The check of published ``run`` as a record entry (NaN figures become ``None``)."""
+
     def finite(x: float) -> float | None:
         return x if math.isfinite(x) else None
 
-    return ReproducedRow(run_key=run.run_key, label=label, track=run.track, shots=run.shots, episodes=episodes,
-                         verdict=verdict, how=how, delta=finite(delta), delta_ci95=finite(delta_ci95),
-                         published_machine=machine_of(run.env))
+    return ReproducedRow(
+        run_key=run.run_key,
+        label=label,
+        track=run.track,
+        shots=run.shots,
+        episodes=episodes,
+        verdict=verdict,
+        how=how,
+        delta=finite(delta),
+        delta_ci95=finite(delta_ci95),
+        published_machine=machine_of(run.env),
+    )
 
 
 def write_reproduction(folder: Path, record: Reproduction) -> Path:
@@ -152,6 +163,10 @@ class Reproduced:
 def independent_matches(records: Sequence[Reproduction], run: RunRecord) -> list[Reproduced]:
     """The MATCH checks of ``run`` (by run key) from machines other than the one that scored it."""
     scored_on = machine_of(run.env)
-    return [Reproduced(by=r.by, machine=r.machine, date=r.started[:10], episodes=c.episodes, how=c.how)
-            for r in records if r.machine != scored_on
-            for c in r.checks if c.run_key == run.run_key and c.verdict == "MATCH"]
+    return [
+        Reproduced(by=r.by, machine=r.machine, date=r.started[:10], episodes=c.episodes, how=c.how)
+        for r in records
+        if r.machine != scored_on
+        for c in r.checks
+        if c.run_key == run.run_key and c.verdict == "MATCH"
+    ]

@@ -84,8 +84,14 @@ def paired_test(a: Sequence[float], b: Sequence[float], *, permutations: int = 1
     d = x - y
     delta, ci95 = mean_ci95(d)
     if not d.any():
-        return PairedTest(delta=0.0, ci95=0.0, episodes=n, t_p_value=1.0, permutation_p_value=1.0,
-                          permutations=0 if (1 << n) <= permutations else permutations)
+        return PairedTest(
+            delta=0.0,
+            ci95=0.0,
+            episodes=n,
+            t_p_value=1.0,
+            permutation_p_value=1.0,
+            permutations=0 if (1 << n) <= permutations else permutations,
+        )
     t_p = t_p_value(d)
     if (1 << n) <= permutations:
         return PairedTest(delta, ci95, n, t_p, _exact_sign_flip_p(d), 0)

@@ -81,17 +81,29 @@ def main_columns(rows: Sequence[Row], reference: str | None) -> list[Column]:
     cols = [
         Column("method", lambda r: r.method, lambda r: r.method),
         Column("K", lambda r: str(r.shots), lambda r: r.shots),
-        Column("episodes", lambda r: f"{r.episodes} of {r.manifest_episodes}" if r.episodes != r.manifest_episodes
-               else str(r.episodes), lambda r: r.episodes),
+        Column(
+            "episodes",
+            lambda r: f"{r.episodes} of {r.manifest_episodes}"
+            if r.episodes != r.manifest_episodes
+            else str(r.episodes),
+            lambda r: r.episodes,
+        ),
         Column("nats/token", lambda r: fmt_num(r.nll_nats_per_token), lambda r: _num(r.nll_nats_per_token)),
         Column("±95% CI", lambda r: fmt_num(r.ci95), lambda r: _num(r.ci95)),
-        Column(f"Δ vs {reference or 'reference'}, paired",
-               lambda r: "–" if r.delta_vs_reference is None or r.method == r.reference else
-               f"{r.delta_vs_reference:+.3f}" + (f" (vs {r.reference})" if r.reference != reference else "")
-               + (" ⚠ reference not converged" if r.reference_converged is False else ""),
-               lambda r: None if r.method == r.reference else _num(r.delta_vs_reference)),
-        Column("Δ ±95% CI", lambda r: "–" if r.method == r.reference else fmt_num(r.delta_ci95),
-               lambda r: None if r.method == r.reference else _num(r.delta_ci95)),
+        Column(
+            f"Δ vs {reference or 'reference'}, paired",
+            lambda r: "–"
+            if r.delta_vs_reference is None or r.method == r.reference
+            else f"{r.delta_vs_reference:+.3f}"
+            + (f" (vs {r.reference})" if r.reference != reference else "")
+            + (" ⚠ reference not converged" if r.reference_converged is False else ""),
+            lambda r: None if r.method == r.reference else _num(r.delta_vs_reference),
+        ),
+        Column(
+            "Δ ±95% CI",
+            lambda r: "–" if r.method == r.reference else fmt_num(r.delta_ci95),
+            lambda r: None if r.method == r.reference else _num(r.delta_ci95),
+        ),
         Column("q (BH)", lambda r: fmt_q(r.delta_q_value), lambda r: _num(r.delta_q_value)),
         Column("vs best", fmt_best, lambda r: -1.0 if r.best else _num(r.vs_best_q_value)),
         Column("bits/token", lambda r: fmt_num(r.bits_per_token), lambda r: _num(r.bits_per_token)),
@@ -101,17 +113,29 @@ def main_columns(rows: Sequence[Row], reference: str | None) -> list[Column]:
         Column("budget", lambda r: r.budget, lambda r: r.budget),
         Column("converged", converged_mark, lambda r: str(r.converged)),
         Column("reproduced", fmt_reproduced, lambda r: len(r.reproduced or [])),
-        Column("training steps", lambda r: "–" if r.train_steps is None else f"{r.train_steps:,}",
-               lambda r: r.train_steps),
+        Column(
+            "training steps", lambda r: "–" if r.train_steps is None else f"{r.train_steps:,}", lambda r: r.train_steps
+        ),
         Column("training s", lambda r: fmt_num(r.train_seconds, 0), lambda r: _num(r.train_seconds)),
-        Column("training FLOPs", lambda r: "–" if r.train_flops is None else f"{r.train_flops:.2e}",
-               lambda r: r.train_flops),
+        Column(
+            "training FLOPs",
+            lambda r: "–" if r.train_flops is None else f"{r.train_flops:.2e}",
+            lambda r: r.train_flops,
+        ),
     ]
     if any(r.cost for r in rows):
-        cols += [Column("MACs/step", lambda r: f"{r.cost['macs']:,}" if r.cost else "–",
-                        lambda r: r.cost["macs"] if r.cost else None),
-                 Column("non-zero params", lambda r: f"{r.cost['nonzero_params']:,}" if r.cost else "–",
-                        lambda r: r.cost["nonzero_params"] if r.cost else None)]
+        cols += [
+            Column(
+                "MACs/step",
+                lambda r: f"{r.cost['macs']:,}" if r.cost else "–",
+                lambda r: r.cost["macs"] if r.cost else None,
+            ),
+            Column(
+                "non-zero params",
+                lambda r: f"{r.cost['nonzero_params']:,}" if r.cost else "–",
+                lambda r: r.cost["nonzero_params"] if r.cost else None,
+            ),
+        ]
         for device, label in PI_DEVICES.items():
             for threads in PI_THREADS:
                 cols.append(Column(f"est. {label} ms/step, {threads} thr", *_estimate(device, threads)))
@@ -120,6 +144,7 @@ def main_columns(rows: Sequence[Row], reference: str | None) -> list[Column]:
 
 def _estimate(device: str, threads: int) -> tuple[Callable[[Row], str], Callable[[Row], float | None]]:
     """The cell text and sort value of the estimated latency on ``device`` at ``threads``."""
+
     def value(r: Row) -> float | None:
         found = [e.latency_ms for e in row_estimates(r) if e.device == device and e.threads == threads]
         return found[0] if found else None
@@ -127,6 +152,7 @@ def _estimate(device: str, threads: int) -> tuple[Callable[[Row], str], Callable
     def text(r: Row) -> str:
         ms = value(r)
         return "–" if ms is None else f"{ms:.3f}"
+
     return text, value
 
 
@@ -136,8 +162,10 @@ def quality_columns(rows: Sequence[Row]) -> list[Column]:
 
     better = directions()
     names = sorted({k for r in rows for k in (r.quality or {}) if k in better or k.endswith("_reference")})
-    cols = [Column("method", lambda r: r.method, lambda r: r.method),
-            Column("K", lambda r: str(r.shots), lambda r: r.shots)]
+    cols = [
+        Column("method", lambda r: r.method, lambda r: r.method),
+        Column("K", lambda r: str(r.shots), lambda r: r.shots),
+    ]
     for k in names:
         cols.append(Column(f"{k} ({better.get(k, 'target')})", *_quality_cell(k)))
     return cols
@@ -145,6 +173,7 @@ def quality_columns(rows: Sequence[Row]) -> list[Column]:
 
 def _quality_cell(name: str) -> tuple[Callable[[Row], str], Callable[[Row], float | None]]:
     """The cell text and sort value of the sample-quality figure ``name``."""
+
     def value(r: Row) -> float | None:
         return _num((r.quality or {}).get(name))
 
@@ -153,23 +182,27 @@ def _quality_cell(name: str) -> tuple[Callable[[Row], str], Callable[[Row], floa
 
 def table_html(rows: Sequence[Row], columns: Sequence[Column], *, table_id: str) -> str:
     """A sortable table; every cell escaped, its sort key in ``data-sort``."""
-    head = "".join(f"<th scope=\"col\">{escape(c.header)}</th>" for c in columns)
+    head = "".join(f'<th scope="col">{escape(c.header)}</th>' for c in columns)
     body = []
     for r in rows:
         cells = []
         for c in columns:
             key = c.sort(r)
-            cells.append(f"<td data-sort=\"{escape('' if key is None else str(key))}\">{escape(c.text(r))}</td>")
-        css = " class=\"reference\"" if r.method == r.reference else ""
+            cells.append(f'<td data-sort="{escape("" if key is None else str(key))}">{escape(c.text(r))}</td>')
+        css = ' class="reference"' if r.method == r.reference else ""
         body.append(f"<tr{css}>" + "".join(cells) + "</tr>")
-    return (f"<div class=\"scroll\"><table class=\"sortable\" id=\"{escape(table_id)}\"><thead><tr>{head}</tr>"
-            f"</thead><tbody>{''.join(body)}</tbody></table></div>")
+    return (
+        f'<div class="scroll"><table class="sortable" id="{escape(table_id)}"><thead><tr>{head}</tr>'
+        f"</thead><tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def page(title: str, body: str, *, nav: str = "") -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{escape(title)}</title><link rel=\"stylesheet\" href=\"style.css\"></head><body>"
-            f"<nav>{nav}</nav><h1>{escape(title)}</h1>{body}<script src=\"sort.js\"></script></body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<title>{escape(title)}</title><link rel="stylesheet" href="style.css"></head><body>'
+        f'<nav>{nav}</nav><h1>{escape(title)}</h1>{body}<script src="sort.js"></script></body></html>\n'
+    )
 
 
 def find_previews(results: Sequence[Path]) -> tuple[dict[str, Previews], list[str]]:
@@ -200,13 +233,14 @@ def record_previews(run: RunRecord, episodes: Sequence[EpisodeRecord]) -> Previe
         return None
     kept = samples[:MAX_PREVIEWS]
     try:
-        items = tuple(Preview(None, text=str(x)) if modality == "lyrics" else
-                      Preview(None, tokens=np.asarray(x, dtype=np.int64)) for x in kept)
+        items = tuple(
+            Preview(None, text=str(x)) if modality == "lyrics" else Preview(None, tokens=np.asarray(x, dtype=np.int64))
+            for x in kept
+        )
     except (TypeError, ValueError):
         return None
     first = episodes[0]
-    return Previews(run.run_key, run.method, run.track, run.shots, modality, first.episode_id,
-                    first.artist, items)
+    return Previews(run.run_key, run.method, run.track, run.shots, modality, first.episode_id, first.artist, items)
 
 
 def find_cards(results: Sequence[Path]) -> dict[str, dict]:
@@ -237,10 +271,10 @@ def preview_html(previews: Previews, site: Path, slug: str) -> str:
             folder.mkdir(parents=True, exist_ok=True)
         if s.tokens is not None:
             piano_roll_png(s.tokens, folder / f"sample-{i}.png")
-            parts.append(f"<img src=\"{href}/sample-{i}.png\" alt=\"piano roll of sample {i}\">")
+            parts.append(f'<img src="{href}/sample-{i}.png" alt="piano roll of sample {i}">')
         if s.levels is not None:
             spectrogram_png(s.levels, folder / f"sample-{i}.png")
-            parts.append(f"<img src=\"{href}/sample-{i}.png\" alt=\"log-mel spectrogram of sample {i}\">")
+            parts.append(f'<img src="{href}/sample-{i}.png" alt="log-mel spectrogram of sample {i}">')
         name: str | None = None
         if s.file is not None:
             name = s.file.name
@@ -250,18 +284,21 @@ def preview_html(previews: Previews, site: Path, slug: str) -> str:
             write_midi(decode(s.tokens, strict=False), folder / name)
         if name is not None:
             if name.endswith(".wav"):
-                parts.append(f"<audio controls preload=\"none\" src=\"{href}/{name}\"></audio>")
-            parts.append(f"<a href=\"{href}/{name}\" download>{name}</a>")
+                parts.append(f'<audio controls preload="none" src="{href}/{name}"></audio>')
+            parts.append(f'<a href="{href}/{name}" download>{name}</a>')
         if s.text is not None:
             parts.append(f"<pre>{escape(s.text)}</pre>")
-        items.append("<div class=\"preview\">" + "".join(parts) + "</div>")
-    return (f"<h4>{escape(previews.method)}</h4><p class=\"note\">samples adapted to the support set of episode "
-            f"{escape(previews.episode_id)} (artist {escape(previews.artist)})</p>"
-            f"<div class=\"previews\">{''.join(items)}</div>")
+        items.append('<div class="preview">' + "".join(parts) + "</div>")
+    return (
+        f'<h4>{escape(previews.method)}</h4><p class="note">samples adapted to the support set of episode '
+        f"{escape(previews.episode_id)} (artist {escape(previews.artist)})</p>"
+        f'<div class="previews">{"".join(items)}</div>'
+    )
 
 
-def track_page(track: str, rows: Sequence[Row], site: Path, *, previews: dict[str, Previews],
-               cards: dict[str, dict]) -> str:
+def track_page(
+    track: str, rows: Sequence[Row], site: Path, *, previews: dict[str, Previews], cards: dict[str, dict]
+) -> str:
     """The body of one track's page (its plots and previews written into ``site``)."""
     from leaderboard.pareto import plot_pareto
     from leaderboard.plot import plot_shots
@@ -269,53 +306,72 @@ def track_page(track: str, rows: Sequence[Row], site: Path, *, previews: dict[st
     slug = page_slug(track)
     parts = []
     if rows[0].stand_in:
-        parts.append("<p class=\"note\">stand-in data: not the published corpus.</p>")
+        parts.append('<p class="note">stand-in data: not the published corpus.</p>')
     for shots in sorted({r.shots for r in rows}):
         sub = [r for r in rows if r.shots == shots]
         reference = table_reference(sub)
-        parts.append(f"<h2>K = {shots}</h2><p class=\"note\">manifest sha256 <code>{escape(sub[0].manifest_sha256)}"
-                     f"</code>; paired differences are episode by episode against {escape(str(reference))}; "
-                     f"click a column header to sort.</p><p class=\"note\">{escape(CONVERGED_NOTE)}</p>"
-                     f"<p class=\"note\">{escape(Q_NOTE)}</p><p class=\"note\">{escape(BEST_NOTE)}</p>"
-                     f"<p class=\"note\">{escape(REPRODUCED_NOTE)}</p>")
+        parts.append(
+            f'<h2>K = {shots}</h2><p class="note">manifest sha256 <code>{escape(sub[0].manifest_sha256)}'
+            f"</code>; paired differences are episode by episode against {escape(str(reference))}; "
+            f'click a column header to sort.</p><p class="note">{escape(CONVERGED_NOTE)}</p>'
+            f'<p class="note">{escape(Q_NOTE)}</p><p class="note">{escape(BEST_NOTE)}</p>'
+            f'<p class="note">{escape(REPRODUCED_NOTE)}</p>'
+        )
         parts.append(table_html(sub, main_columns(sub, reference), table_id=f"results-K{shots}"))
         sampled = [r for r in sub if r.quality]
         if sampled:
-            parts.append("<h3>Sample quality</h3><p class=\"note\">means over episodes; the header says which way "
-                         "is better.</p>" + table_html(sampled, quality_columns(sampled), table_id=f"quality-K{shots}"))
+            parts.append(
+                '<h3>Sample quality</h3><p class="note">means over episodes; the header says which way '
+                "is better.</p>" + table_html(sampled, quality_columns(sampled), table_id=f"quality-K{shots}")
+            )
     if len({r.shots for r in rows}) > 1:
         plot_shots(rows, site / f"{slug}-shots.png")
-        parts.append(f"<h2>NLL against K</h2><figure><img src=\"{slug}-shots.png\" alt=\"NLL against K\"></figure>")
+        parts.append(f'<h2>NLL against K</h2><figure><img src="{slug}-shots.png" alt="NLL against K"></figure>')
     if any(r.cost for r in rows):
         plot_pareto(rows, site / f"{slug}-pareto.png")
-        parts.append(f"<h2>NLL against estimated Raspberry Pi 4 latency</h2><figure><img src=\"{slug}-pareto.png\" "
-                     "alt=\"NLL against estimated Pi 4 latency per step, Pareto frontier marked\"></figure>")
+        parts.append(
+            f'<h2>NLL against estimated Raspberry Pi 4 latency</h2><figure><img src="{slug}-pareto.png" '
+            'alt="NLL against estimated Pi 4 latency per step, Pareto frontier marked"></figure>'
+        )
     shown = [previews[r.run_key] for r in rows if r.run_key in previews]
     if shown:
-        parts.append("<h2>Samples</h2>" + "".join(
-            preview_html(p, site, f"{slug}/{file_stem(p.method, p.track, p.shots)}") for p in shown))
+        parts.append(
+            "<h2>Samples</h2>"
+            + "".join(preview_html(p, site, f"{slug}/{file_stem(p.method, p.track, p.shots)}") for p in shown)
+        )
     carded = [(r, cards[r.run_key]) for r in rows if r.run_key in cards]
     if carded:
-        parts.append("<h2>Method cards</h2>" + "".join(
-            f"<details id=\"card-{escape(safe_name(r.method))}\"><summary>{escape(r.method)} (K = {r.shots})</summary>"
-            f"<pre>{escape(json.dumps(card, indent=1, sort_keys=True))}</pre></details>" for r, card in carded))
+        parts.append(
+            "<h2>Method cards</h2>"
+            + "".join(
+                f'<details id="card-{escape(safe_name(r.method))}"><summary>{escape(r.method)} (K = {r.shots})</summary>'
+                f"<pre>{escape(json.dumps(card, indent=1, sort_keys=True))}</pre></details>"
+                for r, card in carded
+            )
+        )
     return "".join(parts)
 
 
 def index_page(by_track: dict[str, list[Row]]) -> str:
     """The body of the index: a row per track with its best method."""
-    lines = ["<table class=\"sortable\" id=\"tracks\"><thead><tr><th>track</th><th>runs</th><th>K</th>"
-             "<th>best method (nats/token)</th></tr></thead><tbody>"]
+    lines = [
+        '<table class="sortable" id="tracks"><thead><tr><th>track</th><th>runs</th><th>K</th>'
+        "<th>best method (nats/token)</th></tr></thead><tbody>"
+    ]
     for track, rows in by_track.items():
         best = min(rows, key=lambda r: r.nll_nats_per_token)
         slug = page_slug(track)
         shots = ", ".join(str(k) for k in sorted({r.shots for r in rows}))
-        lines.append(f"<tr><td data-sort=\"{escape(track)}\"><a href=\"{slug}.html\">{escape(track)}</a></td>"
-                     f"<td data-sort=\"{len(rows)}\">{len(rows)}</td><td data-sort=\"{escape(shots)}\">{escape(shots)}"
-                     f"</td><td data-sort=\"{best.nll_nats_per_token}\">{escape(best.method)} (K = {best.shots}: "
-                     f"{fmt_num(best.nll_nats_per_token)})</td></tr>")
-    lines.append("</tbody></table><p class=\"note\">Written by <code>fsmb leaderboard --format html</code> from the "
-                 "run records; every figure is recomputed from the per-episode records.</p>")
+        lines.append(
+            f'<tr><td data-sort="{escape(track)}"><a href="{slug}.html">{escape(track)}</a></td>'
+            f'<td data-sort="{len(rows)}">{len(rows)}</td><td data-sort="{escape(shots)}">{escape(shots)}'
+            f'</td><td data-sort="{best.nll_nats_per_token}">{escape(best.method)} (K = {best.shots}: '
+            f"{fmt_num(best.nll_nats_per_token)})</td></tr>"
+        )
+    lines.append(
+        '</tbody></table><p class="note">Written by <code>fsmb leaderboard --format html</code> from the '
+        "run records; every figure is recomputed from the per-episode records.</p>"
+    )
     return "".join(lines)
 
 
@@ -340,13 +396,15 @@ def write_site(rows: Sequence[Row], results: Sequence[Path], out: Path) -> list[
     try:
         for asset in ("sort.js", "style.css"):
             shutil.copyfile(ASSETS / asset, staging / asset)
-        nav = "<a href=\"index.html\">all tracks</a>" + "".join(
-            f"<a href=\"{page_slug(t)}.html\">{escape(t)}</a>" for t in by_track)
+        nav = '<a href="index.html">all tracks</a>' + "".join(
+            f'<a href="{page_slug(t)}.html">{escape(t)}</a>' for t in by_track
+        )
         (staging / "index.html").write_text(page("FSMB leaderboard", index_page(by_track), nav=nav), encoding="utf-8")
         for track, track_rows in by_track.items():
             body = track_page(track, track_rows, staging, previews=previews, cards=cards)
             (staging / f"{page_slug(track)}.html").write_text(
-                page(f"FSMB leaderboard: {track}", body, nav=nav), encoding="utf-8")
+                page(f"FSMB leaderboard: {track}", body, nav=nav), encoding="utf-8"
+            )
         (staging / MARKER).write_text("written by fsmb leaderboard --format html\n", encoding="utf-8")
         staging.chmod(0o755)
         if out.exists():

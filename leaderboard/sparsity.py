@@ -63,14 +63,20 @@ def curve_rows(rows: Sequence[Row], dense: str, families: Sequence[str]) -> dict
 def sparsity_markdown(curves: dict[str, list[tuple[float, Row]]]) -> str:
     """One table: the dense base, then a line per (family, level)."""
     any_row = next(iter(curves.values()))[0][1]
-    lines = [f"**{any_row.track}**, K = {any_row.shots}, {any_row.episodes} test episodes", "",
-             f"| variant | removed | non-zero params | MACs/{cost_of(any_row)['unit']} | nats/token (±95% CI) "
-             f"| Δ vs {any_row.reference}, paired (±95% CI) |", "|---|---:|---:|---:|---|---|"]
+    lines = [
+        f"**{any_row.track}**, K = {any_row.shots}, {any_row.episodes} test episodes",
+        "",
+        f"| variant | removed | non-zero params | MACs/{cost_of(any_row)['unit']} | nats/token (±95% CI) "
+        f"| Δ vs {any_row.reference}, paired (±95% CI) |",
+        "|---|---:|---:|---:|---|---|",
+    ]
     for index, (name, points) in enumerate(curves.items()):
         for removed, r in points[1:] if index else points:  # the dense base once, first
             cost = cost_of(r)
-            lines.append(f"| {name if removed else r.method} | {removed:.1%} | {cost['nonzero_params']:,} "
-                         f"| {cost['macs']:,} | {fmt_num(r.nll_nats_per_token)} ± {fmt_num(r.ci95)} | {fmt_delta(r)} |")
+            lines.append(
+                f"| {name if removed else r.method} | {removed:.1%} | {cost['nonzero_params']:,} "
+                f"| {cost['macs']:,} | {fmt_num(r.nll_nats_per_token)} ± {fmt_num(r.ci95)} | {fmt_delta(r)} |"
+            )
     return "\n".join(lines + [""])
 
 

@@ -60,8 +60,10 @@ def published_manifest(track: str, shots: int) -> Manifest:
     spec = track_spec(track)
     path = Path(str(DATA / track_slug(track) / "manifests" / f"test-K{shots}-Q{spec.query_size}.json"))
     if not path.is_file():
-        raise SubmissionError(f"{track} at K={shots} has no published manifest: submissions are scored on the "
-                              f"test manifests of {', '.join(published_tracks())} (episodes/data/*/manifests)")
+        raise SubmissionError(
+            f"{track} at K={shots} has no published manifest: submissions are scored on the "
+            f"test manifests of {', '.join(published_tracks())} (episodes/data/*/manifests)"
+        )
     return Manifest.load(path)
 
 
@@ -75,16 +77,22 @@ def check_run(run: RunRecord, records: Sequence[tuple[int, dict]], where: Path) 
         raise SubmissionError(f"{where}: a run on the {run.split!r} split; submissions score the test split")
     known = registration(run.method.split("[", 1)[0])
     if known is not None and run.method_target not in ("", known.target):
-        raise SubmissionError(f"{where}: method name {run.method!r} is the built-in {known.target}'s, not "
-                              f"{run.method_target}'s; give your class another name")
+        raise SubmissionError(
+            f"{where}: method name {run.method!r} is the built-in {known.target}'s, not "
+            f"{run.method_target}'s; give your class another name"
+        )
     manifest = published_manifest(run.track, run.shots)
     if run.manifest_sha256 != manifest.sha256:
-        raise SubmissionError(f"{where}: manifest sha256 {run.manifest_sha256[:12]}… is not the published "
-                              f"{manifest.sha256[:12]}… of {run.track} K={run.shots}: score on the default data "
-                              "with the default artist split (no --data-dir, no --split-file)")
+        raise SubmissionError(
+            f"{where}: manifest sha256 {run.manifest_sha256[:12]}… is not the published "
+            f"{manifest.sha256[:12]}… of {run.track} K={run.shots}: score on the default data "
+            "with the default artist split (no --data-dir, no --split-file)"
+        )
     if run.corpus_fingerprint != manifest.corpus_fingerprint:
-        raise SubmissionError(f"{where}: corpus fingerprint {run.corpus_fingerprint[:12]}… is not the published "
-                              f"{manifest.corpus_fingerprint[:12]}…")
+        raise SubmissionError(
+            f"{where}: corpus fingerprint {run.corpus_fingerprint[:12]}… is not the published "
+            f"{manifest.corpus_fingerprint[:12]}…"
+        )
     by_id: dict[str, EpisodeRecord] = {}
     for line, record in records:  # read_numbered_records has refused an episode recorded twice
         if record.get("run_key") != run.run_key:
@@ -92,8 +100,10 @@ def check_run(run: RunRecord, records: Sequence[tuple[int, dict]], where: Path) 
         by_id[record["episode_id"]] = checked_episode(where, line, record)
     missing = [e.episode_id for e in manifest.episodes if e.episode_id not in by_id]
     if missing:
-        raise SubmissionError(f"{where}: {len(missing)} of the {len(manifest.episodes)} episodes of the published "
-                              f"manifest are missing (first: {missing[0]}); run fsmb eval without --episodes")
+        raise SubmissionError(
+            f"{where}: {len(missing)} of the {len(manifest.episodes)} episodes of the published "
+            f"manifest are missing (first: {missing[0]}); run fsmb eval without --episodes"
+        )
     for spec in manifest.episodes:
         scored = by_id[spec.episode_id]
         if tuple(scored.support_ids) != tuple(spec.support) or tuple(scored.query_ids) != tuple(spec.query):
@@ -128,8 +138,12 @@ def method_card(run: RunRecord, trained_on: Sequence[str]) -> dict:
         "seed": run.seed,
         "state_sha256": run.train.get("state_sha256"),
         "training_data": {
-            "track_splits": {"track": run.track, "splits": ["train", "val"], "split_key": run.split_key or None,
-                             "corpus_fingerprint": run.corpus_fingerprint},
+            "track_splits": {
+                "track": run.track,
+                "splits": ["train", "val"],
+                "split_key": run.split_key or None,
+                "corpus_fingerprint": run.corpus_fingerprint,
+            },
             "declared": list(trained_on),
         },
         "submitted": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -145,8 +159,10 @@ def find_run(results: Path, method: str, track: str, shots: int | None) -> Path:
     path = Path(results) / f"{file_stem(method, track, shots)}.run.json"
     if not path.is_file():
         found = sorted(p.name for p in Path(results).glob("*.run.json"))
-        raise SubmissionError(f"no run record {path.name} in {results} (found: {', '.join(found) or 'none'}); "
-                              f"run fsmb eval --method ... --track {track} --out {results} first")
+        raise SubmissionError(
+            f"no run record {path.name} in {results} (found: {', '.join(found) or 'none'}); "
+            f"run fsmb eval --method ... --track {track} --out {results} first"
+        )
     return path
 
 
@@ -154,13 +170,16 @@ def records_of(run_path: Path) -> Path:
     return run_path.with_name(run_path.name[: -len(".run.json")] + ".jsonl")
 
 
-def write_bundle(results: Path, method: str, track: str, out: Path, *, trained_on: Sequence[str],
-                 shots: int | None = None) -> Path:
+def write_bundle(
+    results: Path, method: str, track: str, out: Path, *, trained_on: Sequence[str], shots: int | None = None
+) -> Path:
     """Copy the run into a fresh folder under ``out``, check the copies, add the method
     card and the hash index, and move the folder into place; returns it."""
     if not trained_on or not all(t.strip() for t in trained_on):
-        raise SubmissionError("declare what the method was trained on beyond the track's meta-train and "
-                              "meta-val splits: --trained-on none, or --trained-on 'Lakh MIDI (pretraining)'")
+        raise SubmissionError(
+            "declare what the method was trained on beyond the track's meta-train and "
+            "meta-val splits: --trained-on none, or --trained-on 'Lakh MIDI (pretraining)'"
+        )
     run_path = find_run(results, method, track, shots)
     folder = Path(out) / run_path.name[: -len(".run.json")]
     if folder.exists():
@@ -171,10 +190,16 @@ def write_bundle(results: Path, method: str, track: str, out: Path, *, trained_o
             shutil.copyfile(source, staging / source.name)
         run = read_run(staging / run_path.name)  # the checked bytes are the bundled bytes
         check_run(run, read_numbered_records(records_of(staging / run_path.name)), records_of(run_path))
-        write_json(staging / CARD_FILE, method_card(run, [t.strip() for t in trained_on
-                                                          if t.strip().lower() != "none"]))
-        write_json(staging / BUNDLE_FILE, {"format": BUNDLE_FORMAT, "sha256": {
-            p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(staging.iterdir())}})
+        write_json(
+            staging / CARD_FILE, method_card(run, [t.strip() for t in trained_on if t.strip().lower() != "none"])
+        )
+        write_json(
+            staging / BUNDLE_FILE,
+            {
+                "format": BUNDLE_FORMAT,
+                "sha256": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(staging.iterdir())},
+            },
+        )
         staging.chmod(0o755)
         staging.rename(folder)  # whole or not at all; a folder that appeared meanwhile is not replaced
     except BaseException:
@@ -196,14 +221,21 @@ def verify_bundle(folder: Path) -> dict:
         raise SubmissionError(f"{folder / BUNDLE_FILE}: not a bundle index of format {BUNDLE_FORMAT}")
     present = sorted(p.name for p in folder.iterdir() if p.name != BUNDLE_FILE)
     runs = [name for name in present if name.endswith(".run.json")]
-    if present != sorted(index["sha256"]) or len(runs) != 1 or CARD_FILE not in present \
-            or records_of(folder / runs[0]).name not in present:
-        raise SubmissionError(f"{folder}: holds {present}; a bundle holds exactly its {CARD_FILE}, one run record "
-                              f"and its records, as listed in {BUNDLE_FILE}")
+    if (
+        present != sorted(index["sha256"])
+        or len(runs) != 1
+        or CARD_FILE not in present
+        or records_of(folder / runs[0]).name not in present
+    ):
+        raise SubmissionError(
+            f"{folder}: holds {present}; a bundle holds exactly its {CARD_FILE}, one run record "
+            f"and its records, as listed in {BUNDLE_FILE}"
+        )
     for name, digest in index["sha256"].items():
         if not (folder / name).is_file() or hashlib.sha256((folder / name).read_bytes()).hexdigest() != digest:
-            raise SubmissionError(f"{folder / name}: sha256 differs from {BUNDLE_FILE}: the file was changed "
-                                  "after fsmb submit wrote it")
+            raise SubmissionError(
+                f"{folder / name}: sha256 differs from {BUNDLE_FILE}: the file was changed after fsmb submit wrote it"
+            )
     run_path = folder / runs[0]
     check_run(read_run(run_path), read_numbered_records(records_of(run_path)), records_of(run_path))
     return read_json(folder / CARD_FILE)

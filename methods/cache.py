@@ -45,8 +45,13 @@ def hidden_pairs(model: LSTMLM, items: Sequence[Item]) -> tuple[torch.Tensor, to
 
 @torch.no_grad()
 def cache_token_nll_grid(
-    model: LSTMLM, tokens: np.ndarray, support_h: torch.Tensor, support_y: torch.Tensor, *,
-    thetas: Sequence[float], lams: Sequence[float],
+    model: LSTMLM,
+    tokens: np.ndarray,
+    support_h: torch.Tensor,
+    support_y: torch.Tensor,
+    *,
+    thetas: Sequence[float],
+    lams: Sequence[float],
 ) -> np.ndarray:
     """Per-token NLL (nats) of one song under the cache model at every (θ, λ), shape
     ``(len(thetas), len(lams), len(tokens) - 1)``: the LSTM pass and the similarities
@@ -83,8 +88,9 @@ class CacheAdapted(TokenwiseAdapted):
         self.model, self.support_h, self.support_y, self.theta, self.lam = model, support_h, support_y, theta, lam
 
     def token_nll(self, item: Item) -> np.ndarray:
-        return cache_token_nll_grid(self.model, item.tokens, self.support_h, self.support_y, thetas=[self.theta],
-                                    lams=[self.lam])[0, 0]
+        return cache_token_nll_grid(
+            self.model, item.tokens, self.support_h, self.support_y, thetas=[self.theta], lams=[self.lam]
+        )[0, 0]
 
 
 @register_method(group="adaptive")
@@ -109,11 +115,17 @@ class NeuralCache(PretrainedLSTMMethod):
         thetas = sorted({s["theta"] for s in settings})
         lams = sorted({s["lam"] for s in settings})
         scores: dict[tuple[float, float], list[EpisodeScore]] = {(t, lam): [] for t in thetas for lam in lams}
-        for episode in tqdm(episodes, desc=f"select {self.name} on meta-val ({len(settings)} settings at once)",
-                            unit="episode"):
+        for episode in tqdm(
+            episodes, desc=f"select {self.name} on meta-val ({len(settings)} settings at once)", unit="episode"
+        ):
             hs, ys = hidden_pairs(self._model(), episode.support)
-            nll = np.stack([cache_token_nll_grid(self._model(), it.tokens, hs, ys, thetas=thetas, lams=lams).sum(-1)
-                            for it in episode.query], axis=-1)  # (thetas, lams, queries)
+            nll = np.stack(
+                [
+                    cache_token_nll_grid(self._model(), it.tokens, hs, ys, thetas=thetas, lams=lams).sum(-1)
+                    for it in episode.query
+                ],
+                axis=-1,
+            )  # (thetas, lams, queries)
             for i, theta in enumerate(thetas):
                 for j, lam in enumerate(lams):
                     scores[theta, lam].append(episode_score(episode.query, -nll[i, j]))

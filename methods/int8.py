@@ -60,8 +60,9 @@ def quantised(model: M) -> M:
     is left unchanged."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torch.ao.quantization -> torchao, which has no LSTM
-        out = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).cpu(), {nn.LSTM, nn.Linear},
-                                                     dtype=torch.qint8, inplace=True)
+        out = torch.ao.quantization.quantize_dynamic(
+            copy.deepcopy(model).cpu(), {nn.LSTM, nn.Linear}, dtype=torch.qint8, inplace=True
+        )
     return out.eval()
 
 

@@ -57,28 +57,48 @@ class LSTMLottery(Levelled, LSTMBaseline):
     name = "lstm-imp"
     version = "1"
     base_method: ClassVar[str] = "lstm"  # the dense method it compresses (`fsmb sparsity` pairs against it)
-    train_settings = {"removed": Range(0, 1, low_open=True, high_open=True), "reinit": Choice((False, True)),
-                      "prune_fraction": Range(0, 1, low_open=True, high_open=True),
-                      "rewind_fraction": Range(0, 1, low_open=True, high_open=True),
-                      "retrain_fraction": Range(0, 1, low_open=True)}
+    train_settings = {
+        "removed": Range(0, 1, low_open=True, high_open=True),
+        "reinit": Choice((False, True)),
+        "prune_fraction": Range(0, 1, low_open=True, high_open=True),
+        "rewind_fraction": Range(0, 1, low_open=True, high_open=True),
+        "retrain_fraction": Range(0, 1, low_open=True),
+    }
 
-    def __init__(self, lr: float = 2e-3, weight_decay: float = 0.0, removed: float = 0.8, reinit: bool = False,
-                 prune_fraction: float = 0.2, rewind_fraction: float = 0.05, retrain_fraction: float = 0.2) -> None:
+    def __init__(
+        self,
+        lr: float = 2e-3,
+        weight_decay: float = 0.0,
+        removed: float = 0.8,
+        reinit: bool = False,
+        prune_fraction: float = 0.2,
+        rewind_fraction: float = 0.05,
+        retrain_fraction: float = 0.2,
+    ) -> None:
         super().__init__(lr, weight_decay)
         self.removed, self.reinit = removed, reinit
-        self.prune_fraction, self.rewind_fraction, self.retrain_fraction = prune_fraction, rewind_fraction, retrain_fraction
+        self.prune_fraction, self.rewind_fraction, self.retrain_fraction = (
+            prune_fraction,
+            rewind_fraction,
+            retrain_fraction,
+        )
         self.rewind: dict[str, torch.Tensor] = {}
 
     def init_args(self) -> dict[str, Any]:
-        return {**super().init_args(), "removed": self.removed, "reinit": self.reinit,
-                "prune_fraction": self.prune_fraction, "rewind_fraction": self.rewind_fraction,
-                "retrain_fraction": self.retrain_fraction}
+        return {
+            **super().init_args(),
+            "removed": self.removed,
+            "reinit": self.reinit,
+            "prune_fraction": self.prune_fraction,
+            "rewind_fraction": self.rewind_fraction,
+            "retrain_fraction": self.retrain_fraction,
+        }
 
     def extra_state(self) -> dict[str, torch.Tensor]:
         return {REWIND + k: v for k, v in self.rewind.items()}
 
     def load_extra_state(self, extra: dict[str, torch.Tensor]) -> None:
-        self.rewind = {k[len(REWIND):]: v for k, v in extra.items() if k.startswith(REWIND)}
+        self.rewind = {k[len(REWIND) :]: v for k, v in extra.items() if k.startswith(REWIND)}
 
     def _variant(self, **changes: Any) -> str:
         other = copy.copy(self)
@@ -97,10 +117,17 @@ class LSTMLottery(Levelled, LSTMBaseline):
             masks = masks_of(ticket.model)
             apply_masks(self.model, masks)
             with hold_masked(self.model, masks):
-                self.train_network(data, budget.with_steps(rewind_steps + retrain_steps), logdir,
-                                   lambda step: lm_loss(self.model, batches(step)))
-            self.train_log = {"ticket": self._variant(reinit=False), "steps": rewind_steps + retrain_steps,
-                              "val_nats_per_token": self.train_log["best_val_nats_per_token"]}
+                self.train_network(
+                    data,
+                    budget.with_steps(rewind_steps + retrain_steps),
+                    logdir,
+                    lambda step: lm_loss(self.model, batches(step)),
+                )
+            self.train_log = {
+                "ticket": self._variant(reinit=False),
+                "steps": rewind_steps + retrain_steps,
+                "val_nats_per_token": self.train_log["best_val_nats_per_token"],
+            }
             return
         levels = self.levels()
         schedule = sparsity_schedule(levels, self.prune_fraction)
@@ -123,12 +150,22 @@ class LSTMLottery(Levelled, LSTMBaseline):
             apply_masks(self.model, masks)
             torch.manual_seed(data.seed + index)  # dropout
             with hold_masked(self.model, masks):
-                self.train_network(data, budget.with_steps(retrain_steps), logdir / f"round{index:02d}",
-                                   lambda step: lm_loss(self.model, batches(rewind_steps + step)))
+                self.train_network(
+                    data,
+                    budget.with_steps(retrain_steps),
+                    logdir / f"round{index:02d}",
+                    lambda step: lm_loss(self.model, batches(rewind_steps + step)),
+                )
             trained = self.model
-            rounds.append({"round": index, "kept": kept, "nonzero": int(sum(int(m.sum()) for m in masks.values()) + fixed),
-                           "val_nats_per_token": self.train_log["best_val_nats_per_token"],
-                           **loop_cost(self.train_log)})
+            rounds.append(
+                {
+                    "round": index,
+                    "kept": kept,
+                    "nonzero": int(sum(int(m.sum()) for m in masks.values()) + fixed),
+                    "val_nats_per_token": self.train_log["best_val_nats_per_token"],
+                    **loop_cost(self.train_log),
+                }
+            )
         self.train_log = {"rewind_step": rewind_steps, "retrain_steps": retrain_steps, "rounds": rounds}
 
     def _replay(self, data: MetaTrainData, budget: Budget, steps: int, logdir: Path) -> dict[str, torch.Tensor]:

@@ -52,7 +52,9 @@ from episodes.types import Item
 ADAPT_CHUNK = 16  # episodes adapted together at test time (bounds the memory their adapted weights take)
 
 
-def inner_adapt(params: Params, alphas: Params, supports: torch.Tensor, steps: int) -> tuple[list[Params], list[Params]]:
+def inner_adapt(
+    params: Params, alphas: Params, supports: torch.Tensor, steps: int
+) -> tuple[list[Params], list[Params]]:
     """``steps`` gradient steps ``θ ← θ − α ⊙ ∇θ NLL(S_m; θ)`` from the shared ``params``
     (unbatched) on each task's support batch, ``supports`` ``(M, K, T)``.  Returns the
     weights before each step and after the last (``steps + 1`` sets, the first shared,
@@ -66,7 +68,9 @@ def inner_adapt(params: Params, alphas: Params, supports: torch.Tensor, steps: i
     return weights, grads
 
 
-def meta_loss(params: Params, alphas: Params, supports: torch.Tensor, queries: torch.Tensor, steps: int) -> torch.Tensor:
+def meta_loss(
+    params: Params, alphas: Params, supports: torch.Tensor, queries: torch.Tensor, steps: int
+) -> torch.Tensor:
     """Mean query NLL after adaptation over a meta-batch: supports ``(M, K, T_s)``,
     queries ``(M, Q, T_q)`` (the function `meta_gradient` differentiates)."""
     weights, _ = inner_adapt(params, alphas, supports, steps)
@@ -82,8 +86,9 @@ class MetaGradient:
     alphas: Params
 
 
-def meta_gradient(params: Params, alphas: Params, supports: torch.Tensor, queries: torch.Tensor, steps: int,
-                  first_order: bool) -> MetaGradient:
+def meta_gradient(
+    params: Params, alphas: Params, supports: torch.Tensor, queries: torch.Tensor, steps: int, first_order: bool
+) -> MetaGradient:
     """The gradient of `meta_loss` by reverse accumulation through the inner steps
     ``θ_{k+1} = θ_k − α ⊙ g_k``: with ``v = ∂loss/∂θ_{k+1}`` per task,
 
@@ -124,8 +129,11 @@ class MAML(LSTMBaseline):
     learn_alpha = False
     # Fitted variants, e.g. fomaml[inner_steps=3,inner_lr=0.3,meta_fraction=1.0] (four times the meta-steps);
     # benchmarks/meta_learning_gain.py compares them.
-    train_settings = {"inner_steps": Range(1, 20), "inner_lr": Range(0, low_open=True),
-                      "meta_fraction": Range(0, 100, low_open=True)}
+    train_settings = {
+        "inner_steps": Range(1, 20),
+        "inner_lr": Range(0, low_open=True),
+        "meta_fraction": Range(0, 100, low_open=True),
+    }
 
     def __init__(
         self,
@@ -170,8 +178,10 @@ class MAML(LSTMBaseline):
     # ----- meta-training -----------------------------------------------------
     def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
         if active_world().size > self.meta_batch:
-            raise ContractError(f"{self.name}: {active_world().size} processes share a meta-batch of "
-                                f"{self.meta_batch} tasks; run at most {self.meta_batch} (torchrun --nproc-per-node)")
+            raise ContractError(
+                f"{self.name}: {active_world().size} processes share a meta-batch of "
+                f"{self.meta_batch} tasks; run at most {self.meta_batch} (torchrun --nproc-per-node)"
+            )
         torch.manual_seed(data.seed)
         base = data.pretrained("lstm")
         learner = MetaLearner(copy.deepcopy(base.model), self.inner_lr, learned=self.learn_alpha)
@@ -202,10 +212,19 @@ class MAML(LSTMBaseline):
             return val_nats_per_token(self, val)
 
         meta_steps = max(1, int(budget.steps * self.meta_fraction))
-        log = train_loop(learner, opt, step_fn, val_fn, steps=meta_steps,
-                         val_every=max(1, int(budget.val_every * self.meta_fraction)),
-                         logdir=logdir, desc=f"meta-train {self.name}",
-                         patience=budget.patience, lr_decays=budget.lr_decays, flops_cap=budget.flops)
+        log = train_loop(
+            learner,
+            opt,
+            step_fn,
+            val_fn,
+            steps=meta_steps,
+            val_every=max(1, int(budget.val_every * self.meta_fraction)),
+            logdir=logdir,
+            desc=f"meta-train {self.name}",
+            patience=budget.patience,
+            lr_decays=budget.lr_decays,
+            flops_cap=budget.flops,
+        )
         self.model = learner.lm
         self.alphas = {k: v.detach().clone() for k, v in learner.alpha_dict().items()}
         self.train_log = {**log.to_dict(), "base": "lstm", "base_train_log": base.train_log, "meta_steps": meta_steps}
@@ -223,7 +242,9 @@ class MAML(LSTMBaseline):
         if len({len(s) for s in supports}) != 1:
             return [self.adapt_many([s])[0] for s in supports]
         if len(supports) > ADAPT_CHUNK:
-            return [a for i in range(0, len(supports), ADAPT_CHUNK) for a in self.adapt_many(supports[i:i + ADAPT_CHUNK])]
+            return [
+                a for i in range(0, len(supports), ADAPT_CHUNK) for a in self.adapt_many(supports[i : i + ADAPT_CHUNK])
+            ]
         alphas = self.alphas or {k: torch.tensor(self.inner_lr) for k in self.params()}
         weights, _ = inner_adapt(self.params(), alphas, crop_batch(supports, self.task_tokens), self.inner_steps)
         out = []

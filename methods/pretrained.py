@@ -37,8 +37,11 @@ class PretrainedLSTMMethod(LSTMBaseline):
         self.model = base.model
         self.lr, self.weight_decay = base.lr, base.weight_decay
         episodes = data.val_episodes(min(budget.val_episodes, VAL_EPISODES_MAX))
-        self.train_log = {"base": self.base, "base_train_log": base.train_log,
-                          "val_grid": select_on_val(self, grid(self.grid), episodes)}
+        self.train_log = {
+            "base": self.base,
+            "base_train_log": base.train_log,
+            "val_grid": select_on_val(self, grid(self.grid), episodes),
+        }
 
     def adapt_many(self, supports):
         return [self.adapt(s) for s in supports]

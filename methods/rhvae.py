@@ -39,8 +39,14 @@ class RiemannianHVAE(VAE):
     config_cls = RHVAEConfig
     metric_from_support = True
 
-    def __init__(self, lr: float = 1e-3, weight_decay: float = 0.0, steps: int = 10, adapt_lr: float = 1e-4,
-                 iwae_samples: int = RHVAE_IWAE_SAMPLES) -> None:
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        steps: int = 10,
+        adapt_lr: float = 1e-4,
+        iwae_samples: int = RHVAE_IWAE_SAMPLES,
+    ) -> None:
         super().__init__(lr, weight_decay, steps, adapt_lr, iwae_samples)
 
     steps_grid = (0,)  # fine-tuning through the flow costs ~1 s per step and episode on a CPU
@@ -56,8 +62,12 @@ class RiemannianHVAE(VAE):
         missing, unexpected = self.model.load_state_dict(vae.state_dict(), strict=False)
         if unexpected or any(not k.startswith("metric_") and k not in ("centroids", "factors") for k in missing):
             raise RuntimeError(f"rhvae: cannot start from the vae ({missing=}, {unexpected=})")
-        return replace(budget, steps=max(1, budget.steps // 4), val_every=max(1, budget.val_every // 4),
-                       batch_size=max(1, budget.batch_size // 2))
+        return replace(
+            budget,
+            steps=max(1, budget.steps // 4),
+            val_every=max(1, budget.val_every // 4),
+            batch_size=max(1, budget.batch_size // 2),
+        )
 
     def objective(self, net: RHVAE, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         return net.log_weight(x, generator, create_graph=net.training, batch_metric=True)

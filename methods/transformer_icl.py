@@ -120,8 +120,14 @@ class TransformerICL(NeuralMethod):
     net_cls = TransformerLM
     config_cls = TransformerConfig
     # Fitted variants for the ablations, e.g. transformer-icl[context=512,support_budget=256,stride=128]
-    train_settings = {"context": Range(16, 8192), "support_budget": Range(0, 8192), "stride": Range(1, 8192),
-                      "lr": Range(0, low_open=True), "max_shots": Range(0, 64), "warmup": Range(0, 100000)}
+    train_settings = {
+        "context": Range(16, 8192),
+        "support_budget": Range(0, 8192),
+        "stride": Range(1, 8192),
+        "lr": Range(0, low_open=True),
+        "max_shots": Range(0, 64),
+        "warmup": Range(0, 100000),
+    }
 
     def __init__(
         self,
@@ -152,11 +158,15 @@ class TransformerICL(NeuralMethod):
         window must move on by less than that room."""
         room = self.context - self.support_budget
         if room < 2:
-            raise ValueError(f"support_budget {self.support_budget} leaves {room} of the {self.context}-token "
-                             "context to the query; give a smaller support_budget or a larger context")
+            raise ValueError(
+                f"support_budget {self.support_budget} leaves {room} of the {self.context}-token "
+                "context to the query; give a smaller support_budget or a larger context"
+            )
         if not 0 < self.stride < room:
-            raise ValueError(f"stride {self.stride} must be below the query's room, context - support_budget = "
-                             f"{room}; give a smaller stride")
+            raise ValueError(
+                f"stride {self.stride} must be below the query's room, context - support_budget = "
+                f"{room}; give a smaller stride"
+            )
 
     # ----- training ------------------------------------------------------------
     def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
@@ -172,8 +182,9 @@ class TransformerICL(NeuralMethod):
         # linear warm-up, then cosine decay to lr / 10 over a fixed budget; over an early-stopping
         # budget (whose steps are a cap) warm-up only: the plateau rule anneals
         decay_steps = None if budget.early_stopping else budget.steps
-        self.train_network(data, budget, logdir, loss,
-                           lr_factor=lambda step: lr_factor(step, warmup=self.warmup, steps=decay_steps))
+        self.train_network(
+            data, budget, logdir, loss, lr_factor=lambda step: lr_factor(step, warmup=self.warmup, steps=decay_steps)
+        )
 
     def training_batches(self, data: MetaTrainData, budget: Budget):
         """``step -> (B, T <= context)`` batch of support-block-then-query-segment

@@ -49,20 +49,37 @@ class LSTMTrim(Levelled, LSTMBaseline):
     name = "lstm-trim"
     version = "1"
     base_method: ClassVar[str] = "lstm"  # the dense method it compresses (`fsmb sparsity` pairs against it)
-    train_settings = {"removed": Range(0, 1, low_open=True, high_open=True), "criterion": Choice(CRITERIA),
-                      "unit_fraction": Range(0, 1, low_open=True, high_open=True),
-                      "finetune_fraction": Range(0, 1, low_open=True), "distill": Range(0, 1, high_open=True)}
+    train_settings = {
+        "removed": Range(0, 1, low_open=True, high_open=True),
+        "criterion": Choice(CRITERIA),
+        "unit_fraction": Range(0, 1, low_open=True, high_open=True),
+        "finetune_fraction": Range(0, 1, low_open=True),
+        "distill": Range(0, 1, high_open=True),
+    }
 
-    def __init__(self, lr: float = 2e-3, weight_decay: float = 0.0, removed: float = 0.9,
-                 criterion: str = "activation", unit_fraction: float = 0.2, finetune_fraction: float = 0.1,
-                 distill: float = 0.0) -> None:
+    def __init__(
+        self,
+        lr: float = 2e-3,
+        weight_decay: float = 0.0,
+        removed: float = 0.9,
+        criterion: str = "activation",
+        unit_fraction: float = 0.2,
+        finetune_fraction: float = 0.1,
+        distill: float = 0.0,
+    ) -> None:
         super().__init__(lr, weight_decay)
         self.removed, self.criterion = removed, criterion
         self.unit_fraction, self.finetune_fraction, self.distill = unit_fraction, finetune_fraction, distill
 
     def init_args(self) -> dict[str, Any]:
-        return {**super().init_args(), "removed": self.removed, "criterion": self.criterion,
-                "unit_fraction": self.unit_fraction, "finetune_fraction": self.finetune_fraction, "distill": self.distill}
+        return {
+            **super().init_args(),
+            "removed": self.removed,
+            "criterion": self.criterion,
+            "unit_fraction": self.unit_fraction,
+            "finetune_fraction": self.finetune_fraction,
+            "distill": self.distill,
+        }
 
     def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
         dense = data.pretrained(self.base_method).model
@@ -70,7 +87,11 @@ class LSTMTrim(Levelled, LSTMBaseline):
         base_spec = self.base_spec()
         base = data.pretrained(base_spec)
         schedule = trim_schedule(dense.cfg, self.levels(), self.unit_fraction)
-        first = 0 if base_spec == self.base_method else next(i for i, r in enumerate(schedule) if r.target == self.levels()[-2]) + 1
+        first = (
+            0
+            if base_spec == self.base_method
+            else next(i for i, r in enumerate(schedule) if r.target == self.levels()[-2]) + 1
+        )
         steps = max(1, round(self.finetune_fraction * budget.steps))
         round_budget = budget.with_steps(steps)
         batches = self.training_batches(data, budget)
@@ -80,18 +101,35 @@ class LSTMTrim(Levelled, LSTMBaseline):
         for index in range(first, len(schedule)):
             plan = schedule[index]
             rng = np.random.default_rng([data.seed, 7, index])
-            probe = pad_batch([items[i].tokens for i in rng.choice(len(items), min(PROBE_SONGS, len(items)),
-                                                                   replace=False)])
+            probe = pad_batch(
+                [items[i].tokens for i in rng.choice(len(items), min(PROBE_SONGS, len(items)), replace=False)]
+            )
             self.model = trimmed(self.model, keep_best(self.model, plan.emb, plan.hidden, self.criterion, probe))
-            offset = budget.steps + index * steps  # meta-train batches the dense training and earlier rounds did not see
+            offset = (
+                budget.steps + index * steps
+            )  # meta-train batches the dense training and earlier rounds did not see
             torch.manual_seed(data.seed + index)  # dropout
-            self.train_network(data, round_budget, logdir / f"round{index:02d}",
-                               lambda step: self.round_loss(teacher, batches(offset + step)))
-            rounds.append({"round": index, "emb": plan.emb, "hidden": plan.hidden, "removed": plan.removed,
-                           "val_nats_per_token": self.train_log["best_val_nats_per_token"],
-                           **loop_cost(self.train_log)})
-        self.train_log = {"base": base_spec, "dense_params": sum(p.numel() for p in dense.parameters()),
-                          "rounds": rounds}
+            self.train_network(
+                data,
+                round_budget,
+                logdir / f"round{index:02d}",
+                lambda step: self.round_loss(teacher, batches(offset + step)),
+            )
+            rounds.append(
+                {
+                    "round": index,
+                    "emb": plan.emb,
+                    "hidden": plan.hidden,
+                    "removed": plan.removed,
+                    "val_nats_per_token": self.train_log["best_val_nats_per_token"],
+                    **loop_cost(self.train_log),
+                }
+            )
+        self.train_log = {
+            "base": base_spec,
+            "dense_params": sum(p.numel() for p in dense.parameters()),
+            "rounds": rounds,
+        }
 
     def round_loss(self, teacher: torch.nn.Module, batch: torch.Tensor) -> torch.Tensor:
         """A trimming round's training loss on ``batch`` ``(B, T)``, nats/token: the NLL, or

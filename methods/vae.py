@@ -104,14 +104,24 @@ class VAE(NeuralMethod):
     # `fsmb eval --set`: settings that need no retraining
     eval_settings = {"steps": Range(0), "adapt_lr": Range(0, low_open=True), "iwae_samples": Range(1)}
 
-    def __init__(self, lr: float = 1e-3, weight_decay: float = 0.0, steps: int = 10, adapt_lr: float = 1e-4,
-                 iwae_samples: int = IWAE_SAMPLES) -> None:
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        steps: int = 10,
+        adapt_lr: float = 1e-4,
+        iwae_samples: int = IWAE_SAMPLES,
+    ) -> None:
         super().__init__(lr, weight_decay)
         self.steps, self.adapt_lr, self.iwae_samples = steps, adapt_lr, iwae_samples
 
     def init_args(self) -> dict[str, Any]:
-        return {**super().init_args(), "steps": self.steps, "adapt_lr": self.adapt_lr,
-                "iwae_samples": self.iwae_samples}
+        return {
+            **super().init_args(),
+            "steps": self.steps,
+            "adapt_lr": self.adapt_lr,
+            "iwae_samples": self.iwae_samples,
+        }
 
     def hparams(self) -> dict[str, Any]:
         return {**super().hparams(), "bound": f"iwae-{self.iwae_samples}"}
@@ -150,8 +160,10 @@ class VAE(NeuralMethod):
         final = (self.steps, self.iwae_samples)
         self.steps, self.iwae_samples = 0, VAL_IWAE_SAMPLES
         self.train_network(data, train_budget, logdir, loss)
-        self.fix_metric(self.model, as_tensor(x[np.random.default_rng(data.seed).permutation(len(x))[:METRIC_NOTES]]
-                                              .reshape(-1, N_DIMS)))
+        self.fix_metric(
+            self.model,
+            as_tensor(x[np.random.default_rng(data.seed).permutation(len(x))[:METRIC_NOTES]].reshape(-1, N_DIMS)),
+        )
         self.iwae_samples = final[1]
         self.select(data.val_episodes(budget.val_episodes))
         self.log_samples(logdir)

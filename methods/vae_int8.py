@@ -69,8 +69,14 @@ class VAEInt8(Int8Copy, VAE):
     version = "1"
     base_method: ClassVar[str] = "vae"  # the dense method it quantises (the paired reference)
 
-    def __init__(self, lr: float = 1e-3, weight_decay: float = 0.0, steps: int = 10, adapt_lr: float = 1e-4,
-                 iwae_samples: int = IWAE_SAMPLES) -> None:
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        steps: int = 10,
+        adapt_lr: float = 1e-4,
+        iwae_samples: int = IWAE_SAMPLES,
+    ) -> None:
         super().__init__(lr, weight_decay, steps, adapt_lr, iwae_samples)
         self.quantised: ConvVAE | None = None
 
@@ -81,8 +87,12 @@ class VAEInt8(Int8Copy, VAE):
             setattr(self, key, value)
 
     def hparams(self) -> dict[str, Any]:
-        return {**super().hparams(), "base": self.base_method, "weights": "int8 linear layers, fp32 convolutions",
-                "activations": "int8, dynamic (linear layers)"}
+        return {
+            **super().hparams(),
+            "base": self.base_method,
+            "weights": "int8 linear layers, fp32 convolutions",
+            "activations": "int8, dynamic (linear layers)",
+        }
 
     def adapt(self, support: Sequence[Item]) -> Int8AdaptedVAE:
         """The ``vae``'s adaptation of the fp32 weights, then quantised (the fitted

@@ -54,19 +54,33 @@ class VAETrim(Levelled, VAE):
     name = "vae-trim"
     version = "1"
     base_method: ClassVar[str] = "vae"  # the dense method it compresses (`fsmb sparsity` pairs against it)
-    train_settings = {"removed": Range(0, 1, low_open=True, high_open=True),
-                      "unit_fraction": Range(0, 1, low_open=True, high_open=True),
-                      "finetune_fraction": Range(0, 1, low_open=True)}
+    train_settings = {
+        "removed": Range(0, 1, low_open=True, high_open=True),
+        "unit_fraction": Range(0, 1, low_open=True, high_open=True),
+        "finetune_fraction": Range(0, 1, low_open=True),
+    }
 
-    def __init__(self, lr: float = 1e-3, weight_decay: float = 0.0, steps: int = 10, adapt_lr: float = 1e-4,
-                 iwae_samples: int = IWAE_SAMPLES, removed: float = 0.5, unit_fraction: float = 0.2,
-                 finetune_fraction: float = 0.1) -> None:
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        steps: int = 10,
+        adapt_lr: float = 1e-4,
+        iwae_samples: int = IWAE_SAMPLES,
+        removed: float = 0.5,
+        unit_fraction: float = 0.2,
+        finetune_fraction: float = 0.1,
+    ) -> None:
         super().__init__(lr, weight_decay, steps, adapt_lr, iwae_samples)
         self.removed, self.unit_fraction, self.finetune_fraction = removed, unit_fraction, finetune_fraction
 
     def init_args(self) -> dict[str, Any]:
-        return {**super().init_args(), "removed": self.removed, "unit_fraction": self.unit_fraction,
-                "finetune_fraction": self.finetune_fraction}
+        return {
+            **super().init_args(),
+            "removed": self.removed,
+            "unit_fraction": self.unit_fraction,
+            "finetune_fraction": self.finetune_fraction,
+        }
 
     def initialise(self, data: MetaTrainData, budget: Budget, x: np.ndarray) -> Budget:
         """Start from a copy of the fitted base (`base_spec`: its weights and input
@@ -77,9 +91,15 @@ class VAETrim(Levelled, VAE):
         self.train_log = {"base": self.base_spec(), "rounds": list(base.train_log.get("rounds", []))}
         return budget
 
-    def train_network(self, data: MetaTrainData, budget: Budget, logdir: Path,
-                      loss_fn: Callable[[int], torch.Tensor], *,
-                      lr_factor: Callable[[int], float] | None = None) -> None:
+    def train_network(
+        self,
+        data: MetaTrainData,
+        budget: Budget,
+        logdir: Path,
+        loss_fn: Callable[[int], torch.Tensor],
+        *,
+        lr_factor: Callable[[int], float] | None = None,
+    ) -> None:
         """`VAE.fit`'s training, here the trimming rounds from the base's level to
         ``removed``: each trims the decoder and trains for ``finetune_fraction`` of
         ``budget``'s steps on ``loss_fn`` (the ``vae``'s loss at a step) from step
@@ -93,10 +113,20 @@ class VAETrim(Levelled, VAE):
             index = len(rounds)
             self.model = trimmed(self.model, keep_best(self.model, plan.decoder_widths()))
             offset = budget.steps + index * steps
-            super().train_network(data, budget.with_steps(steps), logdir / f"round{index:02d}",
-                                  lambda step, offset=offset: loss_fn(offset + step), lr_factor=lr_factor)
-            rounds.append({"round": index, "channels": list(plan.decoder_widths()),
-                           "removed": 1 - decoder_params(plan) / dense_params,
-                           "val_nats_per_token": self.train_log["best_val_nats_per_token"],
-                           **loop_cost(self.train_log)})
+            super().train_network(
+                data,
+                budget.with_steps(steps),
+                logdir / f"round{index:02d}",
+                lambda step, offset=offset: loss_fn(offset + step),
+                lr_factor=lr_factor,
+            )
+            rounds.append(
+                {
+                    "round": index,
+                    "channels": list(plan.decoder_widths()),
+                    "removed": 1 - decoder_params(plan) / dense_params,
+                    "val_nats_per_token": self.train_log["best_val_nats_per_token"],
+                    **loop_cost(self.train_log),
+                }
+            )
         self.train_log = {"base": base_spec, "dense_decoder_params": dense_params, "rounds": rounds}

@@ -37,15 +37,17 @@ def fit_on_track(track, tmp_path):
     ``track`` at `TEST_BUDGET`, in this test's own model folder ``tmp_path / "models"``."""
     from benchmark.run.runner import fit_or_load
 
-    return lambda spec: fit_or_load(make_method(spec), track, budget=TEST_BUDGET, models=tmp_path / "models", seed=0,
-                                    log=lambda _: None)
+    return lambda spec: fit_or_load(
+        make_method(spec), track, budget=TEST_BUDGET, models=tmp_path / "models", seed=0, log=lambda _: None
+    )
 
 
 def corpus_track(tmp_path_factory, name: str, make_corpus) -> Track:
     """Track ``name`` over a corpus that ``make_corpus(root)`` writes, with its own cache."""
     root = make_corpus(tmp_path_factory.mktemp(name.replace("/", "-")))
-    return Track.open(TRACKS[name], cache_dir=tmp_path_factory.mktemp("cache"), data_dir=root, workers=1,
-                      progress=False)
+    return Track.open(
+        TRACKS[name], cache_dir=tmp_path_factory.mktemp("cache"), data_dir=root, workers=1, progress=False
+    )
 
 
 @pytest.fixture(scope="session")

@@ -34,8 +34,10 @@ def imported(tree: ast.AST, modules: dict[str, Path]) -> set[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
-                     for alias in node.names]
+            names = [
+                f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                for alias in node.names
+            ]
         else:
             continue
         for name in names:
@@ -78,19 +80,27 @@ def cycles(graph: nx.DiGraph) -> list[set[str]]:
 
 def test_no_cycle_between_files():
     found = cycles(import_graph())
-    assert not found, "import cycles between files (break each: move what both need one layer down): " + \
-        "; ".join(" <-> ".join(sorted(c)) for c in found)
+    assert not found, "import cycles between files (break each: move what both need one layer down): " + "; ".join(
+        " <-> ".join(sorted(c)) for c in found
+    )
 
 
 def test_no_cycle_between_folders():
     found = cycles(folder_graph(import_graph()))
-    assert not found, ("import cycles between folders (an import that runs against the layers of "
-                       f"docs/architecture.md): {found}")
+    assert not found, (
+        f"import cycles between folders (an import that runs against the layers of docs/architecture.md): {found}"
+    )
 
 
 def test_nothing_below_imports_the_leaderboard_or_the_cli():
     def rank(file: str) -> int:  # 2: the CLI (and `python -m benchmark`), 1: the leaderboard, 0: below
-        return 2 if file.startswith("benchmark/cli/") or file == "benchmark/__main__.py" else 1 if file.startswith("leaderboard/") else 0
+        return (
+            2
+            if file.startswith("benchmark/cli/") or file == "benchmark/__main__.py"
+            else 1
+            if file.startswith("leaderboard/")
+            else 0
+        )
 
     upward = [(a, b) for a, b in import_graph().edges if rank(b) > rank(a)]
     assert not upward, f"imports that run back up the layers: {upward}"

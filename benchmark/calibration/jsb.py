@@ -60,13 +60,21 @@ MAX_FILE_BYTES = 64 * 2**20  # the published files are 0.4-1.7 MB
 # Frame-level test NLL (nats per frame, summed over the 88 keys) on the quarter-note
 # JSB Chorales split of Boulanger-Lewandowski et al. (2012).
 PUBLISHED: tuple[dict[str, Any], ...] = (
-    {"model": "LSTM", "nll": 8.45, "source": "Bai, Kolter & Koltun (2018), An Empirical Evaluation of Generic "
-     "Convolutional and Recurrent Networks for Sequence Modeling, arXiv:1803.01271, Table 1"},
+    {
+        "model": "LSTM",
+        "nll": 8.45,
+        "source": "Bai, Kolter & Koltun (2018), An Empirical Evaluation of Generic "
+        "Convolutional and Recurrent Networks for Sequence Modeling, arXiv:1803.01271, Table 1",
+    },
     {"model": "GRU", "nll": 8.43, "source": "Bai, Kolter & Koltun (2018), Table 1"},
     {"model": "TCN", "nll": 8.10, "source": "Bai, Kolter & Koltun (2018), Table 1"},
-    {"model": "RNN-NADE", "nll": 5.19, "source": "Boulanger-Lewandowski, Bengio & Vincent (2012), Modeling "
-     "Temporal Dependencies in High-Dimensional Sequences, ICML; models the keys of a frame jointly (NADE), "
-     "not as independent Bernoullis"},
+    {
+        "model": "RNN-NADE",
+        "nll": 5.19,
+        "source": "Boulanger-Lewandowski, Bengio & Vincent (2012), Modeling "
+        "Temporal Dependencies in High-Dimensional Sequences, ICML; models the keys of a frame jointly (NADE), "
+        "not as independent Bernoullis",
+    },
 )
 
 
@@ -98,12 +106,15 @@ def data_file(data_dir: str | Path, resolution: str) -> Path:
         raise ArgumentError(f"--resolution {resolution!r}: give one of {', '.join(RESOLUTIONS)}")
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise DataError(f"--data-dir {data_dir}: no such directory; pass the folder holding "
-                        f"jsb-chorales-{resolution}.json")
+        raise DataError(
+            f"--data-dir {data_dir}: no such directory; pass the folder holding jsb-chorales-{resolution}.json"
+        )
     path = data_dir / f"jsb-chorales-{resolution}.json"
     if not path.is_file():
-        raise DataError(f"--data-dir {data_dir}: no jsb-chorales-{resolution}.json there; download it from "
-                        "github.com/czhuang/JSB-Chorales-dataset into that folder")
+        raise DataError(
+            f"--data-dir {data_dir}: no jsb-chorales-{resolution}.json there; download it from "
+            "github.com/czhuang/JSB-Chorales-dataset into that folder"
+        )
     return path
 
 
@@ -117,8 +128,10 @@ def load_jsb(path: str | Path) -> dict[str, list[np.ndarray]]:
         raise DataError(f"{path}: no such file")
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise DataError(f"{path}: {size} bytes, over the limit of {MAX_FILE_BYTES} ({MAX_FILE_BYTES / 2**20:g} MiB) "
-                        "for a JSB Chorales file (the published ones are under 2 MB); is it the right file?")
+        raise DataError(
+            f"{path}: {size} bytes, over the limit of {MAX_FILE_BYTES} ({MAX_FILE_BYTES / 2**20:g} MiB) "
+            "for a JSB Chorales file (the published ones are under 2 MB); is it the right file?"
+        )
     if path.suffix == ".json":
         raw = _read_json(path)
     elif path.suffix == ".npz":
@@ -154,22 +167,28 @@ def _read_npz(path: Path) -> dict[str, list]:
         with zipfile.ZipFile(path) as zf:
             unpacked = sum(info.file_size for info in zf.infolist())
         if unpacked > MAX_FILE_BYTES:
-            raise DataError(f"{path}: unpacks to {unpacked} bytes, over the limit of {MAX_FILE_BYTES} "
-                            f"({MAX_FILE_BYTES / 2**20:g} MiB)")
+            raise DataError(
+                f"{path}: unpacks to {unpacked} bytes, over the limit of {MAX_FILE_BYTES} "
+                f"({MAX_FILE_BYTES / 2**20:g} MiB)"
+            )
         with np.load(path, allow_pickle=False) as npz:
             arrays = {s: npz[s] for s in SPLITS if s in npz.files}
     except zipfile.BadZipFile:
         raise DataError(f"{path}: not a .npz (zip) archive") from None
     except ValueError as exc:
         if "allow_pickle" in str(exc):
-            raise DataError(f"{path}: holds object arrays, which only unpickling can read, and FSMB never "
-                            "unpickles; use the JSON of the same data (e.g. jsb-chorales-16th.json)") from None
+            raise DataError(
+                f"{path}: holds object arrays, which only unpickling can read, and FSMB never "
+                "unpickles; use the JSON of the same data (e.g. jsb-chorales-16th.json)"
+            ) from None
         raise DataError(f"{path}: unreadable .npz ({exc})") from None
     out: dict[str, list] = {}
     for split, arr in arrays.items():
         if arr.ndim != 3 or arr.dtype.kind not in "iuf":
-            raise DataError(f"{path}: {split}: expected a numeric (pieces, frames, voices) array, got "
-                            f"{arr.dtype} of shape {arr.shape}")
+            raise DataError(
+                f"{path}: {split}: expected a numeric (pieces, frames, voices) array, got "
+                f"{arr.dtype} of shape {arr.shape}"
+            )
         pieces = []
         for piece in arr.astype(np.float64):
             sounding = ~np.isnan(piece).all(axis=1)
@@ -196,8 +215,9 @@ def _piece_roll(frames: Any, where: str) -> np.ndarray:
             elif isinstance(pitch, bool) or not isinstance(pitch, int):
                 raise DataError(f"{where} frame {t}: pitch {pitch!r} is not a MIDI number")
             if not LOWEST <= pitch <= HIGHEST:
-                raise DataError(f"{where} frame {t}: pitch {pitch} is outside the 88 piano keys "
-                                f"(MIDI {LOWEST}..{HIGHEST})")
+                raise DataError(
+                    f"{where} frame {t}: pitch {pitch} is outside the 88 piano keys (MIDI {LOWEST}..{HIGHEST})"
+                )
             roll[t, pitch - LOWEST] = True
     return roll
 
@@ -322,9 +342,17 @@ def train_and_score(
         torch.manual_seed(int(_seed_for(seed, step, 1).integers(2**62)))  # dropout masks
         return batch_loss(model, [train[i] for i in idx])
 
-    log = train_loop(model, opt, step_fn, lambda: score_pieces(model, valid).per_frame,
-                     steps=settings.steps, val_every=settings.val_every, logdir=Path(logdir),
-                     desc="calibrate-jsb", clip=settings.clip)
+    log = train_loop(
+        model,
+        opt,
+        step_fn,
+        lambda: score_pieces(model, valid).per_frame,
+        steps=settings.steps,
+        val_every=settings.val_every,
+        logdir=Path(logdir),
+        desc="calibrate-jsb",
+        clip=settings.clip,
+    )
     t_scoring = time.perf_counter()
     scores = {s: score_pieces(model, splits[s]) for s in SPLITS if s in splits}
     return JSBResult(
@@ -351,21 +379,33 @@ def markdown(result: JSBResult, resolution: str = "quarter") -> str:
     nll, after_first, cfg = result.nll_nats_per_frame, result.nll_nats_per_frame_after_first, result.settings
     lines = [f"# JSB Chorales ({resolution}): frame-level NLL, nats per frame (sum over 88 keys), test split", ""]
     if resolution != "quarter":
-        note = (f"The published numbers are for the quarter-note data; this run used the {resolution} data, "
-                "whose NLLs are not comparable with them.")
+        note = (
+            f"The published numbers are for the quarter-note data; this run used the {resolution} data, "
+            "whose NLLs are not comparable with them."
+        )
         lines += [note, ""]
     lines += ["| model | test NLL | source |", "|---|---:|---|"]
     lines += [f"| {p['model']} | {p['nll']:.2f} | {p['source']} |" for p in PUBLISHED]
     ours = f"hidden {cfg['hidden']}, {cfg['steps']} steps, seed {result.seed}"
     lines += [f"| **FSMB LSTM (this run)** | **{nll['test']:.2f}** | {ours} |", ""]
-    lines += ["| split | pieces | frames | NLL (all frames) | NLL (frames 2..T, as Bai et al.'s code) |",
-              "|---|---:|---:|---:|---:|"]
+    lines += [
+        "| split | pieces | frames | NLL (all frames) | NLL (frames 2..T, as Bai et al.'s code) |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for s in SPLITS:
         lines.append(f"| {s} | {result.pieces[s]} | {result.frames[s]} | {nll[s]:.3f} | {after_first[s]:.3f} |")
     settings = ", ".join(f"{k}={v}" for k, v in cfg.items())
-    timing = (f"training {result.train_wall_seconds:.0f} s, total {result.wall_seconds:.0f} s on "
-              f"{result.torch_threads} torch thread(s); torch {result.torch_version}")
-    lines += ["", f"Settings: {settings}; best valid step {result.best_step}; {result.parameters} parameters; {timing}.",
-              ("NLL = total NLL over all frames of all pieces of the split / number of frames; the first frame "
-               "of each piece is predicted from a zero vector.  Published rows are copied from the papers."), ""]
+    timing = (
+        f"training {result.train_wall_seconds:.0f} s, total {result.wall_seconds:.0f} s on "
+        f"{result.torch_threads} torch thread(s); torch {result.torch_version}"
+    )
+    lines += [
+        "",
+        f"Settings: {settings}; best valid step {result.best_step}; {result.parameters} parameters; {timing}.",
+        (
+            "NLL = total NLL over all frames of all pieces of the split / number of frames; the first frame "
+            "of each piece is predicted from a zero vector.  Published rows are copied from the papers."
+        ),
+        "",
+    ]
     return "\n".join(lines)

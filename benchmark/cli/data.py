@@ -38,11 +38,21 @@ def cmd_data(args: argparse.Namespace) -> int:
     track = open_track(args, build=args.action == "build")
     if args.action == "build":
         report = track.store.report()
-        print(json.dumps({"track": track.spec.name, "store": str(track.store.root),
-                          "fingerprint": track.store.fingerprint, "items": len(track.store),
-                          "skipped": report["n_skipped"], "build_seconds": report["build_seconds"],
-                          "source_listing": report.get("source_listing"),
-                          "splits": track.summary()}, indent=1))
+        print(
+            json.dumps(
+                {
+                    "track": track.spec.name,
+                    "store": str(track.store.root),
+                    "fingerprint": track.store.fingerprint,
+                    "items": len(track.store),
+                    "skipped": report["n_skipped"],
+                    "build_seconds": report["build_seconds"],
+                    "source_listing": report.get("source_listing"),
+                    "splits": track.summary(),
+                },
+                indent=1,
+            )
+        )
         print("\n".join(track.split_report()))
         if track.few_test_warning():
             print(f"fsmb: warning: {track.few_test_warning()}", file=sys.stderr)

@@ -22,8 +22,17 @@ from episodes.dependencies import DependencyError
 from episodes.manifest import ManifestError
 from episodes.sources.base import DataError
 
-USER_ERRORS = (DataError, ManifestError, RegistryError, RecordError, SettingError, ArgumentError, DependencyError,
-               ContractError, DeviceError)
+USER_ERRORS = (
+    DataError,
+    ManifestError,
+    RegistryError,
+    RecordError,
+    SettingError,
+    ArgumentError,
+    DependencyError,
+    ContractError,
+    DeviceError,
+)
 COMMAND_GROUPS = (data, methods, evaluation, studies, cost, publish, reproduce, calibration, quickstart)
 
 

@@ -69,12 +69,16 @@ def channel_groups(model: ConvVAE, removed: list[list[int]] | None = None) -> li
     input channels of the convolution that reads it; over ``removed[i]`` (channel
     indices of map ``i``) if given, else over every channel."""
     with torch.enable_grad():  # Torch-Pruning traces the graph through autograd
-        graph = tp.DependencyGraph().build_dependency(model.decoder,
-                                                      example_inputs=torch.zeros(EXAMPLE_LATENTS, model.cfg.latent))
+        graph = tp.DependencyGraph().build_dependency(
+            model.decoder, example_inputs=torch.zeros(EXAMPLE_LATENTS, model.cfg.latent)
+        )
     widths = model.cfg.decoder_widths()
-    return [graph.get_pruning_group(conv, tp.prune_conv_in_channels,
-                                    idxs=list(range(widths[i])) if removed is None else removed[i])
-            for i, conv in enumerate(readers(model))]
+    return [
+        graph.get_pruning_group(
+            conv, tp.prune_conv_in_channels, idxs=list(range(widths[i])) if removed is None else removed[i]
+        )
+        for i, conv in enumerate(readers(model))
+    ]
 
 
 def channel_scores(model: ConvVAE) -> list[Tensor]:
@@ -154,8 +158,9 @@ def widths_for(cfg: ConvVAEConfig, removed: float) -> ConvVAEConfig:
     for widest in range(dense(cfg).decoder_widths()[0], 0, -1):
         if decoder_params(scaled(cfg, widest)) <= budget:
             return scaled(cfg, widest)
-    raise ValueError(f"no decoder of {dense(cfg)} removes {removed:.1%} of its parameters (one channel per map "
-                     "is the least)")
+    raise ValueError(
+        f"no decoder of {dense(cfg)} removes {removed:.1%} of its parameters (one channel per map is the least)"
+    )
 
 
 def trim_rounds(cfg: ConvVAEConfig, start: float, end: float, unit_fraction: float = 0.2) -> list[ConvVAEConfig]:

@@ -89,7 +89,8 @@ def trimmed(model: LSTMLM, kept: KeptUnits) -> LSTMLM:
             inputs = kept.emb if layer == 0 else kept.hidden[layer - 1]
             for kind, cols in (("ih", inputs), ("hh", kept.hidden[layer])):
                 getattr(small.lstm, f"weight_{kind}_l{layer}").copy_(
-                    getattr(model.lstm, f"weight_{kind}_l{layer}")[rows][:, cols])
+                    getattr(model.lstm, f"weight_{kind}_l{layer}")[rows][:, cols]
+                )
                 getattr(small.lstm, f"bias_{kind}_l{layer}").copy_(getattr(model.lstm, f"bias_{kind}_l{layer}")[rows])
         small.out.weight.copy_(model.out.weight[:, kept.hidden[-1]])
         small.out.bias.copy_(model.out.bias)
@@ -143,8 +144,13 @@ def unit_scores(model: LSTMLM, criterion: str, tokens: Tensor | None = None) -> 
         raise ValueError(f"criterion must be one of {', '.join(CRITERIA)}, not {criterion!r}")
     hidden, lstm = model.cfg.hidden, model.lstm
     w_ih0 = lstm.weight_ih_l0.detach()
-    outgoing = [(lstm.get_parameter(f"weight_hh_l{layer}").detach().pow(2).sum(0)
-                 + _reader(model, layer).detach().pow(2).sum(0)) for layer in range(model.cfg.layers)]
+    outgoing = [
+        (
+            lstm.get_parameter(f"weight_hh_l{layer}").detach().pow(2).sum(0)
+            + _reader(model, layer).detach().pow(2).sum(0)
+        )
+        for layer in range(model.cfg.layers)
+    ]
     if criterion == "magnitude":
         emb = (model.embed.weight.detach().pow(2).sum(0) + w_ih0.pow(2).sum(0)).sqrt()
         units = []
@@ -192,8 +198,9 @@ def widths_for(cfg: LSTMConfig, removed: float) -> LSTMConfig:
     for hidden in range(cfg.hidden, 0, -1):
         if n_params(_scaled(cfg, hidden)) <= budget:
             return _scaled(cfg, hidden)
-    raise ValueError(f"no width of {cfg} removes {removed:.0%} of its parameters (the vocabulary layers alone "
-                     "are more)")
+    raise ValueError(
+        f"no width of {cfg} removes {removed:.0%} of its parameters (the vocabulary layers alone are more)"
+    )
 
 
 def trim_schedule(cfg: LSTMConfig, targets: Sequence[float], unit_fraction: float = 0.2) -> list[TrimRound]:
@@ -210,8 +217,10 @@ def trim_schedule(cfg: LSTMConfig, targets: Sequence[float], unit_fraction: floa
     for target in targets:
         goal = widths_for(cfg, target).hidden
         if goal >= hidden:
-            raise ValueError(f"targets {list(targets)} are too close: {target} leaves {goal} hidden units, "
-                             f"no fewer than the level before")
+            raise ValueError(
+                f"targets {list(targets)} are too close: {target} leaves {goal} hidden units, "
+                f"no fewer than the level before"
+            )
         n = math.ceil(math.log(goal / hidden) / math.log(1 - unit_fraction) - 1e-9)
         widths = [max(goal, math.ceil(hidden * (goal / hidden) ** ((i + 1) / n))) for i in range(n - 1)] + [goal]
         for width in dict.fromkeys(widths):  # distinct, in order

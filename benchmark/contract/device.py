@@ -55,8 +55,9 @@ def parse_device(text: str) -> torch.device:
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if count == 0:
-            raise DeviceError(f"--device {text}: no CUDA GPU is visible to this torch "
-                              f"({torch.__version__}); use --device cpu or auto")
+            raise DeviceError(
+                f"--device {text}: no CUDA GPU is visible to this torch ({torch.__version__}); use --device cpu or auto"
+            )
         index = 0 if device.index is None else device.index
         if index >= count:
             raise DeviceError(f"--device {text}: this machine has {count} CUDA GPU(s), cuda:0..cuda:{count - 1}")

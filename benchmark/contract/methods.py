@@ -104,8 +104,11 @@ def dense_base(label: str) -> str | None:
 
 def names_in(group: str | None = None, modality: str | None = None) -> list[str]:
     """Registered methods of ``group`` that model ``modality`` (either ``None``: all)."""
-    return [n for n, r in sorted(import_builtin().items())
-            if (group is None or r.group == group) and (modality is None or modality in modalities_of(n))]
+    return [
+        n
+        for n, r in sorted(import_builtin().items())
+        if (group is None or r.group == group) and (modality is None or modality in modalities_of(n))
+    ]
 
 
 def modalities_of(name: str) -> tuple[str, ...]:
@@ -129,8 +132,9 @@ def method_class(name: str) -> type[Method]:
     cls = cast("type[Method]", loaded)
     known = registration(cls.name)
     if known is not None and known.target != target:
-        raise ContractError(f"{name}: its name {cls.name!r} is taken by the built-in {known.target}; "
-                            "give your class another 'name'")
+        raise ContractError(
+            f"{name}: its name {cls.name!r} is taken by the built-in {known.target}; give your class another 'name'"
+        )
     return cls
 
 
@@ -144,8 +148,10 @@ def make_method(spec: str) -> Method:
     try:
         method = cls()
     except TypeError as exc:
-        raise ContractError(f"{name}: breaks the method contract (benchmark/contract/protocol.py): it must be "
-                            f"constructible without arguments ({exc})") from None
+        raise ContractError(
+            f"{name}: breaks the method contract (benchmark/contract/protocol.py): it must be "
+            f"constructible without arguments ({exc})"
+        ) from None
     apply_train_settings(method, spec, settings)
     return method
 

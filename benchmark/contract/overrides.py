@@ -16,6 +16,7 @@ when 0.9 is the default), so it gets its own result files and leaderboard row ne
 the method's own configuration, and it can be the paired reference (``fsmb leaderboard
 --reference 'vae[iwae_samples=16]'``).
 """
+
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -34,8 +35,10 @@ def apply_train_settings(method: Any, spec: str, settings: Mapping[str, Any]) ->
         if key not in allowed:
             listed = ", ".join(f"{k} {r}" for k, r in allowed.items())
             hint = " (an evaluation-time setting: give it as --set)" if key in declared.eval_settings else ""
-            raise SettingError(f"{spec}: {method.name} has no training setting {key!r}{hint} "
-                               f"({'settings: ' + listed if allowed else 'it has none'})")
+            raise SettingError(
+                f"{spec}: {method.name} has no training setting {key!r}{hint} "
+                f"({'settings: ' + listed if allowed else 'it has none'})"
+            )
         setattr(method, key, coerced(key, getattr(method, key), value, allowed[key], where=f"{spec}:"))
     if settings and isinstance(method, SettingsChecked):
         try:
@@ -72,8 +75,11 @@ def checked_overrides(method: Any, overrides: Mapping[str, Any] | None) -> dict[
         if key not in allowed:
             listed = ", ".join(f"{k} {r}" for k, r in allowed.items())
             training = key in declared.train_settings
-            hint = (f"; it is a training setting: name it in the method, e.g. '{method.name}[{key}={value}]'"
-                    if training else "; training settings need a new fit")
+            hint = (
+                f"; it is a training setting: name it in the method, e.g. '{method.name}[{key}={value}]'"
+                if training
+                else "; training settings need a new fit"
+            )
             raise SettingError(
                 f"--set {key}: {method.name} has no evaluation-time setting {key!r} "
                 f"({'settings: ' + listed if allowed else 'it has none'}){hint}"
@@ -85,8 +91,7 @@ def checked_overrides(method: Any, overrides: Mapping[str, Any] | None) -> dict[
 def run_label(method: Any, overrides: Mapping[str, Any]) -> str:
     """The label of a run of ``method`` with the `checked_overrides` ``overrides``:
     `trained_label` with the overrides added (each listed even at its default)."""
-    return variant_label(method.name, {**{k: getattr(method, k) for k in changed_train_settings(method)},
-                                       **overrides})
+    return variant_label(method.name, {**{k: getattr(method, k) for k in changed_train_settings(method)}, **overrides})
 
 
 def apply_overrides(method: Any, overrides: Mapping[str, Any]) -> None:

@@ -131,8 +131,9 @@ BUDGETS: dict[str, Budget] = {
     "full": Budget("full", steps=1500, batch_size=16, val_every=250, val_episodes=100, size="small"),
     # ``converge``: the reference rows -- trained to a meta-val plateau, with two halvings of the learning
     # rate, at most 40,000 steps (`benchmark.training.convergence`).
-    "converge": Budget("converge", steps=40000, batch_size=16, val_every=250, val_episodes=100, size="small",
-                       patience=3, lr_decays=2),
+    "converge": Budget(
+        "converge", steps=40000, batch_size=16, val_every=250, val_episodes=100, size="small", patience=3, lr_decays=2
+    ),
 }
 
 
@@ -279,9 +280,10 @@ class Declared:
         """The declarations of a method class or instance (read from its class).
 
         Raises `ContractError` (one line) for a malformed declaration."""
-        return declared_by(method if isinstance(method, type) else type(method),
-                           f"{getattr(method, 'name', method)}: breaks the method contract "
-                           f"(benchmark/contract/protocol.py):")
+        return declared_by(
+            method if isinstance(method, type) else type(method),
+            f"{getattr(method, 'name', method)}: breaks the method contract (benchmark/contract/protocol.py):",
+        )
 
 
 @functools.lru_cache(maxsize=None)
@@ -296,11 +298,16 @@ def declared_by(cls: type, where: str) -> Declared:
         raise ContractError(f"{where} 'data_parallel' must be True or False (found {values['data_parallel']!r})")
     for kind in ("eval_settings", "train_settings"):
         settings = values[kind]
-        bad = ([k for k, r in settings.items() if not isinstance(r, (Range, Choice))] if isinstance(settings, dict)
-               else [settings])
+        bad = (
+            [k for k, r in settings.items() if not isinstance(r, (Range, Choice))]
+            if isinstance(settings, dict)
+            else [settings]
+        )
         if bad:
-            raise ContractError(f"{where} {kind!r} must map setting names to benchmark.contract.settings.Range or "
-                                f"Choice (found {bad[0]!r})")
+            raise ContractError(
+                f"{where} {kind!r} must map setting names to benchmark.contract.settings.Range or "
+                f"Choice (found {bad[0]!r})"
+            )
     base = values["base_method"]
     if base is not None and (not isinstance(base, str) or not base.strip()):
         raise ContractError(f"{where} 'base_method' must be a method name (found {base!r})")

@@ -272,7 +272,12 @@ def step_cost(step: InferenceStep) -> StepCost:
     macs, operators = count_macs(step.module, step.inputs)
     tensors = stored_tensors(step.module)
     fp32, int8 = tensor_bytes(tensors)
-    return StepCost(unit=step.unit, macs=int(macs), operators=operators,
-                    params=sum(t.values.numel() for t in tensors),
-                    nonzero_params=sum(int(torch.count_nonzero(t.values)) for t in tensors),
-                    bytes_fp32=fp32, bytes_int8=int8)
+    return StepCost(
+        unit=step.unit,
+        macs=int(macs),
+        operators=operators,
+        params=sum(t.values.numel() for t in tensors),
+        nonzero_params=sum(int(torch.count_nonzero(t.values)) for t in tensors),
+        bytes_fp32=fp32,
+        bytes_int8=int8,
+    )

@@ -89,14 +89,30 @@ def main() -> None:
     latency = []
     for threads in (int(t) for t in args.threads.split(",")):
         times = time_steps(session_at(args.model, threads), args.runs)
-        latency.append({"threads": threads, "runs": len(times), "p50_ms": float(np.percentile(times, 50)),
-                        "p90_ms": float(np.percentile(times, 90)), "mean_ms": float(np.mean(times))})
+        latency.append(
+            {
+                "threads": threads,
+                "runs": len(times),
+                "p50_ms": float(np.percentile(times, 50)),
+                "p90_ms": float(np.percentile(times, 90)),
+                "mean_ms": float(np.mean(times)),
+            }
+        )
     report = {
-        "format": FORMAT, "kind": "device-latency", "model_file": os.path.basename(args.model), "model_sha256": digest,
+        "format": FORMAT,
+        "kind": "device-latency",
+        "model_file": os.path.basename(args.model),
+        "model_sha256": digest,
         "latency": latency,
-        "device": {"cpu": cpu_model(), "cores": os.cpu_count(), "machine": platform.machine(),
-                   "platform": platform.platform(), "python": platform.python_version(),
-                   "onnxruntime": ort.__version__, "numpy": np.__version__},
+        "device": {
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+            "machine": platform.machine(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "onnxruntime": ort.__version__,
+            "numpy": np.__version__,
+        },
         "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     tmp = args.out + ".partial"

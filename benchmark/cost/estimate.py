@@ -110,9 +110,12 @@ class DeviceProfile:
         ``memory`` (weight bytes / bandwidth) -- the roofline takes the larger -- and
         the ``operators``' overhead."""
         operators, tensors = self.counts(cost)
-        return {"call": 1e3 * (self.call_overhead_s + tensors * self.tensor_overhead_s),
-                "compute": 2e3 * cost.macs / self.flops, "memory": 1e3 * cost.bytes_fp32 / self.bandwidth,
-                "operators": 1e3 * operators * self.op_overhead_s}
+        return {
+            "call": 1e3 * (self.call_overhead_s + tensors * self.tensor_overhead_s),
+            "compute": 2e3 * cost.macs / self.flops,
+            "memory": 1e3 * cost.bytes_fp32 / self.bandwidth,
+            "operators": 1e3 * operators * self.op_overhead_s,
+        }
 
     def estimate_ms(self, cost: StepCost) -> float:
         """Estimated latency of one step of ``cost`` in milliseconds: the call and the
@@ -164,8 +167,10 @@ def _excess_seconds(fn: Callable[[], object], baseline: Callable[[], object], re
         if excess > 0:
             return excess
         repeats *= 2
-    raise RuntimeError("calibration failed: the machine is too busy to time a short call against its baseline; "
-                       "rerun when it is quieter")
+    raise RuntimeError(
+        "calibration failed: the machine is too busy to time a short call against its baseline; "
+        "rerun when it is quieter"
+    )
 
 
 @lru_cache(maxsize=None)
@@ -188,15 +193,22 @@ def _host_numbers(threads: int, weight_bytes: int) -> tuple[float, float, float]
     return 2 * MATRIX**3 / product, rows * 1024 * 4 / matvec, adds / CHAIN
 
 
-def _ort_run(nodes: Sequence[onnx.NodeProto], inputs: dict[str, tuple[int, ...]], outputs: Sequence[str],
-             threads: int, weights: dict[str, np.ndarray] | None = None) -> Callable[[], object]:
+def _ort_run(
+    nodes: Sequence[onnx.NodeProto],
+    inputs: dict[str, tuple[int, ...]],
+    outputs: Sequence[str],
+    threads: int,
+    weights: dict[str, np.ndarray] | None = None,
+) -> Callable[[], object]:
     """One onnxruntime run, at ``threads`` intra-op threads, of a graph of ``nodes``
     fed fp32 ones of the ``inputs``' shapes, ``weights`` its initializers."""
     graph = helper.make_graph(
-        list(nodes), "calibration",
+        list(nodes),
+        "calibration",
         [helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, list(shape)) for name, shape in inputs.items()],
         [helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None) for name in outputs],
-        initializer=[numpy_helper.from_array(w, name) for name, w in (weights or {}).items()])
+        initializer=[numpy_helper.from_array(w, name) for name, w in (weights or {}).items()],
+    )
     options = ort.SessionOptions()
     options.intra_op_num_threads, options.inter_op_num_threads = threads, 1  # as device_runner
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
@@ -208,22 +220,28 @@ def _ort_run(nodes: Sequence[onnx.NodeProto], inputs: dict[str, tuple[int, ...]]
 def _neg_chain(nodes: int, threads: int) -> Callable[[], object]:
     """A graph of ``nodes`` chained ``Neg`` nodes from one one-element input to one output."""
     names = ["x", *(f"t{i}" for i in range(1, nodes)), "y"]
-    return _ort_run([helper.make_node("Neg", [names[i]], [names[i + 1]]) for i in range(nodes)], {"x": (1,)}, ["y"],
-                    threads)
+    return _ort_run(
+        [helper.make_node("Neg", [names[i]], [names[i + 1]]) for i in range(nodes)], {"x": (1,)}, ["y"], threads
+    )
 
 
 def _neg_fan(tensors: int, threads: int) -> Callable[[], object]:
     """A graph of ``tensors`` one-element inputs, each through its own ``Neg`` node to its own output."""
-    return _ort_run([helper.make_node("Neg", [f"x{i}"], [f"y{i}"]) for i in range(tensors)],
-                    {f"x{i}": (1,) for i in range(tensors)}, [f"y{i}" for i in range(tensors)], threads)
+    return _ort_run(
+        [helper.make_node("Neg", [f"x{i}"], [f"y{i}"]) for i in range(tensors)],
+        {f"x{i}": (1,) for i in range(tensors)},
+        [f"y{i}" for i in range(tensors)],
+        threads,
+    )
 
 
 @lru_cache(maxsize=None)
 def _ort_profile(threads: int, weight_bytes: int) -> DeviceProfile:
     """onnxruntime on this machine at ``threads`` intra-op threads, bandwidth over
     ``weight_bytes`` bytes of weights (see the module docstring)."""
-    one, chain, fan = _medians([_neg_chain(1, threads), _neg_chain(1 + CHAIN, threads), _neg_fan(1 + FAN, threads)],
-                               301)
+    one, chain, fan = _medians(
+        [_neg_chain(1, threads), _neg_chain(1 + CHAIN, threads), _neg_fan(1 + FAN, threads)], 301
+    )
     node = (chain - one) / CHAIN
     baseline = _neg_chain(1, threads)
     tensor = (fan - one - FAN * node) / (2 * FAN)
@@ -239,9 +257,17 @@ def _ort_profile(threads: int, weight_bytes: int) -> DeviceProfile:
         return _excess_seconds(product, baseline, repeats)
 
     side = round(math.sqrt(max(weight_bytes, MIN_WEIGHT_BYTES) / 4))  # a square fp32 matrix of the model's size
-    return DeviceProfile("host", threads, 2 * MATRIX**3 / product_seconds(MATRIX, MATRIX, 101),
-                         4 * side**2 / product_seconds(1, side, 201), node, derived=False, runtime="onnxruntime",
-                         call_overhead_s=one - node - 2 * tensor, tensor_overhead_s=tensor)
+    return DeviceProfile(
+        "host",
+        threads,
+        2 * MATRIX**3 / product_seconds(MATRIX, MATRIX, 101),
+        4 * side**2 / product_seconds(1, side, 201),
+        node,
+        derived=False,
+        runtime="onnxruntime",
+        call_overhead_s=one - node - 2 * tensor,
+        tensor_overhead_s=tensor,
+    )
 
 
 def host_profile(threads: int, cost: StepCost, runtime: str = "onnxruntime") -> DeviceProfile:
@@ -268,10 +294,20 @@ def pi_profile(device: str, threads: int, runtime: str = "pytorch") -> DevicePro
     flops, bandwidth = spec["fp32_gflops_per_core"]["value"] * 1e9 * threads, spec["stream_copy_gbps"]["value"] * 1e9
     if runtime == "onnxruntime":
         call, tensor, node = (spec[f"ort_{what}_overhead_us"]["value"] * 1e-6 for what in ("call", "tensor", "node"))
-        return DeviceProfile(device, threads, flops, bandwidth, node, derived=True, runtime=runtime,
-                             call_overhead_s=call, tensor_overhead_s=tensor)
-    return DeviceProfile(device, threads, flops, bandwidth, spec["op_overhead_us"]["value"] * 1e-6, derived=True,
-                         runtime=runtime)
+        return DeviceProfile(
+            device,
+            threads,
+            flops,
+            bandwidth,
+            node,
+            derived=True,
+            runtime=runtime,
+            call_overhead_s=call,
+            tensor_overhead_s=tensor,
+        )
+    return DeviceProfile(
+        device, threads, flops, bandwidth, spec["op_overhead_us"]["value"] * 1e-6, derived=True, runtime=runtime
+    )
 
 
 PI_DEVICES = {"raspberry-pi-4": "Pi 4", "raspberry-pi-5": "Pi 5"}  # devices.json key -> short label
@@ -307,5 +343,8 @@ def pi_compute_seconds(flops: float) -> dict[str, float]:
     `PI_THREADS` threads at its fp32 compute (``"raspberry-pi-4/1"`` -> s): the
     compute-bound floor of a batched computation such as adapting to a support set
     (whole sequences through the network, large matrix products; no per-step overhead)."""
-    return {f"{device}/{threads}": flops / pi_profile(device, threads).flops
-            for device in PI_DEVICES for threads in PI_THREADS}
+    return {
+        f"{device}/{threads}": flops / pi_profile(device, threads).flops
+        for device in PI_DEVICES
+        for threads in PI_THREADS
+    }

@@ -38,8 +38,15 @@ class Latency:
 
 
 @on_cpu_step
-def measure_latency(step: InferenceStep, *, threads: int, runs: int = 200, warmup: int = 20,
-                    max_seconds: float = 30.0, unit_seconds: float | None = None) -> Latency:
+def measure_latency(
+    step: InferenceStep,
+    *,
+    threads: int,
+    runs: int = 200,
+    warmup: int = 20,
+    max_seconds: float = 30.0,
+    unit_seconds: float | None = None,
+) -> Latency:
     """Time ``step`` ``runs`` times (fewer if ``max_seconds`` runs out first, at least
     10) after ``warmup`` untimed runs, with ``threads`` torch threads (restored after).
     ``unit_seconds``: the audio duration one step generates, for the real-time factor.
@@ -62,5 +69,12 @@ def measure_latency(step: InferenceStep, *, threads: int, runs: int = 200, warmu
         torch.set_num_threads(previous)
         step.module.train(was_training)
     p50, p90 = (float(np.percentile(times, q)) for q in (50, 90))
-    return Latency(step.unit, threads, len(times), round(p50, 4), round(p90, 4), round(float(np.mean(times)), 4),
-                   p50 / 1e3 / unit_seconds if unit_seconds else None)
+    return Latency(
+        step.unit,
+        threads,
+        len(times),
+        round(p50, 4),
+        round(p90, 4),
+        round(float(np.mean(times)), 4),
+        p50 / 1e3 / unit_seconds if unit_seconds else None,
+    )

@@ -39,8 +39,10 @@ def not_exportable(step: InferenceStep) -> str | None:
     if step.unit == "token" and not isinstance(step.module, StreamingLSTM):
         return "only streaming LSTM steps export for tokens: a transformer step's length grows"
     if any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in step.module.modules()):
-        return "torch's dynamically quantised (int8) modules do not export to ONNX: time the step on this " \
-               "machine with fsmb latency"
+        return (
+            "torch's dynamically quantised (int8) modules do not export to ONNX: time the step on this "
+            "machine with fsmb latency"
+        )
     return None
 
 
@@ -60,8 +62,16 @@ def export_step(step: InferenceStep, path: Path) -> Path:
     try:
         with warnings.catch_warnings():  # the exporter's notes on LSTM flat weights and tree specs
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, step.inputs, str(path), input_names=inputs, output_names=outputs, dynamo=True,
-                              external_data=False, verbose=False)  # one file, weights inside
+            torch.onnx.export(
+                module,
+                step.inputs,
+                str(path),
+                input_names=inputs,
+                output_names=outputs,
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+            )  # one file, weights inside
     finally:
         exporter_log.setLevel(level)
     return path
@@ -80,8 +90,12 @@ def deployed_cost(step: InferenceStep) -> StepCost:
         try:
             return exported_cost(cost, export_step(step, Path(folder) / "step.onnx"))
         except Exception as exc:  # an exporter failure must not lose the scored run: the counts stay aten's
-            warnings.warn(f"the generation step did not export to ONNX ({type(exc).__name__}: {exc}); its "
-                          "Raspberry Pi estimates use PyTorch operator counts", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"the generation step did not export to ONNX ({type(exc).__name__}: {exc}); its "
+                "Raspberry Pi estimates use PyTorch operator counts",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return cost
 
 

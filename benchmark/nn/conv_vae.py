@@ -133,9 +133,12 @@ def iwae(model: ConvVAE, x: torch.Tensor, k: int, generator: torch.Generator | N
     """Importance-weighted bound (Burda et al. 2016) with ``k`` samples per item, ``(B,)``:
     ``log (1/k) sum_j p(x, z_j) / q(z_j|x)``, ``z_j ~ q(z|x)``.  ``k = 1`` is the ELBO."""
     mu, logvar = model.encode(x)  # (B, d)
-    z = mu[:, None] + torch.exp(0.5 * logvar)[:, None] * cpu_randn(k, *mu.shape, generator=generator, dtype=mu.dtype).transpose(0, 1)
+    z = mu[:, None] + torch.exp(0.5 * logvar)[:, None] * cpu_randn(
+        k, *mu.shape, generator=generator, dtype=mu.dtype
+    ).transpose(0, 1)
     flat = z.reshape(-1, z.shape[-1])  # (B*k, d)
     xs = x.repeat_interleave(k, dim=0)
-    log_w = (model.log_px_given_z(xs, flat) + log_normal(flat, torch.zeros_like(flat), torch.zeros_like(flat))
-             ).reshape(-1, k) - log_normal(z, mu[:, None], logvar[:, None])
+    log_w = (model.log_px_given_z(xs, flat) + log_normal(flat, torch.zeros_like(flat), torch.zeros_like(flat))).reshape(
+        -1, k
+    ) - log_normal(z, mu[:, None], logvar[:, None])
     return torch.logsumexp(log_w, dim=1) - math.log(k)

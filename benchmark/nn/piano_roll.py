@@ -32,8 +32,9 @@ class PianoRollLSTM(nn.Module):
     def __init__(self, cfg: PianoRollConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.lstm = nn.LSTM(cfg.units, cfg.hidden, cfg.layers, batch_first=True,
-                            dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            cfg.units, cfg.hidden, cfg.layers, batch_first=True, dropout=cfg.dropout if cfg.layers > 1 else 0.0
+        )
         self.drop = nn.Dropout(cfg.dropout)
         self.out = nn.Linear(cfg.hidden, cfg.units)
 

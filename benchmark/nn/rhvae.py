@@ -63,7 +63,9 @@ class RHVAE(ConvVAE):
         super().__init__(cfg)
         d = cfg.latent
         # the metric network reads the note pooled to 16 x 16 (pythae: an MLP on the raw input)
-        self.metric_body = nn.Sequential(nn.AvgPool2d(4), nn.Flatten(), nn.Linear(16 * 16, cfg.metric_hidden), nn.SiLU())
+        self.metric_body = nn.Sequential(
+            nn.AvgPool2d(4), nn.Flatten(), nn.Linear(16 * 16, cfg.metric_hidden), nn.SiLU()
+        )
         self.metric_diag = nn.Linear(cfg.metric_hidden, d)
         self.metric_lower = nn.Linear(cfg.metric_hidden, d * (d - 1) // 2)
         self.register_buffer("centroids", torch.zeros(0, d))
@@ -133,14 +135,22 @@ class RHVAE(ConvVAE):
         inv0 = 1.0 / math.sqrt(self.cfg.beta_zero)
         return 1.0 / ((1.0 - inv0) * (k / self.cfg.n_leapfrog) ** 2 + inv0)
 
-    def log_weight(self, x: torch.Tensor, generator: torch.Generator | None = None, *,
-                   create_graph: bool = False, batch_metric: bool = False) -> torch.Tensor:
+    def log_weight(
+        self,
+        x: torch.Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        create_graph: bool = False,
+        batch_metric: bool = False,
+    ) -> torch.Tensor:
         """One importance weight ``log w`` per item, ``(B,)`` (x-space nats).
 
         ``batch_metric``: build the metric from this batch (training), else use the stored one."""
         mu, logvar = self.encode(x)
         factor = self.metric_factor(x)  # (B, d, d)
-        centroids, factors = (mu, factor) if batch_metric or len(self.centroids) == 0 else (self.centroids, self.factors)
+        centroids, factors = (
+            (mu, factor) if batch_metric or len(self.centroids) == 0 else (self.centroids, self.factors)
+        )
         z0 = mu + torch.exp(0.5 * logvar) * cpu_randn(*mu.shape, generator=generator, dtype=mu.dtype)
         gamma = cpu_randn(*mu.shape, generator=generator, dtype=mu.dtype)
         rho = torch.einsum("bij,bj->bi", factor, gamma) / math.sqrt(self.cfg.beta_zero)
@@ -152,11 +162,13 @@ class RHVAE(ConvVAE):
         g_inv = self.inverse_metric(z, centroids, factors)
         log_p_rho = -0.5 * (torch.einsum("bi,bij,bj->b", rho, g_inv, rho) + d * LOG_2PI) + 0.5 * torch.logdet(g_inv)
         # rho_0 = L gamma / sqrt(beta_0): log N(rho_0; 0, L L^T / beta_0) = log N(gamma) - log|det L| + d/2 log beta_0
-        log_q_rho0 = log_normal(gamma, torch.zeros_like(gamma), torch.zeros_like(gamma)) \
-            - torch.log(torch.diagonal(factor, dim1=1, dim2=2)).sum(1) + 0.5 * d * math.log(self.cfg.beta_zero)
+        log_q_rho0 = (
+            log_normal(gamma, torch.zeros_like(gamma), torch.zeros_like(gamma))
+            - torch.log(torch.diagonal(factor, dim1=1, dim2=2)).sum(1)
+            + 0.5 * d * math.log(self.cfg.beta_zero)
+        )
         log_joint = self.log_px_given_z(x, z) + log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
-        return (log_joint + log_p_rho - log_normal(z0, mu, logvar) - log_q_rho0
-                + 0.5 * d * math.log(self.cfg.beta_zero))
+        return log_joint + log_p_rho - log_normal(z0, mu, logvar) - log_q_rho0 + 0.5 * d * math.log(self.cfg.beta_zero)
 
     def iwae(self, x: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """IWAE bound with ``k`` flow samples per item, ``(B,)``; uses the stored metric."""
@@ -169,17 +181,20 @@ class RHVAE(ConvVAE):
         """Adds the mean Riemannian log-volume ``log sqrt(det G^-1)`` at support and at
         generated codes: generation from the volume measure should stay where it is high."""
         with torch.no_grad():
-            return {**super().latent_geometry(support, samples),
-                    "log_volume_support": float(self.log_volume(support).mean()),
-                    "log_volume_samples": float(self.log_volume(samples).mean())}
+            return {
+                **super().latent_geometry(support, samples),
+                "log_volume_support": float(self.log_volume(support).mean()),
+                "log_volume_samples": float(self.log_volume(samples).mean()),
+            }
 
     # ----- generation -------------------------------------------------------------
     def log_volume(self, z: torch.Tensor) -> torch.Tensor:
         """``log sqrt(det G^-1(z))`` under the stored metric, ``(B,)``."""
         return 0.5 * torch.logdet(self.inverse_metric(z, self.centroids, self.factors))
 
-    def sample_latents(self, n: int, generator: torch.Generator, *, mcmc_steps: int = 100, n_lf: int = 15,
-                       eps: float = 0.03) -> torch.Tensor:
+    def sample_latents(
+        self, n: int, generator: torch.Generator, *, mcmc_steps: int = 100, n_lf: int = 15, eps: float = 0.03
+    ) -> torch.Tensor:
         """HMC on ``pi(z) ∝ sqrt(det G^-1(z))`` from random centroids, ``(n, d)``."""
         start = torch.randint(len(self.centroids), (n,), generator=generator, device="cpu").to(run_device())
         z = self.centroids[start].clone()

@@ -95,16 +95,25 @@ def _stepwise_grads(w: Params, tokens: Tensor) -> Params:
     bias = (w["lstm.bias_ih_l0"] + w["lstm.bias_hh_l0"]).unsqueeze(1)  # (M, 1, 4H)
     per_word = table.shape[1] <= inputs.shape[1]
     x = None if per_word else _gather_rows(table, inputs)  # (M, N*T, E)
-    gates_x = _gather_rows(torch.baddbmm(bias, table, w_ih.transpose(1, 2)), inputs) if per_word \
+    gates_x = (
+        _gather_rows(torch.baddbmm(bias, table, w_ih.transpose(1, 2)), inputs)
+        if per_word
         else torch.baddbmm(bias, x, w_ih.transpose(1, 2))
+    )
     gates_x = gates_x.view(tasks, songs, steps, 4 * hidden)
     w_hh_t = w_hh.transpose(1, 2).contiguous()  # (M, H, 4H)
     h = c = table.new_zeros(tasks, songs, hidden)  # (M, N, H)
     hs, acts, cells, tanh_cells = [], [], [], []
     for t in range(steps):
         pre = torch.baddbmm(gates_x[:, :, t], h, w_hh_t)  # (M, N, 4H), order i f g o
-        act = torch.cat((torch.sigmoid(pre[..., : 2 * hidden]), torch.tanh(pre[..., 2 * hidden: 3 * hidden]),
-                         torch.sigmoid(pre[..., 3 * hidden:])), -1)
+        act = torch.cat(
+            (
+                torch.sigmoid(pre[..., : 2 * hidden]),
+                torch.tanh(pre[..., 2 * hidden : 3 * hidden]),
+                torch.sigmoid(pre[..., 3 * hidden :]),
+            ),
+            -1,
+        )
         i, f, g, o = act.chunk(4, -1)
         c = torch.addcmul(f * c, i, g)
         tanh_c = torch.tanh(c)
@@ -141,15 +150,21 @@ def _stepwise_grads(w: Params, tokens: Tensor) -> Params:
     h_prev = torch.cat((torch.zeros_like(hs_t[:, :, :1]), hs_t[:, :, :-1]), 2).view(tasks, songs * steps, hidden)
     if per_word:  # sum each word's gradients first
         d_word = d_pre_t.new_zeros(tasks, table.shape[1], 4 * hidden).scatter_add(
-            1, inputs.unsqueeze(-1).expand_as(d_pre_t), d_pre_t)  # (M, V, 4H)
+            1, inputs.unsqueeze(-1).expand_as(d_pre_t), d_pre_t
+        )  # (M, V, 4H)
         grads |= {"lstm.weight_ih_l0": d_word.transpose(1, 2) @ table, "embed.weight": d_word @ w_ih}
     else:
         d_x = d_pre_t @ w_ih  # (M, N*T, E)
-        grads |= {"lstm.weight_ih_l0": d_pre_t.transpose(1, 2) @ x,
-                  "embed.weight": torch.zeros_like(table).scatter_add(1, inputs.unsqueeze(-1).expand_as(d_x), d_x)}
+        grads |= {
+            "lstm.weight_ih_l0": d_pre_t.transpose(1, 2) @ x,
+            "embed.weight": torch.zeros_like(table).scatter_add(1, inputs.unsqueeze(-1).expand_as(d_x), d_x),
+        }
     d_bias = d_pre_t.sum(1)
-    grads |= {"lstm.weight_hh_l0": d_pre_t.transpose(1, 2) @ h_prev, "lstm.bias_ih_l0": d_bias,
-              "lstm.bias_hh_l0": d_bias}
+    grads |= {
+        "lstm.weight_hh_l0": d_pre_t.transpose(1, 2) @ h_prev,
+        "lstm.bias_ih_l0": d_bias,
+        "lstm.bias_hh_l0": d_bias,
+    }
     return {k: grads[k] for k in w}
 
 

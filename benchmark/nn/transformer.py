@@ -184,5 +184,5 @@ def sample_transformer(
         if cache.length < model.cfg.context:
             logits = cache.step(nxt)
         else:
-            logits = cache.prefill(torch.cat([head, tokens[:, -max(1, room // 2):]], dim=1))
+            logits = cache.prefill(torch.cat([head, tokens[:, -max(1, room // 2) :]], dim=1))
     return [s[s != PAD].astype(np.uint16) for s in tokens.cpu().numpy()]

@@ -33,12 +33,16 @@ def method_target_of(method: str | type | Method) -> str:
         return method
     cls = method if isinstance(method, type) else type(method)
     if "<locals>" in cls.__qualname__:
-        raise ArgumentError(f"{cls.__qualname__} is defined inside a function; define it at module level "
-                            "so that it can be loaded by its module:Class path")
+        raise ArgumentError(
+            f"{cls.__qualname__} is defined inside a function; define it at module level "
+            "so that it can be loaded by its module:Class path"
+        )
     fresh = None if isinstance(method, type) else cls().hparams()
     if not isinstance(method, type) and method.hparams() != fresh:
-        raise ArgumentError(f"this {cls.__name__} has settings {method.hparams()} other than a new one's "
-                            f"{fresh}: pass the class, with those settings as its defaults")
+        raise ArgumentError(
+            f"this {cls.__name__} has settings {method.hparams()} other than a new one's "
+            f"{fresh}: pass the class, with those settings as its defaults"
+        )
     return target_of(cls)
 
 
@@ -77,12 +81,22 @@ def simple_evaluate(
     run_on = parse_device(device)  # before the corpus is built
     spec = MethodSpec.parse(method_target_of(method), settings)  # so is the method, with its settings
     if isinstance(track, str):
-        track = Track.open(track_spec(track), cache_dir=Path(cache_dir or default_cache()), data_dir=data_dir,
-                           workers=workers)
+        track = Track.open(
+            track_spec(track), cache_dir=Path(cache_dir or default_cache()), data_dir=data_dir, workers=workers
+        )
     shots = track.spec.shots if shots is None else shots
     with on_device(run_on):
-        path = evaluate(spec, track, shots=shots, n_episodes=episodes, out=Path(out),
-                        budget=BUDGETS[budget].with_steps(steps), models=Path(models), seed=seed, samples=samples,
-                        log=log)
+        path = evaluate(
+            spec,
+            track,
+            shots=shots,
+            n_episodes=episodes,
+            out=Path(out),
+            budget=BUDGETS[budget].with_steps(steps),
+            models=Path(models),
+            seed=seed,
+            samples=samples,
+            log=log,
+        )
     wanted = {s.episode_id for s in track.manifest("test", shots).episodes[:episodes]}  # [:None]: all
     return [r for r in read_episode_records(path) if r.episode_id in wanted]

@@ -116,7 +116,10 @@ def array_digests(obj: Any, path: str = "", seen: set[int] | None = None, depth:
     if id(obj) in seen or depth < 0:
         return
     if isinstance(obj, torch.Tensor):
-        yield path, hashlib.sha256(obj.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()).hexdigest()
+        yield (
+            path,
+            hashlib.sha256(obj.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()).hexdigest(),
+        )
     elif isinstance(obj, np.ndarray):
         yield path, hashlib.sha256(np.ascontiguousarray(obj).tobytes()).hexdigest() + str(obj.dtype)
     elif isinstance(obj, (int, float, str, bool, bytes)) or obj is None:
@@ -230,13 +233,18 @@ class MockRun:
         after = dict(array_digests(self.method, "method"))
         changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
         if changed:
-            raise RuleBroken("adapt-leaves-method", f"adapting changed {changed[0]}"
-                             + (f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
-                             + "; adapt must work on a copy")
+            raise RuleBroken(
+                "adapt-leaves-method",
+                f"adapting changed {changed[0]}"
+                + (f" (and {len(changed) - 1} more)" if len(changed) > 1 else "")
+                + "; adapt must work on a copy",
+            )
         _, again = self.score(self.method, self.episodes[0], "adapt-leaves-method")
         if not same_scores(self.scores, again):
-            raise RuleBroken("adapt-leaves-method", "the same support set scored differently after adapting to "
-                             f"others: {differs(self.scores, again)}")
+            raise RuleBroken(
+                "adapt-leaves-method",
+                f"the same support set scored differently after adapting to others: {differs(self.scores, again)}",
+            )
         return f"{len(before)} arrays unchanged after {len(self.episodes) - 1} more support sets"
 
     def rule_inputs_unchanged(self) -> str:
@@ -251,8 +259,11 @@ class MockRun:
     def rule_same_seed(self) -> str:
         _, again = self.score(self.fitted("b"), self.episodes[0], "same-seed")
         if not same_scores(self.scores, again):
-            raise RuleBroken("same-seed", f"two fits with seed {self.seed} score differently: "
-                             f"{differs(self.scores, again)}; seed every random draw from data.seed")
+            raise RuleBroken(
+                "same-seed",
+                f"two fits with seed {self.seed} score differently: "
+                f"{differs(self.scores, again)}; seed every random draw from data.seed",
+            )
         return f"two fits with seed {self.seed} agree"
 
     def rule_save_load(self) -> str:
@@ -265,17 +276,23 @@ class MockRun:
             raise RuleBroken("save-load", f"save wrote no file into {first}")
         reserved = sorted({f.split("/")[0] for f in files} & set(NOT_MODEL))
         if reserved:
-            raise RuleBroken("save-load", f"save wrote {reserved[0]}, which the runner keeps in the same folder; "
-                             "use other names")
+            raise RuleBroken(
+                "save-load", f"save wrote {reserved[0]}, which the runner keeps in the same folder; use other names"
+            )
         fresh = self.cls()
         fresh.load(first)
         _, loaded = self.score(fresh, self.episodes[0], "save-load")
         if not same_scores(self.scores, loaded):
-            raise RuleBroken("save-load", f"a fresh object after load scores differently: {differs(self.scores, loaded)}")
+            raise RuleBroken(
+                "save-load", f"a fresh object after load scores differently: {differs(self.scores, loaded)}"
+            )
         fresh.save(second)  # the loaded state saved again must be the same model
         if fitted_identity(self.method, first) != fitted_identity(fresh, second):
-            raise RuleBroken("save-load", "two saves of the same state differ (time stamps or random names in the "
-                             "files?); save arrays as .pt/.npz/.npy or define fingerprint()")
+            raise RuleBroken(
+                "save-load",
+                "two saves of the same state differ (time stamps or random names in the "
+                "files?); save arrays as .pt/.npz/.npy or define fingerprint()",
+            )
         return f"wrote {', '.join(files[:4])}{' ...' if len(files) > 4 else ''}"
 
     def rule_sample(self) -> str:
@@ -283,17 +300,27 @@ class MockRun:
         draws = [self.adapted.sample(N_SAMPLES, max_len=max_len, generator=np.random.default_rng(7)) for _ in range(2)]
         samples = draws[0]
         if not isinstance(samples, list) or len(samples) != N_SAMPLES:
-            raise RuleBroken("sample", f"sample({N_SAMPLES}, ...) returned {type(samples).__name__} of length "
-                             f"{len(samples) if hasattr(samples, '__len__') else '?'}; expected a list of {N_SAMPLES}")
+            raise RuleBroken(
+                "sample",
+                f"sample({N_SAMPLES}, ...) returned {type(samples).__name__} of length "
+                f"{len(samples) if hasattr(samples, '__len__') else '?'}; expected a list of {N_SAMPLES}",
+            )
         for s in samples:
             if not isinstance(s, np.ndarray) or s.dtype != example.dtype:
-                raise RuleBroken("sample", f"a sample is {type(s).__name__} of dtype {getattr(s, 'dtype', '-')}; "
-                                           f"expected numpy {example.dtype}")
-            if example.ndim == 1 and not (s.ndim == 1 and 1 <= len(s) <= max_len and s[0] == BOS
-                                          and int(s.max()) < self.track.vocab_size):
-                raise RuleBroken("sample", f"a sample of shape {s.shape} (first id {s[:1].tolist()}, max id "
-                                 f"{int(s.max()) if s.size else '-'}) is not a sequence from BOS={BOS} of 1..{max_len}"
-                                 f" ids < {self.track.vocab_size}")
+                raise RuleBroken(
+                    "sample",
+                    f"a sample is {type(s).__name__} of dtype {getattr(s, 'dtype', '-')}; "
+                    f"expected numpy {example.dtype}",
+                )
+            if example.ndim == 1 and not (
+                s.ndim == 1 and 1 <= len(s) <= max_len and s[0] == BOS and int(s.max()) < self.track.vocab_size
+            ):
+                raise RuleBroken(
+                    "sample",
+                    f"a sample of shape {s.shape} (first id {s[:1].tolist()}, max id "
+                    f"{int(s.max()) if s.size else '-'}) is not a sequence from BOS={BOS} of 1..{max_len}"
+                    f" ids < {self.track.vocab_size}",
+                )
             if example.ndim > 1 and s.shape != example.shape:
                 raise RuleBroken("sample", f"a sample has shape {s.shape}; items have {example.shape}")
         if any(not np.array_equal(a, b) for a, b in zip(*draws)):
@@ -301,8 +328,11 @@ class MockRun:
         return f"{N_SAMPLES} x {example.dtype}, shapes {[tuple(s.shape) for s in samples]}"
 
     def rule_batched(self) -> str:
-        hooks = [hook for hook, kind in (("adapt_many", BatchAdapts), ("log_prob_many", BatchScores))
-                 if isinstance(self.method, kind)]
+        hooks = [
+            hook
+            for hook, kind in (("adapt_many", BatchAdapts), ("log_prob_many", BatchScores))
+            if isinstance(self.method, kind)
+        ]
         if not hooks:
             return "no batched hooks"
         try:  # the runner's path: each hook the method has, the plain method otherwise
@@ -313,12 +343,23 @@ class MockRun:
         for episode, scores in zip(self.episodes, batched):
             _, single = self.score(self.method, episode, "batched")
             if not same_scores(scores, single):
-                raise RuleBroken("batched", f"{' + '.join(hooks)} disagree with adapt + log_prob: "
-                                 f"{differs(scores, single)}")
+                raise RuleBroken(
+                    "batched", f"{' + '.join(hooks)} disagree with adapt + log_prob: {differs(scores, single)}"
+                )
         return f"{' + '.join(hooks)}: {len(self.episodes)} episodes agree"
 
-    RULES = ("fit", "hparams", "adapt-new-object", "log_prob", "adapt-leaves-method", "inputs-unchanged",
-             "same-seed", "save-load", "sample", "batched")
+    RULES = (
+        "fit",
+        "hparams",
+        "adapt-new-object",
+        "log_prob",
+        "adapt-leaves-method",
+        "inputs-unchanged",
+        "same-seed",
+        "save-load",
+        "sample",
+        "batched",
+    )
 
     def run(self, log: Callable[[CheckResult], None]) -> list[CheckResult]:
         """Every rule in order; after the first failure the rest are not run."""
@@ -331,20 +372,27 @@ class MockRun:
                 rule, detail, ok = exc.rule, str(exc).split(": ", 1)[1], False
             except Exception as exc:  # noqa: BLE001 -- the method's own code: report it as the rule it broke
                 detail, ok = f"raised {type(exc).__name__}: {exc}", False
-            results.append(CheckResult(self.track.spec.modality, rule, ok, " ".join(detail.split()),
-                                       time.perf_counter() - started))
+            results.append(
+                CheckResult(self.track.spec.modality, rule, ok, " ".join(detail.split()), time.perf_counter() - started)
+            )
             log(results[-1])
             if not ok:
                 break
         return results
 
 
-def check_method(name: str, *, modalities: Sequence[str] | None = None, budget: Budget = BUDGETS["tiny"],
-                 workdir: Path | None = None, log: Callable[[CheckResult], None] = lambda r: print(r.line()),
-                 ) -> list[CheckResult]:
+def check_method(
+    name: str,
+    *,
+    modalities: Sequence[str] | None = None,
+    budget: Budget = BUDGETS["tiny"],
+    workdir: Path | None = None,
+    log: Callable[[CheckResult], None] = lambda r: print(r.line()),
+) -> list[CheckResult]:
     """Run every rule for ``name`` (a registered method or ``package.module:Class``) on
     the tiny track of each modality it declares (or of ``modalities``).  Returns the
     results; the check passed when all are ``ok``."""
+
     def contract(ok: bool, detail: str) -> list[CheckResult]:
         log(CheckResult("-", "contract", ok, " ".join(detail.split()), 0.0))
         return [] if ok else [CheckResult("-", "contract", ok, detail, 0.0)]
@@ -367,7 +415,14 @@ def check_method(name: str, *, modalities: Sequence[str] | None = None, budget: 
             root = Path(tmp) / modality
             started = time.perf_counter()
             track = tiny_track(modality, root)
-            log(CheckResult(modality, "track", True, f"{len(track.store)} items of {CHECK_ARTISTS} artists "
-                            f"({TRACKS[CHECK_TRACKS[modality][0]].name})", time.perf_counter() - started))
+            log(
+                CheckResult(
+                    modality,
+                    "track",
+                    True,
+                    f"{len(track.store)} items of {CHECK_ARTISTS} artists ({TRACKS[CHECK_TRACKS[modality][0]].name})",
+                    time.perf_counter() - started,
+                )
+            )
             results += MockRun(cls, track, root / "work", budget).run(log)
     return results

@@ -31,7 +31,9 @@ def read_json(path: Path, kind: str) -> dict:
     except (OSError, ValueError) as exc:
         raise ArgumentError(f"{path}: not readable JSON ({exc})") from None
     if not isinstance(data, dict) or data.get("kind") != kind or data.get("format") != FORMAT:
-        raise ArgumentError(f"{path}: not a {kind} file of format {FORMAT} (kind {data.get('kind') if isinstance(data, dict) else None!r})")
+        raise ArgumentError(
+            f"{path}: not a {kind} file of format {FORMAT} (kind {data.get('kind') if isinstance(data, dict) else None!r})"
+        )
     return data
 
 
@@ -39,20 +41,40 @@ def ingest(device_path: Path, export_path: Path, results: Path) -> Path:
     """Check a device-runner report against the export it timed and write it into ``results``."""
     device, export = read_json(device_path, "device-latency"), read_json(export_path, "export")
     if device.get("model_sha256") != export["onnx_sha256"]:
-        raise ArgumentError(f"{device_path} timed a model with sha256 {str(device.get('model_sha256'))[:12]}…, not "
-                            f"{export_path}'s {export['onnx_sha256'][:12]}…: run device_runner.py on that export")
+        raise ArgumentError(
+            f"{device_path} timed a model with sha256 {str(device.get('model_sha256'))[:12]}…, not "
+            f"{export_path}'s {export['onnx_sha256'][:12]}…: run device_runner.py on that export"
+        )
     latency = device.get("latency")
-    good = isinstance(latency, list) and latency and all(
-        isinstance(r, dict) and isinstance(r.get("threads"), int) and r["threads"] >= 1
-        and all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k]) and r[k] > 0 for k in ("p50_ms", "p90_ms"))
-        for r in latency)
+    good = (
+        isinstance(latency, list)
+        and latency
+        and all(
+            isinstance(r, dict)
+            and isinstance(r.get("threads"), int)
+            and r["threads"] >= 1
+            and all(
+                isinstance(r.get(k), (int, float)) and math.isfinite(r[k]) and r[k] > 0 for k in ("p50_ms", "p90_ms")
+            )
+            for r in latency
+        )
+    )
     if not good:
         raise ArgumentError(f"{device_path}: 'latency' must list thread counts with finite positive p50_ms, p90_ms")
     cpu = str(device.get("device", {}).get("cpu", "unknown device"))
-    record = {"kind": "device-latency", "format": FORMAT, "method": export["method"], "target": export["target"],
-              "track": export["track"], "state_sha256": export["state_sha256"], "unit": export["unit"],
-              "onnx_sha256": export["onnx_sha256"], "device": device.get("device", {}), "latency": latency,
-              "measured": device.get("measured")}
+    record = {
+        "kind": "device-latency",
+        "format": FORMAT,
+        "method": export["method"],
+        "target": export["target"],
+        "track": export["track"],
+        "state_sha256": export["state_sha256"],
+        "unit": export["unit"],
+        "onnx_sha256": export["onnx_sha256"],
+        "device": device.get("device", {}),
+        "latency": latency,
+        "measured": device.get("measured"),
+    }
     out = Path(results) / f"{safe_name(export['method'])}__{track_slug(export['track'])}__{safe_name(cpu)}.latency.json"
     write_json(out, record)
     return out

@@ -20,8 +20,10 @@ _REFERENCE = BUDGETS["quick"]
 def _measured(train_seconds: float, eval_seconds: float) -> tuple[Rate, Rate]:
     """From a quick-budget record (training seconds for 250 steps, scoring seconds for
     100 episodes): the rates per training step and per scored episode."""
-    return (Rate(train_seconds / _REFERENCE.steps, "step", MEASURED_ON),
-            Rate(eval_seconds / 100, "episode", MEASURED_ON))
+    return (
+        Rate(train_seconds / _REFERENCE.steps, "step", MEASURED_ON),
+        Rate(eval_seconds / 100, "episode", MEASURED_ON),
+    )
 
 
 COSTS: dict[tuple[str, str], tuple[Rate, Rate]] = {
@@ -46,5 +48,7 @@ def run_estimate(method: str, track: str, budget: Budget, episodes: int) -> str 
     if rates is None or (budget.batch_size, budget.size) != (_REFERENCE.batch_size, _REFERENCE.size):
         return None
     train, score = rates
-    return (f"{method}: training {approx(train.estimate(budget.steps))} ({budget.steps} steps), scoring "
-            f"{approx(score.estimate(episodes))} ({episodes} episodes) ({MEASURED_ON})")
+    return (
+        f"{method}: training {approx(train.estimate(budget.steps))} ({budget.steps} steps), scoring "
+        f"{approx(score.estimate(episodes))} ({episodes} episodes) ({MEASURED_ON})"
+    )

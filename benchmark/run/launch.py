@@ -44,8 +44,10 @@ def rank_device(text: str) -> torch.device:
     if launched_world_size() == 1 or device.type != "cuda":
         return device
     if text.strip().lower() not in ("auto", "cuda"):
-        raise DeviceError(f"--device {text} under torchrun would put every process on one GPU; give --device cuda "
-                          "(each process takes GPU LOCAL_RANK; choose GPUs with CUDA_VISIBLE_DEVICES)")
+        raise DeviceError(
+            f"--device {text} under torchrun would put every process on one GPU; give --device cuda "
+            "(each process takes GPU LOCAL_RANK; choose GPUs with CUDA_VISIBLE_DEVICES)"
+        )
     return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
 
 
@@ -54,12 +56,15 @@ def launched(device_text: str = "cpu", *, command: str = "") -> Iterator[World]:
     """Run the block on ``--device device_text``, as one rank of torchrun's process group
     when torchrun started this process (for `TORCHRUN_COMMANDS` only); yields the `World`."""
     if launched_world_size() > 1 and command not in TORCHRUN_COMMANDS:
-        raise ArgumentError(f"fsmb {command} runs as one process; torchrun is for "
-                          f"{' and '.join(TORCHRUN_COMMANDS)} (run this command without torchrun)")
+        raise ArgumentError(
+            f"fsmb {command} runs as one process; torchrun is for "
+            f"{' and '.join(TORCHRUN_COMMANDS)} (run this command without torchrun)"
+        )
     device = rank_device(device_text)  # a bad --device fails here, before the process group
     if launched_world_size() > 1 and device.type == "mps":
-        raise DeviceError("--device mps under torchrun: neither gloo nor NCCL reduces MPS tensors; "
-                          "use --device cpu, or one process")
+        raise DeviceError(
+            "--device mps under torchrun: neither gloo nor NCCL reduces MPS tensors; use --device cpu, or one process"
+        )
     joined = launched_world_size() > 1 and not dist.is_initialized()
     if joined:
         if device.type == "cuda":  # NCCL binds the group to this rank's GPU
@@ -77,4 +82,3 @@ def launched(device_text: str = "cpu", *, command: str = "") -> Iterator[World]:
     finally:
         if joined:
             dist.destroy_process_group()
-

@@ -122,9 +122,11 @@ def lock_path(records_path: Path) -> Path:
 def results_lock(records_path: Path) -> Iterator[None]:
     """Hold the one-writer lock of ``records_path`` (on `lock_path`) for the ``with``
     block; `RecordError` naming the holder if another process holds it."""
-    with exclusive_lock(lock_path(Path(records_path)),
-                        f"{records_path} is being written by another fsmb process ({{holder}}); "
-                        "wait for it to finish or pass another --out"):
+    with exclusive_lock(
+        lock_path(Path(records_path)),
+        f"{records_path} is being written by another fsmb process ({{holder}}); "
+        "wait for it to finish or pass another --out",
+    ):
         yield
 
 
@@ -186,8 +188,10 @@ def append_record(path: Path, record: EpisodeRecord) -> None:
 def read_episode_records(path: Path, *, repair: bool = False) -> list[EpisodeRecord]:
     """The `EpisodeRecord` of every line of a ``.jsonl`` results file, in file order (see
     `read_numbered_records`; a line that is not an episode record is `RecordError`)."""
-    return [parse_record(EpisodeRecord, record, f"{path}:{line}")
-            for line, record in read_numbered_records(path, repair=repair)]
+    return [
+        parse_record(EpisodeRecord, record, f"{path}:{line}")
+        for line, record in read_numbered_records(path, repair=repair)
+    ]
 
 
 def read_numbered_records(path: Path, *, repair: bool = False) -> list[tuple[int, dict]]:
@@ -271,15 +275,21 @@ def parse_record(cls: type[R], data: dict[str, Any], where: str) -> R:
     kind = "run" if cls is RunRecord else "episode"
     missing = sorted(REQUIRED[cls] - set(data))
     if missing:
-        raise RecordError(f"{where}: not {'a' if cls is RunRecord else 'an'} {kind} record (missing {', '.join(missing)})")
+        raise RecordError(
+            f"{where}: not {'a' if cls is RunRecord else 'an'} {kind} record (missing {', '.join(missing)})"
+        )
     unknown = sorted(set(data) - KNOWN[cls])
     if unknown:
-        raise RecordError(f"{where}: {kind} record with unknown fields {', '.join(unknown)}; "
-                          "written by another FSMB version? upgrade FSMB or rerun `fsmb eval`")
+        raise RecordError(
+            f"{where}: {kind} record with unknown fields {', '.join(unknown)}; "
+            "written by another FSMB version? upgrade FSMB or rerun `fsmb eval`"
+        )
     found, version = data.get("kind", kind), data.get("format", RECORD_FORMAT)
     if found != kind or not isinstance(version, int) or version > RECORD_FORMAT:
-        raise RecordError(f"{where}: a record of kind {found!r} and format {version!r}, "
-                          f"not {'a' if cls is RunRecord else 'an'} {kind} record of format <= {RECORD_FORMAT}; upgrade FSMB or rerun `fsmb eval`")
+        raise RecordError(
+            f"{where}: a record of kind {found!r} and format {version!r}, "
+            f"not {'a' if cls is RunRecord else 'an'} {kind} record of format <= {RECORD_FORMAT}; upgrade FSMB or rerun `fsmb eval`"
+        )
     return cls(**data)
 
 

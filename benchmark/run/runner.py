@@ -66,8 +66,7 @@ def model_dir(models: Path, method: str, track: Track, budget: Budget, seed: int
     """Where a fitted method lives:
     ``<models>/<track>/<data key>/<method>/<budget>-seed<seed>/``, where the data key
     (`episodes.tracks.Track.data_key`) identifies the corpus and its artist split."""
-    return (Path(models) / track.spec.slug / track.data_key / safe_name(method)
-            / f"{safe_name(budget.name)}-seed{seed}")
+    return Path(models) / track.spec.slug / track.data_key / safe_name(method) / f"{safe_name(budget.name)}-seed{seed}"
 
 
 def fit_lock_path(where: Path) -> Path:
@@ -133,19 +132,21 @@ def fit_or_load(
         # rank 0 fits alone (the others wait), then every other rank loads what it saved
         if world.is_main:
             with active_in(SOLO):
-                fitted = fit_or_load(method, track, budget=budget, models=models, seed=seed, retrain=retrain,
-                                     log=log)
+                fitted = fit_or_load(method, track, budget=budget, models=models, seed=seed, retrain=retrain, log=log)
         world.barrier()
         if not world.is_main:
             with active_in(SOLO):
                 fitted = fit_or_load(method, track, budget=budget, models=models, seed=seed, log=log)
         return fitted
     # one process fits a model folder at a time; one that waited for another loads what it fitted
-    busy = (f"{where} is being trained by another fsmb process ({{holder}}); wait for it to finish (its model "
-            "is then loaded) or pass another --models")
+    busy = (
+        f"{where} is being trained by another fsmb process ({{holder}}); wait for it to finish (its model "
+        "is then loaded) or pass another --models"
+    )
     with exclusive_lock(fit_lock_path(where), busy) if world.is_main else contextlib.nullcontext():
-        meta = broadcast_from_main(reusable_meta(meta_path, method, track, retrain, where, lambda _: None)
-                                   if world.is_main else None)
+        meta = broadcast_from_main(
+            reusable_meta(meta_path, method, track, retrain, where, lambda _: None) if world.is_main else None
+        )
         if meta is not None:
             method.load(where)
             log(f"loaded {label} from {where}")
@@ -154,13 +155,18 @@ def fit_or_load(
             shutil.rmtree(where)
         world.barrier()
         resuming = has_checkpoint(where)
-        log(f"{'resuming the training of' if resuming else 'training'} {label} on {track.spec.name} meta-train "
-            f"(budget {budget.name}) -> {where}" + (f", data-parallel over {world.size} processes" if world.size > 1 else ""))
+        log(
+            f"{'resuming the training of' if resuming else 'training'} {label} on {track.spec.name} meta-train "
+            f"(budget {budget.name}) -> {where}"
+            + (f", data-parallel over {world.size} processes" if world.size > 1 else "")
+        )
         started = time.perf_counter()
         data = MetaTrainData(
             track,
             seed=seed,
-            pretrained=lambda name: fit_or_load(make_method(name), track, budget=budget, models=models, seed=seed, log=log)[0],
+            pretrained=lambda name: fit_or_load(
+                make_method(name), track, budget=budget, models=models, seed=seed, log=log
+            )[0],
         )
         torch.manual_seed(seed)  # as `fsmb check` does: a method drawing from torch's global generator is seeded
         method.fit(data, budget=budget, logdir=where / "logs")
@@ -183,26 +189,34 @@ def fit_or_load(
             "train_seconds": round(time.perf_counter() - started, 2),
             "train_log": method.train_log if isinstance(method, TrainLogged) else {},
             "state_sha256": fitted_identity(method, where),
-            "trained_on": {**{k: v for k, v in environment().items() if k in ("device", "device_name")},
-                           "world_size": world.size},
+            "trained_on": {
+                **{k: v for k, v in environment().items() if k in ("device", "device_name")},
+                "world_size": world.size,
+            },
         }
         write_json(meta_path, meta)
         world.barrier()
         return method, meta
 
 
-def reusable_meta(meta_path: Path, method: Method, track: Track, retrain: bool, where: Path,
-                  log: Callable[[str], None]) -> dict | None:
+def reusable_meta(
+    meta_path: Path, method: Method, track: Track, retrain: bool, where: Path, log: Callable[[str], None]
+) -> dict | None:
     """The ``meta.json`` of a model fitted before that can be loaded instead of fitting
     ``method`` again (same corpus, version and class; not ``retrain``), else ``None``."""
     if retrain or not meta_path.exists():
         return None
     meta = json.loads(meta_path.read_text())
-    if (meta["corpus_fingerprint"] == track.store.fingerprint and meta["method_version"] == method.version
-            and meta.get("method_target") == target_of(type(method))):
+    if (
+        meta["corpus_fingerprint"] == track.store.fingerprint
+        and meta["method_version"] == method.version
+        and meta.get("method_target") == target_of(type(method))
+    ):
         return meta
-    log(f"{where} holds {meta.get('method_target') or meta['method']} v{meta['method_version']} fitted on "
-        f"another corpus or by another version (now {target_of(type(method))} v{method.version}): retraining")
+    log(
+        f"{where} holds {meta.get('method_target') or meta['method']} v{meta['method_version']} fitted on "
+        f"another corpus or by another version (now {target_of(type(method))} v{method.version}): retraining"
+    )
     return None
 
 
@@ -274,17 +288,20 @@ def score_and_record(run: Run, todo: Sequence[EpisodeSpec]) -> None:
     as a one-process run does."""
     world = active_world()
     chunks = [todo[start : start + CHUNK_EPISODES] for start in range(0, len(todo), CHUNK_EPISODES)]
-    with tqdm(total=len(todo), desc=f"eval {run.label} K={run.manifest.shots}", unit="episode",
-              disable=not world.is_main) as bar:
+    with tqdm(
+        total=len(todo), desc=f"eval {run.label} K={run.manifest.shots}", unit="episode", disable=not world.is_main
+    ) as bar:
         for first in range(0, len(chunks), world.size):
             mine = chunks[first + world.rank] if first + world.rank < len(chunks) else []
             episodes = [run.track.episode(s) for s in mine]
             # the chunk of the run's first episode also counts its FLOPs (`scored_chunks`)
             count = bool(mine) and mine[0].episode_id == run.specs[0].episode_id
             with active_in(SOLO):  # scoring is one process's work (finetune's loss is not shared out)
-                records = [episode_record(run, scored) for part in
-                           scored_chunks(run.method, [episodes] if mine else [], count=count)
-                           for scored in part]
+                records = [
+                    episode_record(run, scored)
+                    for part in scored_chunks(run.method, [episodes] if mine else [], count=count)
+                    for scored in part
+                ]
             for share in gather(records):
                 if world.is_main:
                     for record in share:
@@ -300,13 +317,29 @@ def episode_record(run: Run, scored: ScoredEpisode) -> EpisodeRecord:
         modality = run.track.spec.modality
         keep = None
         if episode.episode_id == run.specs[0].episode_id:  # the run's first episode: previews beside the records
+
             def keep(drawn: list) -> None:
-                write_previews(preview_folder(run.records_path), run_key=run.run_key, method=run.label,
-                               track=run.track.spec.name, shots=run.manifest.shots, modality=modality,
-                               episode_id=episode.episode_id, artist=episode.artist, drawn=drawn)
-        quality = episode_quality(modality, scored.adapted, episode.query, n=run.samples,
-                                  max_len=run.track.spec.max_tokens,
-                                  generator=sample_generator(run.seed, episode.episode_id), keep=keep)
+                write_previews(
+                    preview_folder(run.records_path),
+                    run_key=run.run_key,
+                    method=run.label,
+                    track=run.track.spec.name,
+                    shots=run.manifest.shots,
+                    modality=modality,
+                    episode_id=episode.episode_id,
+                    artist=episode.artist,
+                    drawn=drawn,
+                )
+
+        quality = episode_quality(
+            modality,
+            scored.adapted,
+            episode.query,
+            n=run.samples,
+            max_len=run.track.spec.max_tokens,
+            generator=sample_generator(run.seed, episode.episode_id),
+            keep=keep,
+        )
     return EpisodeRecord(
         run_key=run.run_key,
         method=run.label,
@@ -415,17 +448,35 @@ def evaluate(
         specs = manifest.episodes[: n_episodes or len(manifest.episodes)]
         method, train_meta = fit_or_load(spec.method, track, budget=budget, models=models, seed=seed, log=log)
         apply_overrides(method, spec.overrides)
-        run = Run(label, track, manifest, specs, method, train_meta,
-                  run_key_of(label, method, train_meta["state_sha256"], manifest.sha256, samples),
-                  records_path, run_path, samples, seed)
+        run = Run(
+            label,
+            track,
+            manifest,
+            specs,
+            method,
+            train_meta,
+            run_key_of(label, method, train_meta["state_sha256"], manifest.sha256, samples),
+            records_path,
+            run_path,
+            samples,
+            seed,
+        )
         eval_started = time.perf_counter()
-        todo = broadcast_from_main(episodes_to_score(records_path, run.run_key, label, specs, log)
-                                   if world.is_main else [])
+        todo = broadcast_from_main(
+            episodes_to_score(records_path, run.run_key, label, specs, log) if world.is_main else []
+        )
         score_and_record(run, todo)
         if world.is_main and not (not todo and run_path.exists() and read_run(run_path).run_key == run.run_key):
             # a complete run's record stays as written by the machine that scored it
-            write_run(run_path, run_record(run, budget, started=started,
-                                           wall_seconds=time.perf_counter() - started_wall,
-                                           eval_seconds=time.perf_counter() - eval_started))
+            write_run(
+                run_path,
+                run_record(
+                    run,
+                    budget,
+                    started=started,
+                    wall_seconds=time.perf_counter() - started_wall,
+                    eval_seconds=time.perf_counter() - eval_started,
+                ),
+            )
         world.barrier()  # the results are complete on disk when any rank returns
         return records_path

@@ -78,10 +78,14 @@ def to_music(notes: Sequence[Note]):
     non-drum track; velocity bins become their MIDI velocities (`bin_velocity`)."""
     import muspy  # local: a second's import, only sample scoring needs it
 
-    track = muspy.Track(program=0, is_drum=False, notes=[
-        muspy.Note(time=n.onset, pitch=n.pitch, duration=n.duration, velocity=bin_velocity(n.velocity))
-        for n in notes
-    ])
+    track = muspy.Track(
+        program=0,
+        is_drum=False,
+        notes=[
+            muspy.Note(time=n.onset, pitch=n.pitch, duration=n.duration, velocity=bin_velocity(n.velocity))
+            for n in notes
+        ],
+    )
     return muspy.Music(resolution=TICKS_PER_QUARTER, tracks=[track])
 
 

@@ -22,8 +22,9 @@ def adapt_all(method: Method, supports: Sequence[Sequence[Item]]) -> list[Adapte
         return [method.adapt(s) for s in supports]
     adapted = list(method.adapt_many(supports))
     if len(adapted) != len(supports):
-        raise ValueError(f"{type(method).__name__}: adapt_many returned {len(adapted)} models for "
-                         f"{len(supports)} support sets")
+        raise ValueError(
+            f"{type(method).__name__}: adapt_many returned {len(adapted)} models for {len(supports)} support sets"
+        )
     return adapted
 
 
@@ -35,14 +36,14 @@ def log_prob_problem(scores: np.ndarray, n_items: int) -> str | None:
     if not np.all(np.isfinite(scores)):
         return f"log_prob returned non-finite values {scores.tolist()}"
     if np.any(scores > 1e-6):
-        return (f"log_prob returned values > 0 nats (max {scores.max():.4g}): it must return log-probabilities "
-                "(<= 0), not negative log-likelihoods")
+        return (
+            f"log_prob returned values > 0 nats (max {scores.max():.4g}): it must return log-probabilities "
+            "(<= 0), not negative log-likelihoods"
+        )
     return None
 
 
-def log_prob_all(
-    method: Method, adapted: Sequence[Adapted], queries: Sequence[Sequence[Item]]
-) -> list[np.ndarray]:
+def log_prob_all(method: Method, adapted: Sequence[Adapted], queries: Sequence[Sequence[Item]]) -> list[np.ndarray]:
     """Per-item nats for each (adapted model, query set), batched when possible."""
     if isinstance(method, BatchScores):
         out = [np.asarray(s, dtype=np.float64) for s in method.log_prob_many(adapted, queries)]
@@ -94,8 +95,9 @@ class ScoredEpisode:
     score_flops: int | None = None
 
 
-def scored_chunks(method: Method, chunks: Iterable[Sequence[Episode]], *,
-                  count: bool = False) -> Iterator[list[ScoredEpisode]]:
+def scored_chunks(
+    method: Method, chunks: Iterable[Sequence[Episode]], *, count: bool = False
+) -> Iterator[list[ScoredEpisode]]:
     """Adapt to and score each chunk of episodes (one batch per chunk when the method
     offers the batched hooks); the one episode loop of FSMB.  ``count``: also count the
     FLOPs of adapting (the support pass, fine-tuning steps, inner steps, a cache's
@@ -115,9 +117,10 @@ def scored_chunks(method: Method, chunks: Iterable[Sequence[Episode]], *,
             with count_flops() as scoring:
                 log_prob_all(method, again, [e.query for e in part])
             flops = (adapting.flops // len(part), scoring.flops // len(part))
-        yield [ScoredEpisode(e, a, s, episode_score(e.query, s), (t1 - t0) / len(part), (t2 - t1) / len(part),
-                             *flops)
-               for e, a, s in zip(part, adapted, scores)]
+        yield [
+            ScoredEpisode(e, a, s, episode_score(e.query, s), (t1 - t0) / len(part), (t2 - t1) / len(part), *flops)
+            for e, a, s in zip(part, adapted, scores)
+        ]
 
 
 def score_episodes(method: Method, episodes: Sequence[Episode], *, chunk: int = 32) -> list[EpisodeScore]:

@@ -73,8 +73,18 @@ def preview_folder(records_path: Path) -> Path:
     return records_path.with_name(records_path.name.removesuffix(".jsonl") + SUFFIX)
 
 
-def write_previews(folder: Path, *, run_key: str, method: str, track: str, shots: int, modality: str,
-                   episode_id: str, artist: str, drawn: Sequence[np.ndarray | str]) -> None:
+def write_previews(
+    folder: Path,
+    *,
+    run_key: str,
+    method: str,
+    track: str,
+    shots: int,
+    modality: str,
+    episode_id: str,
+    artist: str,
+    drawn: Sequence[np.ndarray | str],
+) -> None:
     """Write up to `MAX_PREVIEWS` of ``drawn`` (MIDI token arrays, audio level arrays or
     lyrics texts) as ``folder`` (each file atomically; the index last)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -99,8 +109,17 @@ def write_previews(folder: Path, *, run_key: str, method: str, track: str, shots
             entries.append({"file": name, "levels": levels.tolist()})
         else:
             raise ValueError(f"no previews for modality {modality!r}")
-    index = {"format": FORMAT, "run_key": run_key, "method": method, "track": track, "shots": shots,
-             "modality": modality, "episode_id": episode_id, "artist": artist, "samples": entries}
+    index = {
+        "format": FORMAT,
+        "run_key": run_key,
+        "method": method,
+        "track": track,
+        "shots": shots,
+        "modality": modality,
+        "episode_id": episode_id,
+        "artist": artist,
+        "samples": entries,
+    }
     write_text(folder / INDEX, json.dumps(index, indent=1))
 
 
@@ -116,10 +135,21 @@ def read_previews(folder: Path) -> Previews:
         index = json.loads(index_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PreviewError(f"{index_path}: not JSON ({exc})") from None
-    fields = {"run_key": str, "method": str, "track": str, "shots": int, "modality": str, "episode_id": str,
-              "artist": str, "samples": list}
-    if not isinstance(index, dict) or index.get("format") != FORMAT or not all(
-            isinstance(index.get(k), t) for k, t in fields.items()):
+    fields = {
+        "run_key": str,
+        "method": str,
+        "track": str,
+        "shots": int,
+        "modality": str,
+        "episode_id": str,
+        "artist": str,
+        "samples": list,
+    }
+    if (
+        not isinstance(index, dict)
+        or index.get("format") != FORMAT
+        or not all(isinstance(index.get(k), t) for k, t in fields.items())
+    ):
         raise PreviewError(f"{index_path}: not a preview index of format {FORMAT}")
     samples = []
     for entry in index["samples"][:MAX_PREVIEWS]:
@@ -135,8 +165,11 @@ def read_previews(folder: Path) -> Previews:
                 raise PreviewError(f"{file}: missing, a link, or larger than {MAX_FILE_BYTES >> 20} MiB")
         if index["modality"] == "midi":
             tokens = np.asarray(entry.get("tokens"))
-            if tokens.ndim != 1 or tokens.dtype.kind != "i" or (tokens.size and (
-                    tokens.min() < 0 or tokens.max() >= VOCAB_SIZE)):
+            if (
+                tokens.ndim != 1
+                or tokens.dtype.kind != "i"
+                or (tokens.size and (tokens.min() < 0 or tokens.max() >= VOCAB_SIZE))
+            ):
                 raise PreviewError(f"{index_path}: MIDI sample tokens must be a list of token ids")
             samples.append(Preview(file, tokens=tokens))
         elif index["modality"] == "audio":

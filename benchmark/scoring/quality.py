@@ -42,7 +42,13 @@ def sample_generator(seed: int, episode_id: str) -> np.random.Generator:
 
 
 def episode_quality(
-    modality: str, adapted: Adapted, query: Sequence[Item], *, n: int, max_len: int, generator: np.random.Generator,
+    modality: str,
+    adapted: Adapted,
+    query: Sequence[Item],
+    *,
+    n: int,
+    max_len: int,
+    generator: np.random.Generator,
     keep: Callable[[list], None] | None = None,
 ) -> dict | None:
     """Sample-quality figures (and the samples) of one adapted model, or ``None`` when
@@ -60,8 +66,11 @@ def episode_quality(
         from benchmark.scoring.audio_quality import audio_quality
 
         geometry = adapted.diagnostics() if hasattr(adapted, "diagnostics") else None
-        return {"metrics": _defined(audio_quality(drawn, [it.tokens for it in query]).to_dict()), "samples": None,
-                "geometry": _defined(geometry) if geometry else None}
+        return {
+            "metrics": _defined(audio_quality(drawn, [it.tokens for it in query]).to_dict()),
+            "samples": None,
+            "geometry": _defined(geometry) if geometry else None,
+        }
     if modality == "midi":
         from benchmark.scoring.midi_quality import midi_quality
 

@@ -60,11 +60,7 @@ def distinct_n(texts: Sequence[str], n: int) -> float:
     """
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    grams = [
-        tuple(tokens[i : i + n])
-        for tokens in map(words, texts)
-        for i in range(len(tokens) - n + 1)
-    ]
+    grams = [tuple(tokens[i : i + n]) for tokens in map(words, texts) for i in range(len(tokens) - n + 1)]
     return len(set(grams)) / len(grams) if grams else math.nan
 
 
@@ -81,10 +77,7 @@ def self_bleu(texts: Sequence[str], max_order: int = 4) -> float:
         return math.nan
     bleu = BLEU(tokenize="none", max_ngram_order=max_order, effective_order=True)
     joined = [" ".join(words(t)) for t in texts]
-    scores = [
-        bleu.sentence_score(hyp, joined[:i] + joined[i + 1 :]).score / 100.0
-        for i, hyp in enumerate(joined)
-    ]
+    scores = [bleu.sentence_score(hyp, joined[:i] + joined[i + 1 :]).score / 100.0 for i, hyp in enumerate(joined)]
     return float(np.clip(np.mean(scores), 0.0, 1.0))  # sacreBLEU's 100.0 can exceed 1 by an ulp
 
 

@@ -28,8 +28,10 @@ from typing import Any, Mapping, Sequence
 
 REL_TOL = 1e-3  # an improvement is a drop of more than 0.1 % of the best meta-val nats/token
 DEFAULT_WINDOW = 3  # validations judged for budgets without early stopping
-CRITERION = ("converged: all scheduled learning-rate halvings done and the last W validations at the final "
-             "learning rate improved the best meta-val nats/token by < 0.1 % (W = the budget's patience, else 3)")
+CRITERION = (
+    "converged: all scheduled learning-rate halvings done and the last W validations at the final "
+    "learning rate improved the best meta-val nats/token by < 0.1 % (W = the budget's patience, else 3)"
+)
 
 
 def improves(value: float, best: float) -> bool:
@@ -99,8 +101,14 @@ class Convergence:
         return asdict(self)
 
 
-def assess(val_curve: Sequence[Sequence[float]], *, steps: int, patience: int = 0, lr_decays: int = 0,
-           decays_at: Sequence[int] = ()) -> Convergence:
+def assess(
+    val_curve: Sequence[Sequence[float]],
+    *,
+    steps: int,
+    patience: int = 0,
+    lr_decays: int = 0,
+    decays_at: Sequence[int] = (),
+) -> Convergence:
     """Judge a run from its meta-val curve (``[(step, nats_per_token), ...]``), the steps it
     ran, its budget's ``patience`` and ``lr_decays`` and the steps its learning rate was
     halved at (see the module docstring for the rule)."""
@@ -110,23 +118,43 @@ def assess(val_curve: Sequence[Sequence[float]], *, steps: int, patience: int = 
         return Convergence(False, "no meta-val curve", steps, 0, None, window)
     best_step, best = min(curve, key=lambda sv: (sv[1], sv[0]))
     if len(decays_at) < lr_decays:
-        return Convergence(False, f"{len(decays_at)} of {lr_decays} learning-rate halvings reached", steps,
-                           best_step, None, window)
+        return Convergence(
+            False, f"{len(decays_at)} of {lr_decays} learning-rate halvings reached", steps, best_step, None, window
+        )
     since = [v for s, v in curve if not decays_at or s > decays_at[-1]]
     if len(since) < window:
         where = " at the final learning rate" if decays_at else ""
-        return Convergence(False, f"{len(since)} validations{where}, too few to judge the last {window}",
-                           steps, best_step, None, window)
+        return Convergence(
+            False,
+            f"{len(since)} validations{where}, too few to judge the last {window}",
+            steps,
+            best_step,
+            None,
+            window,
+        )
     if len(curve) <= window:
-        return Convergence(False, f"{len(curve)} validations, too few to judge the last {window}", steps, best_step,
-                           None, window)
+        return Convergence(
+            False, f"{len(curve)} validations, too few to judge the last {window}", steps, best_step, None, window
+        )
     before = min(v for _, v in curve[: len(curve) - window])
     gain = max(0.0, (before - best) / abs(best))
     if gain >= REL_TOL:
-        return Convergence(False, f"the last {window} validations improved meta-val by {100 * gain:.2f} %",
-                           steps, best_step, gain, window)
-    return Convergence(True, f"the last {window} validations improved meta-val by {100 * gain:.2f} % (< 0.1 %)",
-                       steps, best_step, gain, window)
+        return Convergence(
+            False,
+            f"the last {window} validations improved meta-val by {100 * gain:.2f} %",
+            steps,
+            best_step,
+            gain,
+            window,
+        )
+    return Convergence(
+        True,
+        f"the last {window} validations improved meta-val by {100 * gain:.2f} % (< 0.1 %)",
+        steps,
+        best_step,
+        gain,
+        window,
+    )
 
 
 @dataclass(frozen=True)
@@ -160,33 +188,55 @@ def summarise(train_log: Mapping[str, Any] | None, budget: Mapping[str, Any]) ->
     base = summarise(base_log, budget) if isinstance(base_log, Mapping) else None
     own: TrainingSummary | None = None
     if "val_curve" in log:
-        verdict = assess(log["val_curve"], steps=int(log.get("steps", 0)), patience=int(budget.get("patience", 0)),
-                         lr_decays=int(budget.get("lr_decays", 0)), decays_at=log.get("lr_decays_at", ()))
-        own = TrainingSummary(verdict.converged, verdict.reason, int(log.get("steps", 0)),
-                              float(log.get("wall_seconds", 0.0)), log.get("flops"))
+        verdict = assess(
+            log["val_curve"],
+            steps=int(log.get("steps", 0)),
+            patience=int(budget.get("patience", 0)),
+            lr_decays=int(budget.get("lr_decays", 0)),
+            decays_at=log.get("lr_decays_at", ()),
+        )
+        own = TrainingSummary(
+            verdict.converged,
+            verdict.reason,
+            int(log.get("steps", 0)),
+            float(log.get("wall_seconds", 0.0)),
+            log.get("flops"),
+        )
     elif isinstance(log.get("rounds"), list) and log["rounds"]:
         rounds = log["rounds"]
         flops = [r.get("flops") for r in rounds]
-        own = TrainingSummary(None, f"compressed variant: {len(rounds)} retraining rounds, not judged",
-                              sum(int(r.get("steps", 0)) for r in rounds),
-                              sum(float(r.get("wall_seconds", 0.0)) for r in rounds),
-                              None if None in flops else sum(flops))
+        own = TrainingSummary(
+            None,
+            f"compressed variant: {len(rounds)} retraining rounds, not judged",
+            sum(int(r.get("steps", 0)) for r in rounds),
+            sum(float(r.get("wall_seconds", 0.0)) for r in rounds),
+            None if None in flops else sum(flops),
+        )
     if own is None and base is None:
         return TrainingSummary(None, "no iterative training", None, None, None)
     if own is None:
         assert base is not None
-        return TrainingSummary(base.converged, f"as its base {log.get('base', '')}: {base.reason}", 0,
-                               base.seconds, base.flops)
+        return TrainingSummary(
+            base.converged, f"as its base {log.get('base', '')}: {base.reason}", 0, base.seconds, base.flops
+        )
     if base is None and log.get("base") and own.converged is not None:  # a base named, its training unrecorded
-        return TrainingSummary(False if own.converged is False else None,
-                               f"{own.reason}; base {log['base']}: its training is not recorded", own.steps,
-                               own.seconds, None)
+        return TrainingSummary(
+            False if own.converged is False else None,
+            f"{own.reason}; base {log['base']}: its training is not recorded",
+            own.steps,
+            own.seconds,
+            None,
+        )
     if base is None:
         return own
     both = None if own.converged is None or base.converged is None else own.converged and base.converged
-    return TrainingSummary(both, f"{own.reason}; base {log.get('base', '')}: {base.reason}", own.steps,
-                           (own.seconds or 0.0) + (base.seconds or 0.0),
-                           None if own.flops is None or base.flops is None else own.flops + base.flops)
+    return TrainingSummary(
+        both,
+        f"{own.reason}; base {log.get('base', '')}: {base.reason}",
+        own.steps,
+        (own.seconds or 0.0) + (base.seconds or 0.0),
+        None if own.flops is None or base.flops is None else own.flops + base.flops,
+    )
 
 
 def loop_cost(train_log: Mapping[str, Any]) -> dict[str, Any]:

@@ -140,10 +140,21 @@ def train_loop(
     main = active_world().is_main
     writer = SummaryWriter(str(logdir)) if main else None
     flops_here = 0  # counted on this rank since the last validation
-    stopped = ("plateau" if plateau.patience > 0 and start and plateau.stale >= plateau.patience
-               else "flops cap" if 0 < flops_cap <= log.flops else "")
-    bar = tqdm(range(start, steps), initial=start, total=steps, unit="step", disable=not main,
-               desc=desc + (" (stops at a meta-val plateau)" if patience > 0 else ""))
+    stopped = (
+        "plateau"
+        if plateau.patience > 0 and start and plateau.stale >= plateau.patience
+        else "flops cap"
+        if 0 < flops_cap <= log.flops
+        else ""
+    )
+    bar = tqdm(
+        range(start, steps),
+        initial=start,
+        total=steps,
+        unit="step",
+        disable=not main,
+        desc=desc + (" (stops at a meta-val plateau)" if patience > 0 else ""),
+    )
     step = start
     for step in bar:
         if stopped:
@@ -166,8 +177,11 @@ def train_loop(
             writer.add_scalar("train/nats_per_token", loss.item(), step + 1)
             writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step + 1)
         best = log.best_val_nats_per_token
-        bar.set_postfix(loss=f"{loss.item():.3f}", best_val="-" if math.isinf(best) else f"{best:.3f}",
-                        **({"lr_scale": f"{plateau.lr_scale:g}"} if patience > 0 else {}))
+        bar.set_postfix(
+            loss=f"{loss.item():.3f}",
+            best_val="-" if math.isinf(best) else f"{best:.3f}",
+            **({"lr_scale": f"{plateau.lr_scale:g}"} if patience > 0 else {}),
+        )
         if (step + 1) % val_every == 0 or step + 1 == steps or capped:
             val = float(val_fn())
             log.flops += global_flops(flops_here)
@@ -210,6 +224,7 @@ def train_loop(
     log.wall_seconds = time.perf_counter() - t0
     log.lr_decays_at = list(plateau.decays_at)
     log.stopped = stopped or ("step cap" if patience > 0 else "fixed steps")
-    log.convergence = assess(log.val_curve, steps=log.steps, patience=patience, lr_decays=lr_decays,
-                             decays_at=plateau.decays_at).to_dict()
+    log.convergence = assess(
+        log.val_curve, steps=log.steps, patience=patience, lr_decays=lr_decays, decays_at=plateau.decays_at
+    ).to_dict()
     return log

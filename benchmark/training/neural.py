@@ -61,10 +61,20 @@ class NeuralMethod:
         on meta-val nats/token; ``lr_factor(step)`` scales the learning rate."""
         opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         val = data.val_episodes(budget.val_episodes)
-        log = train_loop(self.model, opt, loss_fn, lambda: val_nats_per_token(self, val), steps=budget.steps,
-                         val_every=budget.val_every, logdir=logdir, desc=f"train {self.name}",
-                         patience=budget.patience, lr_decays=budget.lr_decays, lr_factor=lr_factor,
-                         flops_cap=budget.flops)
+        log = train_loop(
+            self.model,
+            opt,
+            loss_fn,
+            lambda: val_nats_per_token(self, val),
+            steps=budget.steps,
+            val_every=budget.val_every,
+            logdir=logdir,
+            desc=f"train {self.name}",
+            patience=budget.patience,
+            lr_decays=budget.lr_decays,
+            lr_factor=lr_factor,
+            flops_cap=budget.flops,
+        )
         self.train_log = log.to_dict()
 
     def _model(self) -> Any:

@@ -42,13 +42,14 @@ def select_on_val(method: Any, settings: Sequence[Mapping[str, Any]], episodes: 
             scored = method.score_grid(settings, mine)
         else:
             scored = []
-            for setting in tqdm(settings, desc=f"select {method.name} on meta-val", unit="setting",
-                                disable=not main):
+            for setting in tqdm(settings, desc=f"select {method.name} on meta-val", unit="setting", disable=not main):
                 for key, value in setting.items():
                     setattr(method, key, value)
                 scored.append(score_episodes(method, mine))
-    table = [{**setting, "val_nats_per_token": mean_over_ranks(scores, len(episodes))}
-             for setting, scores in zip(settings, scored)]
+    table = [
+        {**setting, "val_nats_per_token": mean_over_ranks(scores, len(episodes))}
+        for setting, scores in zip(settings, scored)
+    ]
     best = min(table, key=lambda row: row["val_nats_per_token"])
     for key in settings[0]:
         setattr(method, key, best[key])

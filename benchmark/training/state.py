@@ -33,14 +33,18 @@ def require_fitted(state: T | None, name: str) -> T:
 
 def save_arrays(path: Path, arrays: Mapping[str, np.ndarray], settings: Mapping[str, Any]) -> None:
     """Write ``arrays`` (name -> array) and the method's ``settings`` to ``path/state.pt``."""
-    save_checkpoint(Path(path) / STATE_FILE,
-                    {**{k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()}, "hparams": dict(settings)})
+    save_checkpoint(
+        Path(path) / STATE_FILE,
+        {**{k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()}, "hparams": dict(settings)},
+    )
 
 
 def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The ``(arrays, settings)`` that `save_arrays` wrote to ``path``."""
     state = load_checkpoint(Path(path) / STATE_FILE)
     if "hparams" not in state:
-        raise NotFittedError(f"{path}: {STATE_FILE} holds no 'hparams' (not written by save_arrays); "
-                             "fit the method again (fsmb train --retrain)")
+        raise NotFittedError(
+            f"{path}: {STATE_FILE} holds no 'hparams' (not written by save_arrays); "
+            "fit the method again (fsmb train --retrain)"
+        )
     return {k: v.numpy() for k, v in state.items() if isinstance(v, torch.Tensor)}, state["hparams"]

@@ -14,8 +14,9 @@ def on_files(files: Files, config) -> Files:
     """Add the committed figures (``results/…png``) to the site at their repository paths."""
     for pattern in FIGURES:
         for path in sorted(ROOT.glob(pattern)):
-            files.append(File(path.relative_to(ROOT).as_posix(), str(ROOT), config["site_dir"],
-                              config["use_directory_urls"]))
+            files.append(
+                File(path.relative_to(ROOT).as_posix(), str(ROOT), config["site_dir"], config["use_directory_urls"])
+            )
     return files
 
 

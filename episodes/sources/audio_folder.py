@@ -37,8 +37,10 @@ class AudioFolderSource(AudioFileSource):
         self.root = Path(root).expanduser().resolve()
         self.metadata = self.root / "metadata.csv"
         if not self.metadata.is_file():
-            raise DataError(f"--data-dir {root}: no metadata.csv (expected ROOT/metadata.csv with columns "
-                            "file_name and artist, and the audio files under ROOT)")
+            raise DataError(
+                f"--data-dir {root}: no metadata.csv (expected ROOT/metadata.csv with columns "
+                "file_name and artist, and the audio files under ROOT)"
+            )
         self.artist_column = artist_column
 
     def cache_key(self) -> str:
@@ -72,8 +74,10 @@ class AudioFolderSource(AudioFileSource):
                 # one spelling per file (``./a.wav`` is ``a.wav``); names escaping the root are refused
                 name = safe_join(self.root, name).relative_to(self.root).as_posix()
                 if name in pieces:
-                    raise DataError(f"{self.metadata}: {name} is listed twice (as {pieces[name].artist!r} and "
-                                    f"{artist!r}); list each file once")
+                    raise DataError(
+                        f"{self.metadata}: {name} is listed twice (as {pieces[name].artist!r} and "
+                        f"{artist!r}); list each file once"
+                    )
                 pieces[name] = PieceRef(name, artist, Path(name).stem, name)
         listing = {"artist_column": artist_col, "rows_without_file_or_artist": incomplete}
         return sorted(pieces.values(), key=lambda p: p.item_id), listing

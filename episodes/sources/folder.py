@@ -41,8 +41,10 @@ def compile_artist_pattern(pattern: str) -> re.Pattern:
         if field is None:
             continue
         if not field.isidentifier() or spec or conversion:
-            raise DataError(f"{where}: bad field {{{field}{'!' + conversion if conversion else ''}"
-                            f"{':' + spec if spec else ''}}}; use plain names such as {{artist}}, {{title}}, {{any}}")
+            raise DataError(
+                f"{where}: bad field {{{field}{'!' + conversion if conversion else ''}"
+                f"{':' + spec if spec else ''}}}; use plain names such as {{artist}}, {{title}}, {{any}}"
+            )
         if field in CAPTURED:
             regex.append(f"(?P={field})" if field in seen else f"(?P<{field}>.+?)")
             seen.add(field)
@@ -81,8 +83,11 @@ class ArtistFolderSource:
         if self.pattern is None:
             found = self.root.glob("*/*")
         else:
-            found = (p for p in self.root.rglob("*") if not any(
-                part.startswith(".") for part in p.relative_to(self.root).parts))
+            found = (
+                p
+                for p in self.root.rglob("*")
+                if not any(part.startswith(".") for part in p.relative_to(self.root).parts)
+            )
         files = sorted(
             p for p in found if p.suffix.lower() in self.suffixes and p.is_file() and not p.name.startswith(".")
         )
@@ -105,7 +110,7 @@ class ArtistFolderSource:
         if not matched:
             raise DataError(
                 f"--data-dir {self.root}: no file name matches --artist-from {self.artist_from!r} "
-                f"(e.g. {unmatched[0].name!r}); fix the pattern, e.g. \"{{artist}} - {{title}}\""
+                f'(e.g. {unmatched[0].name!r}); fix the pattern, e.g. "{{artist}} - {{title}}"'
             )
         return matched, unmatched
 

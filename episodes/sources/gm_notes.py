@@ -33,5 +33,8 @@ class GMNotesSource(NSynthSource):
 
     def listing(self) -> dict:
         report = render_corpus(self.root)
-        return {**super().listing(), "render": {k: v for k, v in report.items() if k != "silent_left_out"},
-                "silent_left_out": len(report["silent_left_out"])}
+        return {
+            **super().listing(),
+            "render": {k: v for k, v in report.items() if k != "silent_left_out"},
+            "silent_left_out": len(report["silent_left_out"]),
+        }

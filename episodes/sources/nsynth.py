@@ -33,11 +33,16 @@ class NSynthSource(AudioFileSource):
             raise DataError(f"--data-dir {root}: no such directory (expected NSynth's examples.json + audio/)")
 
     def _example_files(self) -> list[Path]:
-        files = sorted([self.root / "examples.json"] if (self.root / "examples.json").is_file()
-                       else self.root.glob("*/examples.json"))
+        files = sorted(
+            [self.root / "examples.json"]
+            if (self.root / "examples.json").is_file()
+            else self.root.glob("*/examples.json")
+        )
         if not files:
-            raise DataError(f"--data-dir {self.root}: no examples.json in it or one folder below "
-                            "(expected NSynth's layout: examples.json + audio/<note_str>.wav)")
+            raise DataError(
+                f"--data-dir {self.root}: no examples.json in it or one folder below "
+                "(expected NSynth's layout: examples.json + audio/<note_str>.wav)"
+            )
         return files
 
     def cache_key(self) -> str:
@@ -52,7 +57,9 @@ class NSynthSource(AudioFileSource):
                 records = json.loads(path.read_text(encoding="utf-8"), parse_int=str)
             except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError
                 reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
-                raise DataError(f"{path}: not valid JSON ({reason}); expected NSynth's note_str -> record map") from None
+                raise DataError(
+                    f"{path}: not valid JSON ({reason}); expected NSynth's note_str -> record map"
+                ) from None
             if not isinstance(records, dict):
                 raise DataError(f"{path}: expected a JSON object mapping note_str to a record")
             folder = path.parent.relative_to(self.root).as_posix()
@@ -68,7 +75,10 @@ class NSynthSource(AudioFileSource):
                     raise DataError(f"{path}: note {note_str!r} also appears in {pieces[note_str].path}")
                 rel = f"audio/{note_str}.wav" if folder == "." else f"{folder}/audio/{note_str}.wav"
                 pieces[note_str] = PieceRef(note_str, instrument, note_str, rel)
-        listing = {"examples_files": [p.relative_to(self.root).as_posix() for p in self._example_files()],
-                   "records_without_instrument": unlabelled,
-                   "records_with_unusable_names": len(bad_names), "unusable_names": bad_names[:5]}
+        listing = {
+            "examples_files": [p.relative_to(self.root).as_posix() for p in self._example_files()],
+            "records_without_instrument": unlabelled,
+            "records_with_unusable_names": len(bad_names),
+            "unusable_names": bad_names[:5],
+        }
         return sorted(pieces.values(), key=lambda p: p.item_id), listing

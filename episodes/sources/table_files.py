@@ -83,8 +83,10 @@ def json_row(path: Path, where: str, row: object) -> Cells:
     """A parsed JSON row as cells: strings as they are, other values as JSON text."""
     if not isinstance(row, dict):
         raise DataError(f"{path}: {where} is not an object; the table must be a list of {{column: value}} objects")
-    return {str(k): None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-            for k, v in row.items()}
+    return {
+        str(k): None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+        for k, v in row.items()
+    }
 
 
 @dataclass
@@ -153,15 +155,18 @@ class DelimitedTable:
         try:
             for row in reader:
                 if validate and header_fields is not None and len(row) > header_fields:
-                    raise DataError(f"{self.path}: line {reader.line_num} has {len(row):,} fields, the header "
-                                    f"{header_fields}; quote cells that hold "
-                                    f"{'tabs' if self.delimiter == chr(9) else 'commas'}")
+                    raise DataError(
+                        f"{self.path}: line {reader.line_num} has {len(row):,} fields, the header "
+                        f"{header_fields}; quote cells that hold "
+                        f"{'tabs' if self.delimiter == chr(9) else 'commas'}"
+                    )
                 header_fields = len(row) if header_fields is None else header_fields
                 yield starts[0], row
                 starts.clear()
         except csv.Error as exc:
-            raise DataError(f"{self.path}: malformed {self.what} at line {reader.line_num} ({exc}); "
-                            "check quoting there") from None
+            raise DataError(
+                f"{self.path}: malformed {self.what} at line {reader.line_num} ({exc}); check quoting there"
+            ) from None
 
     def _cells(self, row: list[str], columns: Sequence[str]) -> Cells:
         """A short row lacks its last cells (``None``); an empty cell is ``""``."""
@@ -206,8 +211,9 @@ class JsonLinesTable:
                 try:
                     row = json.loads(line, **JSON_HOOKS)
                 except json.JSONDecodeError as exc:
-                    raise DataError(f"{self.path}: line {number}: invalid JSON at column {exc.colno} "
-                                    f"({exc.msg})") from None
+                    raise DataError(
+                        f"{self.path}: line {number}: invalid JSON at column {exc.colno} ({exc.msg})"
+                    ) from None
                 yield starts[-1], json_row(self.path, f"line {number}", row)
                 if one:
                     return
@@ -279,8 +285,9 @@ def read_json_document(path: Path) -> Table:
         table = json.loads(text, **JSON_HOOKS)
     except json.JSONDecodeError as exc:
         if exc.msg != "Extra data":  # not JSON Lines either
-            raise DataError(f"{path}: invalid or truncated JSON at line {exc.lineno} column {exc.colno} "
-                            f"({exc.msg})") from None
+            raise DataError(
+                f"{path}: invalid or truncated JSON at line {exc.lineno} column {exc.colno} ({exc.msg})"
+            ) from None
         del text
         return JsonLinesTable(path)
     if not isinstance(table, list):

@@ -72,7 +72,9 @@ def hub_reachable(timeout_s: float = 3.0) -> bool:
 
 
 def _offline_mode() -> bool:
-    return any(os.environ.get(k, "").upper() in ("1", "ON", "YES", "TRUE") for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE"))
+    return any(
+        os.environ.get(k, "").upper() in ("1", "ON", "YES", "TRUE") for k in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")
+    )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -169,13 +171,13 @@ class TabularSource:
     def _column(self, given: str | None, defaults: tuple[str, ...], columns: set, what: str, *, required: bool):
         if given is not None:
             if given not in columns:
-                raise DataError(f"{self.location}: no column {given!r} (columns: {sorted(columns)}); fix --{what}-column")
+                raise DataError(
+                    f"{self.location}: no column {given!r} (columns: {sorted(columns)}); fix --{what}-column"
+                )
             return given
         found = next((c for c in defaults if c in columns), None)
         if found is None and required:
-            raise DataError(
-                f"{self.location}: no {what} column among {sorted(columns)}; name it with --{what}-column"
-            )
+            raise DataError(f"{self.location}: no {what} column among {sorted(columns)}; name it with --{what}-column")
         return found
 
     def cache_key(self) -> str:

@@ -66,7 +66,8 @@ def test_support_shrinkage_limits(audio_track):
     diag = GaussianSupport(kappa=1e9)
     diag.state = method.state
     assert diag.adapt(episode.support).log_prob(episode.query) == pytest.approx(
-        global_model.log_prob(episode.query), rel=1e-6)
+        global_model.log_prob(episode.query), rel=1e-6
+    )
     diag.kappa = 1e-9  # no prior: the support's own mean and variance
     x = dequantised(episode.support)
     assert diag.adapt(episode.support).mean == pytest.approx(x.mean(0))
@@ -75,8 +76,16 @@ def test_support_shrinkage_limits(audio_track):
 
 def test_audio_baselines_run_through_the_runner_and_adapting_helps(audio_track, tmp_path, capsys):
     for method in ("gaussian-global", "gaussian-support", "ppca-support"):
-        evaluate(MethodSpec.parse(method), audio_track, shots=5, n_episodes=20, out=tmp_path / "r", budget=TEST_BUDGET,
-                 models=tmp_path / "m", log=quiet)
+        evaluate(
+            MethodSpec.parse(method),
+            audio_track,
+            shots=5,
+            n_episodes=20,
+            out=tmp_path / "r",
+            budget=TEST_BUDGET,
+            models=tmp_path / "m",
+            log=quiet,
+        )
     record = json.loads((tmp_path / "r" / "ppca-support__audio-nsynth__K5.jsonl").read_text().splitlines()[0])
     assert record["units"]["dims"] == [audio_encoding.N_DIMS] * 4
     assert 0 < record["nats_per_token"] < LOG_LEVELS
@@ -94,6 +103,22 @@ def test_audio_baselines_run_through_the_runner_and_adapting_helps(audio_track, 
 
 def test_methods_refuse_tracks_of_another_modality(audio_track, track, tmp_path):
     with pytest.raises(RegistryError, match="models midi/lyrics tracks, not audio.*gaussian-support"):
-        evaluate(MethodSpec.parse("lstm"), audio_track, shots=5, n_episodes=1, out=tmp_path, budget=TEST_BUDGET, models=tmp_path)
+        evaluate(
+            MethodSpec.parse("lstm"),
+            audio_track,
+            shots=5,
+            n_episodes=1,
+            out=tmp_path,
+            budget=TEST_BUDGET,
+            models=tmp_path,
+        )
     with pytest.raises(RegistryError, match="models audio tracks, not midi"):
-        evaluate(MethodSpec.parse("gaussian-global"), track, shots=5, n_episodes=1, out=tmp_path, budget=TEST_BUDGET, models=tmp_path)
+        evaluate(
+            MethodSpec.parse("gaussian-global"),
+            track,
+            shots=5,
+            n_episodes=1,
+            out=tmp_path,
+            budget=TEST_BUDGET,
+            models=tmp_path,
+        )

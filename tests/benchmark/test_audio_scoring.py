@@ -54,7 +54,7 @@ def test_kernel_statistics_are_unbiased_and_see_a_shift():
         shifted.append(unbiased_mmd2(rbf(x, x), rbf(y + 1.5, y + 1.5), rbf(x, y + 1.5)))
     assert abs(np.mean(same)) < 3 * np.std(same) / np.sqrt(300)  # zero in expectation
     assert np.mean(shifted) > 10 * np.std(same) / np.sqrt(300)
-    brute = np.mean([rbf(x[i:i + 1], x[j:j + 1])[0, 0] for i in range(6) for j in range(6) if i != j])
+    brute = np.mean([rbf(x[i : i + 1], x[j : j + 1])[0, 0] for i in range(6) for j in range(6) if i != j])
     k = rbf(x, x)
     assert (k.sum() - np.trace(k)) / 30 == pytest.approx(brute)
 
@@ -70,8 +70,20 @@ def test_coverage_and_recall_see_mode_collapse():
 
 
 def test_audio_samples_are_scored_and_reproducible(audio_track, tmp_path):
-    paths = [evaluate(MethodSpec.parse("gaussian-support"), audio_track, shots=5, n_episodes=3, out=tmp_path / out,
-                      budget=TEST_BUDGET, models=tmp_path / "m", samples=6, log=quiet) for out in ("a", "b")]
+    paths = [
+        evaluate(
+            MethodSpec.parse("gaussian-support"),
+            audio_track,
+            shots=5,
+            n_episodes=3,
+            out=tmp_path / out,
+            budget=TEST_BUDGET,
+            models=tmp_path / "m",
+            samples=6,
+            log=quiet,
+        )
+        for out in ("a", "b")
+    ]
     first, second = ([json.loads(line) for line in p.read_text().splitlines()] for p in paths)
     metrics = first[0]["quality"]["metrics"]
     assert set(metrics) == {"kid", "mmd_rbf", "precision", "recall", "coverage", "n_samples"}

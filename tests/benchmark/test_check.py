@@ -17,7 +17,7 @@ from benchmark.run.check import check_method
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
-BROKEN = '''
+BROKEN = """
 import numpy as np
 
 from readme_bigram import Bigram
@@ -79,7 +79,7 @@ class Stamped(Bigram):
         import time
         (path / "state.txt").write_text(str(time.time_ns()))
         super().save(path)
-'''
+"""
 
 
 def readme_example() -> str:
@@ -105,24 +105,46 @@ def test_the_readme_example_is_short_and_passes_check_then_eval(user_modules, mi
     assert main(["check", "readme_bigram:Bigram"]) == 0
     out = capsys.readouterr().out
     assert "readme_bigram:Bigram: passed" in out and "FAIL" not in out
-    assert main(["eval", "--method", "readme_bigram:Bigram", "--track", "midi/dir", "--data-dir", str(midi_root),
-                 "--episodes", "3", "--out", str(tmp_path / "r"), "--models", str(tmp_path / "m"),
-                 "--cache-dir", str(tmp_path / "c")]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--method",
+                "readme_bigram:Bigram",
+                "--track",
+                "midi/dir",
+                "--data-dir",
+                str(midi_root),
+                "--episodes",
+                "3",
+                "--out",
+                str(tmp_path / "r"),
+                "--models",
+                str(tmp_path / "m"),
+                "--cache-dir",
+                str(tmp_path / "c"),
+            ]
+        )
+        == 0
+    )
     run = json.loads((tmp_path / "r" / "bigram__midi-dir__K5.run.json").read_text())
     assert run["method"] == "bigram" and run["method_target"] == "readme_bigram:Bigram"
     assert len((tmp_path / "r" / "bigram__midi-dir__K5.jsonl").read_text().splitlines()) == 3
     assert list((tmp_path / "m").rglob("bigram.npz"))
 
 
-@pytest.mark.parametrize("cls, rule, seen", [
-    ("Positive", "log_prob", "values > 0 nats"),
-    ("Mutating", "adapt-leaves-method", "adapting changed method.counts"),
-    ("Forgetful", "save-load", "a fresh object after load scores differently"),
-    ("Unseeded", "same-seed", "two fits with seed 0 score differently"),
-    ("Stamped", "save-load", "two saves of the same state differ"),
-    ("Growing", "adapt-leaves-method", "adapting changed method.seen"),
-    ("Reserved", "save-load", "save wrote meta.json, which the runner keeps"),
-])
+@pytest.mark.parametrize(
+    "cls, rule, seen",
+    [
+        ("Positive", "log_prob", "values > 0 nats"),
+        ("Mutating", "adapt-leaves-method", "adapting changed method.counts"),
+        ("Forgetful", "save-load", "a fresh object after load scores differently"),
+        ("Unseeded", "same-seed", "two fits with seed 0 score differently"),
+        ("Stamped", "save-load", "two saves of the same state differ"),
+        ("Growing", "adapt-leaves-method", "adapting changed method.seen"),
+        ("Reserved", "save-load", "save wrote meta.json, which the runner keeps"),
+    ],
+)
 def test_a_method_breaking_a_rule_fails_check_in_one_line(user_modules, capsys, cls, rule, seen):
     assert main(["check", f"broken_bigram:{cls}", "--modality", "midi"]) == 1
     out = capsys.readouterr().out

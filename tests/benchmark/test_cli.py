@@ -28,8 +28,23 @@ def test_unknown_track_suggests_a_close_name(capsys, tmp_path):
 
 
 def test_unknown_method_suggests_a_close_name(capsys, midi_root, cache_dir, tmp_path):
-    code = main(["eval", "--method", "lstm-concatt", "--track", "midi/dir", "--data-dir", str(midi_root),
-                 "--cache-dir", str(cache_dir), "--out", str(tmp_path), "--workers", "1"])
+    code = main(
+        [
+            "eval",
+            "--method",
+            "lstm-concatt",
+            "--track",
+            "midi/dir",
+            "--data-dir",
+            str(midi_root),
+            "--cache-dir",
+            str(cache_dir),
+            "--out",
+            str(tmp_path),
+            "--workers",
+            "1",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "unknown method 'lstm-concatt'" in err and "'lstm-concat'" in err
 
@@ -42,26 +57,58 @@ def test_an_eval_builds_each_method_once(monkeypatch, midi_root, cache_dir, tmp_
 
     built, real = [], registry.method_class
     monkeypatch.setattr(registry, "method_class", lambda name: built.append(name) or real(name))
-    code = main(["eval", "--method", "finetune", "--set", "steps=1", "--shots", "2,3", "--episodes", "2",
-                 "--track", "midi/dir", "--data-dir", str(midi_root), "--cache-dir", str(cache_dir), "--workers", "1",
-                 "--budget", "tiny", "--out", str(tmp_path / "out"), "--models", str(tmp_path / "models")])
+    code = main(
+        [
+            "eval",
+            "--method",
+            "finetune",
+            "--set",
+            "steps=1",
+            "--shots",
+            "2,3",
+            "--episodes",
+            "2",
+            "--track",
+            "midi/dir",
+            "--data-dir",
+            str(midi_root),
+            "--cache-dir",
+            str(cache_dir),
+            "--workers",
+            "1",
+            "--budget",
+            "tiny",
+            "--out",
+            str(tmp_path / "out"),
+            "--models",
+            str(tmp_path / "models"),
+        ]
+    )
     assert code == 0
     assert sorted(built) == ["finetune", "lstm"]
 
 
-@pytest.mark.parametrize("command", ["train", "eval", "ablation", "latency", "export", "sparsity", "check",
-                                     "reproduce", "quickstart"])
+@pytest.mark.parametrize(
+    "command", ["train", "eval", "ablation", "latency", "export", "sparsity", "check", "reproduce", "quickstart"]
+)
 def test_a_device_this_machine_lacks_is_one_line_before_any_work(capsys, tmp_path, command):
-    args = {"train": ["--method", "lstm", "--track", "midi/dir"],
-            "eval": ["--method", "lstm", "--track", "midi/dir", "--out", str(tmp_path / "out")],
-            "ablation": ["--methods", "lstm", "--track", "midi/dir", "--out", str(tmp_path / "out")],
-            "latency": ["--method", "lstm", "--track", "midi/dir"],
-            "export": ["--method", "lstm", "--track", "midi/dir"],
-            "sparsity": ["--methods", "lstm-trim", "--track", "midi/dir", "--out", str(tmp_path / "out")],
-            "check": ["lstm"], "reproduce": [], "quickstart": ["--out", str(tmp_path / "out")]}[command]
+    args = {
+        "train": ["--method", "lstm", "--track", "midi/dir"],
+        "eval": ["--method", "lstm", "--track", "midi/dir", "--out", str(tmp_path / "out")],
+        "ablation": ["--methods", "lstm", "--track", "midi/dir", "--out", str(tmp_path / "out")],
+        "latency": ["--method", "lstm", "--track", "midi/dir"],
+        "export": ["--method", "lstm", "--track", "midi/dir"],
+        "sparsity": ["--methods", "lstm-trim", "--track", "midi/dir", "--out", str(tmp_path / "out")],
+        "check": ["lstm"],
+        "reproduce": [],
+        "quickstart": ["--out", str(tmp_path / "out")],
+    }[command]
     device = "cuda:7" if torch.cuda.device_count() < 8 else "tpu"
-    code = main([command, *args, "--device", device, "--cache-dir", str(tmp_path / "cache")]
-                if command not in ("check",) else [command, *args, "--device", device])
+    code = main(
+        [command, *args, "--device", device, "--cache-dir", str(tmp_path / "cache")]
+        if command not in ("check",)
+        else [command, *args, "--device", device]
+    )
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and f"--device {device}" in err
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())  # nothing was built
@@ -70,14 +117,29 @@ def test_a_device_this_machine_lacks_is_one_line_before_any_work(capsys, tmp_pat
 def test_missing_data_dir_is_a_one_line_error(capsys, tmp_path):
     assert main(["data", "build", "--track", "midi/dir", "--cache-dir", str(tmp_path)]) == 2
     assert "pass --data-dir" in capsys.readouterr().err
-    assert main(["data", "build", "--track", "midi/dir", "--data-dir", str(tmp_path / "x"),
-                 "--cache-dir", str(tmp_path)]) == 2
+    assert (
+        main(["data", "build", "--track", "midi/dir", "--data-dir", str(tmp_path / "x"), "--cache-dir", str(tmp_path)])
+        == 2
+    )
     assert "no such directory" in capsys.readouterr().err
 
 
 def test_verify_before_build_says_what_to_run(capsys, tmp_path, midi_root):
-    assert main(["data", "verify", "--track", "midi/dir", "--data-dir", str(midi_root),
-                 "--cache-dir", str(tmp_path / "empty")]) == 2
+    assert (
+        main(
+            [
+                "data",
+                "verify",
+                "--track",
+                "midi/dir",
+                "--data-dir",
+                str(midi_root),
+                "--cache-dir",
+                str(tmp_path / "empty"),
+            ]
+        )
+        == 2
+    )
     assert "fsmb data build" in capsys.readouterr().err
 
 
@@ -90,7 +152,10 @@ def test_build_then_verify_passes_and_detects_tampering(capsys, midi_root, cache
     manifest_path = next(cache_dir.rglob("test-K5-Q4.json"))
     original = manifest_path.read_text()
     data = json.loads(original)
-    data["episodes"][3]["query"], data["episodes"][4]["query"] = data["episodes"][4]["query"], data["episodes"][3]["query"]
+    data["episodes"][3]["query"], data["episodes"][4]["query"] = (
+        data["episodes"][4]["query"],
+        data["episodes"][3]["query"],
+    )
     manifest_path.write_text(json.dumps(data))
     try:
         assert main(["data", "verify", *args]) == 1
@@ -132,8 +197,23 @@ def test_train_resume_continues_an_interrupted_run_to_the_uninterrupted_model(ca
     trains steps 6-10 and ends with the model an uninterrupted run fits."""
     import shutil
 
-    common = ["train", "--method", "lstm", "--track", "midi/dir", "--data-dir", str(midi_root), "--cache-dir",
-              str(cache_dir), "--workers", "1", "--device", "cpu", "--budget", "tiny"]
+    common = [
+        "train",
+        "--method",
+        "lstm",
+        "--track",
+        "midi/dir",
+        "--data-dir",
+        str(midi_root),
+        "--cache-dir",
+        str(cache_dir),
+        "--workers",
+        "1",
+        "--device",
+        "cpu",
+        "--budget",
+        "tiny",
+    ]
     assert main([*common, "--models", str(tmp_path / "cut"), "--resume"]) == 2
     err = capsys.readouterr().err  # after the corpus build's progress: the model folder depends on the corpus
     assert err.count("error") == 1 and "--resume: no interrupted training of lstm" in err.splitlines()[-1]
@@ -154,7 +234,7 @@ def test_train_resume_continues_an_interrupted_run_to_the_uninterrupted_model(ca
 
 def printed_json(out: str) -> dict:
     """The JSON object a command printed after its log lines."""
-    return json.loads(out[out.index("{\n"):] if out.startswith("{\n") else out[out.index("\n{\n") + 1:])
+    return json.loads(out[out.index("{\n") :] if out.startswith("{\n") else out[out.index("\n{\n") + 1 :])
 
 
 def _subcommands(parser, prefix=()):

@@ -50,21 +50,40 @@ def test_every_built_in_method_keeps_the_contract():
         assert make_method(name).name == name
 
 
-@pytest.mark.parametrize("target, rule", [
-    ("NoVersion", "class attribute 'version' must be a non-empty string (found None)"),
-    ("BlankName", "class attribute 'name' must be a non-empty string"),
-    ("WrongModality", "'modalities' must be a non-empty tuple of ('midi', 'lyrics', 'audio') (found ('video',))"),
-    ("BadSetting", "'eval_settings' must map setting names to benchmark.contract.settings.Range or Choice (found 'theta')"),
-    ("BadBase", "'base_method' must be a method name (found 3)"),
-    ("NeedsArguments", "must be constructible without arguments"),
-    ("NoSave", "missing method(s) save"),
-    ("not_a_class", "it is a function, not a class"),
-])
+@pytest.mark.parametrize(
+    "target, rule",
+    [
+        ("NoVersion", "class attribute 'version' must be a non-empty string (found None)"),
+        ("BlankName", "class attribute 'name' must be a non-empty string"),
+        ("WrongModality", "'modalities' must be a non-empty tuple of ('midi', 'lyrics', 'audio') (found ('video',))"),
+        (
+            "BadSetting",
+            "'eval_settings' must map setting names to benchmark.contract.settings.Range or Choice (found 'theta')",
+        ),
+        ("BadBase", "'base_method' must be a method name (found 3)"),
+        ("NeedsArguments", "must be constructible without arguments"),
+        ("NoSave", "missing method(s) save"),
+        ("not_a_class", "it is a function, not a class"),
+    ],
+)
 def test_a_class_breaking_a_rule_is_refused_before_training(midi_root, tmp_path, capsys, target, rule):
     with pytest.raises(ContractError, match="breaks the method contract"):
         make_method(f"tests.benchmark.test_contract:{target}")
-    argv = ["eval", "--method", f"tests.benchmark.test_contract:{target}", "--track", "midi/dir", "--data-dir", str(midi_root),
-            "--out", str(tmp_path / "out"), "--models", str(tmp_path / "models"), "--cache-dir", str(tmp_path / "c")]
+    argv = [
+        "eval",
+        "--method",
+        f"tests.benchmark.test_contract:{target}",
+        "--track",
+        "midi/dir",
+        "--data-dir",
+        str(midi_root),
+        "--out",
+        str(tmp_path / "out"),
+        "--models",
+        str(tmp_path / "models"),
+        "--cache-dir",
+        str(tmp_path / "c"),
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and rule in err, err

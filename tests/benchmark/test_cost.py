@@ -35,12 +35,15 @@ def test_lstm_macs_are_four_gates_times_input_plus_state_per_layer_and_step():
     assert count_macs(both, (torch.zeros(5, 1, 8),))[0] == 5 * 2 * 4 * 16 * (8 + 16)
 
 
-@pytest.mark.parametrize("layer, x, macs", [
-    (nn.Linear(16, 10), torch.zeros(3, 16), 3 * 16 * 10),
-    (nn.Conv2d(4, 8, 3, stride=2, padding=1), torch.zeros(1, 4, 10, 10), 8 * 4 * 3 * 3 * 5 * 5),
-    (nn.Conv2d(4, 8, 3, padding=1, groups=2), torch.zeros(1, 4, 6, 6), 8 * 2 * 3 * 3 * 6 * 6),
-    (nn.ConvTranspose2d(4, 8, 4, stride=2, padding=1), torch.zeros(1, 4, 5, 5), 4 * 8 * 4 * 4 * 5 * 5),
-])
+@pytest.mark.parametrize(
+    "layer, x, macs",
+    [
+        (nn.Linear(16, 10), torch.zeros(3, 16), 3 * 16 * 10),
+        (nn.Conv2d(4, 8, 3, stride=2, padding=1), torch.zeros(1, 4, 10, 10), 8 * 4 * 3 * 3 * 5 * 5),
+        (nn.Conv2d(4, 8, 3, padding=1, groups=2), torch.zeros(1, 4, 6, 6), 8 * 2 * 3 * 3 * 6 * 6),
+        (nn.ConvTranspose2d(4, 8, 4, stride=2, padding=1), torch.zeros(1, 4, 5, 5), 4 * 8 * 4 * 4 * 5 * 5),
+    ],
+)
 def test_linear_and_convolution_macs_equal_hand_computation(layer, x, macs):
     assert count_macs(layer, (x,))[0] == macs
 
@@ -75,8 +78,16 @@ def test_a_vae_generates_a_note_through_its_decoder():
 
 def test_the_run_record_and_leaderboard_carry_the_cost_of_a_deployable_method(track, tmp_path):
     for method in ("lstm", "unigram"):
-        evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=2, out=tmp_path / "r", budget=TEST_BUDGET,
-                 models=tmp_path / "m", log=lambda _: None)
+        evaluate(
+            MethodSpec.parse(method),
+            track,
+            shots=5,
+            n_episodes=2,
+            out=tmp_path / "r",
+            budget=TEST_BUDGET,
+            models=tmp_path / "m",
+            log=lambda _: None,
+        )
     run = json.loads((tmp_path / "r" / "lstm__midi-dir__K5.run.json").read_text())
     cfg = run["hparams"]
     assert run["cost"]["unit"] == "token"
@@ -93,16 +104,42 @@ def test_latency_is_percentiles_of_timed_runs_and_restores_the_threads():
     latency = measure_latency(step, threads=1, runs=30, warmup=2)
     assert latency.runs == 30 and latency.threads == 1 and 0 < latency.p50_ms <= latency.p90_ms
     assert latency.real_time_factor is None and torch.get_num_threads() == before
-    note = measure_latency(network_step(ConvVAE(ConvVAEConfig(latent=8, width=4))), threads=1, runs=10,
-                           warmup=1, unit_seconds=4.0)
+    note = measure_latency(
+        network_step(ConvVAE(ConvVAEConfig(latent=8, width=4))), threads=1, runs=10, warmup=1, unit_seconds=4.0
+    )
     assert note.unit == "note" and note.real_time_factor == pytest.approx(note.p50_ms / 4000, rel=1e-3)
 
 
 def test_fsmb_latency_reports_the_cost_and_latency_of_a_fitted_method(midi_root, cache_dir, tmp_path, capsys):
-    common = ["--track", "midi/dir", "--data-dir", str(midi_root), "--cache-dir", str(cache_dir),
-              "--models", str(tmp_path / "m"), "--budget", "tiny"]
-    assert main(["latency", "--method", "lstm", "--thread-counts", "1,2", "--runs", "10",
-                 "--report", str(tmp_path / "latency.json"), *common]) == 0
+    common = [
+        "--track",
+        "midi/dir",
+        "--data-dir",
+        str(midi_root),
+        "--cache-dir",
+        str(cache_dir),
+        "--models",
+        str(tmp_path / "m"),
+        "--budget",
+        "tiny",
+    ]
+    assert (
+        main(
+            [
+                "latency",
+                "--method",
+                "lstm",
+                "--thread-counts",
+                "1,2",
+                "--runs",
+                "10",
+                "--report",
+                str(tmp_path / "latency.json"),
+                *common,
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "latency.json").read_text())
     assert [r["threads"] for r in report["latency"]] == [1, 2] and all(r["runs"] == 10 for r in report["latency"])
     assert report["cost"]["unit"] == "token" and report["host"]["cpu"]
@@ -130,8 +167,9 @@ def test_the_estimator_is_a_roofline_with_per_operator_overhead():
     from benchmark.cost.counting import StepCost
     from benchmark.cost.estimate import DeviceProfile
 
-    cost = StepCost("token", macs=1_000_000, operators=10, params=0, nonzero_params=0, bytes_fp32=8_000_000,
-                    bytes_int8=0)
+    cost = StepCost(
+        "token", macs=1_000_000, operators=10, params=0, nonzero_params=0, bytes_fp32=8_000_000, bytes_int8=0
+    )
     device = DeviceProfile("d", 1, flops=1e9, bandwidth=4e9, op_overhead_s=1e-5, derived=False)
     assert device.estimate_ms(cost) == pytest.approx(1e3 * (max(2e6 / 1e9, 8e6 / 4e9) + 10 * 1e-5))
 
@@ -150,8 +188,11 @@ def test_every_published_device_number_has_a_source_or_a_derivation():
     assert host.flops > 0 and host.bandwidth > 0 and host.op_overhead_s > 0 and not host.derived
 
 
-@pytest.mark.parametrize("model", [LSTMLM(LSTMConfig(vocab=60, emb=16, hidden=32, layers=2)),
-                                   ConvVAE(ConvVAEConfig(latent=8, width=4))], ids=["lstm", "vae"])
+@pytest.mark.parametrize(
+    "model",
+    [LSTMLM(LSTMConfig(vocab=60, emb=16, hidden=32, layers=2)), ConvVAE(ConvVAEConfig(latent=8, width=4))],
+    ids=["lstm", "vae"],
+)
 def test_an_exported_step_matches_pytorch_and_runs_on_onnxruntime_alone(model, tmp_path):
     import subprocess
     import sys
@@ -162,39 +203,101 @@ def test_an_exported_step_matches_pytorch_and_runs_on_onnxruntime_alone(model, t
     path = export_step(step, tmp_path / "step.onnx")
     assert max_difference(step, path, steps=8) < 1e-5
     runner = Path(__file__).resolve().parents[2] / "benchmark" / "cost" / "device_runner.py"
-    subprocess.run([sys.executable, str(runner), str(path), "--threads", "1,2", "--runs", "10",
-                    "--out", str(tmp_path / "device.json")], check=True, capture_output=True, cwd=tmp_path)
+    subprocess.run(
+        [
+            sys.executable,
+            str(runner),
+            str(path),
+            "--threads",
+            "1,2",
+            "--runs",
+            "10",
+            "--out",
+            str(tmp_path / "device.json"),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
     report = json.loads((tmp_path / "device.json").read_text())
     assert [r["threads"] for r in report["latency"]] == [1, 2]
     assert all(0 < r["p50_ms"] <= r["p90_ms"] for r in report["latency"]) and report["device"]["cpu"]
 
 
 def test_fsmb_export_writes_a_checked_graph_and_refuses_a_transformer(midi_root, cache_dir, tmp_path, capsys):
-    common = ["--track", "midi/dir", "--data-dir", str(midi_root), "--cache-dir", str(cache_dir),
-              "--models", str(tmp_path / "m"), "--budget", "tiny", "--out", str(tmp_path / "x")]
+    common = [
+        "--track",
+        "midi/dir",
+        "--data-dir",
+        str(midi_root),
+        "--cache-dir",
+        str(cache_dir),
+        "--models",
+        str(tmp_path / "m"),
+        "--budget",
+        "tiny",
+        "--out",
+        str(tmp_path / "x"),
+    ]
     assert main(["export", "--method", "lstm", *common]) == 0
     out = capsys.readouterr().out
-    report = json.loads(out[out.index("{"):])  # after the training log
+    report = json.loads(out[out.index("{") :])  # after the training log
     assert report["onnx"].endswith("lstm__midi-dir.onnx") and report["max_abs_difference_vs_pytorch"] < 1e-4
     assert main(["export", "--method", "transformer-icl", *common]) == 2
     assert "a transformer step's length grows" in capsys.readouterr().err
 
 
-def test_a_device_measurement_is_ingested_for_its_own_model_and_shown_as_measured(midi_root, cache_dir, tmp_path,
-                                                                                 capsys):
+def test_a_device_measurement_is_ingested_for_its_own_model_and_shown_as_measured(
+    midi_root, cache_dir, tmp_path, capsys
+):
     import subprocess
     import sys
 
-    common = ["--track", "midi/dir", "--data-dir", str(midi_root), "--cache-dir", str(cache_dir),
-              "--models", str(tmp_path / "m"), "--budget", "tiny"]
+    common = [
+        "--track",
+        "midi/dir",
+        "--data-dir",
+        str(midi_root),
+        "--cache-dir",
+        str(cache_dir),
+        "--models",
+        str(tmp_path / "m"),
+        "--budget",
+        "tiny",
+    ]
     assert main(["export", "--method", "lstm", "--out", str(tmp_path / "x"), *common]) == 0
     export = tmp_path / "x" / "lstm__midi-dir.export.json"
     runner = Path(__file__).resolve().parents[2] / "benchmark" / "cost" / "device_runner.py"
-    subprocess.run([sys.executable, str(runner), str(tmp_path / "x" / "lstm__midi-dir.onnx"), "--threads", "1",
-                    "--runs", "10", "--out", str(tmp_path / "device.json")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(runner),
+            str(tmp_path / "x" / "lstm__midi-dir.onnx"),
+            "--threads",
+            "1",
+            "--runs",
+            "10",
+            "--out",
+            str(tmp_path / "device.json"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     assert main(["eval", "--method", "lstm", "--episodes", "2", "--out", str(tmp_path / "r"), *common]) == 0
-    assert main(["latency", "ingest", str(tmp_path / "device.json"), "--export", str(export),
-                 "--results", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            [
+                "latency",
+                "ingest",
+                str(tmp_path / "device.json"),
+                "--export",
+                str(export),
+                "--results",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["leaderboard", "--results", str(tmp_path / "r")]) == 0
     device = json.loads((tmp_path / "device.json").read_text())
@@ -202,8 +305,20 @@ def test_a_device_measurement_is_ingested_for_its_own_model_and_shown_as_measure
     assert f"{p50:.3f} ms ({device['device']['cpu']}, 1 thr)" in capsys.readouterr().out
     edited = {**device, "model_sha256": "0" * 64}  # a report of another model is refused
     (tmp_path / "other.json").write_text(json.dumps(edited))
-    assert main(["latency", "ingest", str(tmp_path / "other.json"), "--export", str(export),
-                 "--results", str(tmp_path / "r")]) == 2
+    assert (
+        main(
+            [
+                "latency",
+                "ingest",
+                str(tmp_path / "other.json"),
+                "--export",
+                str(export),
+                "--results",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
     assert "timed a model with sha256 000000000000" in capsys.readouterr().err
 
 

@@ -25,10 +25,28 @@ from benchmark.cost.steps import network_step
 from benchmark.nn.sequence import LSTMLM, LSTMConfig
 
 # 2e6 FLOP at 1 GFLOP/s = 2 ms of compute; 8 MB at 4 GB/s = 2 ms of memory
-COST = StepCost("token", macs=1_000_000, operators=10, params=2_000_000, nonzero_params=2_000_000,
-                bytes_fp32=8_000_000, bytes_int8=2_000_000, graph_nodes=30, graph_tensors=6)
-ORT = DeviceProfile("d", 1, flops=1e9, bandwidth=4e9, op_overhead_s=1e-6, derived=False, runtime="onnxruntime",
-                    call_overhead_s=5e-6, tensor_overhead_s=2e-6)
+COST = StepCost(
+    "token",
+    macs=1_000_000,
+    operators=10,
+    params=2_000_000,
+    nonzero_params=2_000_000,
+    bytes_fp32=8_000_000,
+    bytes_int8=2_000_000,
+    graph_nodes=30,
+    graph_tensors=6,
+)
+ORT = DeviceProfile(
+    "d",
+    1,
+    flops=1e9,
+    bandwidth=4e9,
+    op_overhead_s=1e-6,
+    derived=False,
+    runtime="onnxruntime",
+    call_overhead_s=5e-6,
+    tensor_overhead_s=2e-6,
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +65,9 @@ def test_onnxruntime_estimate_is_call_and_tensors_plus_roofline_plus_graph_nodes
     compute_bound = dataclasses.replace(COST, macs=50_000_000)  # 100 ms of compute
     assert ORT.estimate_ms(compute_bound) == pytest.approx(1e3 * (overheads + 1e8 / 1e9))
     terms = ORT.terms_ms(compute_bound)
-    assert terms == pytest.approx({"call": 1e3 * (5e-6 + 6 * 2e-6), "compute": 100.0, "memory": 2.0,
-                                   "operators": 1e3 * 30 * 1e-6})
+    assert terms == pytest.approx(
+        {"call": 1e3 * (5e-6 + 6 * 2e-6), "compute": 100.0, "memory": 2.0, "operators": 1e3 * 30 * 1e-6}
+    )
 
 
 def test_eager_estimate_counts_aten_operators_and_onnxruntime_needs_the_graph():
@@ -77,8 +96,9 @@ def test_pi_estimates_of_an_exported_step_use_the_onnxruntime_overheads_of_devic
     monkeypatch.setattr(estimate, "_host_numbers", calibrate)
     monkeypatch.setattr(estimate, "_ort_profile", calibrate)
     cost, _ = lstm_export
-    expected = [pi_profile(d, t, "onnxruntime").estimate_ms(cost) for d in estimate.PI_DEVICES
-                for t in estimate.PI_THREADS]
+    expected = [
+        pi_profile(d, t, "onnxruntime").estimate_ms(cost) for d in estimate.PI_DEVICES for t in estimate.PI_THREADS
+    ]
     assert [e.latency_ms for e in pi_estimates(cost)] == pytest.approx(expected, rel=1e-12)
     for device in estimate.PI_DEVICES:
         spec = estimate.published_devices()[device]

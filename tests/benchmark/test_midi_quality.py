@@ -133,7 +133,8 @@ def test_pitch_class_and_duration_distributions_are_pooled():
     # all-C samples against all-D references: disjoint pitch classes; {C, D} vs {C}: 3/2 - 3/4 log2 3
     assert pooled_js([[note(0, 60)]], [[note(0, 62)]], pitch_class_counts) == pytest.approx(1.0)
     assert pooled_js([[note(0, 60), note(0, 62)]], [[note(0, 48)]], pitch_class_counts) == pytest.approx(
-        1.5 - 0.75 * math.log2(3))
+        1.5 - 0.75 * math.log2(3)
+    )
 
 
 def test_midi_quality_fields_and_references():
@@ -206,8 +207,20 @@ def test_midi_samples_are_scored_through_the_runner_and_reproducible(track, tmp_
     from benchmark.run.runner import evaluate
     from tests.conftest import TEST_BUDGET
 
-    paths = [evaluate(MethodSpec.parse("unigram-support"), track, shots=5, n_episodes=2, out=tmp_path / out, budget=TEST_BUDGET,
-                      models=tmp_path / "m", samples=3, log=lambda _: None) for out in ("a", "b")]
+    paths = [
+        evaluate(
+            MethodSpec.parse("unigram-support"),
+            track,
+            shots=5,
+            n_episodes=2,
+            out=tmp_path / out,
+            budget=TEST_BUDGET,
+            models=tmp_path / "m",
+            samples=3,
+            log=lambda _: None,
+        )
+        for out in ("a", "b")
+    ]
     first, second = ([json.loads(line) for line in p.read_text().splitlines()] for p in paths)
     quality = first[0]["quality"]
     assert len(quality["samples"]) == 3 and all(isinstance(t, int) for s in quality["samples"] for t in s)

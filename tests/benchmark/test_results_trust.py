@@ -56,8 +56,9 @@ with results_lock(Path(sys.argv[1])):
 
 def test_a_second_process_is_refused_while_the_first_writes(tmp_path):
     records = tmp_path / "out" / "x.jsonl"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(records)], cwd=REPO, text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(records)], cwd=REPO, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     try:
         assert holder.stdout.readline() == "held\n"
         with pytest.raises(RecordError) as refused:
@@ -65,8 +66,9 @@ def test_a_second_process_is_refused_while_the_first_writes(tmp_path):
                 raise AssertionError("two writers at once")
         message = str(refused.value)
         assert "\n" not in message
-        assert message.startswith(f"{records} is being written by another fsmb process (pid {holder.pid} on "
-                                  f"{socket.gethostname()} since 20")
+        assert message.startswith(
+            f"{records} is being written by another fsmb process (pid {holder.pid} on {socket.gethostname()} since 20"
+        )
         assert message.endswith("wait for it to finish or pass another --out")
         holder.stdin.write("\n")
         holder.stdin.flush()
@@ -95,6 +97,7 @@ def test_the_lock_is_released_when_the_writer_fails(tmp_path):
 
 # -- lines are never glued together ------------------------------------------------
 
+
 def test_append_after_a_lost_final_newline_starts_a_new_line(tmp_path):
     path = tmp_path / "x.jsonl"
     append_record(path, episode(0))
@@ -118,18 +121,25 @@ def test_repair_restores_a_lost_final_newline_and_still_drops_a_cut_line(tmp_pat
 
 # -- records are read back as the dataclasses written ------------------------------
 
+
 def test_records_read_back_are_the_dataclasses_written(tmp_path):
     out, path = results(tmp_path, [episode(0), episode(1)])
     assert read_episode_records(path) == [episode(0), episode(1)]
     assert read_run(out / f"{file_stem('unigram', 'midi/music21', 5)}.run.json") == run_record()
 
 
-@pytest.mark.parametrize("edit, complaint", [
-    (lambda r: {k: v for k, v in r.items() if k != "artist"}, r"x\.jsonl:1: not an episode record \(missing artist\)"),
-    (lambda r: {**r, "colour": "red"}, r"x\.jsonl:1: episode record with unknown fields colour; .*upgrade FSMB"),
-    (lambda r: {**r, "format": 99}, r"x\.jsonl:1: a record of kind 'episode' and format 99, not an episode record"),
-    (lambda r: {**r, "kind": "run"}, r"x\.jsonl:1: a record of kind 'run'"),
-])
+@pytest.mark.parametrize(
+    "edit, complaint",
+    [
+        (
+            lambda r: {k: v for k, v in r.items() if k != "artist"},
+            r"x\.jsonl:1: not an episode record \(missing artist\)",
+        ),
+        (lambda r: {**r, "colour": "red"}, r"x\.jsonl:1: episode record with unknown fields colour; .*upgrade FSMB"),
+        (lambda r: {**r, "format": 99}, r"x\.jsonl:1: a record of kind 'episode' and format 99, not an episode record"),
+        (lambda r: {**r, "kind": "run"}, r"x\.jsonl:1: a record of kind 'run'"),
+    ],
+)
 def test_a_record_that_is_not_this_formats_dataclass_is_refused_naming_its_line(tmp_path, edit, complaint):
     path = tmp_path / "x.jsonl"
     path.write_text(json.dumps(edit(dataclasses.asdict(episode(0)))) + "\n")
@@ -139,12 +149,16 @@ def test_a_record_that_is_not_this_formats_dataclass_is_refused_naming_its_line(
 
 # -- an episode is scored once -----------------------------------------------------
 
+
 def test_a_duplicated_episode_is_refused_by_the_runner_and_the_leaderboard(tmp_path):
     out, path = results(tmp_path, [episode(0), episode(1), episode(2)])
     lines = path.read_text().splitlines(keepends=True)
     path.write_text("".join(lines + [lines[1]]))
-    for read in (lambda: read_episode_records(path), lambda: read_episode_records(path, repair=True),
-                 lambda: leaderboard_rows(out)):
+    for read in (
+        lambda: read_episode_records(path),
+        lambda: read_episode_records(path, repair=True),
+        lambda: leaderboard_rows(out),
+    ):
         with pytest.raises(RecordError, match=r"episode ep-1 is recorded twice \(lines 2 and 4\)") as refused:
             read()
         assert str(path) in str(refused.value) and "remove one of the lines" in str(refused.value)
@@ -158,6 +172,7 @@ def test_the_same_episode_of_another_run_is_not_a_duplicate(tmp_path):
 
 
 # -- stored figures are recomputed -------------------------------------------------
+
 
 def test_untouched_records_pass_and_rows_use_recomputed_figures(tmp_path):
     eps = [episode(i) for i in range(3)]
@@ -175,12 +190,16 @@ def test_float_summation_noise_is_tolerated(tmp_path):
     assert row.nll_nats_per_token == (episode(0).nats_per_token + e.nats_per_token) / 2  # recomputed, not stored
 
 
-@pytest.mark.parametrize("edit, figure", [
-    (lambda r: {**r, "nats_per_token": r["nats_per_token"] * 0.99}, "nats_per_token"),
-    (lambda r: {**r, "bits_per_token": r["bits_per_token"] + 1e-6}, "bits_per_token"),
-    (lambda r: {**r, "bits_per": {**r["bits_per"], "notes": r["bits_per"]["notes"] - 0.5}}, r"bits_per\[notes\]"),
-    (lambda r: {**r, "nll_nats": [r["nll_nats"][0] * 0.5] + r["nll_nats"][1:]}, "nats_per_token"),
-], ids=["nats_per_token", "bits_per_token", "bits_per_notes", "nll_nats"])
+@pytest.mark.parametrize(
+    "edit, figure",
+    [
+        (lambda r: {**r, "nats_per_token": r["nats_per_token"] * 0.99}, "nats_per_token"),
+        (lambda r: {**r, "bits_per_token": r["bits_per_token"] + 1e-6}, "bits_per_token"),
+        (lambda r: {**r, "bits_per": {**r["bits_per"], "notes": r["bits_per"]["notes"] - 0.5}}, r"bits_per\[notes\]"),
+        (lambda r: {**r, "nll_nats": [r["nll_nats"][0] * 0.5] + r["nll_nats"][1:]}, "nats_per_token"),
+    ],
+    ids=["nats_per_token", "bits_per_token", "bits_per_notes", "nll_nats"],
+)
 def test_a_hand_edited_figure_is_refused_with_its_line(tmp_path, edit, figure):
     out, path = results(tmp_path, [episode(0), episode(1), episode(2)])
     lines = path.read_text().splitlines()
@@ -194,13 +213,17 @@ def test_a_hand_edited_figure_is_refused_with_its_line(tmp_path, edit, figure):
     assert message.endswith("delete that line and rerun `fsmb eval` to score it again")
 
 
-@pytest.mark.parametrize("changes", [
-    {"nll_nats": [1.0, 2.0]},  # fewer nats than query items
-    {"query_ids": ["a", "b", "c", "d"]},
-    {"units": {"tokens": [12, 9, 7], "notes": [4, 3]}},
-    {"nll_nats": [1.0, math.inf, 2.0]},
-    {"nll_nats": [1.0, math.nan, 2.0]},
-], ids=["short_nll", "long_query_ids", "short_units", "inf_nll", "nan_nll"])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"nll_nats": [1.0, 2.0]},  # fewer nats than query items
+        {"query_ids": ["a", "b", "c", "d"]},
+        {"units": {"tokens": [12, 9, 7], "notes": [4, 3]}},
+        {"nll_nats": [1.0, math.inf, 2.0]},
+        {"nll_nats": [1.0, math.nan, 2.0]},
+    ],
+    ids=["short_nll", "long_query_ids", "short_units", "inf_nll", "nan_nll"],
+)
 def test_lists_that_do_not_line_up_or_are_not_finite_are_refused(tmp_path, changes):
     out, path = results(tmp_path, [episode(0), episode(1, **changes)])
     with pytest.raises(RecordError, match=rf"^{re.escape(str(path))}:2: episode ep-1: .*rerun `fsmb eval`"):
@@ -208,6 +231,7 @@ def test_lists_that_do_not_line_up_or_are_not_finite_are_refused(tmp_path, chang
 
 
 # -- a results folder must hold results ---------------------------------------------
+
 
 def test_a_folder_without_run_records_is_an_error(tmp_path):
     empty = tmp_path / "empty"
@@ -219,4 +243,3 @@ def test_a_folder_without_run_records_is_an_error(tmp_path):
     for folder in (empty, unrelated):
         with pytest.raises(RecordError, match=r"holds no run records \(\*\.run\.json\); run `fsmb eval --out"):
             leaderboard_rows(folder)
-

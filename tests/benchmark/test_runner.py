@@ -20,8 +20,16 @@ from tests.conftest import TEST_BUDGET
 
 
 def run(track, out: Path, models: Path, n=40, method="tests.spy:SpyMethod"):
-    return evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=n, out=out, budget=TEST_BUDGET, models=models,
-                    log=lambda m: None)
+    return evaluate(
+        MethodSpec.parse(method),
+        track,
+        shots=5,
+        n_episodes=n,
+        out=out,
+        budget=TEST_BUDGET,
+        models=models,
+        log=lambda m: None,
+    )
 
 
 def test_adapt_never_receives_query_items(track, tmp_path):
@@ -87,8 +95,16 @@ def test_results_of_another_configuration_are_not_mixed(track, tmp_path):
 def test_eval_time_setting_scores_a_labelled_variant_without_retraining(track, tmp_path):
     out, models = tmp_path / "out", tmp_path / "models"
     lstm = read_episode_records(run(track, out, models, n=6, method="lstm"))
-    path = evaluate(MethodSpec.parse("finetune", {"steps": 0}), track, shots=5, n_episodes=6, out=out, budget=TEST_BUDGET, models=models,
-                    log=lambda m: None)
+    path = evaluate(
+        MethodSpec.parse("finetune", {"steps": 0}),
+        track,
+        shots=5,
+        n_episodes=6,
+        out=out,
+        budget=TEST_BUDGET,
+        models=models,
+        log=lambda m: None,
+    )
     assert path.name.startswith("finetune_steps_0___")  # its own files: the default configuration's stay apart
     variant = read_episode_records(path)
     assert {r.method for r in variant} == {"finetune[steps=0]"}
@@ -102,15 +118,25 @@ def test_eval_time_setting_scores_a_labelled_variant_without_retraining(track, t
 
 @pytest.mark.parametrize(
     "settings, message",
-    [({"lr": 0.1}, "no evaluation-time setting 'lr' .*settings: steps >= 0, adapt_lr > 0"),
-     ({"steps": 1.5}, "expected a int like"),
-     ({"steps": -3}, "must be >= 0"),
-     ({"adapt_lr": "fast"}, "expected a float like")],
+    [
+        ({"lr": 0.1}, "no evaluation-time setting 'lr' .*settings: steps >= 0, adapt_lr > 0"),
+        ({"steps": 1.5}, "expected a int like"),
+        ({"steps": -3}, "must be >= 0"),
+        ({"adapt_lr": "fast"}, "expected a float like"),
+    ],
 )
 def test_bad_eval_time_setting_is_refused_before_any_work(track, tmp_path, settings, message):
     with pytest.raises(SettingError, match=message):
-        evaluate(MethodSpec.parse("finetune", settings), track, shots=5, n_episodes=2, out=tmp_path / "out", budget=TEST_BUDGET,
-                 models=tmp_path / "models", log=lambda m: None)
+        evaluate(
+            MethodSpec.parse("finetune", settings),
+            track,
+            shots=5,
+            n_episodes=2,
+            out=tmp_path / "out",
+            budget=TEST_BUDGET,
+            models=tmp_path / "models",
+            log=lambda m: None,
+        )
     assert not (tmp_path / "models").exists()
 
 
@@ -141,6 +167,15 @@ def test_a_model_folder_is_fitted_by_one_process_at_a_time(track, tmp_path):
     where = model_dir(tmp_path / "models", "unigram", track, TEST_BUDGET, 0)
     with exclusive_lock(fit_lock_path(where), "held by the test ({holder})"):  # another process, as flock sees it
         with pytest.raises(RecordError, match="is being trained by another fsmb process .pid "):
-            fit_or_load(make_method("unigram"), track, budget=TEST_BUDGET, models=tmp_path / "models", seed=0, log=lambda _: None)
-    _, meta = fit_or_load(make_method("unigram"), track, budget=TEST_BUDGET, models=tmp_path / "models", seed=0, log=lambda _: None)
+            fit_or_load(
+                make_method("unigram"),
+                track,
+                budget=TEST_BUDGET,
+                models=tmp_path / "models",
+                seed=0,
+                log=lambda _: None,
+            )
+    _, meta = fit_or_load(
+        make_method("unigram"), track, budget=TEST_BUDGET, models=tmp_path / "models", seed=0, log=lambda _: None
+    )
     assert (where / "meta.json").exists() and meta["method"] == "unigram"

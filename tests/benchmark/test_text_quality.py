@@ -22,7 +22,13 @@ from benchmark.scoring.text_quality import (
 
 def test_words_casefolds_and_keeps_inner_apostrophes():
     assert words("Don't STOP, 'til_the end!\nCafé 42") == [
-        "don't", "stop", "til", "the", "end", "café", "42",
+        "don't",
+        "stop",
+        "til",
+        "the",
+        "end",
+        "café",
+        "42",
     ]
     # a typographic apostrophe joins like a straight one: no stray "t" (in CMUdict as T IY1,
     # which would "rhyme" with "me")

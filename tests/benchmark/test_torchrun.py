@@ -38,10 +38,14 @@ ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).re
 
 def fsmb(args: list[str], *, ranks: int, cwd: Path) -> subprocess.CompletedProcess:
     """``fsmb ARGS`` in a subprocess, under ``torchrun --nproc-per-node ranks`` if > 1."""
-    launcher = ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}",
-                 "-m", "benchmark"] if ranks > 1 else [sys.executable, "-m", "benchmark"])
-    done = subprocess.run([*launcher, *args, "--threads", "1"], cwd=cwd, env=ENV, capture_output=True, text=True,
-                          timeout=600)
+    launcher = (
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}", "-m", "benchmark"]
+        if ranks > 1
+        else [sys.executable, "-m", "benchmark"]
+    )
+    done = subprocess.run(
+        [*launcher, *args, "--threads", "1"], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 
@@ -64,8 +68,9 @@ def train_curve(model_root: Path, method: str) -> list[tuple[int, float]]:
     """(step, train nats/token) of ``method``'s TensorBoard run under ``model_root``."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    (logs,) = {p.parent for p in model_root.rglob("events.out.tfevents.*")
-               if any(part.startswith(method) for part in p.parts)}
+    (logs,) = {
+        p.parent for p in model_root.rglob("events.out.tfevents.*") if any(part.startswith(method) for part in p.parts)
+    }
     events = EventAccumulator(str(logs))
     events.Reload()
     return [(e.step, e.value) for e in events.Scalars("train/nats_per_token")]
@@ -73,8 +78,19 @@ def train_curve(model_root: Path, method: str) -> list[tuple[int, float]]:
 
 def test_two_process_eval_writes_the_one_process_records_in_the_same_order(midi_root, tmp_path):
     cache, models = tmp_path / "cache", tmp_path / "models"
-    common = [*data_args(midi_root, cache), "--models", str(models), "--budget", "tiny", "--steps", "4",
-              "--episodes", "80", "--device", "cpu"]  # chunks of 32, 32 and 16
+    common = [
+        *data_args(midi_root, cache),
+        "--models",
+        str(models),
+        "--budget",
+        "tiny",
+        "--steps",
+        "4",
+        "--episodes",
+        "80",
+        "--device",
+        "cpu",
+    ]  # chunks of 32, 32 and 16
     for method in ("lstm-concat", "unigram-support", "finetune"):
         fsmb(["eval", "--method", method, "--out", str(tmp_path / "one"), *common], ranks=1, cwd=tmp_path)
     # finetune, loaded: each rank adapts to whole support sets (scoring is not shared out below the episode)
@@ -83,13 +99,26 @@ def test_two_process_eval_writes_the_one_process_records_in_the_same_order(midi_
     # together, so an interrupted run resumes at a chunk boundary) ...
     interrupted = [a if a != "80" else "64" for a in common]
     fsmb(["eval", "--method", "lstm-concat", "--out", str(tmp_path / "two"), *interrupted], ranks=2, cwd=tmp_path)
-    resumed = fsmb(["eval", "--method", "lstm-concat", "--out", str(tmp_path / "two"), *common], ranks=2,
-                   cwd=tmp_path)  # ... resumed: chunk 2
+    resumed = fsmb(
+        ["eval", "--method", "lstm-concat", "--out", str(tmp_path / "two"), *common], ranks=2, cwd=tmp_path
+    )  # ... resumed: chunk 2
     assert "64 episodes already scored" in resumed.stdout + resumed.stderr
     assert resumed.stdout.count("records: ") == 1  # rank 0 prints, rank 1 does not
     # unigram-support is fitted again, by rank 0 alone while rank 1 waits, then loaded by rank 1
-    fsmb(["eval", "--method", "unigram-support", "--out", str(tmp_path / "two"), *common,
-          "--models", str(tmp_path / "models-two")], ranks=2, cwd=tmp_path)
+    fsmb(
+        [
+            "eval",
+            "--method",
+            "unigram-support",
+            "--out",
+            str(tmp_path / "two"),
+            *common,
+            "--models",
+            str(tmp_path / "models-two"),
+        ],
+        ranks=2,
+        cwd=tmp_path,
+    )
     for stem in ("lstm-concat__midi-dir__K5", "unigram-support__midi-dir__K5", "finetune__midi-dir__K5"):
         one = read_episode_records(tmp_path / "one" / f"{stem}.jsonl")
         two = read_episode_records(tmp_path / "two" / f"{stem}.jsonl")
@@ -102,15 +131,54 @@ def test_two_process_eval_writes_the_one_process_records_in_the_same_order(midi_
 def test_two_nodes_through_torchruns_rendezvous_write_the_one_process_records(midi_root, tmp_path):
     """Two torchrun agents on this machine stand in for two machines (``--nnodes 2``,
     c10d rendezvous on one endpoint), one process each: the multi-node command line."""
-    common = ["eval", "--method", "unigram-support", *data_args(midi_root, tmp_path / "cache"), "--budget", "tiny",
-              "--episodes", "40", "--device", "cpu", "--models", str(tmp_path / "models"), "--threads", "1"]
+    common = [
+        "eval",
+        "--method",
+        "unigram-support",
+        *data_args(midi_root, tmp_path / "cache"),
+        "--budget",
+        "tiny",
+        "--episodes",
+        "40",
+        "--device",
+        "cpu",
+        "--models",
+        str(tmp_path / "models"),
+        "--threads",
+        "1",
+    ]
     fsmb([*common[:-2], "--out", str(tmp_path / "one")], ranks=1, cwd=tmp_path)
     endpoint = f"127.0.0.1:{free_port()}"
-    nodes = [subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
-                               "--rdzv-backend", "c10d", "--rdzv-endpoint", endpoint, "--rdzv-id", "fsmb-test",
-                               "-m", "benchmark", *common, "--out", str(tmp_path / "two")],
-                              cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    nodes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--nnodes",
+                "2",
+                "--nproc-per-node",
+                "1",
+                "--rdzv-backend",
+                "c10d",
+                "--rdzv-endpoint",
+                endpoint,
+                "--rdzv-id",
+                "fsmb-test",
+                "-m",
+                "benchmark",
+                *common,
+                "--out",
+                str(tmp_path / "two"),
+            ],
+            cwd=tmp_path,
+            env=ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     for node in nodes:
         _, err = node.communicate(timeout=600)
         assert node.returncode == 0, err[-3000:]
@@ -128,8 +196,18 @@ def test_two_process_training_follows_the_one_process_loss_curve(midi_root, tmp_
     the data-parallel lstm it starts from."""
     cache = tmp_path / "cache"
     spec = "fomaml[meta_fraction=1.0]" if method == "fomaml" else method
-    common = ["train", "--method", spec, *data_args(midi_root, cache), "--budget", "tiny", "--steps", "6",
-              "--device", "cpu"]
+    common = [
+        "train",
+        "--method",
+        spec,
+        *data_args(midi_root, cache),
+        "--budget",
+        "tiny",
+        "--steps",
+        "6",
+        "--device",
+        "cpu",
+    ]
     fsmb([*common, "--models", str(tmp_path / "one")], ranks=1, cwd=tmp_path)
     fsmb([*common, "--models", str(tmp_path / "two")], ranks=2, cwd=tmp_path)
     one, two = train_curve(tmp_path / "one", method), train_curve(tmp_path / "two", method)
@@ -138,14 +216,32 @@ def test_two_process_training_follows_the_one_process_loss_curve(midi_root, tmp_
     (meta,) = (p for p in (tmp_path / "two").rglob("meta.json") if any(x.startswith(method) for x in p.parts))
     assert json.loads(meta.read_text())["trained_on"]["world_size"] == 2
     if method == "lstm":  # cache on that lstm: each rank scores its share of meta-val for the grid search
-        selection = ["train", "--method", "cache", *data_args(midi_root, cache), "--budget", "tiny", "--steps", "6",
-                     "--device", "cpu"]
+        selection = [
+            "train",
+            "--method",
+            "cache",
+            *data_args(midi_root, cache),
+            "--budget",
+            "tiny",
+            "--steps",
+            "6",
+            "--device",
+            "cpu",
+        ]
         for ranks, models in ((1, "one"), (2, "two")):
             fsmb([*selection, "--models", str(tmp_path / models)], ranks=ranks, cwd=tmp_path)
-        one, two = ([row for p in (tmp_path / models).rglob("meta.json") if "cache" in p.parts
-                     for row in json.loads(p.read_text())["train_log"]["val_grid"]] for models in ("one", "two"))
+        one, two = (
+            [
+                row
+                for p in (tmp_path / models).rglob("meta.json")
+                if "cache" in p.parts
+                for row in json.loads(p.read_text())["train_log"]["val_grid"]
+            ]
+            for models in ("one", "two")
+        )
         assert len(one) == len(two) > 1 and [r["val_nats_per_token"] for r in two] == pytest.approx(
-            [r["val_nats_per_token"] for r in one], rel=1e-6)
+            [r["val_nats_per_token"] for r in one], rel=1e-6
+        )
 
 
 def shares(loss_of, ranks: int = 2) -> list[torch.Tensor]:

@@ -37,8 +37,10 @@ def make_data(seed: int = 0, pieces: tuple[int, int, int] = (6, 2, 2)) -> dict[s
     chords = [[48, 60, 64, 67], [43, 59, 62, 67], [45, 57, 60, 64], [41, 60, 65, 69]]
     out = {}
     for split, n in zip(jsb.SPLITS, pieces):
-        out[split] = [[list(chords[(start + t) % 4]) for t in range(int(rng.integers(5, 12)))]
-                      for start in rng.integers(0, 4, size=n)]
+        out[split] = [
+            [list(chords[(start + t) % 4]) for t in range(int(rng.integers(5, 12)))]
+            for start in rng.integers(0, 4, size=n)
+        ]
     return out
 
 
@@ -66,9 +68,17 @@ def test_loader_round_trip(tmp_path):
     assert r["train"][0][0, 0] and r["train"][0][0, 87] and r["train"][0].sum() == 2
 
 
-@pytest.mark.parametrize("pitch, message", [(20, "pitch 20 is outside"), (109, "pitch 109 is outside"),
-                                            (-1, "pitch -1 is outside"), (60.5, "not a whole MIDI number"),
-                                            ("C4", "not a MIDI number"), (True, "not a MIDI number")])
+@pytest.mark.parametrize(
+    "pitch, message",
+    [
+        (20, "pitch 20 is outside"),
+        (109, "pitch 109 is outside"),
+        (-1, "pitch -1 is outside"),
+        (60.5, "not a whole MIDI number"),
+        ("C4", "not a MIDI number"),
+        (True, "not a MIDI number"),
+    ],
+)
 def test_bad_pitch_names_split_piece_and_frame(tmp_path, pitch, message):
     data = make_data()
     data["valid"][1][3] = [60, pitch]
@@ -78,14 +88,17 @@ def test_bad_pitch_names_split_piece_and_frame(tmp_path, pitch, message):
     assert "\n" not in text and message in text and "valid piece 1 frame 3" in text and "bad.json" in text
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "not valid JSON"),
-    ("[1, 2]", "keys train, valid, test"),
-    ('{"train": [], "valid": [], "test": []}', "non-empty list of pieces"),
-    ('{"train": [[]], "valid": [[[60]]], "test": [[[60]]]}', "non-empty list of frames"),
-    ('{"train": [[60]], "valid": [[[60]]], "test": [[[60]]]}', "frame 0: expected a list"),
-    ('{"train": [[[60]]], "valid": [[[60]]]}', "keys train, valid, test"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "keys train, valid, test"),
+        ('{"train": [], "valid": [], "test": []}', "non-empty list of pieces"),
+        ('{"train": [[]], "valid": [[[60]]], "test": [[[60]]]}', "non-empty list of frames"),
+        ('{"train": [[60]], "valid": [[[60]]], "test": [[[60]]]}', "frame 0: expected a list"),
+        ('{"train": [[[60]]], "valid": [[[60]]]}', "keys train, valid, test"),
+    ],
+)
 def test_malformed_files_are_one_line_errors(tmp_path, content, message):
     path = tmp_path / "m.json"
     path.write_text(content)
@@ -195,8 +208,19 @@ def test_cli_writes_result_and_table(tmp_path, capsys):
     data_dir.mkdir()
     write(data_dir / "jsb-chorales-quarter.json", make_data())
     out = tmp_path / "out"
-    argv = ["calibrate-jsb", "--data-dir", str(data_dir), "--steps", "4", "--hidden", "16", "--val-every", "2",
-            "--out", str(out)]
+    argv = [
+        "calibrate-jsb",
+        "--data-dir",
+        str(data_dir),
+        "--steps",
+        "4",
+        "--hidden",
+        "16",
+        "--val-every",
+        "2",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     record = json.loads((out / "result.json").read_text())
     assert set(record["nll_nats_per_frame"]) == {"train", "valid", "test"}
@@ -209,9 +233,11 @@ def test_cli_writes_result_and_table(tmp_path, capsys):
     assert main(argv) == 0  # same command again: resumes from the finished checkpoint
     assert json.loads((out / "result.json").read_text())["nll_nats_per_frame"] == record["nll_nats_per_frame"]
     capsys.readouterr()
-    for extra, message in [(["--seed", "1"], "other settings"),  # other settings, same --out
-                           (["--resolution", "8th", "--out", str(tmp_path / "o2")], "no jsb-chorales-8th.json"),
-                           (["--data-dir", str(tmp_path / "nope")], "no such directory")]:
+    for extra, message in [
+        (["--seed", "1"], "other settings"),  # other settings, same --out
+        (["--resolution", "8th", "--out", str(tmp_path / "o2")], "no jsb-chorales-8th.json"),
+        (["--data-dir", str(tmp_path / "nope")], "no such directory"),
+    ]:
         assert main(argv + extra) == 2
         err = capsys.readouterr().err
         assert err.startswith("fsmb: error:") and message in err and err.count("\n") == 1

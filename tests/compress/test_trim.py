@@ -65,9 +65,12 @@ def test_the_trimmed_rows_are_the_kept_units_rows():
     small = trimmed(model, kept)
     for gate in range(4):
         for i, j in enumerate([2, 3, 19]):
-            torch.testing.assert_close(small.lstm.weight_hh_l0[gate * 3 + i],
-                                       model.lstm.weight_hh_l0[gate * 20 + j, [2, 3, 19]])
-            torch.testing.assert_close(small.lstm.weight_ih_l0[gate * 3 + i], model.lstm.weight_ih_l0[gate * 20 + j, [0, 5, 11]])
+            torch.testing.assert_close(
+                small.lstm.weight_hh_l0[gate * 3 + i], model.lstm.weight_hh_l0[gate * 20 + j, [2, 3, 19]]
+            )
+            torch.testing.assert_close(
+                small.lstm.weight_ih_l0[gate * 3 + i], model.lstm.weight_ih_l0[gate * 20 + j, [0, 5, 11]]
+            )
     torch.testing.assert_close(small.out.weight, model.out.weight[:, [2, 3, 19]])
 
 
@@ -77,11 +80,16 @@ def test_magnitude_scores_by_hand():
     lstm = model.lstm
     j = 4
     rows = [j, 20 + j, 40 + j, 60 + j]
-    by_hand = (lstm.weight_ih_l0[rows].pow(2).sum() + lstm.weight_hh_l0[rows].pow(2).sum()
-               + lstm.weight_hh_l0[:, j].pow(2).sum() + model.out.weight[:, j].pow(2).sum()).sqrt()
+    by_hand = (
+        lstm.weight_ih_l0[rows].pow(2).sum()
+        + lstm.weight_hh_l0[rows].pow(2).sum()
+        + lstm.weight_hh_l0[:, j].pow(2).sum()
+        + model.out.weight[:, j].pow(2).sum()
+    ).sqrt()
     torch.testing.assert_close(units[j], by_hand.detach())
-    torch.testing.assert_close(emb[3], (model.embed.weight[:, 3].pow(2).sum()
-                                        + lstm.weight_ih_l0[:, 3].pow(2).sum()).sqrt().detach())
+    torch.testing.assert_close(
+        emb[3], (model.embed.weight[:, 3].pow(2).sum() + lstm.weight_ih_l0[:, 3].pow(2).sum()).sqrt().detach()
+    )
 
 
 def test_a_silent_unit_ranks_last_by_activation():

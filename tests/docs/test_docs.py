@@ -23,8 +23,13 @@ from tests.browser import chromium
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("docs") / "site"
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)], cwd=ROOT,
-                          capture_output=True, text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return out
 
@@ -65,7 +70,9 @@ def test_a_browser_opens_the_site_and_follows_its_navigation(site):
     try:
         browser.get(f"http://127.0.0.1:{server.server_port}/")
         assert "FSMB" in browser.title
-        link = next(a for a in browser.find_elements(By.CSS_SELECTOR, "nav a") if a.get_attribute("href").endswith("/results/"))
+        link = next(
+            a for a in browser.find_elements(By.CSS_SELECTOR, "nav a") if a.get_attribute("href").endswith("/results/")
+        )
         browser.get(link.get_attribute("href"))
         from selenium.webdriver.support.ui import WebDriverWait
 

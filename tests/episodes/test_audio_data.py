@@ -129,20 +129,33 @@ def test_gm_notes_render_in_nsynth_format_deterministically(tmp_path):
     assert 55 not in PROGRAMS and not set(range(96, 104)) & set(PROGRAMS) and 0 in PROGRAMS
     render_corpus(tmp_path / "a", programs=(0, 40), pitches=(48, 60), velocities=(100,), progress=False, log=quiet)
     # FluidSynth seeds its dither from rand() at its first synth: a process that called rand() first renders the same
-    subprocess.run([sys.executable, "-c", "import ctypes, sys; ctypes.CDLL(None).rand(); "
-                    "from episodes.render_gm import render_corpus; render_corpus(sys.argv[1], programs=(0, 40), "
-                    "pitches=(48, 60), velocities=(100,), progress=False)", str(tmp_path / "b")], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import ctypes, sys; ctypes.CDLL(None).rand(); "
+            "from episodes.render_gm import render_corpus; render_corpus(sys.argv[1], programs=(0, 40), "
+            "pitches=(48, 60), velocities=(100,), progress=False)",
+            str(tmp_path / "b"),
+        ],
+        check=True,
+    )
     examples = json.loads((tmp_path / "a" / "examples.json").read_text())
-    assert sorted(examples) == ["keyboard_acoustic_000-048-100", "keyboard_acoustic_000-060-100",
-                                "string_acoustic_040-048-100", "string_acoustic_040-060-100"]
+    assert sorted(examples) == [
+        "keyboard_acoustic_000-048-100",
+        "keyboard_acoustic_000-060-100",
+        "string_acoustic_040-048-100",
+        "string_acoustic_040-060-100",
+    ]
     record = examples["string_acoustic_040-060-100"]
     assert FAMILIES[record["instrument_family"]] == record["instrument_family_str"] == "string"
     assert record["pitch"] == 60 and record["sample_rate"] == SAMPLE_RATE and record["gm_name"] == "Violin"
     for name in examples:
         data, rate = soundfile.read(tmp_path / "a" / "audio" / f"{name}.wav")
         assert rate == SAMPLE_RATE and data.shape == (N_SAMPLES,) and np.abs(data).max() > 1e-3
-        assert (tmp_path / "a" / "audio" / f"{name}.wav").read_bytes() == \
-            (tmp_path / "b" / "audio" / f"{name}.wav").read_bytes()
+        assert (tmp_path / "a" / "audio" / f"{name}.wav").read_bytes() == (
+            tmp_path / "b" / "audio" / f"{name}.wav"
+        ).read_bytes()
     assert len(NSynthSource(tmp_path / "a").list_pieces()) == 4
 
 
@@ -165,14 +178,25 @@ def test_representation_levels_do_not_depend_on_the_cpu_kernels(tmp_path):
 
     from episodes.render_gm import render_corpus
 
-    render_corpus(tmp_path, programs=(0, 19, 40, 56, 73, 81), pitches=(36, 48, 60, 72, 84), velocities=(50, 100),
-                  progress=False, log=quiet)
+    render_corpus(
+        tmp_path,
+        programs=(0, 19, 40, 56, 73, 81),
+        pitches=(36, 48, 60, 72, 84),
+        velocities=(50, 100),
+        progress=False,
+        log=quiet,
+    )
     digests = set()
     for isa in (None, "AVX2", "SSE4_2"):
         env = {k: v for k, v in os.environ.items() if k != "MKL_ENABLE_INSTRUCTIONS"}
         env |= {"MKL_ENABLE_INSTRUCTIONS": isa} if isa else {}
-        out = subprocess.run([sys.executable, "-c", ENCODE_DIGEST, str(tmp_path / "audio")], env=env, check=True,
-                             capture_output=True, text=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", ENCODE_DIGEST, str(tmp_path / "audio")],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
         assert out[0] == "60"
         digests.add(out[1])
     assert len(digests) == 1

@@ -65,8 +65,18 @@ def write_sine(path: Path, rate: int, seconds: float = 1.0, channels: int = 1) -
 def test_a_broken_torchaudio_fails_the_build_in_one_line_and_caches_nothing(tmp_path, broken, capsys):
     root = make_nsynth_corpus(tmp_path / "nsynth", n_instruments=2, notes=3)
     broken("torchaudio")
-    argv = ["data", "build", "--track", "audio/nsynth", "--data-dir", str(root), "--cache-dir", str(tmp_path / "c"),
-            "--workers", "1"]
+    argv = [
+        "data",
+        "build",
+        "--track",
+        "audio/nsynth",
+        "--data-dir",
+        str(root),
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--workers",
+        "1",
+    ]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "torchaudio" in err and "undefined symbol" in err
@@ -146,7 +156,7 @@ def test_any_sample_rate_resamples_with_a_bounded_filter_and_keeps_the_pitch(tmp
     assert max(ratio.numerator, ratio.denominator) <= MAX_RESAMPLE_TERMS
     assert abs(float(ratio) * rate / SAMPLE_RATE - 1) < 2e-4
     wave = read_note(write_sine(tmp_path / "x.wav", rate))
-    spectrum = np.abs(np.fft.rfft(wave[:SAMPLE_RATE // 2]))
+    spectrum = np.abs(np.fft.rfft(wave[: SAMPLE_RATE // 2]))
     assert abs(np.argmax(spectrum) * 2 - 440) <= 2  # 2 Hz bins over half a second
 
 
@@ -182,10 +192,13 @@ def test_nsynth_names_that_cannot_be_files_are_left_out_and_escaping_links_skipp
     assert len(store) == 2
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    (b'{"a": {"instrument_str": "x", "pitch": 1' + b"9" * 5000 + b"}}", None),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"a": {"instrument_str": "x", "pitch": 1' + b"9" * 5000 + b"}}", None),
+    ],
+)
 def test_nsynth_metadata_that_breaks_json_parsers_is_one_data_error(tmp_path, content, message):
     (tmp_path / "examples.json").write_bytes(content)
     source = NSynthSource(tmp_path)

@@ -44,8 +44,17 @@ def test_long_rests_and_encoding_of_a_known_phrase():
     notes = [Note(0, 0, 60, 12, 4), Note(100, 0, 62, 6, 4)]
     names = [encoding.token_name(t) for t in encode(notes)]
     assert names == [
-        "BOS", "FAMILY_0", "VELOCITY_4", "PITCH_60", "DURATION_12",
-        "SHIFT_48", "SHIFT_48", "SHIFT_4", "PITCH_62", "DURATION_6", "EOS",
+        "BOS",
+        "FAMILY_0",
+        "VELOCITY_4",
+        "PITCH_60",
+        "DURATION_12",
+        "SHIFT_48",
+        "SHIFT_48",
+        "SHIFT_4",
+        "PITCH_62",
+        "DURATION_6",
+        "EOS",
     ]
 
 

@@ -25,8 +25,10 @@ def test_fuzz_slice_has_no_unexpected_exceptions(loader):
     results = fuzz.fuzz_in_process(loader, SLICE, SEED)
     assert len(results) == SLICE
     summary = fuzz.summarise(loader, results, 0.0)
-    report = "\n".join(f"{g['error']} x{g['count']} in {g['where']}: {(g['message'] or '')[:200]}\n"
-                       f"    input: {g['note'][:300]}" for g in summary["unexpected_groups"])
+    report = "\n".join(
+        f"{g['error']} x{g['count']} in {g['where']}: {(g['message'] or '')[:200]}\n    input: {g['note'][:300]}"
+        for g in summary["unexpected_groups"]
+    )
     assert not summary["unexpected"], f"{summary['unexpected']} of {SLICE} {loader} inputs unexpected:\n{report}"
     # the generators exercise both paths: inputs turned down and inputs accepted and encoded
     outcomes = {r["outcome"] for r in results}

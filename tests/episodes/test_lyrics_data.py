@@ -52,7 +52,7 @@ def write_fortunes(root, authors: int = 12, entries: int = 11):
     blocks = []
     for a in range(authors):
         for e in range(entries if a < authors - 1 else 3):  # the last author has too few
-            blocks.append(f"{artist_text(a, e)}\n\t\t-- Author {a:02d}, \"Collected\", 19{e:02d}")
+            blocks.append(f'{artist_text(a, e)}\n\t\t-- Author {a:02d}, "Collected", 19{e:02d}')
     blocks.append("No author here.")
     blocks.append(blocks[0])  # an exact duplicate entry
     (root / "quotes").write_text("\n%\n".join(blocks) + "\n", encoding="utf-8")
@@ -92,8 +92,14 @@ def test_normalisation_keeps_lines_and_drops_tags_and_noise():
 
 def test_fortune_entries_and_attributions():
     entries = parse_fortunes(FORTUNE_FILE)
-    assert [e.author for e in entries] == ["Dorothy Parker", None, "Dorothy Parker", "Dave Barry", None,
-                                           "Rich Hall & Friends"]
+    assert [e.author for e in entries] == [
+        "Dorothy Parker",
+        None,
+        "Dorothy Parker",
+        "Dave Barry",
+        None,
+        "Rich Hall & Friends",
+    ]
     assert entries[0].text == "A first entry\non two lines."
     assert entries[3].text == "Long attribution."
     assert parse_author("Steve Jobs (1955-2011)") == "Steve Jobs"
@@ -124,8 +130,11 @@ def test_lyrics_folder_build_reports_bad_files(tmp_path):
     (root / "Singer 01" / "bom.txt").write_bytes("\ufeff[Verse]\nÇa va\r\n".encode("utf-8"))
     store = open_store(TextDirSource(root), tmp_path / "c", workers=1, progress=False, log=quiet)
     reasons = {s["path"]: s["reason"] for s in store.report()["skipped"]}
-    assert reasons == {"Singer 00/latin1.txt": "invalid UTF-8 at byte 3", "Singer 00/blank.txt": "empty text",
-                       "Singer 01/song00.txt": "duplicate of Singer 01/copy.txt"}
+    assert reasons == {
+        "Singer 00/latin1.txt": "invalid UTF-8 at byte 3",
+        "Singer 00/blank.txt": "empty text",
+        "Singer 01/song00.txt": "duplicate of Singer 01/copy.txt",
+    }
     bom = store.index["Singer 01/bom.txt"]
     assert text_encoding.decode(store.tokens_of(bom)) == "Ça va" and store.items[bom].n_units == 5
 
@@ -133,8 +142,12 @@ def test_lyrics_folder_build_reports_bad_files(tmp_path):
 def test_tables_in_every_format_with_malformed_rows(tmp_path):
     import pandas as pd
 
-    rows = [{"artist": "A", "song": "one", "text": "[Chorus]\nla la"}, {"artist": None, "song": "x", "text": "orphan"},
-            {"artist": "B", "song": "two", "text": ""}, {"artist": "B", "song": "three", "text": "do re\nmi"}]
+    rows = [
+        {"artist": "A", "song": "one", "text": "[Chorus]\nla la"},
+        {"artist": None, "song": "x", "text": "orphan"},
+        {"artist": "B", "song": "two", "text": ""},
+        {"artist": "B", "song": "three", "text": "do re\nmi"},
+    ]
     frame = pd.DataFrame(rows)
     frame.to_csv(tmp_path / "t.csv", index=False)
     frame.to_json(tmp_path / "t.jsonl", orient="records", lines=True)
@@ -162,11 +175,17 @@ def test_hub_dataset_fails_at_once_when_offline(tmp_path, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(tabular, "hub_reachable", lambda timeout_s=3.0: False)
     started = time.perf_counter()
-    assert main(["data", "build", "--track", "lyrics/hf", "--source", "hf:someone/lyrics",
-                 "--cache-dir", str(tmp_path)]) == 2
+    assert (
+        main(["data", "build", "--track", "lyrics/hf", "--source", "hf:someone/lyrics", "--cache-dir", str(tmp_path)])
+        == 2
+    )
     assert time.perf_counter() - started < 5
-    assert main(["data", "build", "--track", "lyrics/csv", "--data-dir", "hf:someone/lyrics",
-                 "--cache-dir", str(tmp_path)]) == 2
+    assert (
+        main(
+            ["data", "build", "--track", "lyrics/csv", "--data-dir", "hf:someone/lyrics", "--cache-dir", str(tmp_path)]
+        )
+        == 2
+    )
 
 
 def test_lyrics_tracks_are_listed_and_fortunes_is_a_stand_in(capsys):
@@ -177,8 +196,14 @@ def test_lyrics_tracks_are_listed_and_fortunes_is_a_stand_in(capsys):
 
 
 def test_fortunes_track_builds_from_a_fortune_dir(tmp_path):
-    track = Track.open(TRACKS["lyrics/fortunes"], cache_dir=tmp_path / "c",
-                       data_dir=write_fortunes(tmp_path / "f", authors=40), workers=1, progress=False, log=quiet)
+    track = Track.open(
+        TRACKS["lyrics/fortunes"],
+        cache_dir=tmp_path / "c",
+        data_dir=write_fortunes(tmp_path / "f", authors=40),
+        workers=1,
+        progress=False,
+        log=quiet,
+    )
     assert track.vocab_size == text_encoding.VOCAB_SIZE
     episode = track.episode(track.manifest("test").episodes[0])
     assert len(episode.support) == 5 and len(episode.query) == 4

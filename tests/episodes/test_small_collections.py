@@ -118,8 +118,9 @@ def test_committed_tracks_already_have_two_eligible_val_and_test_artists():
         folder = DATA / spec.slug
         committed = json.loads((folder / "split.json").read_text())
         artists = [a for names in committed.values() for a in names]
-        assert {s: sorted(v) for s, v in split_artists(artists, spec.split_salt).items()} == \
-            {s: sorted(committed[s]) for s in ("train", "val", "test")}
+        assert {s: sorted(v) for s, v in split_artists(artists, spec.split_salt).items()} == {
+            s: sorted(committed[s]) for s in ("train", "val", "test")
+        }
         for split in ("val", "test"):
             manifest = Manifest.load(folder / "manifests" / f"{split}-K{spec.shots}-Q{spec.query_size}.json")
             drawn = {e.artist for e in manifest.episodes}
@@ -151,37 +152,54 @@ def test_split_file_json_and_csv_pin_the_split(lyrics12, tmp_path, capsys):
     assert code == 0 and "split file-" in out
     assert "1 artist(s) of the split file are not in the data ('Nobody')" in err
     assert "eligible" not in err and err.count("\n") == 1
-    pinned = Track.open(TRACKS["lyrics/dir"], cache_dir=cache, data_dir=lyrics12, build=False, log=quiet,
-                        split_file=tmp_path / "split.json")
+    pinned = Track.open(
+        TRACKS["lyrics/dir"],
+        cache_dir=cache,
+        data_dir=lyrics12,
+        build=False,
+        log=quiet,
+        split_file=tmp_path / "split.json",
+    )
     assert pinned.splits == assignment and pinned.split_key.startswith("file-") and len(pinned.split_key) == 17
     assert pinned.summary()["split_key"] == pinned.split_key
     assert pinned.data_key != hashed.data_key and len(pinned.data_key) == 16
     assert {e.artist for e in pinned.manifest("test").episodes} == set(assignment["test"])
     assert pinned.manifest("test").sha256 != hashed.manifest("test").sha256
-    assert hashed.manifest("test") == Track.open(TRACKS["lyrics/dir"], cache_dir=cache, data_dir=lyrics12,
-                                                 build=False, log=quiet).manifest("test")  # no collision
+    assert hashed.manifest("test") == Track.open(
+        TRACKS["lyrics/dir"], cache_dir=cache, data_dir=lyrics12, build=False, log=quiet
+    ).manifest("test")  # no collision
     rows = ["artist,split"] + [f"{a},{s}" for s, names in assignment.items() for a in names]
     (tmp_path / "split.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "split.tsv").write_text("\n".join(r.replace(",", "\t") for r in rows) + "\n")
     for name in ("split.csv", "split.tsv"):
-        same = Track.open(TRACKS["lyrics/dir"], cache_dir=cache, data_dir=lyrics12, build=False, log=quiet,
-                          split_file=tmp_path / name)
+        same = Track.open(
+            TRACKS["lyrics/dir"], cache_dir=cache, data_dir=lyrics12, build=False, log=quiet, split_file=tmp_path / name
+        )
         assert same.split_key == pinned.split_key and same.data_key == pinned.data_key
     # verify does not hold a pinned split against the committed lists
     assert main(["data", "verify", *lyrics_args(lyrics12, cache), "--split-file", str(tmp_path / "split.csv")]) == 0
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("missing.json", json.dumps({"train": [f"Singer {a:02d}" for a in range(10)], "val": [], "test": []}),
-     "2 artist(s) of the data are not in the file ('Singer 10', 'Singer 11')"),
-    ("twice.json", json.dumps({"train": ["Singer 00"], "val": ["Singer 00"], "test": []}),
-     "'Singer 00' is listed in both train and val"),
-    ("unknown.csv", "artist,split\nSinger 00,dev\n", "unknown split 'dev'"),
-    ("empty.csv", "", "the file is empty"),
-    ("noheader.csv", "Singer 00,train\n", "header artist,split"),
-    ("broken.json", '{"train": ["Singer 00"', "invalid JSON at line 1"),
-    ("list.json", '["Singer 00"]', "expected an object"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        (
+            "missing.json",
+            json.dumps({"train": [f"Singer {a:02d}" for a in range(10)], "val": [], "test": []}),
+            "2 artist(s) of the data are not in the file ('Singer 10', 'Singer 11')",
+        ),
+        (
+            "twice.json",
+            json.dumps({"train": ["Singer 00"], "val": ["Singer 00"], "test": []}),
+            "'Singer 00' is listed in both train and val",
+        ),
+        ("unknown.csv", "artist,split\nSinger 00,dev\n", "unknown split 'dev'"),
+        ("empty.csv", "", "the file is empty"),
+        ("noheader.csv", "Singer 00,train\n", "header artist,split"),
+        ("broken.json", '{"train": ["Singer 00"', "invalid JSON at line 1"),
+        ("list.json", '["Singer 00"]', "expected an object"),
+    ],
+)
 def test_split_file_errors_are_one_line(lyrics12, tmp_path, capsys, name, content, message):
     (tmp_path / name).write_text(content)
     code, _, err = build(capsys, *lyrics_args(lyrics12, tmp_path / "c"), "--split-file", str(tmp_path / name))
@@ -203,8 +221,12 @@ def test_artist_pattern_is_an_anchored_regex():
     assert rx.fullmatch("J.S. Bach - Prelude") is None and rx.fullmatch("J.S. Bach - P [1] y") is None
     dotted = compile_artist_pattern("{artist}.x")
     assert dotted.fullmatch("AB.x") and not dotted.fullmatch("ABcx")
-    for bad, message in (("{title}", "no {artist} field"), ("{artist} {", "Single '{'"), ("{} - {artist}", "bad field"),
-                         ("{artist:>3}", "bad field")):
+    for bad, message in (
+        ("{title}", "no {artist} field"),
+        ("{artist} {", "Single '{'"),
+        ("{} - {artist}", "bad field"),
+        ("{artist:>3}", "bad field"),
+    ):
         with pytest.raises(DataError, match=message):
             compile_artist_pattern(bad)
 
@@ -230,11 +252,17 @@ def test_flat_midi_and_lyrics_folders_build_with_artist_from(tmp_path, capsys):
         args = ["--track", track, "--data-dir", str(root), "--cache-dir", str(tmp_path / "c")]
         code, out, err = build(capsys, *args, "--artist-from", "{artist} - {title}")
         assert code == 0, err
-        summary = json.loads(out[out.index("{\n"): out.index("\n}\n") + 3])
+        summary = json.loads(out[out.index("{\n") : out.index("\n}\n") + 3])
         listing = summary["source_listing"]
         assert listing["matched"] == 120 and listing["unmatched"] == 1 and len(listing["unmatched_examples"]) == 1
-        t = Track.open(TRACKS[track], cache_dir=tmp_path / "c", data_dir=root, build=False, log=quiet,
-                       source_options={"artist_from": "{artist} - {title}"})
+        t = Track.open(
+            TRACKS[track],
+            cache_dir=tmp_path / "c",
+            data_dir=root,
+            build=False,
+            log=quiet,
+            source_options={"artist_from": "{artist} - {title}"},
+        )
         assert len({m.artist for m in t.store.items}) == 12 and len(t.store) == 120
         item_id = f"more/{artist} - Piece 1.mid" if track == "midi/dir" else f"{artist} - Song 1.txt"
         item = t.store.items[t.store.index[item_id]]
@@ -243,6 +271,15 @@ def test_flat_midi_and_lyrics_folders_build_with_artist_from(tmp_path, capsys):
         assert code == 2 and err.count("\n") == 1 and "no file name matches" in err and "e.g. '" in err
         code, _, err = build(capsys, *args, "--artist-from", "{title}")
         assert code == 2 and "no {artist} field" in err
-    code, _, err = build(capsys, "--track", "lyrics/csv", "--data-dir", str(tmp_path / "x.csv"),
-                         "--cache-dir", str(tmp_path / "c"), "--artist-from", "{artist} - {title}")
+    code, _, err = build(
+        capsys,
+        "--track",
+        "lyrics/csv",
+        "--data-dir",
+        str(tmp_path / "x.csv"),
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--artist-from",
+        "{artist} - {title}",
+    )
     assert code == 2 and "--artist-from" in err

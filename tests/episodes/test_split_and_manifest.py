@@ -31,8 +31,17 @@ POOL = {f"a{i}": [f"a{i}/s{j}" for j in range(4 + i)] for i in range(10)}
 
 
 def make(n=50, shots=3, seed=0):
-    return draw_manifest(POOL, track="t", track_version=1, split="test", shots=shots, query_size=2,
-                         n_episodes=n, seed=seed, corpus_fingerprint="f" * 64)
+    return draw_manifest(
+        POOL,
+        track="t",
+        track_version=1,
+        split="test",
+        shots=shots,
+        query_size=2,
+        n_episodes=n,
+        seed=seed,
+        corpus_fingerprint="f" * 64,
+    )
 
 
 def test_manifest_is_deterministic_and_seed_sensitive():

@@ -37,7 +37,12 @@ def test_bad_files_are_skipped_and_reported(tmp_path):
     store = open_store(MidiDirSource(root), tmp_path / "cache", workers=1, progress=False, log=lambda m: None)
     assert len(store) == 9
     reasons = {s["path"]: s["reason"] for s in store.report()["skipped"]}
-    assert set(reasons) == {"Artist 00/corrupt.mid", "Artist 00/zero.mid", "Artist 01/empty.mid", "Artist 02/drums.midi"}
+    assert set(reasons) == {
+        "Artist 00/corrupt.mid",
+        "Artist 00/zero.mid",
+        "Artist 01/empty.mid",
+        "Artist 02/drums.midi",
+    }
     assert reasons["Artist 02/drums.midi"] == "drum-only"
     assert reasons["Artist 01/empty.mid"] == "no notes"
     assert reasons["Artist 00/corrupt.mid"].startswith("unreadable")
@@ -69,8 +74,9 @@ def test_two_builds_give_the_same_fingerprint_and_manifest_sha256(tmp_path):
     b = tmp_path / "b"
     shutil.copytree(a, b)
     tracks = [
-        Track.open(TRACKS["midi/dir"], cache_dir=tmp_path / f"cache-{d.name}", data_dir=d, workers=1,
-                   progress=False, log=print)
+        Track.open(
+            TRACKS["midi/dir"], cache_dir=tmp_path / f"cache-{d.name}", data_dir=d, workers=1, progress=False, log=print
+        )
         for d in (a, b)
     ]
     assert tracks[0].store.fingerprint == tracks[1].store.fingerprint

@@ -19,8 +19,9 @@ def quiet(message: str) -> None:
 
 
 def build(path, cache, capsys):
-    code = main(["data", "build", "--track", "lyrics/csv", "--data-dir", str(path), "--cache-dir", str(cache),
-                 "--workers", "1"])
+    code = main(
+        ["data", "build", "--track", "lyrics/csv", "--data-dir", str(path), "--cache-dir", str(cache), "--workers", "1"]
+    )
     return code, capsys.readouterr()
 
 
@@ -68,6 +69,7 @@ def test_memory_and_import_errors_are_not_data_errors(tmp_path, monkeypatch):
     path = tmp_path / "t.csv"
     path.write_text("artist,lyrics\nA,la\n")
     for error in (MemoryError, ImportError):
+
         def fail(path, error=error):
             raise error("boom")
 
@@ -120,8 +122,9 @@ def test_lone_surrogates_in_a_json_table_are_skipped_not_a_crash(tmp_path):
     rows = [{"artist": f"A{i % 3}", "text": f"song {i} la la"} for i in range(30)]
     rows += [{"artist": "A0", "text": "\ud800 broken"}, {"artist": "\udfff", "text": "la"}]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")  # json.dumps writes \ud800 escapes
-    store = Track.open(TRACKS["lyrics/csv"], cache_dir=tmp_path / "c", data_dir=path, workers=1, progress=False,
-                       log=quiet).store
+    store = Track.open(
+        TRACKS["lyrics/csv"], cache_dir=tmp_path / "c", data_dir=path, workers=1, progress=False, log=quiet
+    ).store
     reasons = [s["reason"] for s in store.report()["skipped"]]
     assert len(store) == 30 and sum("lone UTF-16 surrogate" in r for r in reasons) == 2
 
@@ -137,7 +140,7 @@ def test_streamed_tables_give_every_cell_as_a_whole_read_does(tmp_path):
 
     from episodes.sources.table_files import DelimitedTable, JsonLinesTable, ParquetTable
 
-    texts = [f"verse {i}\nline two, with a comma\r\nand \"quotes\" é\u2028{'x' * (i % 7)}" for i in range(40)]
+    texts = [f'verse {i}\nline two, with a comma\r\nand "quotes" é\u2028{"x" * (i % 7)}' for i in range(40)]
     rows = [{"artist": f"A{i % 4}", "lyrics": t, "title": f"t{i}"} for i, t in enumerate(texts)]
     buffer = io.StringIO(newline="")
     writer = csv.DictWriter(buffer, ["artist", "lyrics", "title"], lineterminator="\r\n")
@@ -150,7 +153,9 @@ def test_streamed_tables_give_every_cell_as_a_whole_read_does(tmp_path):
     table = DelimitedTable(tmp_path / "t.csv", ",")
     listed = list(table.rows(["artist", "title"]))
     assert table.n_rows == len(listed) == 41 and listed[-1][1] == {"artist": "A9", "title": None}
-    assert [table.cell(loc, "lyrics") for loc, _ in listed[:40]] == texts and table.cell(listed[40][0], "lyrics") is None
+    assert [table.cell(loc, "lyrics") for loc, _ in listed[:40]] == texts and table.cell(
+        listed[40][0], "lyrics"
+    ) is None
     assert [cells["artist"] for _, cells in listed[:40]] == [r["artist"] for r in rows]
 
     (tmp_path / "t.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n\n")

@@ -22,9 +22,11 @@ def publish(out, method: str, run_key: str, shift: float, n: int = 8, shots: int
         base = episode(i, run_key=run_key, method=method, shots=shots)
         nll = [x + shift * i for x in base.nll_nats]
         record = dataclasses.replace(base, nll_nats=nll, nats_per_token=sum(nll) / sum(base.units["tokens"]))
-        record = dataclasses.replace(record, bits_per_token=record.nats_per_token / 0.6931471805599453,
-                                     bits_per={u: sum(nll) / sum(c) / 0.6931471805599453
-                                               for u, c in base.units.items()})
+        record = dataclasses.replace(
+            record,
+            bits_per_token=record.nats_per_token / 0.6931471805599453,
+            bits_per={u: sum(nll) / sum(c) / 0.6931471805599453 for u, c in base.units.items()},
+        )
         append_record(out / f"{stem}.jsonl", record)
         scores.append(record.nats_per_token)
     write_run(out / f"{stem}.run.json", dataclasses.replace(run_record(run_key), method=method, shots=shots))

@@ -31,16 +31,34 @@ def test_leaderboard_rows_and_formats(track, tmp_path, capsys):
     from benchmark.run.runner import evaluate
 
     for method in ("unigram", "unigram-support"):
-        evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=30, out=tmp_path / "r", budget=TEST_BUDGET,
-                 models=tmp_path / "m", log=lambda m: None)
+        evaluate(
+            MethodSpec.parse(method),
+            track,
+            shots=5,
+            n_episodes=30,
+            out=tmp_path / "r",
+            budget=TEST_BUDGET,
+            models=tmp_path / "m",
+            log=lambda m: None,
+        )
     rows = leaderboard_rows(tmp_path / "r")
     assert [r.method for r in rows] == ["unigram-support", "unigram"]
     assert all(r.episodes == 30 and r.manifest_episodes == 600 and r.ci95 > 0 for r in rows)
     assert all(r.eval_tokens_per_s > 0 for r in rows)
     assert main(["leaderboard", "--results", str(tmp_path / "r"), "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    required = {"method", "track", "shots", "episodes", "nll_nats_per_token", "ci95", "unit", "bits_per_unit",
-                "params", "manifest_sha256"}
+    required = {
+        "method",
+        "track",
+        "shots",
+        "episodes",
+        "nll_nats_per_token",
+        "ci95",
+        "unit",
+        "bits_per_unit",
+        "params",
+        "manifest_sha256",
+    }
     assert all(required <= set(row) for row in data)
     table = list(csv.DictReader(io.StringIO(render(rows, "csv"))))
     assert float(table[0]["nll_nats_per_token"]) == rows[0].nll_nats_per_token
@@ -65,8 +83,16 @@ def test_paired_difference_and_shots_plot(track, tmp_path, capsys):
     paths = {}
     for method in ("unigram", "unigram-support"):
         for k in (0, 2, 5):
-            paths[method, k] = evaluate(MethodSpec.parse(method), track, shots=k, n_episodes=25, out=tmp_path / "r",
-                                        budget=TEST_BUDGET, models=tmp_path / "m", log=lambda m: None)
+            paths[method, k] = evaluate(
+                MethodSpec.parse(method),
+                track,
+                shots=k,
+                n_episodes=25,
+                out=tmp_path / "r",
+                budget=TEST_BUDGET,
+                models=tmp_path / "m",
+                log=lambda m: None,
+            )
     rows = leaderboard_rows(tmp_path / "r", reference="unigram")
     row = next(r for r in rows if r.method == "unigram-support" and r.shots == 5)
     a = read_episode_records(paths["unigram-support", 5])
@@ -74,17 +100,21 @@ def test_paired_difference_and_shots_plot(track, tmp_path, capsys):
     diffs = [e.nats_per_token - b[e.episode_id] for e in a]
     assert row.paired_episodes == 25 and np.isclose(row.delta_vs_reference, np.mean(diffs))
     assert row.delta_vs_reference + row.delta_ci95 < 0  # significantly better, paired
-    assert np.isclose(row.delta_p_value, stats.ttest_rel([e.nats_per_token for e in a], [b[e.episode_id] for e in a])
-                      .pvalue) and row.delta_q_value == row.delta_p_value  # one paired row per (track, K) table
+    assert (
+        np.isclose(
+            row.delta_p_value, stats.ttest_rel([e.nats_per_token for e in a], [b[e.episode_id] for e in a]).pvalue
+        )
+        and row.delta_q_value == row.delta_p_value
+    )  # one paired row per (track, K) table
     assert all(r.delta_p_value is None and r.delta_q_value is None for r in rows if r.method == "unigram")
     zero = next(r for r in rows if r.method == "unigram-support" and r.shots == 0)
     assert np.isclose(zero.delta_vs_reference, 0.0)  # K = 0: no support, same model as unigram
     from leaderboard.aggregate import with_q_values  # BH over one table: 3 rows of p 0.01, 0.04, 0.03
+
     table = [dataclasses.replace(zero, run_key=str(i), delta_p_value=p) for i, p in enumerate((0.01, 0.04, 0.03))]
     assert [r.delta_q_value for r in with_q_values(table)] == pytest.approx([0.03, 0.04, 0.04])
     png = tmp_path / "shots.png"
-    assert main(["leaderboard", "--results", str(tmp_path / "r"), "--reference", "unigram",
-                 "--plot", str(png)]) == 0
+    assert main(["leaderboard", "--results", str(tmp_path / "r"), "--reference", "unigram", "--plot", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -117,8 +147,16 @@ def test_rows_carry_convergence_and_training_compute(track, tmp_path, capsys):
     from benchmark.run.runner import evaluate
 
     for method in ("lstm", "unigram"):
-        evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=12, out=tmp_path / "r", budget=TEST_BUDGET,
-                 models=tmp_path / "m", log=lambda m: None)
+        evaluate(
+            MethodSpec.parse(method),
+            track,
+            shots=5,
+            n_episodes=12,
+            out=tmp_path / "r",
+            budget=TEST_BUDGET,
+            models=tmp_path / "m",
+            log=lambda m: None,
+        )
     assert main(["leaderboard", "--results", str(tmp_path / "r"), "--format", "json"]) == 0
     rows = {r["method"]: r for r in json.loads(capsys.readouterr().out)}
     lstm, unigram = rows["lstm"], rows["unigram"]
@@ -137,8 +175,16 @@ def test_adaptation_cost_is_counted_per_episode(track, tmp_path):
     from benchmark.run.runner import evaluate
 
     for method in ("lstm", "lstm-concat", "finetune"):
-        evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=8, out=tmp_path / "r", budget=TEST_BUDGET,
-                 models=tmp_path / "m", log=lambda m: None)
+        evaluate(
+            MethodSpec.parse(method),
+            track,
+            shots=5,
+            n_episodes=8,
+            out=tmp_path / "r",
+            budget=TEST_BUDGET,
+            models=tmp_path / "m",
+            log=lambda m: None,
+        )
     rows = {r.method: r for r in leaderboard_rows(tmp_path / "r")}
     lstm, concat, finetune = rows["lstm"], rows["lstm-concat"], rows["finetune"]
     assert lstm.adapt_flops_per_episode == 0 and concat.adapt_flops_per_episode > 0
@@ -158,14 +204,25 @@ def test_rows_indistinguishable_from_the_best_are_marked():
 
     rng = np.random.default_rng(0)
     base = rng.normal(2.0, 0.3, 40)
-    per_episode = {"best": base, "close": base + rng.normal(0.0, 0.05, 40) + 0.002, "far": base + 0.2
-                   + rng.normal(0.0, 0.05, 40), "other": base + 1.0}
-    episodes = {name: [dataclasses.replace(episode(i, run_key=name), nats_per_token=float(v))
-                       for i, v in enumerate(values)] for name, values in per_episode.items()}
-    rows = [dataclasses.replace(make_row(run_record(name), [episode(0, run_key=name)]), method=name,
-                                nll_nats_per_token=float(per_episode[name].mean()),
-                                manifest_sha256="cd" * 32 if name == "other" else "ab" * 32)
-            for name in per_episode]
+    per_episode = {
+        "best": base,
+        "close": base + rng.normal(0.0, 0.05, 40) + 0.002,
+        "far": base + 0.2 + rng.normal(0.0, 0.05, 40),
+        "other": base + 1.0,
+    }
+    episodes = {
+        name: [dataclasses.replace(episode(i, run_key=name), nats_per_token=float(v)) for i, v in enumerate(values)]
+        for name, values in per_episode.items()
+    }
+    rows = [
+        dataclasses.replace(
+            make_row(run_record(name), [episode(0, run_key=name)]),
+            method=name,
+            nll_nats_per_token=float(per_episode[name].mean()),
+            manifest_sha256="cd" * 32 if name == "other" else "ab" * 32,
+        )
+        for name in per_episode
+    ]
     marked = {r.method: r for r in with_best_marks(rows, episodes)}
     assert marked["best"].best and marked["other"].best  # each manifest is its own table
     assert marked["best"].vs_best_q_value is None and not is_indistinguishable_from_best(marked["best"])

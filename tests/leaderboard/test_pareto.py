@@ -22,10 +22,18 @@ from tests.conftest import TEST_BUDGET
 
 # Compute-bound on one Pi 4 core (2e7 FLOP / 5.95 GFLOP/s = 3.4 ms), memory-bound on
 # four (8 MB / 5.5 GB/s = 1.5 ms > 0.84 ms).
-COST = StepCost("token", macs=10_000_000, operators=40, params=2_000_000, nonzero_params=2_000_000,
-                bytes_fp32=8_000_000, bytes_int8=2_000_000)
-SMALL = StepCost("token", macs=50_000, operators=6, params=50_000, nonzero_params=50_000, bytes_fp32=200_000,
-                 bytes_int8=60_000)
+COST = StepCost(
+    "token",
+    macs=10_000_000,
+    operators=40,
+    params=2_000_000,
+    nonzero_params=2_000_000,
+    bytes_fp32=8_000_000,
+    bytes_int8=2_000_000,
+)
+SMALL = StepCost(
+    "token", macs=50_000, operators=6, params=50_000, nonzero_params=50_000, bytes_fp32=200_000, bytes_int8=60_000
+)
 
 
 def test_the_pareto_front_keeps_the_points_nothing_beats_on_both():
@@ -61,7 +69,8 @@ def test_pi_estimates_are_the_roofline_of_devices_json_and_never_calibrate_the_h
     assert all(e.real_time_factor is None for e in pi_estimates(COST))  # a token has no duration
     note = dataclasses.replace(COST, unit="note")
     assert [e.real_time_factor for e in pi_estimates(note)] == pytest.approx(
-        [e.latency_ms / 1e3 / 4.0 for e in pi_estimates(note)])  # a note of audio/gm-notes lasts 4 s
+        [e.latency_ms / 1e3 / 4.0 for e in pi_estimates(note)]
+    )  # a note of audio/gm-notes lasts 4 s
 
 
 def costed_results(track, folder: Path) -> Path:
@@ -70,8 +79,16 @@ def costed_results(track, folder: Path) -> Path:
     from benchmark.run.runner import evaluate
 
     for method, cost in (("unigram", SMALL), ("unigram-support", COST)):
-        run_path = evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=5, out=folder, budget=TEST_BUDGET,
-                            models=folder.parent / "m", log=lambda _: None).with_suffix(".run.json")
+        run_path = evaluate(
+            MethodSpec.parse(method),
+            track,
+            shots=5,
+            n_episodes=5,
+            out=folder,
+            budget=TEST_BUDGET,
+            models=folder.parent / "m",
+            log=lambda _: None,
+        ).with_suffix(".run.json")
         record = json.loads(run_path.read_text())
         run_path.write_text(json.dumps({**record, "cost": cost.to_dict()}))
     return folder
@@ -83,8 +100,10 @@ def test_the_cost_table_csv_and_json_carry_the_pi_estimates(track, tmp_path):
     est = {(e.device, e.threads): e.latency_ms for e in pi_estimates(COST)}
     md = render(rows, "md")
     assert "| est. Pi 4 ms/step (1 / 4 thr) | est. Pi 5 ms/step (1 / 4 thr) |" in md
-    cells = (f"{est['raspberry-pi-4', 1]:.3f} / {est['raspberry-pi-4', 4]:.3f} | "
-             f"{est['raspberry-pi-5', 1]:.3f} / {est['raspberry-pi-5', 4]:.3f} |")
+    cells = (
+        f"{est['raspberry-pi-4', 1]:.3f} / {est['raspberry-pi-4', 4]:.3f} | "
+        f"{est['raspberry-pi-5', 1]:.3f} / {est['raspberry-pi-5', 4]:.3f} |"
+    )
     assert f"| unigram-support | 5 | token | {COST.macs:,} |" in md and cells in md
     assert "real-time factor" not in md  # tokens have no duration
     table = {r["method"]: r for r in csv.DictReader(io.StringIO(render(rows, "csv")))}
@@ -102,8 +121,16 @@ def test_fsmb_leaderboard_pareto_writes_a_png_and_refuses_rows_without_a_cost(tr
     from benchmark.run.runner import evaluate
 
     png = tmp_path / "pareto.png"
-    evaluate(MethodSpec.parse("unigram"), track, shots=5, n_episodes=5, out=tmp_path / "none", budget=TEST_BUDGET,
-             models=tmp_path / "m", log=lambda _: None)
+    evaluate(
+        MethodSpec.parse("unigram"),
+        track,
+        shots=5,
+        n_episodes=5,
+        out=tmp_path / "none",
+        budget=TEST_BUDGET,
+        models=tmp_path / "m",
+        log=lambda _: None,
+    )
     assert main(["leaderboard", "--results", str(tmp_path / "none"), "--pareto", str(png)]) == 2
     assert "no leaderboard row records the cost" in capsys.readouterr().err and not png.exists()
     results = costed_results(track, tmp_path / "r")

@@ -25,8 +25,16 @@ def published(track, tmp_path) -> Path:
 
     out = tmp_path / "published"
     for method in ("unigram", "unigram-support"):
-        evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=12, out=out, budget=TEST_BUDGET, models=tmp_path / "m0",
-                 log=lambda m: None)
+        evaluate(
+            MethodSpec.parse(method),
+            track,
+            shots=5,
+            n_episodes=12,
+            out=out,
+            budget=TEST_BUDGET,
+            models=tmp_path / "m0",
+            log=lambda m: None,
+        )
     return out
 
 
@@ -43,8 +51,22 @@ def edit_first_episode(records: Path, delta_nats: float) -> None:
 
 
 def test_reproduce_check_matches_then_catches_an_edited_record(published, track, midi_root, tmp_path, capsys):
-    argv = ["reproduce", "--results", str(published), "--track", track.spec.name, "--data-dir", str(midi_root),
-            "--out", str(tmp_path / "rerun"), "--models", str(tmp_path / "m1"), "--workers", "1", "--check"]
+    argv = [
+        "reproduce",
+        "--results",
+        str(published),
+        "--track",
+        track.spec.name,
+        "--data-dir",
+        str(midi_root),
+        "--out",
+        str(tmp_path / "rerun"),
+        "--models",
+        str(tmp_path / "m1"),
+        "--workers",
+        "1",
+        "--check",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert out.count("**MATCH** (bit-exact)") == 2 and "2 of 2 runs MATCH" in out
@@ -73,8 +95,9 @@ def test_quick_subset_and_filters(published):
 
 
 def test_plan_splits_training_and_evaluation_settings():
-    run = dataclasses.replace(run_record(), method='cache[base="lstm-trim",theta=0.3]', seed=3,
-                              budget=TEST_BUDGET.to_dict())
+    run = dataclasses.replace(
+        run_record(), method='cache[base="lstm-trim",theta=0.3]', seed=3, budget=TEST_BUDGET.to_dict()
+    )
     episodes = [episode(i, quality={"metrics": {"n_samples": 8}}) for i in range(7)]
     r = plan(run, episodes, quick=False)
     assert r.spec == 'cache[base="lstm-trim"]' and r.overrides == {"theta": 0.3}
@@ -91,7 +114,7 @@ def shifted(record: EpisodeRecord, nats: float) -> EpisodeRecord:
 
 
 def test_reruns_with_other_weights_are_judged_by_the_paired_ci(published):
-    (r, episodes), = published_reruns([published], methods=["unigram-support"])
+    ((r, episodes),) = published_reruns([published], methods=["unigram-support"])
     run_path = published / "unigram-support__midi-dir__K5.run.json"
     other = dataclasses.replace(r, published=dataclasses.replace(r.published, train={"state_sha256": "other weights"}))
     noise = np.random.default_rng(0).normal(scale=0.01, size=len(episodes))
@@ -108,8 +131,22 @@ def test_a_reproduction_record_marks_rows_matched_on_another_machine(published, 
     from leaderboard.render import fmt_reproduced
     from leaderboard.reproductions import Reproduction, read_reproduction, read_reproductions, write_reproduction
 
-    argv = ["reproduce", "--results", str(published), "--track", track.spec.name, "--data-dir", str(midi_root),
-            "--out", str(tmp_path / "rerun"), "--models", str(tmp_path / "m1"), "--workers", "1", "--check"]
+    argv = [
+        "reproduce",
+        "--results",
+        str(published),
+        "--track",
+        track.spec.name,
+        "--data-dir",
+        str(midi_root),
+        "--out",
+        str(tmp_path / "rerun"),
+        "--models",
+        str(tmp_path / "m1"),
+        "--workers",
+        "1",
+        "--check",
+    ]
     assert main([*argv, "--record"]) == 2  # who ran it is part of the record
     assert "--record needs --by NAME" in capsys.readouterr().err
     assert main(["reproduce", "--results", str(published), "--record", "--by", "x"]) == 2
@@ -122,12 +159,15 @@ def test_a_reproduction_record_marks_rows_matched_on_another_machine(published, 
     record = read_reproduction(path)
     assert record.by == "Ada" and record.command[:2] == ["fsmb", "reproduce"] and record.env["torch_threads"] >= 1
     assert sorted((c.label, c.verdict, c.how) for c in record.checks) == [
-        ("unigram", "MATCH", "bit-exact"), ("unigram-support", "MATCH", "bit-exact")]
+        ("unigram", "MATCH", "bit-exact"),
+        ("unigram-support", "MATCH", "bit-exact"),
+    ]
     rows = leaderboard_rows(published)
     assert all(r.reproduced is None for r in rows)  # the machine that scored them: no badge
 
-    other = Reproduction(**{**record.body(), "checks": record.checks, "by": "Grace",
-                            "env": {**record.env, "cpu": "Some Other CPU"}})
+    other = Reproduction(
+        **{**record.body(), "checks": record.checks, "by": "Grace", "env": {**record.env, "cpu": "Some Other CPU"}}
+    )
     second = write_reproduction(published, other)
     rows = {r.method: r for r in leaderboard_rows(published)}
     assert [m["by"] for m in rows["unigram-support"].reproduced] == ["Grace"]

@@ -18,15 +18,32 @@ SLEEP_1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0]
 SLEEP_2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4]
 
 # Benjamini & Hochberg (1995), section 4: 15 p-values, 4 rejected at FDR 0.05.
-BH_1995 = [0.0001, 0.0004, 0.0019, 0.0095, 0.0201, 0.0278, 0.0298, 0.0344, 0.0459, 0.3240,
-           0.4262, 0.5719, 0.6528, 0.7590, 1.0000]
+BH_1995 = [
+    0.0001,
+    0.0004,
+    0.0019,
+    0.0095,
+    0.0201,
+    0.0278,
+    0.0298,
+    0.0344,
+    0.0459,
+    0.3240,
+    0.4262,
+    0.5719,
+    0.6528,
+    0.7590,
+    1.0000,
+]
 
 
 def brute_force_p(d: list[float]) -> float:
     """Fraction of all sign vectors whose |mean| reaches the observed one, one at a time."""
     observed = abs(sum(d)) / len(d)
-    hits = [abs(sum(s * x for s, x in zip(signs, d))) / len(d) >= observed - 1e-9
-            for signs in itertools.product((1, -1), repeat=len(d))]
+    hits = [
+        abs(sum(s * x for s, x in zip(signs, d))) / len(d) >= observed - 1e-9
+        for signs in itertools.product((1, -1), repeat=len(d))
+    ]
     return sum(hits) / len(hits)
 
 
@@ -142,8 +159,9 @@ def test_the_permutation_test_agrees_with_the_t_test_on_large_normal_data():
 def test_all_zero_differences_are_not_significant(n):
     scores = list(np.linspace(2.0, 4.0, n))
     result = paired_test(scores, scores)
-    assert result == PairedTest(delta=0.0, ci95=0.0, episodes=n, t_p_value=1.0, permutation_p_value=1.0,
-                                permutations=0 if n == 3 else 10_000)
+    assert result == PairedTest(
+        delta=0.0, ci95=0.0, episodes=n, t_p_value=1.0, permutation_p_value=1.0, permutations=0 if n == 3 else 10_000
+    )
 
 
 @pytest.mark.filterwarnings("ignore:Precision loss occurred:RuntimeWarning")  # scipy's, on the constant differences
@@ -154,13 +172,16 @@ def test_constant_differences_are_as_significant_as_their_signs_allow():
     assert result.ci95 == 0.0
 
 
-@pytest.mark.parametrize("a, b, message", [
-    ([1.0, 2.0, 3.0], [1.0, 2.0], "a has 3 episodes, b has 2"),
-    ([1.0], [2.0], "1 pair"),
-    ([], [], "0 pair"),
-    ([[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.0], [3.0, 4.0]], "1-D"),
-    ([1.0, math.nan], [1.0, 2.0], "non-finite"),
-])
+@pytest.mark.parametrize(
+    "a, b, message",
+    [
+        ([1.0, 2.0, 3.0], [1.0, 2.0], "a has 3 episodes, b has 2"),
+        ([1.0], [2.0], "1 pair"),
+        ([], [], "0 pair"),
+        ([[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.0], [3.0, 4.0]], "1-D"),
+        ([1.0, math.nan], [1.0, 2.0], "non-finite"),
+    ],
+)
 def test_bad_pairs_are_refused(a, b, message):
     with pytest.raises(ValueError, match=message) as error:
         paired_test(a, b)
@@ -192,8 +213,7 @@ def test_bh_is_scipys_in_the_input_order_with_ties_and_caps():
     rng = np.random.default_rng(0)
     for size in (1, 2, 17, 300):
         p = rng.beta(0.3, 1.0, size=size)
-        assert benjamini_hochberg(p) == pytest.approx(list(stats.false_discovery_control(p, method="bh")),
-                                                      rel=1e-12)
+        assert benjamini_hochberg(p) == pytest.approx(list(stats.false_discovery_control(p, method="bh")), rel=1e-12)
 
 
 def test_bh_leaves_nan_out_of_m():

@@ -19,7 +19,7 @@ from tests.browser import chromium
 from tests.conftest import TEST_BUDGET
 
 HOSTILE = "<script>alert(1)</script>"
-HOSTILE_TEXT = "<img src=x onerror=alert(2)> & \"quotes\""
+HOSTILE_TEXT = '<img src=x onerror=alert(2)> & "quotes"'
 # Where the browser test leaves its screenshot (CI keeps the folder; git ignores it).
 ARTIFACTS = Path(os.environ.get("FSMB_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts"))
 
@@ -31,8 +31,16 @@ def results(track, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("results")
     for method in ("unigram", "unigram-support"):
-        evaluate(MethodSpec.parse(method), track, shots=5, n_episodes=20, out=out, budget=TEST_BUDGET,
-                 models=tmp_path_factory.mktemp("models"), log=lambda m: None)
+        evaluate(
+            MethodSpec.parse(method),
+            track,
+            shots=5,
+            n_episodes=20,
+            out=out,
+            budget=TEST_BUDGET,
+            models=tmp_path_factory.mktemp("models"),
+            log=lambda m: None,
+        )
     return out
 
 
@@ -41,8 +49,17 @@ def hostile_rows(results: Path) -> list:
     `HOSTILE_TEXT` written beside the results."""
     rows = leaderboard_rows(results)
     bad = dataclasses.replace(rows[0], method=HOSTILE, run_key="hostile-run", reference=HOSTILE)
-    write_previews(results / "hostile.samples", run_key="hostile-run", method=HOSTILE, track=rows[0].track,
-                   shots=5, modality="lyrics", episode_id=HOSTILE, artist=HOSTILE_TEXT, drawn=[HOSTILE_TEXT])
+    write_previews(
+        results / "hostile.samples",
+        run_key="hostile-run",
+        method=HOSTILE,
+        track=rows[0].track,
+        shots=5,
+        modality="lyrics",
+        episode_id=HOSTILE,
+        artist=HOSTILE_TEXT,
+        drawn=[HOSTILE_TEXT],
+    )
     return rows + [bad]
 
 
@@ -92,16 +109,30 @@ def test_malformed_previews_are_skipped_and_reported(results, tmp_path, capsys):
         shutil.rmtree(bad)
 
 
-@pytest.mark.parametrize("fixture, method, suffix", [("track", "unigram-support", ".mid"),
-                                                     ("lyrics_track", "unigram-support", None),
-                                                     ("audio_track", "gaussian-support", ".wav")])
+@pytest.mark.parametrize(
+    "fixture, method, suffix",
+    [
+        ("track", "unigram-support", ".mid"),
+        ("lyrics_track", "unigram-support", None),
+        ("audio_track", "gaussian-support", ".wav"),
+    ],
+)
 def test_eval_with_samples_keeps_previews_that_the_site_shows(fixture, method, suffix, request, tmp_path):
     from benchmark.run.runner import evaluate
     from benchmark.scoring.previews import read_previews
 
     track = request.getfixturevalue(fixture)
-    records = evaluate(MethodSpec.parse(method), track, shots=track.spec.shots, n_episodes=3, out=tmp_path / "r", budget=TEST_BUDGET,
-                       models=tmp_path / "m", samples=2, log=lambda m: None)
+    records = evaluate(
+        MethodSpec.parse(method),
+        track,
+        shots=track.spec.shots,
+        n_episodes=3,
+        out=tmp_path / "r",
+        budget=TEST_BUDGET,
+        models=tmp_path / "m",
+        samples=2,
+        log=lambda m: None,
+    )
     previews = read_previews(preview_folder(records))
     first = track.manifest("test", track.spec.shots).episodes[0]
     assert previews.episode_id == first.episode_id and previews.method == method and len(previews.samples) == 2
@@ -114,7 +145,7 @@ def test_eval_with_samples_keeps_previews_that_the_site_shows(fixture, method, s
     elif suffix == ".wav":  # a spectrogram and a player
         assert shown == ["sample-0.png", "sample-0.wav", "sample-1.png", "sample-1.wav"] and "<audio controls" in page
     else:
-        assert shown == [] and page.count("<div class=\"preview\"><pre>") == 2
+        assert shown == [] and page.count('<div class="preview"><pre>') == 2
 
 
 @pytest.mark.parametrize("fixture", ["track", "lyrics_track"])
@@ -122,8 +153,17 @@ def test_runs_without_preview_folders_show_the_samples_their_records_keep(fixtur
     from benchmark.run.runner import evaluate
 
     track = request.getfixturevalue(fixture)
-    records = evaluate(MethodSpec.parse("unigram-support"), track, shots=track.spec.shots, n_episodes=2, out=tmp_path / "r",
-                       budget=TEST_BUDGET, models=tmp_path / "m", samples=3, log=lambda m: None)
+    records = evaluate(
+        MethodSpec.parse("unigram-support"),
+        track,
+        shots=track.spec.shots,
+        n_episodes=2,
+        out=tmp_path / "r",
+        budget=TEST_BUDGET,
+        models=tmp_path / "m",
+        samples=3,
+        log=lambda m: None,
+    )
     shutil.rmtree(preview_folder(records))  # as runs scored before FSMB kept preview folders
     write_site(leaderboard_rows(tmp_path / "r"), [tmp_path / "r"], tmp_path / "site")
     page = (tmp_path / "site" / f"{track.spec.name.replace('/', '-')}.html").read_text()
@@ -131,7 +171,7 @@ def test_runs_without_preview_folders_show_the_samples_their_records_keep(fixtur
     if fixture == "track":  # the .mid written from the kept tokens, with its piano roll
         assert shown == [f"sample-{i}.{ext}" for i in range(3) for ext in ("mid", "png")]
     else:
-        assert shown == [] and page.count("<div class=\"preview\"><pre>") == 3
+        assert shown == [] and page.count('<div class="preview"><pre>') == 3
 
 
 def column(browser, table_id: str, index: int, attribute: str | None = None) -> list[str]:
@@ -153,7 +193,9 @@ def test_browser_sorts_a_column_and_renders_escaped_text(results, tmp_path):
         headers = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#results-K5 thead th")]
         nll, method = headers.index("nats/token"), headers.index("method")
         assert HOSTILE in column(browser, "results-K5", method)  # shown as text, not run
-        marks = dict(zip(column(browser, "results-K5", method), column(browser, "results-K5", headers.index("vs best"))))
+        marks = dict(
+            zip(column(browser, "results-K5", method), column(browser, "results-K5", headers.index("vs best")))
+        )
         assert marks["unigram-support"] == "best" and marks["unigram"].startswith("worse (q ")  # support helps
         button = browser.find_element(By.CSS_SELECTOR, f"#results-K5 thead th:nth-child({nll + 1}) button")
         button.click()

@@ -27,8 +27,22 @@ def results(tmp_path) -> Path:
 
 
 def submit(results: Path, out: Path, *extra: str) -> int:
-    return main(["submit", "--results", str(results), "--method", "unigram", "--track", "midi/music21",
-                 "--trained-on", "none", "--out", str(out), *extra])
+    return main(
+        [
+            "submit",
+            "--results",
+            str(results),
+            "--method",
+            "unigram",
+            "--track",
+            "midi/music21",
+            "--trained-on",
+            "none",
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
 
 
 def edit_lines(path: Path, edit) -> None:
@@ -40,13 +54,17 @@ def test_a_complete_run_becomes_a_bundle_the_leaderboard_renders(results, tmp_pa
     assert submit(results, tmp_path / "subs") == 0
     bundle = tmp_path / "subs" / STEM
     assert sorted(p.name for p in bundle.iterdir()) == sorted(
-        ["bundle.json", "method_card.json", f"{STEM}.jsonl", f"{STEM}.run.json"])
+        ["bundle.json", "method_card.json", f"{STEM}.jsonl", f"{STEM}.run.json"]
+    )
     card = json.loads((bundle / "method_card.json").read_text())
     assert card["name"] == "unigram" and card["target"] == "baselines.unigram:Unigram"
     assert len(card["code"]["source_sha256"]) == 64 and card["training_data"]["declared"] == []
-    assert card["training_data"]["track_splits"] == {"track": "midi/music21", "splits": ["train", "val"],
-                                                     "split_key": None, "corpus_fingerprint": card["training_data"][
-                                                         "track_splits"]["corpus_fingerprint"]}
+    assert card["training_data"]["track_splits"] == {
+        "track": "midi/music21",
+        "splits": ["train", "val"],
+        "split_key": None,
+        "corpus_fingerprint": card["training_data"]["track_splits"]["corpus_fingerprint"],
+    }
     capsys.readouterr()
     assert main(["leaderboard", "--results", str(bundle), "--format", "json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
@@ -58,11 +76,14 @@ def test_a_complete_run_becomes_a_bundle_the_leaderboard_renders(results, tmp_pa
     assert "<h2>Method cards</h2>" in page and card["code"]["source_sha256"] in page
 
 
-@pytest.mark.parametrize("damage, reason", [
-    (lambda lines: lines[:-1], "1 of the 600 episodes of the published manifest are missing"),
-    (lambda lines: [lines[0].replace('"nll_nats": [', '"nll_nats": [1.0e-3, ', 1)] + lines[1:], "do not line up"),
-    (lambda lines: lines + [lines[0]], "episode test-00000 is recorded twice"),
-])
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda lines: lines[:-1], "1 of the 600 episodes of the published manifest are missing"),
+        (lambda lines: [lines[0].replace('"nll_nats": [', '"nll_nats": [1.0e-3, ', 1)] + lines[1:], "do not line up"),
+        (lambda lines: lines + [lines[0]], "episode test-00000 is recorded twice"),
+    ],
+)
 def test_an_incomplete_or_edited_run_is_refused(results, tmp_path, capsys, damage, reason):
     edit_lines(results / f"{STEM}.jsonl", damage)
     assert submit(results, tmp_path / "subs") == 2
@@ -76,8 +97,24 @@ def test_a_run_on_other_data_is_refused(results, tmp_path, capsys):
     (results / f"{STEM}.run.json").write_text(json.dumps({**run, "manifest_sha256": "0" * 64}))
     assert submit(results, tmp_path / "subs") == 2
     assert "is not the published" in capsys.readouterr().err
-    assert main(["submit", "--results", str(results), "--method", "unigram", "--track", "midi/dir",
-                 "--trained-on", "none", "--out", str(tmp_path / "subs")]) == 2
+    assert (
+        main(
+            [
+                "submit",
+                "--results",
+                str(results),
+                "--method",
+                "unigram",
+                "--track",
+                "midi/dir",
+                "--trained-on",
+                "none",
+                "--out",
+                str(tmp_path / "subs"),
+            ]
+        )
+        == 2
+    )
     assert "no published manifest" in capsys.readouterr().err
 
 
@@ -97,6 +134,17 @@ def test_a_bundle_changed_after_submission_is_refused_by_the_leaderboard(results
 
 def test_submit_requires_a_training_data_declaration(results, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        main(["submit", "--results", str(results), "--method", "unigram", "--track", "midi/music21",
-              "--out", str(tmp_path / "subs")])
+        main(
+            [
+                "submit",
+                "--results",
+                str(results),
+                "--method",
+                "unigram",
+                "--track",
+                "midi/music21",
+                "--out",
+                str(tmp_path / "subs"),
+            ]
+        )
     assert "--trained-on" in capsys.readouterr().err

@@ -66,7 +66,8 @@ def test_cpu_and_auto_parse_to_the_cpu_here():
 @pytest.mark.parametrize("text", ["cuda", "cuda:0", "cuda:x", "tpu", "gpu", "mps", ""])
 def test_a_device_not_here_is_one_line_naming_the_option(text):
     if (text.startswith("cuda") and text != "cuda:x" and torch.cuda.is_available()) or (
-            text == "mps" and torch.backends.mps.is_available()):
+        text == "mps" and torch.backends.mps.is_available()
+    ):
         pytest.skip(f"{text} exists on this machine")
     with pytest.raises(DeviceError) as error:
         parse_device(text)
@@ -75,9 +76,14 @@ def test_a_device_not_here_is_one_line_naming_the_option(text):
 
 
 # ----- arrays and random numbers -------------------------------------------------------
-@pytest.mark.parametrize("array", [np.arange(12, dtype=np.int64).reshape(3, 4),
-                                   np.linspace(0, 1, 12).reshape(3, 4).T,  # not contiguous
-                                   np.arange(5, dtype=np.uint8)])
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(12, dtype=np.int64).reshape(3, 4),
+        np.linspace(0, 1, 12).reshape(3, 4).T,  # not contiguous
+        np.arange(5, dtype=np.uint8),
+    ],
+)
 def test_to_run_device_gives_what_from_numpy_gives(array):
     for context in (contextlib.nullcontext, gpu_code_path):
         with context():
@@ -111,8 +117,10 @@ def outputs(method: Method, track: Track) -> tuple[np.ndarray, list[np.ndarray]]
     """Log-probs of a test episode's queries and two samples, adapted to its support set."""
     episode = track.episode(track.manifest("test").episodes[0])
     adapted = method.adapt(list(episode.support))
-    return (np.asarray(adapted.log_prob(list(episode.query))),
-            adapted.sample(2, max_len=24, generator=np.random.default_rng(0)))
+    return (
+        np.asarray(adapted.log_prob(list(episode.query))),
+        adapted.sample(2, max_len=24, generator=np.random.default_rng(0)),
+    )
 
 
 def assert_same(a: tuple[np.ndarray, list[np.ndarray]], b: tuple[np.ndarray, list[np.ndarray]], rtol: float) -> None:
@@ -125,12 +133,16 @@ def assert_same(a: tuple[np.ndarray, list[np.ndarray]], b: tuple[np.ndarray, lis
 # Under any torch function mode, the default-device context among them, nn.TransformerEncoderLayer
 # leaves its fused CPU fast path for the plain one: the transformer's scores then move by float
 # rounding (~1e-8 relative), which is why a GPU run is held to GPU_TOLERANCE, not bit for bit.
-@pytest.mark.parametrize("make, modality, rtol", [
-    (lambda: make_method("lstm"), "midi", 0),
-    (lambda: make_method("lstm-concat"), "midi", 0),
-    (lambda: TransformerICL(context=128, support_budget=64, stride=32), "midi", GPU_TOLERANCE),
-    (lambda: make_method("vae"), "audio", 0),
-], ids=["lstm", "lstm-concat", "transformer-icl", "vae"])
+@pytest.mark.parametrize(
+    "make, modality, rtol",
+    [
+        (lambda: make_method("lstm"), "midi", 0),
+        (lambda: make_method("lstm-concat"), "midi", 0),
+        (lambda: TransformerICL(context=128, support_budget=64, stride=32), "midi", GPU_TOLERANCE),
+        (lambda: make_method("vae"), "audio", 0),
+    ],
+    ids=["lstm", "lstm-concat", "transformer-icl", "vae"],
+)
 def test_fit_score_and_sample_agree_with_the_default_device_context(make, modality, rtol, request, tmp_path):
     track = request.getfixturevalue("track" if modality == "midi" else "audio_track")
     plain = outputs(fitted(make, track, tmp_path / "plain"), track)

@@ -22,8 +22,16 @@ def quiet(message: str) -> None:
 
 def test_lyrics_track_scores_bits_per_character(lyrics_track, tmp_path, capsys):
     for method in ("unigram", "unigram-support", "lstm-concat"):
-        evaluate(MethodSpec.parse(method), lyrics_track, shots=5, n_episodes=12, out=tmp_path / "r", budget=TEST_BUDGET,
-                 models=tmp_path / "m", log=quiet)
+        evaluate(
+            MethodSpec.parse(method),
+            lyrics_track,
+            shots=5,
+            n_episodes=12,
+            out=tmp_path / "r",
+            budget=TEST_BUDGET,
+            models=tmp_path / "m",
+            log=quiet,
+        )
     record = json.loads((tmp_path / "r" / "unigram__lyrics-dir__K5.jsonl").read_text().splitlines()[0])
     chars = sum(record["units"]["characters"])
     assert record["bits_per"]["characters"] == pytest.approx(sum(record["nll_nats"]) / chars / np.log(2))
@@ -36,8 +44,20 @@ def test_lyrics_track_scores_bits_per_character(lyrics_track, tmp_path, capsys):
 
 
 def test_sample_quality_is_recorded_and_reproducible(lyrics_track, tmp_path, capsys):
-    paths = [evaluate(MethodSpec.parse("lstm-concat"), lyrics_track, shots=5, n_episodes=3, out=tmp_path / out, budget=TEST_BUDGET,
-                      models=tmp_path / "m", samples=4, log=quiet) for out in ("a", "b")]
+    paths = [
+        evaluate(
+            MethodSpec.parse("lstm-concat"),
+            lyrics_track,
+            shots=5,
+            n_episodes=3,
+            out=tmp_path / out,
+            budget=TEST_BUDGET,
+            models=tmp_path / "m",
+            samples=4,
+            log=quiet,
+        )
+        for out in ("a", "b")
+    ]
     first, second = ([json.loads(line) for line in p.read_text().splitlines()] for p in paths)
     quality = first[0]["quality"]
     assert len(quality["samples"]) == 4 and all(isinstance(s, str) for s in quality["samples"])
@@ -54,7 +74,15 @@ def test_every_method_runs_on_a_lyrics_track_unchanged(lyrics_track, tmp_path):
     micro = Budget("micro", steps=8, batch_size=4, val_every=8, val_episodes=2, size="small")
     assert {"lstm", "maml", "cache", "transformer-icl"} <= set(names_in(modality="lyrics"))
     for name in names_in(modality="lyrics"):
-        path = evaluate(MethodSpec.parse(name), lyrics_track, shots=2, n_episodes=2, out=tmp_path / "r", budget=micro,
-                        models=tmp_path / "m", log=quiet)
+        path = evaluate(
+            MethodSpec.parse(name),
+            lyrics_track,
+            shots=2,
+            n_episodes=2,
+            out=tmp_path / "r",
+            budget=micro,
+            models=tmp_path / "m",
+            log=quiet,
+        )
         records = [json.loads(line) for line in path.read_text().splitlines()]
         assert len(records) == 2 and all(r["bits_per"]["characters"] > 0 for r in records), name

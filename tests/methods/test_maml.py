@@ -24,7 +24,7 @@ def tiny(dtype=torch.float64, tokens=6):
     lm = LSTMLM(LSTMConfig(vocab=9, emb=3, hidden=4, dropout=0.0)).to(dtype).eval()
     params = {k: v.detach() for k, v in lm.named_parameters()}
     tasks = torch.randint(3, 9, (2, 5, tokens))  # 2 tasks x (3 support + 2 query songs) x tokens
-    tasks[0, 1, tokens - 2:] = PAD  # some padding
+    tasks[0, 1, tokens - 2 :] = PAD  # some padding
     return lm, params, tasks[:, :3], tasks[:, 3:]
 
 
@@ -68,8 +68,12 @@ def test_second_order_meta_gradient_matches_finite_differences_and_autograd(step
     rng = np.random.default_rng(0)
     for name in ("lstm.weight_hh_l0", "embed.weight", "out.bias", "lstm.bias_ih_l0"):
         for index in rng.integers(params[name].numel(), size=3):
-            assert np.isclose(g.params[name].view(-1)[index].item(), finite_difference(fn, params, name, int(index)),
-                              rtol=1e-5, atol=1e-8)
+            assert np.isclose(
+                g.params[name].view(-1)[index].item(),
+                finite_difference(fn, params, name, int(index)),
+                rtol=1e-5,
+                atol=1e-8,
+            )
     # The clone-and-step pattern (autograd through the inner steps) agrees everywhere.
     live = {k: v.clone().requires_grad_() for k, v in params.items()}
     expected = torch.autograd.grad(clone_and_step_meta_loss(live, alphas, support, query, steps), list(live.values()))
@@ -83,10 +87,10 @@ def clone_and_step_meta_loss(params, alphas, support, query, steps):
     for m in range(support.shape[0]):
         fast = dict(params)
         for _ in range(steps):
-            loss = nll_per_task(task_params(fast, 1), support[m:m + 1]).sum()
+            loss = nll_per_task(task_params(fast, 1), support[m : m + 1]).sum()
             grads = torch.autograd.grad(loss, list(fast.values()), create_graph=True)
             fast = {k: p - alphas[k] * g for (k, p), g in zip(fast.items(), grads)}
-        total = total + nll_per_task(task_params(fast, 1), query[m:m + 1]).sum() / support.shape[0]
+        total = total + nll_per_task(task_params(fast, 1), query[m : m + 1]).sum() / support.shape[0]
     return total
 
 
@@ -97,7 +101,7 @@ def test_first_order_gradient_is_the_query_gradient_at_adapted_weights():
     expected = {k: torch.zeros_like(v) for k, v in params.items()}
     for t in range(2):
         adapted = {k: v[t].clone().requires_grad_() for k, v in inner_adapt(params, alphas, support, 1)[0][-1].items()}
-        loss = nll_per_task(task_params(adapted, 1), query[t:t + 1]).sum()
+        loss = nll_per_task(task_params(adapted, 1), query[t : t + 1]).sum()
         for k, v in zip(adapted, torch.autograd.grad(loss, list(adapted.values()))):
             expected[k] += v / 2
     assert all(torch.allclose(g.params[k], expected[k], atol=1e-12) for k in params)
@@ -109,8 +113,9 @@ def test_metasgd_learning_rate_gradient_matches_finite_differences():
     fn = lambda a: meta_loss(params, a, support, query, 1)  # noqa: E731
     g = meta_gradient(params, alphas, support, query, 1, first_order=False)
     for name in ("lstm.weight_ih_l0", "out.weight"):
-        assert np.isclose(g.alphas[name].view(-1)[2].item(), finite_difference(fn, alphas, name, 2),
-                          rtol=1e-5, atol=1e-9)
+        assert np.isclose(
+            g.alphas[name].view(-1)[2].item(), finite_difference(fn, alphas, name, 2), rtol=1e-5, atol=1e-9
+        )
 
 
 def test_meta_training_runs_and_adaptation_is_per_episode(track, tmp_path):
@@ -119,7 +124,9 @@ def test_meta_training_runs_and_adaptation_is_per_episode(track, tmp_path):
     from benchmark.scoring.nll import score_episodes
 
     budget = Budget("test", steps=8, batch_size=4, val_every=8, val_episodes=3, size="small")
-    method, meta = fit_or_load(make_method("metasgd"), track, budget=budget, models=tmp_path, seed=0, log=lambda m: None)
+    method, meta = fit_or_load(
+        make_method("metasgd"), track, budget=budget, models=tmp_path, seed=0, log=lambda m: None
+    )
     assert meta["train_log"]["meta_steps"] == 2 and len(meta["train_log"]["val_curve"]) == 1
     assert not all(torch.allclose(a, torch.tensor(0.1)) for a in method.alphas.values())  # α was learned
     assert method.hparams()["inner_steps"] == 1 and method.hparams()["meta_batch"] == 4
@@ -138,9 +145,16 @@ def test_meta_training_length_and_inner_steps_are_training_settings(track, tmp_p
     from benchmark.run.runner import fit_or_load
 
     budget = Budget("test", steps=8, batch_size=4, val_every=8, val_episodes=2, size="small")
-    method, meta = fit_or_load(make_method("fomaml[inner_steps=2,inner_lr=0.3,meta_fraction=0.5]"), track, budget=budget,
-                               models=tmp_path, seed=0, log=lambda m: None)
+    method, meta = fit_or_load(
+        make_method("fomaml[inner_steps=2,inner_lr=0.3,meta_fraction=0.5]"),
+        track,
+        budget=budget,
+        models=tmp_path,
+        seed=0,
+        log=lambda m: None,
+    )
     assert (method.inner_steps, method.inner_lr, method.meta_fraction) == (2, 0.3, 0.5)
     assert meta["train_log"]["meta_steps"] == 4
     assert [p.parent.parent.name for p in tmp_path.rglob("meta.json") if "fomaml" in str(p)] == [
-        "fomaml_inner_lr_0.3_inner_steps_2_meta_fraction_0.5_"]
+        "fomaml_inner_lr_0.3_inner_steps_2_meta_fraction_0.5_"
+    ]

@@ -64,12 +64,13 @@ def test_cache_never_reads_query_tokens_it_has_not_scored(base, episode, p):
     adapted = with_base(NeuralCache, base, theta=1.0, lam=0.3).adapt(episode.support)
     item = episode.query[1]
     a, b = adapted.token_nll(item), adapted.token_nll(altered_after(item, p, seed=1))
-    assert np.allclose(a[: p], b[: p], atol=1e-6)
+    assert np.allclose(a[:p], b[:p], atol=1e-6)
     assert not np.allclose(a[p:], b[p:])
     plain = -LSTMBaseline.log_prob_many(base, [base.adapt([])], [[item]])[0][0]
     assert not np.isclose(a.sum(), plain)  # the cache changes the likelihood
-    assert np.isclose(with_base(NeuralCache, base, theta=1.0, lam=1e-12).adapt([]).token_nll(item).sum(), plain,
-                      rtol=1e-4)
+    assert np.isclose(
+        with_base(NeuralCache, base, theta=1.0, lam=1e-12).adapt([]).token_nll(item).sum(), plain, rtol=1e-4
+    )
 
 
 def test_cache_scores_its_meta_val_grid_in_one_pass_exactly_as_setting_by_setting(base, track):
@@ -88,8 +89,9 @@ def test_cache_scores_its_meta_val_grid_in_one_pass_exactly_as_setting_by_settin
     assert (method.theta, method.lam) == (best["theta"], best["lam"]) and len(table) == len(settings) == 12
 
 
-@pytest.mark.parametrize("cls,kwargs", [(FineTune, {"steps": 3, "adapt_lr": 3e-3}),
-                                        (DynEval, {"dyn_lr": 0.05}), (NeuralCache, {})])
+@pytest.mark.parametrize(
+    "cls,kwargs", [(FineTune, {"steps": 3, "adapt_lr": 3e-3}), (DynEval, {"dyn_lr": 0.05}), (NeuralCache, {})]
+)
 def test_adapt_leaves_the_base_model_unchanged(cls, kwargs, base, track):
     method = with_base(cls, base, **kwargs)
     before = {k: v.clone() for k, v in base.model.state_dict().items()}
@@ -109,8 +111,16 @@ def test_finetuning_fits_the_support_set(base, episode):
 
 def test_methods_fit_from_the_shared_lstm_through_the_runner(track, tmp_path):
     for name in ("cache", "finetune"):
-        evaluate(MethodSpec.parse(name), track, shots=5, n_episodes=4, out=tmp_path / "r", budget=TEST_BUDGET,
-                 models=tmp_path / "m", log=lambda m: None)
+        evaluate(
+            MethodSpec.parse(name),
+            track,
+            shots=5,
+            n_episodes=4,
+            out=tmp_path / "r",
+            budget=TEST_BUDGET,
+            models=tmp_path / "m",
+            log=lambda m: None,
+        )
     assert len(list((tmp_path / "m").rglob("lstm/*/state.pt"))) == 1  # trained once, shared
     run = json.loads(next((tmp_path / "r").glob("cache__*.run.json")).read_text())
     grid = run["train"]["train_log"]["val_grid"]

@@ -66,8 +66,10 @@ def test_support_block_is_the_songs_in_order_cut_to_their_shares():
     assert len(support_block([], 100)) == 0
 
 
-@pytest.mark.parametrize("prefix,n,context,stride", [(0, 50, 64, 16), (20, 30, 64, 16), (20, 200, 64, 16),
-                                                     (40, 61, 64, 8), (10, 2, 64, 30), (30, 35, 64, 33)])
+@pytest.mark.parametrize(
+    "prefix,n,context,stride",
+    [(0, 50, 64, 16), (20, 30, 64, 16), (20, 200, 64, 16), (40, 61, 64, 8), (10, 2, 64, 30), (30, 35, 64, 33)],
+)
 def test_query_windows_score_each_token_once_with_enough_context(prefix, n, context, stride):
     block = np.arange(1000, 1000 + prefix)
     tokens = np.arange(n)  # token j has value j, so a window's content shows its positions
@@ -169,8 +171,16 @@ def test_learning_rate_warms_up_then_decays_to_a_tenth():
 
 
 def test_transformer_icl_trains_through_the_runner_and_reloads(track, tmp_path):
-    evaluate(MethodSpec.parse("transformer-icl"), track, shots=5, n_episodes=6, out=tmp_path / "r", budget=TEST_BUDGET,
-             models=tmp_path / "m", log=lambda m: None)
+    evaluate(
+        MethodSpec.parse("transformer-icl"),
+        track,
+        shots=5,
+        n_episodes=6,
+        out=tmp_path / "r",
+        budget=TEST_BUDGET,
+        models=tmp_path / "m",
+        log=lambda m: None,
+    )
     run = json.loads(next((tmp_path / "r").glob("transformer-icl__*.run.json")).read_text())
     assert {"context", "support_budget", "stride", "d_model"} <= set(run["hparams"])
     curve = run["train"]["train_log"]["val_curve"]

@@ -20,15 +20,17 @@ from tests.conftest import TEST_BUDGET
 
 
 def test_training_settings_are_named_with_the_method_and_checked_before_any_work():
-    method = make_method("lstm-trim[removed=0.5,criterion=\"magnitude\"]")
+    method = make_method('lstm-trim[removed=0.5,criterion="magnitude"]')
     assert (method.removed, method.criterion) == (0.5, "magnitude")
     assert trained_label(method) == 'lstm-trim[criterion="magnitude",removed=0.5]'
     assert trained_label(make_method("lstm-trim[removed=0.9]")) == "lstm-trim"  # the default is the method itself
-    for spec, message in [("lstm-trim[removed=1.5]", r"must be in \(0, 1\)"),
-                          ("lstm-trim[criterion=random]", "must be one of magnitude, activation"),
-                          ("lstm-trim[width=3]", "no training setting 'width'"),
-                          ("lstm-trim[removed=0.5", "expected NAME or NAME"),
-                          ("finetune[steps=3]", "evaluation-time setting: give it as --set")]:
+    for spec, message in [
+        ("lstm-trim[removed=1.5]", r"must be in \(0, 1\)"),
+        ("lstm-trim[criterion=random]", "must be one of magnitude, activation"),
+        ("lstm-trim[width=3]", "no training setting 'width'"),
+        ("lstm-trim[removed=0.5", "expected NAME or NAME"),
+        ("finetune[steps=3]", "evaluation-time setting: give it as --set"),
+    ]:
         with pytest.raises(SettingError, match=message):
             make_method(spec)
     with pytest.raises(SettingError, match=r"training setting: name it in the method, e.g. 'lstm-trim\[removed=0.5\]'"):
@@ -49,7 +51,9 @@ def test_trim_variants_share_one_trajectory_and_are_smaller(track, tmp_path, fit
     assert further.train_log["base"] == "lstm-trim[removed=0.5]"
     assert further.train_log["rounds"][: len(half.train_log["rounds"])] == half.train_log["rounds"]
     assert len(further.train_log["rounds"]) > len(half.train_log["rounds"])
-    assert [r["removed"] for r in further.train_log["rounds"]] == sorted(r["removed"] for r in further.train_log["rounds"])
+    assert [r["removed"] for r in further.train_log["rounds"]] == sorted(
+        r["removed"] for r in further.train_log["rounds"]
+    )
     step = further.inference_step()
     assert step is not None and step.module.model.cfg.hidden == further.model.cfg.hidden
     # the adaptation methods built on the lstm can start from the trimmed one instead
@@ -66,17 +70,44 @@ def test_trim_variants_share_one_trajectory_and_are_smaller(track, tmp_path, fit
 def test_sparsity_command_writes_the_curve_of_each_family(midi_root, tmp_path, capsys):
     from benchmark.cli.main import main
 
-    args = ["sparsity", "--track", "midi/dir", "--data-dir", str(midi_root), "--cache-dir", str(tmp_path / "c"),
-            "--workers", "1", "--methods", "lstm-trim,lstm-imp[reinit=true]", "--levels", "50,80",
-            "--budget", "tiny", "--episodes", "4", "--out", str(tmp_path / "sp"), "--models", str(tmp_path / "m")]
+    args = [
+        "sparsity",
+        "--track",
+        "midi/dir",
+        "--data-dir",
+        str(midi_root),
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--workers",
+        "1",
+        "--methods",
+        "lstm-trim,lstm-imp[reinit=true]",
+        "--levels",
+        "50,80",
+        "--budget",
+        "tiny",
+        "--episodes",
+        "4",
+        "--out",
+        str(tmp_path / "sp"),
+        "--models",
+        str(tmp_path / "m"),
+    ]
     assert main(args) == 0
     table = (tmp_path / "sp" / "sparsity.md").read_text()
     assert table in capsys.readouterr().out
     lines = [line.split("|")[1:4] for line in table.splitlines() if line.startswith("| lstm")]
-    assert [cells[0].strip() for cells in lines] == ["lstm", "lstm-trim", "lstm-trim",
-                                                      "lstm-imp[reinit=true]", "lstm-imp[reinit=true]"]
+    assert [cells[0].strip() for cells in lines] == [
+        "lstm",
+        "lstm-trim",
+        "lstm-trim",
+        "lstm-imp[reinit=true]",
+        "lstm-imp[reinit=true]",
+    ]
     removed = [float(cells[1].strip().rstrip("%")) for cells in lines]
-    assert removed[0] == 0 and 50 <= removed[1] < 55 and 80 <= removed[2] < 85  # trimmed: whole units, at most the level
+    assert (
+        removed[0] == 0 and 50 <= removed[1] < 55 and 80 <= removed[2] < 85
+    )  # trimmed: whole units, at most the level
     assert removed[3] == pytest.approx(50, abs=0.1) and removed[4] == pytest.approx(80, abs=0.1)  # masked: exactly
     assert (tmp_path / "sp" / "sparsity.png").read_bytes()[:4] == b"\x89PNG"
     # the ticket the control copies its mask from was trained along the way, under its own label

@@ -70,8 +70,17 @@ def test_vae_trains_adapts_without_touching_the_base_and_scores(audio_track, tmp
     assert len(samples) == 3 and samples[0].shape == audio_encoding.SHAPE and samples[0].dtype == np.uint8
     wavs = sorted((tmp_path / "m").rglob("samples/sample-*.wav"))
     assert len(wavs) == 4 and soundfile.read(wavs[0])[0].shape == (N_SAMPLES,)  # Griffin-Lim renders
-    path = evaluate(MethodSpec.parse("vae"), audio_track, shots=5, n_episodes=2, out=tmp_path / "r", budget=micro,
-                    models=tmp_path / "m", samples=3, log=quiet)
+    path = evaluate(
+        MethodSpec.parse("vae"),
+        audio_track,
+        shots=5,
+        n_episodes=2,
+        out=tmp_path / "r",
+        budget=micro,
+        models=tmp_path / "m",
+        samples=3,
+        log=quiet,
+    )
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert len(records) == 2 and set(records[0]["quality"]["geometry"]) == {"support_spread", "sample_spread"}
     assert records[0]["quality"]["geometry"]["support_spread"] > 0
@@ -87,8 +96,9 @@ def test_rhvae_metric_is_spd_and_matches_its_formula():
     centroids, z = torch.randn(4, 3, dtype=torch.float64), torch.randn(5, 3, dtype=torch.float64)
     g_inv = net.inverse_metric(z, centroids, factors)
     for b in range(5):
-        expected = sum(factors[i] @ factors[i].T * math.exp(-float(((z[b] - centroids[i]) ** 2).sum()) / 0.8**2)
-                       for i in range(4)) + 0.05 * torch.eye(3, dtype=torch.float64)
+        expected = sum(
+            factors[i] @ factors[i].T * math.exp(-float(((z[b] - centroids[i]) ** 2).sum()) / 0.8**2) for i in range(4)
+        ) + 0.05 * torch.eye(3, dtype=torch.float64)
         assert torch.allclose(g_inv[b], expected)
     assert torch.allclose(g_inv, g_inv.transpose(1, 2)) and torch.all(torch.linalg.eigvalsh(g_inv) > 0)
 
@@ -129,8 +139,17 @@ def test_rhvae_bound_iwae_tightens_and_the_method_runs(audio_track, tmp_path, mo
         many = torch.stack([net.iwae(x, 16, g) for _ in range(10)]).mean(0)
     assert torch.all(torch.isfinite(one)) and torch.all(many > one)
     micro = Budget("micro", steps=3, batch_size=2, val_every=3, val_episodes=1, size="small")
-    path = evaluate(MethodSpec.parse("rhvae"), audio_track, shots=5, n_episodes=1, out=tmp_path / "r", budget=micro,
-                    models=tmp_path / "m", samples=2, log=quiet)
+    path = evaluate(
+        MethodSpec.parse("rhvae"),
+        audio_track,
+        shots=5,
+        n_episodes=1,
+        out=tmp_path / "r",
+        budget=micro,
+        models=tmp_path / "m",
+        samples=2,
+        log=quiet,
+    )
     record = json.loads(path.read_text())
     assert 0 < record["nats_per_token"] and record["quality"]["metrics"]["n_samples"] == 2
     geometry = record["quality"]["geometry"]
@@ -142,9 +161,29 @@ def test_rhvae_bound_iwae_tightens_and_the_method_runs(audio_track, tmp_path, mo
 
 def test_ablation_command_writes_the_table_and_plot(tmp_path, capsys):
     root = make_nsynth_corpus(tmp_path / "ns")
-    args = ["ablation", "--track", "audio/nsynth", "--data-dir", str(root), "--cache-dir", str(tmp_path / "c"),
-            "--workers", "1", "--methods", "gaussian-global,gaussian-support", "--shots", "1,4", "--episodes", "3",
-            "--samples", "3", "--out", str(tmp_path / "ab"), "--models", str(tmp_path / "m")]
+    args = [
+        "ablation",
+        "--track",
+        "audio/nsynth",
+        "--data-dir",
+        str(root),
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--workers",
+        "1",
+        "--methods",
+        "gaussian-global,gaussian-support",
+        "--shots",
+        "1,4",
+        "--episodes",
+        "3",
+        "--samples",
+        "3",
+        "--out",
+        str(tmp_path / "ab"),
+        "--models",
+        str(tmp_path / "m"),
+    ]
     assert main(args) == 0
     table = (tmp_path / "ab" / "ablation.md").read_text()
     lines = [line for line in table.splitlines() if line.startswith("| gaussian")]

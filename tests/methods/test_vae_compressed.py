@@ -64,7 +64,9 @@ def test_trimmed_decoder_has_the_channels_it_claims_fewer_parameters_and_their_m
     assert small.cfg.decoder_channels == (20, 9, 5, 2) and small.decoder[0].out_features == 20 * 16
     assert [(c.in_channels, c.out_channels) for c in readers(small)] == [(20, 9), (9, 5), (5, 2), (2, 2)]
     assert decoder_params(small.cfg) == sum(p.numel() for p in small.decoder.parameters()) < decoder_params(net.cfg)
-    assert all(torch.equal(a, b) for a, b in zip(small.encoder.state_dict().values(), net.encoder.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(small.encoder.state_dict().values(), net.encoder.state_dict().values())
+    )
     # one latent code through the decoder: the latent layer, then each transposed conv's
     # in x out x 4 x 4 kernel over its input map (4, 8, 16, 32 pixels a side)
     cost = step_cost(network_step(small))
@@ -118,7 +120,9 @@ def fit(audio_track, tmp_path_factory):
     models = tmp_path_factory.mktemp("models")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(VAE, "steps_grid", (0, 2))
-        yield lambda spec: fit_or_load(make_method(spec), audio_track, budget=TEST_BUDGET, models=models, seed=0, log=quiet)[0]
+        yield lambda spec: fit_or_load(
+            make_method(spec), audio_track, budget=TEST_BUDGET, models=models, seed=0, log=quiet
+        )[0]
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +139,10 @@ def test_trim_variants_share_one_trajectory_are_smaller_and_load_identically(fit
     dense, half, further = fit("vae"), fit("vae-trim"), fit("vae-trim[removed=0.8]")
     dense_decoder = decoder_params(dense.model.cfg)
     assert half.model.cfg == widths_for(dense.model.cfg, 0.5) and decoder_params(half.model.cfg) <= 0.5 * dense_decoder
-    assert decoder_params(further.model.cfg) <= 0.2 * dense_decoder and further.n_params() < half.n_params() < dense.n_params()
+    assert (
+        decoder_params(further.model.cfg) <= 0.2 * dense_decoder
+        and further.n_params() < half.n_params() < dense.n_params()
+    )
     assert half.train_log["base"] == "vae" and further.train_log["base"] == "vae-trim"
     assert further.train_log["rounds"][: len(half.train_log["rounds"])] == half.train_log["rounds"]
     assert [r["channels"] for r in further.train_log["rounds"]][-1] == list(further.model.cfg.decoder_channels)

@@ -20,7 +20,9 @@ def write_record(path, budget: str):
 @pytest.mark.parametrize("kept_aside", [False, True])
 def test_a_published_row_is_done_at_the_budget_and_todo_below_it(tmp_path, kept_aside):
     staged = tmp_path / "staged.run.json"
-    assert converge.row_state(kept_aside, write_record(tmp_path / "a.run.json", "converge"), staged, "converge") == "done"
+    assert (
+        converge.row_state(kept_aside, write_record(tmp_path / "a.run.json", "converge"), staged, "converge") == "done"
+    )
     assert converge.row_state(kept_aside, write_record(tmp_path / "b.run.json", "full"), staged, "converge") == "todo"
 
 

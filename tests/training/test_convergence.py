@@ -41,8 +41,18 @@ def scripted_run(logdir, *, fail_at: int | None = None, steps: int = 100):
         batch = torch.randint(3, 20, (8, 6 + step % 5), generator=torch.Generator().manual_seed(step))
         return lm_loss(model, batch)
 
-    log = train_loop(model, opt, step_fn, lambda: SCRIPT.get(seen["step"], 2.4), steps=steps, val_every=5,
-                     logdir=logdir, desc="test", patience=2, lr_decays=2)
+    log = train_loop(
+        model,
+        opt,
+        step_fn,
+        lambda: SCRIPT.get(seen["step"], 2.4),
+        steps=steps,
+        val_every=5,
+        logdir=logdir,
+        desc="test",
+        patience=2,
+        lr_decays=2,
+    )
     return model, log, seen["lrs"]
 
 
@@ -84,8 +94,12 @@ def test_a_run_cut_off_before_its_halvings_has_not_converged():
 def test_summaries_add_a_base_model_and_judge_both():
     budget = {"patience": 0, "lr_decays": 0}
     falling = {"val_curve": [[1, 3.0], [2, 2.5], [3, 2.0], [4, 1.5]], "steps": 4, "wall_seconds": 10.0, "flops": 100}
-    flat = {"val_curve": [[1, 3.0], [2, 2.0], [3, 2.0], [4, 2.0], [5, 2.0]], "steps": 5, "wall_seconds": 1.0,
-            "flops": 7}
+    flat = {
+        "val_curve": [[1, 3.0], [2, 2.0], [3, 2.0], [4, 2.0], [5, 2.0]],
+        "steps": 5,
+        "wall_seconds": 1.0,
+        "flops": 7,
+    }
     finetune = summarise({"base": "lstm", "base_train_log": flat, "val_grid": []}, budget)
     assert finetune.converged is True and finetune.steps == 0 and finetune.flops == 7
     maml = summarise({**flat, "base": "lstm", "base_train_log": falling}, budget)
@@ -116,10 +130,15 @@ def test_a_flops_cap_stops_after_the_step_that_reaches_it(tmp_path):
         torch.manual_seed(0)
         model = LSTMLM(LSTMConfig(vocab=20, emb=8, hidden=16, layers=1, dropout=0.0))
         opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-        step_fn = lambda step: lm_loss(model, torch.randint(3, 20, (8, 6 + step % 5),  # noqa: E731
-                                                            generator=torch.Generator().manual_seed(step)))
-        return train_loop(model, opt, step_fn, lambda: 1.0, steps=20, val_every=5, logdir=logdir, desc="test",
-                          flops_cap=cap)
+
+        def step_fn(step):
+            return lm_loss(
+                model, torch.randint(3, 20, (8, 6 + step % 5), generator=torch.Generator().manual_seed(step))
+            )
+
+        return train_loop(
+            model, opt, step_fn, lambda: 1.0, steps=20, val_every=5, logdir=logdir, desc="test", flops_cap=cap
+        )
 
     whole = run(tmp_path / "whole", 0.0)
     capped = run(tmp_path / "capped", whole.flops / 2)
