@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator, Protocol, Sequence
@@ -111,18 +112,24 @@ class InMemoryTable:
         return self.data[locator].get(column)
 
 
+LONE_CR = re.compile(rb"(?<=\r)(?!\n)")  # after a CR that ends a line by itself (old Mac files)
+
+
 def _lines(fh: BinaryIO, starts: list[int]) -> Iterator[str]:
-    """Binary lines of ``fh`` from where it stands, decoded (invalid UTF-8 replaced, a
-    byte-order mark at offset 0 dropped); each line's byte offset is appended to ``starts``."""
+    """Lines of ``fh`` from where it stands, ended by LF, CRLF or a lone CR (as text
+    mode's universal newlines end them), decoded (invalid UTF-8 replaced, a byte-order
+    mark at offset 0 dropped); each line's byte offset is appended to ``starts``."""
     while True:
         start = fh.tell()
         raw = fh.readline()
         if not raw:
             return
-        starts.append(start)
-        if start == 0 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        yield raw.decode("utf-8", errors="replace")
+        for piece in LONE_CR.split(raw):
+            if piece:
+                starts.append(start)
+                text = piece[3:] if start == 0 and piece.startswith(b"\xef\xbb\xbf") else piece
+                start += len(piece)
+                yield text.decode("utf-8", errors="replace")
 
 
 class DelimitedTable:

@@ -163,6 +163,13 @@ def test_streamed_tables_give_every_cell_as_a_whole_read_does(tmp_path):
     assert lines.columns == {"artist", "lyrics", "title"} and lines.n_rows == 40
     assert [lines.cell(loc, "lyrics") for loc, _ in lines.rows(["artist"])] == texts
 
+    (tmp_path / "mac.csv").write_bytes(b'artist,lyrics\rA,"one\rtwo"\rB,three\r')  # lone-CR line ends
+    mac = DelimitedTable(tmp_path / "mac.csv", ",")
+    assert [(cells["artist"], mac.cell(loc, "lyrics")) for loc, cells in mac.rows(["artist"])] == [
+        ("A", "one\rtwo"),
+        ("B", "three"),
+    ]
+
     pd.DataFrame(rows).to_parquet(tmp_path / "t.parquet", row_group_size=7)
     parquet = ParquetTable(tmp_path / "t.parquet")
     assert parquet.file.num_row_groups == 6 and parquet.n_rows == 40
