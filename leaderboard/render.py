@@ -54,9 +54,7 @@ def fmt_reproduced(r: Row) -> str:
     """``✓ by NAME on CPU, DATE (N episodes)`` per MATCH from another machine, ``–`` if none."""
     if not r.reproduced:
         return "–"
-    return "; ".join(
-        f"✓ by {m['by']} on {m['machine'].split(' (')[0]}, {m['date']} ({m['episodes']} episodes)" for m in r.reproduced
-    )
+    return "; ".join(f"✓ by {m['by']} on {m['cpu']}, {m['date']} ({m['episodes']} episodes)" for m in r.reproduced)
 
 
 REPRODUCED_NOTE = (

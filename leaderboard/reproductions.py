@@ -154,7 +154,8 @@ class Reproduced:
     """A MATCH of one row from another machine: what the leaderboard's badge shows."""
 
     by: str
-    machine: str
+    cpu: str  # the reproducing machine's CPU model
+    machine: str  # `machine_of` it
     date: str  # YYYY-MM-DD of the reproduction's start
     episodes: int
     how: str
@@ -164,7 +165,9 @@ def independent_matches(records: Sequence[Reproduction], run: RunRecord) -> list
     """The MATCH checks of ``run`` (by run key) from machines other than the one that scored it."""
     scored_on = machine_of(run.env)
     return [
-        Reproduced(by=r.by, machine=r.machine, date=r.started[:10], episodes=c.episodes, how=c.how)
+        Reproduced(
+            by=r.by, cpu=r.env.get("cpu", "?"), machine=r.machine, date=r.started[:10], episodes=c.episodes, how=c.how
+        )
         for r in records
         if r.machine != scored_on
         for c in r.checks

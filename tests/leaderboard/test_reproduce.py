@@ -50,8 +50,9 @@ def edit_first_episode(records: Path, delta_nats: float) -> None:
     records.write_text("\n".join([json.dumps(record), *lines[1:]]) + "\n")
 
 
-def test_reproduce_check_matches_then_catches_an_edited_record(published, track, midi_root, tmp_path, capsys):
-    argv = [
+def check_argv(published: Path, track, midi_root: Path, tmp_path: Path) -> list[str]:
+    """``fsmb reproduce --check`` of ``published`` on the test track, rerun into ``tmp_path``."""
+    return [
         "reproduce",
         "--results",
         str(published),
@@ -67,6 +68,10 @@ def test_reproduce_check_matches_then_catches_an_edited_record(published, track,
         "1",
         "--check",
     ]
+
+
+def test_reproduce_check_matches_then_catches_an_edited_record(published, track, midi_root, tmp_path, capsys):
+    argv = check_argv(published, track, midi_root, tmp_path)
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert out.count("**MATCH** (bit-exact)") == 2 and "2 of 2 runs MATCH" in out
@@ -131,22 +136,7 @@ def test_a_reproduction_record_marks_rows_matched_on_another_machine(published, 
     from leaderboard.render import fmt_reproduced
     from leaderboard.reproductions import Reproduction, read_reproduction, read_reproductions, write_reproduction
 
-    argv = [
-        "reproduce",
-        "--results",
-        str(published),
-        "--track",
-        track.spec.name,
-        "--data-dir",
-        str(midi_root),
-        "--out",
-        str(tmp_path / "rerun"),
-        "--models",
-        str(tmp_path / "m1"),
-        "--workers",
-        "1",
-        "--check",
-    ]
+    argv = check_argv(published, track, midi_root, tmp_path)
     assert main([*argv, "--record"]) == 2  # who ran it is part of the record
     assert "--record needs --by NAME" in capsys.readouterr().err
     assert main(["reproduce", "--results", str(published), "--record", "--by", "x"]) == 2
