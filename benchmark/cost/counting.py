@@ -12,25 +12,22 @@ step once on the CPU and counts:
   layer and time step (`lstm_macs`), and ``nn.MultiheadAttention``'s attention
   products, ``2 Tq Tk E`` per sequence (`attention_macs`: scores and weighted sum,
   the whole square even under a causal mask, as the CPU kernel computes it);
-  element-wise work (gates, activations, biases, softmax) is not counted.  Torch's
-  dynamic-quantised int8 ``LSTM`` and ``Linear`` (``torch.ao.nn.quantized.dynamic``,
-  e.g. ``lstm-int8``) run quantised kernels the counter does not see either: they
-  are counted by the same formulas as their fp32 versions (an int8 multiply-add is
-  one MAC);
+  element-wise work (gates, activations, biases, softmax) is not counted;
 - operators: the aten calls dispatched (per-operator overhead dominates small
   models on a CPU);
 - parameters, non-zero parameters, and the weight bytes at fp32 and with int8
-  weights, over the weights the network stores (`stored_tensors`): the parameters
-  of its float layers, and the int8 weights and fp32 biases that a dynamic-quantised
-  layer holds in place of parameters.  ``bytes_fp32``: every stored number at four
-  bytes (for an int8 network: what the same weights take at fp32).  ``bytes_int8``:
-  for an fp32 network an estimate -- matrices and kernels of
-  ``Linear``/``LSTM``/``Conv``/``Embedding`` at one byte plus one fp32 scale per
-  output row, everything else at fp32; for a network that already stores int8
-  weights, what it stores: its int8 tensors at one byte plus their fp32 scales (one
-  per tensor, or per channel; their zero points are 0, symmetric weights, and not
-  counted), everything else -- biases, layers left in fp32 such as an embedding --
-  at fp32.
+  weights.  ``bytes_fp32``: every parameter at four bytes.  ``bytes_int8``: an
+  estimate -- matrices and kernels of ``Linear``/``LSTM``/``Conv``/``Embedding`` at
+  one byte plus one fp32 scale per output row, everything else at fp32.
+
+A step whose module is an int8 graph run by ONNX Runtime (an `OnnxModule`,
+`benchmark.compress.int8`: ``lstm-int8``, ``vae-int8``) is counted on the float
+network it was quantised from (its ``source``: an int8 multiply-add is one MAC, and
+the parameters are the same), except its ``bytes_int8``: what the int8 graph stores,
+every initializer at its own width (int8 weights and their scales and zero points,
+the fp32 tensors left unquantised, the graph's constants), and ``weights_int8`` says
+that a step reads those bytes (the latency estimate's memory term,
+`benchmark.cost.estimate`).
 """
 
 from __future__ import annotations
@@ -43,17 +40,15 @@ from typing import Any, Callable, Concatenate, Iterator, ParamSpec, Sequence, Ty
 
 import torch
 from torch import nn
-from torch.ao.nn.quantized import dynamic as nnqd
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmark.contract.device import on_device
+from benchmark.nn.onnx_module import OnnxModule
 from episodes.audio import torch_on_cpu
 
 QUANTISABLE = (nn.Linear, nn.LSTM, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)
-INT8_LAYERS = (nnqd.LSTM, nnqd.Linear)  # torch's dynamic-quantised layers: int8 weights, no parameters
-LSTMS = (nn.LSTM, nnqd.LSTM)  # fp32 and dynamic-quantised int8: fused kernels, counted by `lstm_macs`
-BY_FORMULA = (*LSTMS, nnqd.Linear, nn.MultiheadAttention)  # layers whose MACs `formula_macs` counts
+BY_FORMULA = (nn.LSTM, nn.MultiheadAttention)  # layers whose MACs `formula_macs` counts
 CPU = torch.device("cpu")
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -116,6 +111,12 @@ class StepCost:
     # the exported ONNX graph's nodes, and its inputs and outputs (`onnx_export.exported_cost`); None: not exported
     graph_nodes: int | None = None
     graph_tensors: int | None = None
+    weights_int8: bool = False  # the step reads int8 weights: ``bytes_int8`` is what it stores (an int8 graph)
+
+    def read_bytes(self) -> int:
+        """The weight bytes one step reads: ``bytes_int8`` for a step that stores int8
+        weights (``weights_int8``), else ``bytes_fp32``."""
+        return self.bytes_int8 if self.weights_int8 else self.bytes_fp32
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -123,50 +124,24 @@ class StepCost:
 
 @dataclass(frozen=True)
 class StoredTensor:
-    """One weight tensor as a network stores it: ``values`` (fp32; an int8 tensor
-    dequantised); ``quantisable``: a matrix or kernel of a `QUANTISABLE` layer (the int8
-    estimate of an fp32 network stores it at one byte plus an fp32 scale per output
-    row); ``scales``: the number of fp32 scales of a tensor stored as int8 (``None``:
-    stored at fp32)."""
+    """One parameter of a float network: ``values``; ``quantisable``: a matrix or kernel
+    of a `QUANTISABLE` layer, which the int8 estimate stores at one byte plus an fp32
+    scale per output row."""
 
     values: torch.Tensor
     quantisable: bool
-    scales: int | None = None
 
-    def int8_bytes(self, as_stored: bool) -> int:
-        """Bytes with int8 weights: as stored (``as_stored``), or by the estimate for an
-        fp32 network (see the module docstring)."""
+    def int8_bytes(self) -> int:
+        """Bytes by the int8 estimate (see the module docstring)."""
         n = self.values.numel()
-        if self.scales is not None:
-            return n + 4 * self.scales
-        if self.quantisable and not as_stored:
-            return n + 4 * self.values.shape[0]
-        return 4 * n
-
-
-def _int8_tensor(weight: torch.Tensor) -> StoredTensor:
-    """A quantised int8 weight tensor, with its number of scales."""
-    per_tensor = weight.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric)
-    return StoredTensor(weight.dequantize(), True, 1 if per_tensor else weight.q_per_channel_scales().numel())
-
-
-def _int8_layer_tensors(layer: nnqd.LSTM | nnqd.Linear) -> tuple[list[torch.Tensor], list[torch.Tensor | None]]:
-    """(int8 weights, fp32 biases) of a dynamic-quantised ``LSTM`` or ``Linear``."""
-    if isinstance(layer, nnqd.LSTM):
-        return list(layer.get_weight().values()), list(layer.get_bias().values())
-    return [layer.weight()], [layer.bias()]
+        return n + 4 * self.values.shape[0] if self.quantisable else 4 * n
 
 
 def stored_tensors(module: nn.Module) -> list[StoredTensor]:
-    """Every weight tensor of ``module``, each once: the parameters of its float layers,
-    and the int8 weights and fp32 biases that torch's dynamic-quantised ``LSTM`` and
-    ``Linear`` hold in place of parameters."""
+    """Every parameter of ``module``, each once."""
     out: list[StoredTensor] = []
     seen: set[int] = set()
     for sub in module.modules():
-        if isinstance(sub, INT8_LAYERS):
-            weights, biases = _int8_layer_tensors(sub)
-            out += [_int8_tensor(w) for w in weights] + [StoredTensor(b, False) for b in biases if b is not None]
         for name, p in sub.named_parameters(recurse=False):
             if id(p) not in seen:
                 seen.add(id(p))
@@ -175,13 +150,22 @@ def stored_tensors(module: nn.Module) -> list[StoredTensor]:
     return out
 
 
-def lstm_macs(lstm: nn.LSTM | nnqd.LSTM, batch: int, steps: int) -> int:
-    """MACs of ``lstm`` (fp32 or dynamic-quantised int8) over ``steps`` time steps of
+def graph_bytes(module: OnnxModule) -> int:
+    """Bytes of the initializers ``module``'s graph stores, each at its own width."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load_model_from_string(module.graph).graph
+    return sum(numpy_helper.to_array(t).nbytes for t in graph.initializer)
+
+
+def lstm_macs(lstm: nn.LSTM, batch: int, steps: int) -> int:
+    """MACs of ``lstm`` over ``steps`` time steps of
     ``batch`` sequences: each layer and direction multiplies its input (``I``) and its
     hidden state (``H``, or the projection size) by the four gates' weights,
     ``4 H (I + H)``, plus ``H x proj`` if projected."""
     directions = 2 if lstm.bidirectional else 1
-    proj = getattr(lstm, "proj_size", 0)  # torch's quantised LSTM has no projection
+    proj = lstm.proj_size
     hidden, out = lstm.hidden_size, proj or lstm.hidden_size
     total = 0
     for layer in range(lstm.num_layers):
@@ -215,17 +199,14 @@ class _OperatorCount(TorchDispatchMode):
 
 def formula_macs(layer: nn.Module, args: tuple, kwargs: dict) -> int:
     """MACs of one call ``layer(*args, **kwargs)`` of a `BY_FORMULA` layer: an LSTM
-    (`lstm_macs`), a dynamic-quantised ``Linear`` (each input row times its
-    ``in x out`` matrix) or the attention products of ``nn.MultiheadAttention``
+    (`lstm_macs`) or the attention products of ``nn.MultiheadAttention``
     (`attention_macs`)."""
-    if isinstance(layer, LSTMS):
+    if isinstance(layer, nn.LSTM):
         x = args[0]
         batch, steps = (x.shape[0], x.shape[1]) if layer.batch_first else (x.shape[1], x.shape[0])
         if x.dim() == 2:  # unbatched (T, I)
             batch, steps = 1, x.shape[0]
         return lstm_macs(layer, batch, steps)
-    if isinstance(layer, nnqd.Linear):
-        return args[0].numel() * layer.out_features
     query = args[0] if args else kwargs["query"]
     key = args[1] if len(args) > 1 else kwargs["key"]
     return attention_macs(query, key, layer.batch_first)
@@ -254,24 +235,21 @@ def count_macs(module: nn.Module, inputs: Sequence[Any]) -> tuple[int, int]:
     return flops.get_total_flops() // 2 + by_formula, ops.count
 
 
-def tensor_bytes(tensors: Sequence[StoredTensor]) -> tuple[int, int]:
-    """(fp32 bytes, int8-weight bytes) of a network's stored ``tensors``: as stored when
-    any is int8, else the int8 estimate (see the module docstring)."""
-    as_stored = any(t.scales is not None for t in tensors)
-    return sum(4 * t.values.numel() for t in tensors), sum(t.int8_bytes(as_stored) for t in tensors)
-
-
 def weight_bytes(module: nn.Module) -> tuple[int, int]:
-    """(fp32 bytes, int8-weight bytes) of ``module``'s weights (see the module docstring)."""
-    return tensor_bytes(stored_tensors(module))
+    """(fp32 bytes, int8-weight bytes by the estimate) of ``module``'s parameters."""
+    tensors = stored_tensors(module)
+    return sum(4 * t.values.numel() for t in tensors), sum(t.int8_bytes() for t in tensors)
 
 
 @on_cpu_step
 def step_cost(step: InferenceStep) -> StepCost:
-    """Count the cost of ``step`` (it is run once)."""
-    macs, operators = count_macs(step.module, step.inputs)
-    tensors = stored_tensors(step.module)
-    fp32, int8 = tensor_bytes(tensors)
+    """Count the cost of ``step`` (it is run once; an int8 graph's float ``source``, see
+    the module docstring)."""
+    graph = step.module if isinstance(step.module, OnnxModule) else None
+    network = graph.source if graph is not None else step.module
+    macs, operators = count_macs(network, step.inputs)
+    tensors = stored_tensors(network)
+    fp32, int8 = weight_bytes(network)
     return StepCost(
         unit=step.unit,
         macs=int(macs),
@@ -279,5 +257,6 @@ def step_cost(step: InferenceStep) -> StepCost:
         params=sum(t.values.numel() for t in tensors),
         nonzero_params=sum(int(torch.count_nonzero(t.values)) for t in tensors),
         bytes_fp32=fp32,
-        bytes_int8=int8,
+        bytes_int8=graph_bytes(graph) if graph is not None else int8,
+        weights_int8=graph is not None,
     )

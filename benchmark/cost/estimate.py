@@ -6,7 +6,8 @@ roofline with per-call, per-tensor and per-operator overheads,
 
 (seconds; ``compute`` in FLOP/s, ``bandwidth`` in bytes/s, the overheads in s per
 step call, per input or output tensor and per operator).  A batch-1 generation step
-reads every weight once, so its weights are the bytes moved.  The operators and the
+reads every weight once, so its weights are the bytes moved (`StepCost.read_bytes`:
+an int8 graph's as it stores them, else fp32).  The operators and the
 overheads are those of the profile's *runtime*:
 
 - ``"onnxruntime"``, what a device runs (`benchmark/cost/device_runner.py`): the nodes
@@ -113,7 +114,7 @@ class DeviceProfile:
         return {
             "call": 1e3 * (self.call_overhead_s + tensors * self.tensor_overhead_s),
             "compute": 2e3 * cost.macs / self.flops,
-            "memory": 1e3 * cost.bytes_fp32 / self.bandwidth,
+            "memory": 1e3 * cost.read_bytes() / self.bandwidth,
             "operators": 1e3 * operators * self.op_overhead_s,
         }
 
@@ -273,7 +274,7 @@ def _ort_profile(threads: int, weight_bytes: int) -> DeviceProfile:
 def host_profile(threads: int, cost: StepCost, runtime: str = "onnxruntime") -> DeviceProfile:
     """This machine running ``runtime`` at ``threads`` threads, calibrated for a model of
     ``cost``'s size (calibrations are cached per runtime, thread count and size)."""
-    weight_bytes = max(1, cost.bytes_fp32)
+    weight_bytes = max(1, cost.read_bytes())
     if runtime == "onnxruntime":
         return _ort_profile(threads, weight_bytes)
     flops, bandwidth, overhead = _host_numbers(threads, weight_bytes)

@@ -6,14 +6,16 @@ out -- so the graph has no sequence length to freeze (the dynamo exporter freeze
 for a whole-sequence LSTM); a device runs it in a loop, feeding each ``X_out`` back as
 ``X`` (`benchmark/cost/device_runner.py` does, with onnxruntime and numpy only).
 The transformer's step (a forward over the context) is not exported: its length
-grows with every token.  Export and comparison run on the CPU, on a CPU copy of a step
-the run computed on another device (`benchmark.cost.counting.on_cpu_step`).
+grows with every token.  A step that is already a graph -- an int8 graph quantised by
+ONNX Runtime (`benchmark.nn.onnx_module.OnnxModule`, `benchmark.compress.int8`) -- is
+written as it is, and compared against the float network it was quantised from.
+Export and comparison run on the CPU, on a CPU copy of a step the run computed on
+another device (`benchmark.cost.counting.on_cpu_step`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import tempfile
 import warnings
 from pathlib import Path
@@ -22,6 +24,7 @@ import numpy as np
 import torch
 
 from benchmark.cost.counting import InferenceStep, StepCost, on_cpu_step, step_cost
+from benchmark.nn.onnx_module import OnnxModule, export_graph
 from benchmark.nn.sequence import StreamingLSTM
 
 STATE_INPUTS = ("h", "c")  # the streaming LSTM's state, fed back from "h_out", "c_out"
@@ -29,6 +32,8 @@ STATE_INPUTS = ("h", "c")  # the streaming LSTM's state, fed back from "h_out", 
 
 def io_names(step: InferenceStep) -> tuple[list[str], list[str]]:
     """Input and output names of the exported graph."""
+    if isinstance(step.module, OnnxModule):
+        return step.module.input_names, step.module.output_names
     if isinstance(step.module, StreamingLSTM):
         return ["token", *STATE_INPUTS], ["logits", *(f"{s}_out" for s in STATE_INPUTS)]
     return ["z"], ["mean", "log_scale"] if step.unit == "note" else ["output"]
@@ -36,13 +41,8 @@ def io_names(step: InferenceStep) -> tuple[list[str], list[str]]:
 
 def not_exportable(step: InferenceStep) -> str | None:
     """Why ``step`` does not export, or ``None`` when it does."""
-    if step.unit == "token" and not isinstance(step.module, StreamingLSTM):
+    if step.unit == "token" and not isinstance(step.module, (StreamingLSTM, OnnxModule)):
         return "only streaming LSTM steps export for tokens: a transformer step's length grows"
-    if any(type(m).__module__.startswith("torch.ao.nn.quantized") for m in step.module.modules()):
-        return (
-            "torch's dynamically quantised (int8) modules do not export to ONNX: time the step on this "
-            "machine with fsmb latency"
-        )
     return None
 
 
@@ -53,27 +53,11 @@ def export_step(step: InferenceStep, path: Path) -> Path:
     reason = not_exportable(step)
     if reason:
         raise ValueError(reason)
-    inputs, outputs = io_names(step)
     path.parent.mkdir(parents=True, exist_ok=True)
-    module = step.module.eval()
-    exporter_log = logging.getLogger("torch.onnx")
-    level = exporter_log.level
-    exporter_log.setLevel(logging.ERROR)  # its notes on optional torchvision operators
-    try:
-        with warnings.catch_warnings():  # the exporter's notes on LSTM flat weights and tree specs
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module,
-                step.inputs,
-                str(path),
-                input_names=inputs,
-                output_names=outputs,
-                dynamo=True,
-                external_data=False,
-                verbose=False,
-            )  # one file, weights inside
-    finally:
-        exporter_log.setLevel(level)
+    if isinstance(step.module, OnnxModule):
+        path.write_bytes(step.module.graph)
+    else:
+        path.write_bytes(export_graph(step.module, step.inputs, *io_names(step)).SerializeToString())  # weights inside
     return path
 
 
@@ -115,28 +99,30 @@ def exported_cost(cost: StepCost, path: Path) -> StepCost:
 def max_difference(step: InferenceStep, path: Path, *, steps: int = 32, seed: int = 0) -> float:
     """Largest |ONNX Runtime - PyTorch| over the outputs of ``steps`` consecutive steps
     (random tokens for a streaming LSTM, its state carried by each side separately;
-    random latent codes for a decoder)."""
+    random latent codes for a decoder); for an int8 graph, against the float network
+    it was quantised from (the quantisation error)."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names, _ = io_names(step)
     rng = np.random.default_rng(seed)
+    reference = step.module.source if isinstance(step.module, OnnxModule) else step.module
     torch_inputs = list(step.inputs)
     feeds = {n: x.numpy() for n, x in zip(names, torch_inputs)}
     worst = 0.0
     with torch.inference_mode():
         for _ in range(steps):
-            if isinstance(step.module, StreamingLSTM):
-                token = torch.tensor([[int(rng.integers(3, step.module.model.cfg.vocab))]])
+            if isinstance(reference, StreamingLSTM):
+                token = torch.tensor([[int(rng.integers(3, reference.model.cfg.vocab))]])
                 torch_inputs[0], feeds["token"] = token, token.numpy()
             else:
                 z = torch.from_numpy(rng.standard_normal(torch_inputs[0].shape).astype(np.float32))
                 torch_inputs[0], feeds["z"] = z, z.numpy()
-            ours = step.module(*torch_inputs)
+            ours = reference(*torch_inputs)
             ours = ours if isinstance(ours, tuple) else (ours,)
             theirs = session.run(None, feeds)
             worst = max(worst, *(float(np.abs(a.numpy() - b).max()) for a, b in zip(ours, theirs)))
-            if isinstance(step.module, StreamingLSTM):  # carry each side's own state
+            if isinstance(reference, StreamingLSTM):  # carry each side's own state
                 torch_inputs[1:] = ours[1:]
                 feeds.update({n: theirs[i + 1] for i, n in enumerate(STATE_INPUTS)})
     return worst

@@ -247,3 +247,30 @@ class StreamingLSTM(nn.Module):
     def forward(self, token: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, ...]:
         logits, (h, c) = self.model(token, (h, c))
         return logits[:, -1], h, c
+
+
+@torch.no_grad()
+def sample_streamed(
+    step: nn.Module,
+    layers: int,
+    hidden: int,
+    *,
+    max_len: int,
+    generator: np.random.Generator,
+    bos: int = 1,
+    eos: int = 2,
+) -> np.ndarray:
+    """One ancestral sample through a streaming step ``step(token, h, c) -> (logits, h,
+    c)`` (a `StreamingLSTM`, or its int8 graph) from the zero state ``(layers, 1,
+    hidden)``: BOS first, ending at EOS or ``max_len`` tokens; the draws of `sample_lstm`
+    with ``n = 1`` (PAD and BOS never drawn after the first position)."""
+    torch_gen = torch.Generator().manual_seed(int(generator.integers(2**62)))
+    h = c = torch.zeros(layers, 1, hidden)
+    token = torch.full((1, 1), bos, dtype=torch.long)
+    out = [bos]
+    done = torch.zeros(1, dtype=torch.bool)
+    while len(out) < max_len and out[-1] != eos:
+        logits, h, c = step(token, h, c)
+        token = draw_next(logits, done, torch_gen, bos=bos)
+        out.append(int(token))
+    return np.array(out, dtype=np.uint16)

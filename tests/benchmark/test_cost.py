@@ -8,13 +8,14 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from benchmark.cli.main import main
 from benchmark.contract.methods import MethodSpec
-from benchmark.cost.counting import count_macs, lstm_macs, step_cost, weight_bytes
+from benchmark.cost.counting import InferenceStep, count_macs, lstm_macs, step_cost, weight_bytes
 from benchmark.cost.latency import measure_latency
 from benchmark.cost.steps import network_step
 from benchmark.nn.conv_vae import ConvVAE, ConvVAEConfig
@@ -22,7 +23,7 @@ from benchmark.nn.sequence import LSTMLM, LSTMConfig
 from benchmark.run.runner import evaluate
 from leaderboard.aggregate import leaderboard_rows
 from leaderboard.render import render
-from methods.int8 import quantised
+from methods.int8 import int8_step
 from tests.conftest import TEST_BUDGET
 
 
@@ -214,6 +215,10 @@ def test_an_exported_step_matches_pytorch_and_runs_on_onnxruntime_alone(model, t
             "10",
             "--out",
             str(tmp_path / "device.json"),
+            "--outputs",
+            str(tmp_path / "device.npz"),
+            "--check-steps",
+            "4",
         ],
         check=True,
         capture_output=True,
@@ -222,6 +227,19 @@ def test_an_exported_step_matches_pytorch_and_runs_on_onnxruntime_alone(model, t
     report = json.loads((tmp_path / "device.json").read_text())
     assert [r["threads"] for r in report["latency"]] == [1, 2]
     assert all(0 < r["p50_ms"] <= r["p90_ms"] for r in report["latency"]) and report["device"]["cpu"]
+    # the recorded outputs: 4 steps of every output, what this process computes on the same inputs
+    from benchmark.cost import device_runner
+
+    with np.load(tmp_path / "device.npz") as recorded:
+        device = {k: recorded[k] for k in recorded.files}
+    host = device_runner.check_outputs(device_runner.session_at(str(path), 1), 4)
+    assert report["outputs"] == {"file": "device.npz", "steps": 4} and set(device) == set(host)
+    assert all(v.shape[0] == 4 and not np.array_equal(v[0], v[1]) for v in device.values())  # fresh inputs each step
+    assert device_runner.compare(host, device).matches
+    off = {k: v + (0.01 * np.abs(v).max() if k == next(iter(device)) else 0) for k, v in device.items()}
+    assert not device_runner.compare(host, off).matches and "DIFFERS" in device_runner.compare(host, off).line()
+    with pytest.raises(ValueError, match="names or shapes"):
+        device_runner.compare(host, {k: v[:2] for k, v in device.items()})
 
 
 def test_fsmb_export_writes_a_checked_graph_and_refuses_a_transformer(midi_root, cache_dir, tmp_path, capsys):
@@ -322,22 +340,33 @@ def test_a_device_measurement_is_ingested_for_its_own_model_and_shown_as_measure
     assert "timed a model with sha256 000000000000" in capsys.readouterr().err
 
 
-def test_int8_layers_are_counted_by_formula_and_by_their_stored_weights():
-    """Torch's dynamic-quantised Linear and LSTM (`methods.int8.quantised`): the flop
-    counter does not see their kernels (no MAC is counted twice), and their weights are
-    int8 with one fp32 scale per tensor."""
+def test_an_int8_graph_is_counted_on_its_float_source_and_by_the_bytes_it_stores():
+    """ONNX Runtime's int8 graph of a streaming LSTM step (`methods.int8.int8_step`): the
+    MACs and parameters of the float step, the bytes of the graph's initializers (every
+    weight matrix and the embedding at one byte, biases and scales at four), and those
+    bytes are what the estimate's memory term reads."""
+    import onnx
+
+    from benchmark.cost.estimate import pi_profile
+    from benchmark.cost.onnx_export import deployed_cost
+
     torch.manual_seed(0)
-    layer = quantised(nn.Sequential(nn.Linear(16, 10)))
-    assert count_macs(layer, (torch.zeros(3, 16),))[0] == 3 * 16 * 10
-    assert weight_bytes(layer) == (4 * (160 + 10), 160 + 4 + 4 * 10)  # int8 matrix + its scale + fp32 bias
     e, h, v = 32, 64, 300
     model = LSTMLM(LSTMConfig(vocab=v, emb=e, hidden=h))
-    fp32, int8 = step_cost(network_step(model)), step_cost(network_step(quantised(model)))
+    fp32 = step_cost(network_step(model))
+    int8_module = int8_step(model)
+    int8 = step_cost(InferenceStep(int8_module, network_step(model).inputs, "token"))
     assert int8.macs == fp32.macs == 4 * h * (e + h) + h * v
-    assert int8.params == fp32.params and int8.bytes_fp32 == fp32.bytes_fp32
-    assert int8.nonzero_params <= int8.params
-    matrices = 4 * h * e + 4 * h * h + v * h  # weight_ih, weight_hh, softmax layer: int8, one scale each
-    assert int8.bytes_int8 == matrices + 3 * 4 + 4 * (v * e + 2 * 4 * h + v)  # fp32 embedding and biases
+    assert int8.params == fp32.params and int8.bytes_fp32 == fp32.bytes_fp32 and int8.weights_int8
+    weights = v * e + 4 * h * e + 4 * h * h + v * h  # embedding, weight_ih, weight_hh, softmax layer: int8
+    biases = 4 * (2 * 4 * h + v)
+    assert weights + biases < int8.bytes_int8 < weights + biases + 4096  # + scales, zero points, graph constants
+    deployed = deployed_cost(InferenceStep(int8_module, network_step(model).inputs, "token"))
+    assert deployed.graph_nodes == len(onnx.load_model_from_string(int8_module.graph).graph.node)
+    pi = pi_profile("raspberry-pi-4", 1, "onnxruntime")
+    fp32_deployed = deployed_cost(network_step(model))
+    ratio = pi.terms_ms(deployed)["memory"] / pi.terms_ms(fp32_deployed)["memory"]
+    assert ratio == pytest.approx(int8.bytes_int8 / fp32.bytes_fp32)
 
 
 def test_a_calibration_times_against_its_baseline_and_never_returns_a_negative_time():

@@ -5,13 +5,14 @@ identically; int8 scores stay close to the fp32 ``vae``'s."""
 
 from __future__ import annotations
 
+import collections
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
-from torch.ao.nn.quantized import dynamic as nnqd
 
 from benchmark.compress.channels import (
     decoder_params,
@@ -27,6 +28,7 @@ from benchmark.contract.methods import make_method
 from benchmark.cost.counting import step_cost
 from benchmark.cost.steps import network_step
 from benchmark.nn.conv_vae import ConvVAE, ConvVAEConfig
+from benchmark.nn.onnx_module import OnnxModule
 from benchmark.run.runner import fit_or_load
 from benchmark.training.loop import load_checkpoint
 from episodes.audio_encoding import N_DIMS
@@ -36,13 +38,13 @@ from methods.vae_int8 import VAEInt8
 from methods.vae_trim import VAETrim
 from tests.conftest import TEST_BUDGET
 
-# Int8 weights of the two linear layers (one scale per tensor) and 8-bit activations
-# into them move a note's IWAE bound by well under 1e-3 nats per dimension on this
-# model (measured: mean |d| 6.7e-5, max 3.2e-4, mean d 2.2e-5 over 12 notes of 4096
-# dimensions, against ~4.2 nats per dimension); the bounds leave a margin of ~3x over
-# the largest and ~9x over the mean shift.
-INT8_TOLERANCE = 1e-3  # |int8 - fp32| nats per dimension, per note
-INT8_MEAN_TOLERANCE = 2e-4  # |mean (int8 - fp32)| nats per dimension: the shift of a reported figure
+# Int8 weights of the decoder's latent layer (one scale per tensor) and 8-bit
+# activations into it (ONNX Runtime 1.32) move a note's IWAE bound by about 1e-3 nats
+# per dimension on this model (measured: mean |d| 3.4e-4, max 1.2e-3, mean d -1.8e-4
+# over 12 notes of 4096 dimensions, against ~4.2 nats per dimension); the bounds leave
+# a margin of ~2.5x over the largest and over the mean shift.
+INT8_TOLERANCE = 3e-3  # |int8 - fp32| nats per dimension, per note
+INT8_MEAN_TOLERANCE = 5e-4  # |mean (int8 - fp32)| nats per dimension: the shift of a reported figure
 
 
 def tiny_vae(seed: int = 0) -> ConvVAE:
@@ -169,7 +171,9 @@ def test_int8_scores_stay_close_to_the_fp32_vae_and_load_identically(fit, episod
     fresh.load(tmp_path)
     assert fresh.steps == dense.steps and np.array_equal(scores(fresh, episodes), quantised)
     step, reference = int8.inference_step(), dense.inference_step()
-    assert isinstance(step.module[0], nnqd.Linear) and isinstance(int8.adapt([]).net.encoder[-1], nnqd.Linear)
+    assert isinstance(step.module, OnnxModule) and step.module is int8.adapt([]).net.decoder
+    ops = collections.Counter(n.op_type for n in onnx.load_model_from_string(step.module.graph).graph.node)
+    assert ops["MatMulInteger"] == 1 and ops["ConvTranspose"] == 4  # ORT has no dynamic int8 ConvTranspose
     cost, fp32_cost = step_cost(step), step_cost(reference)
     assert cost.macs == fp32_cost.macs and cost.params == fp32_cost.params
     assert cost.bytes_fp32 == fp32_cost.bytes_fp32 and cost.bytes_int8 < cost.bytes_fp32
