@@ -44,7 +44,8 @@ from benchmark.nn.task_lstm import (
     nll_per_task,
     task_params,
 )
-from benchmark.runtime.distributed import active_world, rank_share
+from benchmark.runtime.distributed import rank_share
+from benchmark.runtime.world import active_world
 from benchmark.training.loop import train_loop
 from benchmark.training.selection import val_nats_per_token
 from episodes.types import Item

@@ -10,18 +10,7 @@ import math
 import sys
 from pathlib import Path
 
-import torch
-
-from benchmark.calibration.jsb import (
-    DEFAULTS,
-    PUBLISHED,
-    RESOLUTIONS,
-    Settings,
-    data_file,
-    load_jsb,
-    markdown,
-    train_and_score,
-)
+from benchmark.calibration.jsb_settings import DEFAULTS, PUBLISHED, RESOLUTIONS, Settings
 from benchmark.run.arguments import ArgumentError, count_type, float_type
 from episodes.atomic import write_json, write_text
 
@@ -90,6 +79,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_calibrate_jsb(args: argparse.Namespace) -> int:
     """``fsmb calibrate-jsb``: train, score, write ``result.json`` and ``result.md``."""
+    import torch
+
+    from benchmark.calibration.jsb import data_file, load_jsb, markdown, train_and_score
+
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
     path = data_file(args.data_dir, args.resolution)

@@ -6,15 +6,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmark.cli.options import budget_of, data_args, method_arg, open_track, run_args
 from benchmark.contract.methods import make_method
 from benchmark.contract.overrides import trained_label
 from benchmark.contract.protocol import ContractError, Deployable, Method
-from benchmark.cost.counting import InferenceStep
 from benchmark.run.arguments import ArgumentError, count_list, count_type
 from benchmark.run.records import safe_name
 from episodes.tracks import Track
+
+if TYPE_CHECKING:
+    from benchmark.cost.counting import InferenceStep
 
 
 def fitted_step(args: argparse.Namespace) -> tuple[Method, Track, InferenceStep, dict]:

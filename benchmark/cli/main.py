@@ -11,12 +11,11 @@ import sys
 from typing import Sequence
 
 from benchmark.cli import calibration, cost, data, evaluation, methods, publish, quickstart, reproduce, studies
-from benchmark.contract.device import DeviceError
+from benchmark.contract.device_option import DeviceError
 from benchmark.contract.protocol import ContractError
 from benchmark.contract.registry import RegistryError
 from benchmark.contract.settings import SettingError
 from benchmark.run.arguments import ArgumentError, writable_dir
-from benchmark.run.launch import launched
 from benchmark.run.records import RecordError
 from episodes.dependencies import DependencyError
 from episodes.manifest import ManifestError
@@ -61,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             import torch
 
             torch.set_num_threads(args.threads)
+        if not hasattr(args, "device") and "WORLD_SIZE" not in os.environ:
+            return args.func(args)  # no --device: the CPU, torch's default, and no process group to join
+        from benchmark.run.launch import launched
+
         with launched(getattr(args, "device", "cpu"), command=args.command):  # a bad --device: one line, at once
             return args.func(args)
     except USER_ERRORS as exc:

@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from benchmark.contract.device import DEVICE_CHOICES
+from benchmark.contract.device_option import DEVICE_CHOICES
 from benchmark.contract.protocol import BUDGETS, Budget
 from benchmark.run.arguments import count_type, float_type
-from benchmark.runtime.distributed import main_first
+from benchmark.runtime.world import main_first
 from episodes.sources.base import DataError
 from episodes.tracks import Track, default_cache, track_spec
 

@@ -28,16 +28,13 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
+from benchmark.contract.device_option import DEVICE_CHOICES, DeviceError
+
 # Relative tolerance to which a score on a GPU agrees with the same method's CPU score
 # (float32 reductions in another order; no TF32, no mixed precision).
 GPU_TOLERANCE = 1e-4
 
 _RUN_DEVICE: ContextVar[torch.device] = ContextVar("fsmb_run_device", default=torch.device("cpu"))
-
-
-class DeviceError(ValueError):
-    """A ``--device`` that is malformed or not on this machine, with what to give instead."""
 
 
 def parse_device(text: str) -> torch.device:

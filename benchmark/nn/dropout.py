@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from benchmark.runtime.distributed import active_world, batch_rows
+from benchmark.runtime.distributed import batch_rows
+from benchmark.runtime.world import active_world
 
 
 class BatchDropout(torch.nn.Dropout):

@@ -18,9 +18,11 @@ from typing import Iterator
 import torch
 import torch.distributed as dist
 
-from benchmark.contract.device import DeviceError, on_device, parse_device
+from benchmark.contract.device import on_device, parse_device
+from benchmark.contract.device_option import DeviceError
 from benchmark.run.arguments import ArgumentError
-from benchmark.runtime.distributed import SOLO, World, active_in, process_world
+from benchmark.runtime.distributed import process_world
+from benchmark.runtime.world import SOLO, World, active_in
 
 # The commands that share their work over torchrun's processes (the others write files
 # or time things from every process, so they refuse to run under it).

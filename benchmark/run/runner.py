@@ -43,13 +43,8 @@ from benchmark.run.records import (
     safe_name,
     write_run,
 )
-from benchmark.runtime.distributed import (
-    SOLO,
-    active_in,
-    active_world,
-    broadcast_from_main,
-    gather,
-)
+from benchmark.runtime.distributed import broadcast_from_main, gather
+from benchmark.runtime.world import SOLO, active_in, active_world
 from benchmark.scoring.nll import ScoredEpisode, scored_chunks
 from benchmark.scoring.previews import preview_folder, write_previews
 from benchmark.scoring.quality import episode_quality, sample_generator

@@ -2,8 +2,9 @@
 collectives FSMB needs.
 
 Under ``torchrun --nproc-per-node N -m benchmark ...`` (`benchmark.run.launch` starts
-the process group) every process is a *rank* of a `World`.  Outside torchrun the world
-is `SOLO` and every helper here is the identity, so single-process code pays nothing.
+the process group) every process is a *rank* of a `World` (`benchmark.runtime.world`).
+Outside torchrun the world is `SOLO` and every helper here is the identity, so
+single-process code pays nothing.
 
 Data-parallel training (a method that declares ``data_parallel = True``, see
 `benchmark.contract.protocol`): every rank draws the same global batch from the same
@@ -21,36 +22,15 @@ from __future__ import annotations
 
 import contextlib
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
+from benchmark.runtime.world import SOLO, World, active_world
+
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class World:
-    """This process's ``rank`` among ``size`` processes (``SOLO``: one process)."""
-
-    rank: int = 0
-    size: int = 1
-
-    @property
-    def is_main(self) -> bool:
-        """Rank 0 writes every shared file (models, checkpoints, results)."""
-        return self.rank == 0
-
-    def barrier(self) -> None:
-        """Wait until every rank gets here."""
-        if self.size > 1:
-            dist.barrier()
-
-
-SOLO = World()
-_ACTIVE: ContextVar[World] = ContextVar("fsmb_active_world", default=SOLO)
 
 
 def process_world() -> World:
@@ -58,22 +38,6 @@ def process_world() -> World:
     if dist.is_available() and dist.is_initialized():
         return World(dist.get_rank(), dist.get_world_size())
     return SOLO
-
-
-def active_world() -> World:
-    """The ranks that work together now: torchrun's process world at the top of a
-    command (`benchmark.run.launch`), `SOLO` inside a fit that rank 0 does alone."""
-    return _ACTIVE.get()
-
-
-@contextlib.contextmanager
-def active_in(world: World) -> Iterator[World]:
-    """Make ``world`` the `active_world` inside the block."""
-    token = _ACTIVE.set(world)
-    try:
-        yield world
-    finally:
-        _ACTIVE.reset(token)
 
 
 def rank_share(items: Sequence[T]) -> Sequence[T]:
@@ -171,15 +135,3 @@ def broadcast_from_main(value: T) -> T:
     box = [value]
     dist.broadcast_object_list(box, src=0)
     return box[0]
-
-
-def main_first(make: Callable[[], T]) -> T:
-    """``make()`` on rank 0, then on the other ranks once rank 0 is done: for work that
-    writes a shared cache (building a corpus) and that the others then only read."""
-    world = active_world()
-    if world.is_main:
-        value = make()
-        world.barrier()
-        return value
-    world.barrier()
-    return make()

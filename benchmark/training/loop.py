@@ -32,7 +32,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from benchmark.cost.flops import count_flops
-from benchmark.runtime.distributed import active_world, gather, sum_gradients, sum_over_ranks
+from benchmark.runtime.distributed import gather, sum_gradients, sum_over_ranks
+from benchmark.runtime.world import active_world
 from benchmark.training.convergence import Plateau, assess
 from episodes.atomic import atomic_path
 

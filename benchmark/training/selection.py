@@ -10,13 +10,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from benchmark.contract.protocol import GridScored
-from benchmark.runtime.distributed import (
-    SOLO,
-    active_in,
-    active_world,
-    gather_shares,
-    rank_share,
-)
+from benchmark.runtime.distributed import gather_shares, rank_share
+from benchmark.runtime.world import SOLO, active_in, active_world
 from benchmark.scoring.nll import EpisodeScore, score_episodes
 from episodes.types import Episode
 

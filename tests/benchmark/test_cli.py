@@ -259,3 +259,19 @@ def test_every_help_page_renders(capsys):
             main([*command, "--help"])
         assert exit_.value.code == 0, command
         assert "usage:" in capsys.readouterr().out
+
+
+def test_building_a_corpus_through_the_cli_does_not_import_torch(midi_root, tmp_path):
+    """``fsmb data build`` (and the parser of every command) without torch: it would add
+    ~500 MB to the peak memory of a build (`benchmarks/bench_table_memory.py`)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom benchmark.cli.main import main\n"
+        f"assert main(['data', 'build', '--track', 'midi/dir', '--data-dir', {str(midi_root)!r}, "
+        f"'--cache-dir', {str(tmp_path)!r}, '--workers', '1']) == 0\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:3])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"

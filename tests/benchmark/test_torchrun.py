@@ -25,7 +25,7 @@ from benchmark.nn.sequence import (
 )
 from benchmark.nn.transformer import TransformerConfig, TransformerLM
 from benchmark.run.records import EpisodeRecord, read_episode_records
-from benchmark.runtime.distributed import World, active_in
+from benchmark.runtime.world import World, active_in
 
 TIMING = ("adapt_seconds", "score_seconds")
 # Relative tolerance of a 2-process loss curve against the 1-process one: each rank
