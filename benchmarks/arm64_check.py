@@ -178,6 +178,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.compare:
         model, recorded = args.compare
+        for path in (model, recorded):
+            if not path.is_file():
+                sys.exit(f"arm64_check.py --compare: {path} is not a file (give the .onnx and the device's .npz)")
         with np.load(recorded) as device:
             outputs = {k: device[k] for k in device.files}
         steps = next(iter(outputs.values())).shape[0]
