@@ -20,7 +20,8 @@ from leaderboard.significance import PairedTest, paired_test
 @dataclass(frozen=True)
 class Comparison:
     """Method ``a`` against method ``b`` on ``track`` at K = ``shots``; ``test.delta`` is
-    the mean over episodes of a - b in nats/token (negative: ``a`` is better)."""
+    the mean over episodes of a - b in nats per predicted token (negative: ``a`` is
+    better): per dimension on audio tracks, whose tokens are a note's dimensions."""
 
     a: str
     b: str
@@ -30,6 +31,7 @@ class Comparison:
     a_nats_per_token: float  # mean over the paired episodes
     b_nats_per_token: float
     test: PairedTest
+    per: str = "token"  # what a nat is counted per: "token", or "dim" on audio tracks
 
     def text(self) -> str:
         t = self.test
@@ -42,8 +44,9 @@ class Comparison:
         return "\n".join(
             [
                 where,
-                f"{self.a}: {self.a_nats_per_token:.4f} nats/token   {self.b}: {self.b_nats_per_token:.4f} nats/token",
-                f"Δ ({self.a} − {self.b}) = {t.delta:+.4f} ± {t.ci95:.4f} nats/token (paired 95% CI)",
+                f"{self.a}: {self.a_nats_per_token:.4f} nats/{self.per}   "
+                f"{self.b}: {self.b_nats_per_token:.4f} nats/{self.per}",
+                f"Δ ({self.a} − {self.b}) = {t.delta:+.4f} ± {t.ci95:.4f} nats/{self.per} (paired 95% CI)",
                 f"p = {t.t_p_value:.3g} (paired t-test), p = {t.permutation_p_value:.3g} (sign-flip permutation test, "
                 f"{how})",
             ]
@@ -87,6 +90,7 @@ def compare(
         sum(x) / len(x),
         sum(y) / len(y),
         paired_test(x, y, permutations=permutations, seed=seed),
+        "dim" if "dims" in mine[0].units else "token",
     )
 
 

@@ -13,13 +13,16 @@ from leaderboard.compare import compare
 from tests.records import episode, run_record
 
 
-def publish(out, method: str, run_key: str, shift: float, n: int = 8, shots: int = 5) -> list[float]:
+def publish(
+    out, method: str, run_key: str, shift: float, n: int = 8, shots: int = 5, units: dict | None = None
+) -> list[float]:
     """A run of ``method`` whose episode i has its nats moved by ``shift * i`` per item;
     returns the recomputed nats/token of its episodes."""
     stem = file_stem(method, "midi/music21", shots)
     scores = []
     for i in range(n):
         base = episode(i, run_key=run_key, method=method, shots=shots)
+        base = dataclasses.replace(base, units=units) if units else base
         nll = [x + shift * i for x in base.nll_nats]
         record = dataclasses.replace(base, nll_nats=nll, nats_per_token=sum(nll) / sum(base.units["tokens"]))
         record = dataclasses.replace(
@@ -47,6 +50,18 @@ def test_compare_pairs_two_rows_with_scipys_paired_t_and_an_exact_permutation_p(
     assert main(["compare", "a", "b", "--track", "midi/music21", "--results", str(out)]) == 0
     printed = capsys.readouterr().out
     assert f"Δ (a − b) = {result.test.delta:+.4f}" in printed and "8 paired episodes" in printed
+    assert "nats/token (paired 95% CI)" in printed and result.per == "token"
+
+
+def test_compare_counts_nats_per_dimension_on_audio(tmp_path):
+    """An audio track's tokens are a note's dimensions: its Δ is said in nats/dim."""
+    out = tmp_path / "r"
+    out.mkdir()
+    dims = {"tokens": [64, 64, 64], "dims": [64, 64, 64]}
+    publish(out, "a", "aaaaaaaaaaaaaaaa", 0.5, units=dims)
+    publish(out, "b", "bbbbbbbbbbbbbbbb", 0.0, units=dims)
+    result = compare([out], "a", "b", "midi/music21")
+    assert result.per == "dim" and "nats/dim (paired 95% CI)" in result.text() and "nats/token" not in result.text()
 
 
 def test_compare_says_what_is_missing_or_does_not_pair(tmp_path):
