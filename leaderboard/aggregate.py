@@ -56,7 +56,7 @@ class Row:
     best: bool = False
     vs_best_q_value: float | None = None
     quality: dict[str, float] | None = None  # mean sample-quality figures, if sampled
-    target: str | None = None  # ``module:Class`` of the method named ``method``; None: its record has none
+    target: str = ""  # ``module:Class`` of the method named ``method`` (its run record's ``method_target``)
     cost: dict | None = None  # one generation step, counted (`benchmark.cost.counting.StepCost`), if deployable
     measured: list[dict] | None = None  # that step's latency measured on devices (`benchmark.run.device_latency`)
     # MATCHes from other machines (`leaderboard.reproductions.independent_matches`), as dicts
@@ -142,7 +142,7 @@ def make_row(run: RunRecord, episodes: list[EpisodeRecord]) -> Row:
         run_key=run.run_key,
         eval_tokens_per_s=tokens / seconds if seconds > 0 else None,
         quality=mean_quality(episodes),
-        target=run.method_target or None,
+        target=run.method_target,
         cost=run.cost,
         **adaptation_cost(episodes),
         converged=training.converged,

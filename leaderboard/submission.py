@@ -76,7 +76,7 @@ def check_run(run: RunRecord, records: Sequence[tuple[int, dict]], where: Path) 
     if run.split != "test":
         raise SubmissionError(f"{where}: a run on the {run.split!r} split; submissions score the test split")
     known = registration(run.method.split("[", 1)[0])
-    if known is not None and run.method_target not in ("", known.target):
+    if known is not None and run.method_target != known.target:
         raise SubmissionError(
             f"{where}: method name {run.method!r} is the built-in {known.target}'s, not "
             f"{run.method_target}'s; give your class another name"
@@ -114,23 +114,11 @@ def check_run(run: RunRecord, records: Sequence[tuple[int, dict]], where: Path) 
 
 def method_card(run: RunRecord, trained_on: Sequence[str]) -> dict:
     """The method card of ``run`` (see the module docstring)."""
-    from benchmark.contract.methods import registration
-    from benchmark.contract.registry import load_object
-    from benchmark.training.identity import code_identity
-
-    known = registration(run.method.split("[", 1)[0])  # records before method_target: a built-in's
-    target = run.method_target or (known.target if known else "")
-    code = dict(run.method_code)  # as it was when the run was scored
-    if not code and target:  # runs scored before FSMB recorded it: the code as it is now
-        cls = load_object(target)
-        if not isinstance(cls, type):
-            raise SubmissionError(f"{run.method}: its target {target} is not a class; a method is a class")
-        code = {**code_identity(cls), "hashed": "at submission"}
     return {
         "name": run.method,
         "version": run.method_version,
-        "target": target,
-        "code": code,
+        "target": run.method_target,
+        "code": run.method_code,  # as it was when the run was scored
         "fsmb_git_sha": run.git_sha,
         "hparams": run.hparams,
         "params": run.params,
@@ -141,7 +129,7 @@ def method_card(run: RunRecord, trained_on: Sequence[str]) -> dict:
             "track_splits": {
                 "track": run.track,
                 "splits": ["train", "val"],
-                "split_key": run.split_key or None,
+                "split_key": run.split_key,
                 "corpus_fingerprint": run.corpus_fingerprint,
             },
             "declared": list(trained_on),

@@ -79,6 +79,10 @@ class RunRecord:
     query_size: int
     manifest_sha256: str
     manifest_episodes: int
+    split_key: str  # the artist split (`episodes.tracks.Track.split_key`)
+    data_key: str  # corpus and split together (`Track.data_key`), which keys fitted models
+    method_target: str  # ``module:Class`` of the method whose ``name`` is ``method``
+    method_code: dict[str, str]  # `benchmark.training.identity.code_identity` of that class
     episodes_evaluated: int
     params: int
     seed: int
@@ -91,10 +95,6 @@ class RunRecord:
     kind: str = "run"
     format: int = RECORD_FORMAT
     extra: dict[str, Any] = field(default_factory=dict)
-    split_key: str = ""  # the artist split (`episodes.tracks.Track.split_key`); "" in records before it
-    data_key: str = ""  # corpus and split together (`Track.data_key`), which keys fitted models
-    method_target: str = ""  # ``module:Class`` of the method whose ``name`` is ``method``; "" in records before it
-    method_code: dict[str, str] = field(default_factory=dict)  # `benchmark.training.identity.code_identity`
     cost: dict[str, Any] | None = None  # one generation step, counted (`benchmark.cost`); None: not deployable
 
 
@@ -276,7 +276,8 @@ def parse_record(cls: type[R], data: dict[str, Any], where: str) -> R:
     missing = sorted(REQUIRED[cls] - set(data))
     if missing:
         raise RecordError(
-            f"{where}: not {'a' if cls is RunRecord else 'an'} {kind} record (missing {', '.join(missing)})"
+            f"{where}: not {'a' if cls is RunRecord else 'an'} {kind} record of this FSMB "
+            f"(missing {', '.join(missing)}); rerun `fsmb eval` to rewrite it"
         )
     unknown = sorted(set(data) - KNOWN[cls])
     if unknown:

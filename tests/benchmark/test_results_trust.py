@@ -133,7 +133,7 @@ def test_records_read_back_are_the_dataclasses_written(tmp_path):
     [
         (
             lambda r: {k: v for k, v in r.items() if k != "artist"},
-            r"x\.jsonl:1: not an episode record \(missing artist\)",
+            r"x\.jsonl:1: not an episode record of this FSMB \(missing artist\)",
         ),
         (lambda r: {**r, "colour": "red"}, r"x\.jsonl:1: episode record with unknown fields colour; .*upgrade FSMB"),
         (lambda r: {**r, "format": 99}, r"x\.jsonl:1: a record of kind 'episode' and format 99, not an episode record"),
@@ -145,6 +145,19 @@ def test_a_record_that_is_not_this_formats_dataclass_is_refused_naming_its_line(
     path.write_text(json.dumps(edit(dataclasses.asdict(episode(0)))) + "\n")
     with pytest.raises(RecordError, match=complaint):
         read_episode_records(path)
+
+
+def test_a_run_record_without_its_method_code_or_split_is_refused(tmp_path):
+    """What identifies the scored method and the artist split is required: a record
+    without them cannot say what it measured (FSMB's own records all carry them)."""
+    path = tmp_path / "x.run.json"
+    written = dataclasses.asdict(run_record())
+    for name in ("method_target", "method_code", "split_key", "data_key"):
+        path.write_text(json.dumps({k: v for k, v in written.items() if k != name}))
+        with pytest.raises(
+            RecordError, match=rf"x\.run\.json: not a run record of this FSMB \(missing {name}\); rerun"
+        ):
+            read_run(path)
 
 
 # -- an episode is scored once -----------------------------------------------------

@@ -62,7 +62,7 @@ def test_a_complete_run_becomes_a_bundle_the_leaderboard_renders(results, tmp_pa
     assert card["training_data"]["track_splits"] == {
         "track": "midi/music21",
         "splits": ["train", "val"],
-        "split_key": None,
+        "split_key": "hash-v1",
         "corpus_fingerprint": card["training_data"]["track_splits"]["corpus_fingerprint"],
     }
     capsys.readouterr()
