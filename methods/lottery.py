@@ -123,9 +123,9 @@ class LSTMLottery(Levelled, LSTMBaseline):
                     logdir,
                     lambda step: lm_loss(self.model, batches(step)),
                 )
-            self.train_log = {
+            self.train_log = {  # the loop's own log (curve, steps, time, FLOPs), judged like any
+                **self.train_log,
                 "ticket": self._variant(reinit=False),
-                "steps": rewind_steps + retrain_steps,
                 "val_nats_per_token": self.train_log["best_val_nats_per_token"],
             }
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from benchmark.compress.masks import masks_of
+from benchmark.training.convergence import summarise
 
 
 def test_ticket_and_its_random_reinit_control(fit_on_track):
@@ -25,6 +26,9 @@ def test_ticket_and_its_random_reinit_control(fit_on_track):
         assert torch.equal(masks_of(control.model)[name], mask)
     assert not torch.equal(control.model.out.weight, ticket.model.out.weight)
     assert control.train_log["ticket"] == "lstm-imp[removed=0.5]"
+    # the control's training is on the record like any row's: its curve, steps, time and FLOPs
+    summary = summarise(control.train_log, {"patience": 0, "lr_decays": 0})
+    assert summary.steps == control.train_log["steps"] > 0 and summary.seconds > 0 and summary.flops > 0
     # the rewind point survives save and load (a further level continues from it)
     further, _ = fit("lstm-imp[removed=0.8]")
     assert further.train_log["rounds"][:4] == ticket.train_log["rounds"]
