@@ -9,7 +9,10 @@ load straight into an ``LSTMLM``.  One LSTM layer, no dropout.
 - `nll_per_task` and `nll_and_grads` run ``LSTMLM`` itself (``torch.func.functional_call``)
   with PyTorch's fused LSTM kernel (oneDNN on a CPU), one call per weight set, and
   autograd's backward pass through it: the fastest gradient on a CPU, and exactly the
-  network that scores.
+  network that scores.  With torch set to ``n > 1`` threads the tasks run ``n`` at a
+  time, each on one thread (`each_task`): a task's LSTM products are too small to
+  share out well over cores, so tasks side by side use them better, and every task is
+  computed exactly as at one thread, whatever ``n`` is.
 - `hessian_vector_products` needs forward-mode derivatives of a gradient, which the
   fused kernel does not have: `_stepwise_grads` computes each task's gradient with a
   hand-written backward pass through time (BPTT) in plain tensor operations, the
@@ -21,7 +24,11 @@ load straight into an ``LSTMLM``.  One LSTM layer, no dropout.
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from typing import Callable, TypeVar
 
 import torch
 from torch import Tensor
@@ -32,6 +39,7 @@ from benchmark.nn.sequence import LSTMLM, LSTMConfig
 from episodes.tokens import PAD
 
 Params = dict[str, Tensor]
+R = TypeVar("R")
 
 
 def task_params(params: Params, tasks: int) -> Params:
@@ -39,16 +47,44 @@ def task_params(params: Params, tasks: int) -> Params:
     return {k: v.unsqueeze(0).expand(tasks, *v.shape).contiguous() for k, v in params.items()}
 
 
-@lru_cache(maxsize=8)
-def _template(vocab: int, emb: int, hidden: int) -> LSTMLM:
-    """An ``LSTMLM`` of these sizes to call with other weights (its own are never used)."""
+@lru_cache(maxsize=4)
+def _pool(threads: int, pid: int) -> ThreadPoolExecutor:
+    """``threads`` worker threads kept for `each_task` (one pool per process: a forked
+    child does not inherit the parent's threads)."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="fsmb-task")
+
+
+def each_task(task: Callable[[int], R], tasks: int) -> list[R]:
+    """``[task(0), ..., task(tasks - 1)]``, run ``torch.get_num_threads()`` at a time in
+    threads of their own (with the caller's grad mode), torch computing on one thread
+    meanwhile (restored after)."""
+    threads = torch.get_num_threads()
+    if threads == 1 or tasks == 1:
+        return [task(m) for m in range(tasks)]
+    grad = torch.is_grad_enabled()
+
+    def run(m: int) -> R:
+        with torch.set_grad_enabled(grad):
+            return task(m)
+
+    torch.set_num_threads(1)
+    try:
+        return list(_pool(threads, os.getpid()).map(run, range(tasks)))
+    finally:
+        torch.set_num_threads(threads)
+
+
+@lru_cache(maxsize=16)
+def _template(vocab: int, emb: int, hidden: int, thread: int) -> LSTMLM:
+    """An ``LSTMLM`` of these sizes to call with other weights (its own are never used);
+    one per thread, as ``functional_call`` swaps the weights in while it runs."""
     return LSTMLM(LSTMConfig(vocab=vocab, emb=emb, hidden=hidden, dropout=0.0)).eval()
 
 
 def _mean_nll(w: Params, tokens: Tensor) -> Tensor:
     """Mean NLL in nats/token of ``tokens[:, 1:]`` ``(B, T+1)`` under one weight set (unbatched)."""
     vocab, emb = w["embed.weight"].shape
-    lm = _template(vocab, emb, w["lstm.weight_hh_l0"].shape[-1])
+    lm = _template(vocab, emb, w["lstm.weight_hh_l0"].shape[-1], threading.get_ident())
     logits, _ = functional_call(lm, w, (tokens[:, :-1],))  # (B, T, V)
     return F.cross_entropy(logits.transpose(1, 2), tokens[:, 1:], ignore_index=PAD)
 
@@ -62,20 +98,22 @@ def nll_per_task(w: Params, tokens: Tensor) -> Tensor:
     """Mean NLL ``(M,)`` in nats/token of each task's ``tokens[m, :, 1:]`` given the tokens
     before them, under its weights (each ``(M, ...)``, or ``(1, ...)`` shared);
     ``tokens`` ``(M, N, T+1)`` long, PAD ignored; every song from the zero state."""
-    return torch.stack([_mean_nll(_weight_set(w, m), tokens[m]) for m in range(tokens.shape[0])])
+    return torch.stack(each_task(lambda m: _mean_nll(_weight_set(w, m), tokens[m]), tokens.shape[0]))
 
 
 def nll_and_grads(w: Params, tokens: Tensor) -> tuple[Tensor, Params]:
     """`nll_per_task` ``(M,)`` and the gradient of each task's NLL with respect to its
-    weights (each ``(M, ...)``), by autograd through the fused kernel, a task at a time."""
-    losses, grads = [], []
-    for m in range(tokens.shape[0]):
+    weights (each ``(M, ...)``), by autograd through the fused kernel, a task per thread."""
+
+    def task(m: int) -> tuple[Tensor, tuple[Tensor, ...]]:
         live = {k: v.detach().requires_grad_() for k, v in _weight_set(w, m).items()}
         with torch.enable_grad():
             loss = _mean_nll(live, tokens[m])
-            grads.append(torch.autograd.grad(loss, list(live.values())))
-        losses.append(loss.detach())
-    return torch.stack(losses), {k: torch.stack([g[i] for g in grads]) for i, k in enumerate(w)}
+            return loss.detach(), torch.autograd.grad(loss, list(live.values()))
+
+    done = each_task(task, tokens.shape[0])
+    grads = [g for _, g in done]
+    return torch.stack([loss for loss, _ in done]), {k: torch.stack([g[i] for g in grads]) for i, k in enumerate(w)}
 
 
 def hessian_vector_products(w: Params, tokens: Tensor, vectors: Params) -> Params:

@@ -11,6 +11,7 @@ from benchmark.contract.methods import make_method
 from benchmark.nn.sequence import LSTMLM, LSTMConfig
 from benchmark.nn.task_lstm import (
     _stepwise_grads,
+    each_task,
     nll_and_grads,
     nll_per_task,
     task_params,
@@ -48,6 +49,32 @@ def test_gradients_are_autograds_and_the_hand_written_ones_too(tokens, tasks):
     for (name, _), e in zip(w.items(), expected):
         assert grads[name].shape == e.shape and torch.allclose(grads[name], e, atol=1e-12), name
         assert torch.allclose(stepwise[name], e, atol=1e-12), name
+
+
+def test_tasks_side_by_side_compute_what_one_thread_computes():
+    """At n > 1 threads the tasks run n at a time, each on one thread: bit for bit the
+    one-thread figures, in the caller's grad mode, with torch's thread count restored."""
+    torch.manual_seed(1)
+    lm = LSTMLM(LSTMConfig(vocab=40, emb=16, hidden=32, dropout=0.0)).eval()
+    params = {k: v.detach() for k, v in lm.named_parameters()}
+    tokens = torch.randint(3, 40, (4, 3, 50))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        nll_1, grads_1 = nll_and_grads(task_params(params, 1), tokens)
+        torch.set_num_threads(2)
+        nll_2, grads_2 = nll_and_grads(task_params(params, 1), tokens)
+        assert torch.get_num_threads() == 2
+        with torch.no_grad():
+            scored = nll_per_task(task_params(params, 4), tokens)
+        live = {k: v.clone().requires_grad_() for k, v in task_params(params, 4).items()}
+        graphed = nll_per_task(live, tokens)
+        threads = each_task(lambda m: torch.get_num_threads(), 4)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(nll_1, nll_2) and all(torch.equal(grads_1[k], grads_2[k]) for k in grads_1)
+    assert torch.equal(scored, nll_2) and not scored.requires_grad and graphed.requires_grad
+    assert threads == [1, 1, 1, 1]
 
 
 def finite_difference(fn, params, name, index, eps=1e-6):
