@@ -2,19 +2,20 @@
 the fitted ``lstm`` without meta-training, per (inner steps, inner learning rate).
 
     python benchmarks/meta_learning_gain.py [--method fomaml] [--track midi/music21]
-        [--inner-steps 1,3,5] [--inner-lrs 0.03,0.1,0.3] [--meta-fraction 0.25]
+        [--inner-steps 1,3,5] [--inner-lrs 0.03,0.1,0.3] [--meta-fraction 0.25] [--budget converge]
         [--val-episodes 100] [--test-episodes 600] [--models runs/models] [--out DIR] [--threads N]
 
 For each setting, both models are scored on the same meta-val episodes: "lstm + inner
 steps" is the fitted ``lstm`` adapted to each support set by the method's own inner
 steps (SGD at the inner learning rate on the support songs' first 128 tokens, as
 ``maml`` adapts at test time), and the meta-trained model is ``--method`` with those
-settings after ``--meta-fraction`` of the ``full`` budget's 1,500 steps as meta-steps
-(the family's default: a quarter) from that ``lstm`` (fitted and kept under
+settings after at most ``--meta-fraction`` of ``--budget``'s steps as meta-steps (the
+family's default: a quarter; under ``converge`` the meta-val plateau stops it sooner,
+and the table gives the meta-steps each run took) from that ``lstm`` (fitted and kept under
 ``--models`` like any ``fsmb eval`` run, so reruns load them).  The table gives each
 one's mean meta-val NLL (nats/token), their paired difference with its 95% CI, and the
-meta-training's meta-val curve (on the budget's 100 meta-val episodes).  The setting whose meta-trained model is best on
-meta-val is then compared on the first ``--test-episodes`` test episodes (paired).
+meta-training's meta-val curve (on the budget's meta-val episodes).  The setting whose
+meta-trained model is best on meta-val is then compared on the first ``--test-episodes`` test episodes (paired).
 Results go to ``DIR/result.json`` and ``DIR/result.md``.
 """
 
@@ -48,7 +49,8 @@ def main() -> None:
     parser.add_argument("--track", default="midi/music21")
     parser.add_argument("--inner-steps", type=method_list, default="1,3,5")
     parser.add_argument("--inner-lrs", type=method_list, default="0.03,0.1,0.3")
-    parser.add_argument("--meta-fraction", type=float, default=0.25, help="meta-steps per step of the full budget")
+    parser.add_argument("--meta-fraction", type=float, default=0.25, help="meta-steps per step of the budget (a cap)")
+    parser.add_argument("--budget", default="converge", choices=sorted(BUDGETS), help="training budget of both models")
     parser.add_argument("--val-episodes", type=int, default=100)
     parser.add_argument("--test-episodes", type=int, default=600)
     parser.add_argument("--models", type=Path, default=Path("runs/models"))
@@ -67,7 +69,7 @@ def main() -> None:
                 parser.error(str(exc))
             settings[label] = int(steps), float(lr)
     track = Track.open(TRACKS[args.track], cache_dir=default_cache())
-    budget = BUDGETS["full"]
+    budget = BUDGETS[args.budget]
     lstm, _ = fit_or_load(make_method("lstm"), track, budget=budget, models=args.models, seed=args.seed)
     val = [track.episode(s) for s in track.manifest("val").episodes[: args.val_episodes]]
     rows, methods = [], {}
@@ -86,6 +88,7 @@ def main() -> None:
                 "meta_trained": float(after.mean()),
                 "gain": gain,
                 "gain_ci95": half,
+                "meta_steps": meta["train_log"]["steps"],
                 "val_curve": meta["train_log"]["val_curve"],
                 "train_seconds": meta.get("train_seconds"),
             }
@@ -102,11 +105,10 @@ def main() -> None:
     untrained, trained = methods[label]
     before, after = nats_per_token(untrained, test), nats_per_token(trained, test)
     gain, half = mean_ci95(after - before)
-    meta_steps = int(budget.steps * args.meta_fraction)
     result = {
         "method": args.method,
         "track": args.track,
-        "meta_steps": meta_steps,
+        "budget": budget.name,
         "seed": args.seed,
         "val_episodes": len(val),
         "settings": rows,
@@ -120,16 +122,16 @@ def main() -> None:
         },
     }
     lines = [
-        f"# Meta-training gain: `{args.method}` on `{args.track}`, {meta_steps} meta-steps",
+        f"# Meta-training gain: `{args.method}` on `{args.track}`, `{budget.name}` budget",
         "",
-        "| inner steps | inner lr | lstm + inner steps (meta-val) | meta-trained (meta-val) | paired gain | "
-        "meta-val curve (step: NLL) |",
-        "|---:|---:|---:|---:|---:|---|",
+        "| inner steps | inner lr | meta-steps | lstm + inner steps (meta-val) | meta-trained (meta-val) | "
+        "paired gain | meta-val curve (step: NLL) |",
+        "|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         curve = ", ".join(f"{int(s)}: {v:.4f}" for s, v in r["val_curve"])
         lines.append(
-            f"| {r['inner_steps']} | {r['inner_lr']} | {r['lstm_plus_inner_steps']:.4f} | "
+            f"| {r['inner_steps']} | {r['inner_lr']} | {r['meta_steps']} | {r['lstm_plus_inner_steps']:.4f} | "
             f"{r['meta_trained']:.4f} | {r['gain']:+.4f} ± {r['gain_ci95']:.4f} | {curve} |"
         )
     lines += [

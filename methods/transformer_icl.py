@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from benchmark.contract.methods import register_method
+from benchmark.contract.overrides import changed_train_settings
 from benchmark.contract.protocol import Budget, MetaTrainData
 from benchmark.contract.settings import Range
 from benchmark.nn.sequence import share_of_mean_nll
@@ -119,7 +120,9 @@ class TransformerICL(NeuralMethod):
     version = "2"  # 2: training skips padding (length-grouped sub-batches); plateau budgets
     net_cls = TransformerLM
     config_cls = TransformerConfig
-    # Fitted variants for the ablations, e.g. transformer-icl[context=512,support_budget=256,stride=128]
+    # Fitted variants for the ablations, e.g. transformer-icl[context=512,support_budget=256,stride=128];
+    # ``layers`` and ``d_model`` 0: the budget's size (`TRANSFORMER_SIZES`); a ``d_model`` of its own
+    # gets d_model / 32 heads and a 4 * d_model MLP
     train_settings = {
         "context": Range(16, 8192),
         "support_budget": Range(0, 8192),
@@ -127,6 +130,9 @@ class TransformerICL(NeuralMethod):
         "lr": Range(0, low_open=True),
         "max_shots": Range(0, 64),
         "warmup": Range(0, 100000),
+        "layers": Range(0, 32),
+        "d_model": Range(0, 2048),
+        "dropout": Range(0, 1, high_open=True),
     }
 
     def __init__(
@@ -138,10 +144,14 @@ class TransformerICL(NeuralMethod):
         support_budget: int = 512,
         stride: int = 256,
         warmup: int = 100,
+        layers: int = 0,
+        d_model: int = 0,
+        dropout: float = 0.1,
     ) -> None:
         super().__init__(lr, weight_decay)
         self.max_shots, self.context, self.support_budget = max_shots, context, support_budget
         self.stride, self.warmup = stride, warmup
+        self.layers, self.d_model, self.dropout = layers, d_model, dropout
 
     def init_args(self) -> dict[str, Any]:
         return {
@@ -151,6 +161,8 @@ class TransformerICL(NeuralMethod):
             "support_budget": self.support_budget,
             "stride": self.stride,
             "warmup": self.warmup,
+            # the shape settings only where changed: the default configuration's records keep their keys
+            **{k: getattr(self, k) for k in changed_train_settings(self) if k in ("layers", "d_model", "dropout")},
         }
 
     def check_settings(self) -> None:
@@ -167,11 +179,13 @@ class TransformerICL(NeuralMethod):
                 f"stride {self.stride} must be below the query's room, context - support_budget = "
                 f"{room}; give a smaller stride"
             )
+        if self.d_model % 32:
+            raise ValueError(f"d_model {self.d_model} must be a multiple of 32 (one attention head per 32 dimensions)")
 
     # ----- training ------------------------------------------------------------
     def fit(self, data: MetaTrainData, *, budget: Budget, logdir: Path) -> None:
         torch.manual_seed(data.seed)
-        cfg = TransformerConfig(vocab=data.vocab_size, context=self.context, **TRANSFORMER_SIZES[budget.size])
+        cfg = TransformerConfig(vocab=data.vocab_size, context=self.context, **self.shape(budget))
         self.model = TransformerLM(cfg)
         seed_per_rank(data.seed)  # under torchrun: the same weights, each rank its own dropout masks
         batches = self.training_batches(data, budget)
@@ -185,6 +199,16 @@ class TransformerICL(NeuralMethod):
         self.train_network(
             data, budget, logdir, loss, lr_factor=lambda step: lr_factor(step, warmup=self.warmup, steps=decay_steps)
         )
+
+    def shape(self, budget: Budget) -> dict[str, Any]:
+        """The network's `TransformerConfig` fields other than vocabulary and context:
+        the budget's size, with the ``layers``, ``d_model`` and ``dropout`` settings."""
+        shape: dict[str, Any] = {**TRANSFORMER_SIZES[budget.size], "dropout": self.dropout}
+        if self.layers:
+            shape["layers"] = self.layers
+        if self.d_model:
+            shape.update(d_model=self.d_model, heads=self.d_model // 32, ff=4 * self.d_model)
+        return shape
 
     def training_batches(self, data: MetaTrainData, budget: Budget):
         """``step -> (B, T <= context)`` batch of support-block-then-query-segment

@@ -205,3 +205,25 @@ def test_window_settings_train_a_variant_and_refuse_what_leaves_no_room():
         make_method("transformer-icl[context=256]")
     with pytest.raises(SettingError, match="stride 256 must be below"):
         make_method("transformer-icl[context=512,support_budget=256]")
+
+
+def test_shape_settings_train_that_network_and_reload_it(track, tmp_path):
+    spec = MethodSpec.parse("transformer-icl[layers=1,d_model=64,dropout=0.0]")
+    evaluate(spec, track, shots=5, n_episodes=2, out=tmp_path / "r", budget=TEST_BUDGET, models=tmp_path / "m")
+    run = json.loads(next((tmp_path / "r").glob("transformer-icl_*.run.json")).read_text())
+    assert run["method"] == "transformer-icl[d_model=64,dropout=0.0,layers=1]"
+    assert {k: run["hparams"][k] for k in ("layers", "d_model", "heads", "ff", "dropout")} == {
+        "layers": 1,
+        "d_model": 64,
+        "heads": 2,
+        "ff": 256,
+        "dropout": 0.0,
+    }
+    loaded = make_method("transformer-icl")
+    loaded.load(next((tmp_path / "m").rglob("state.pt")).parent)
+    assert loaded.model.cfg.d_model == 64 and len(loaded.model.blocks.layers) == 1
+    assert loaded.hparams() == run["hparams"]
+    # the default configuration's settings (and so its records' run keys) carry no shape keys
+    assert not {"layers", "d_model", "dropout"} & set(TransformerICL().init_args())
+    with pytest.raises(SettingError, match="d_model 48 must be a multiple of 32"):
+        make_method("transformer-icl[d_model=48]")
