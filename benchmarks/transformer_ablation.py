@@ -18,12 +18,14 @@ plateau and scored like any row (``fsmb eval``).
 
 A variant's result is written (``DIR/result.json``, ``DIR/result.md``) as soon as it is
 measured, and a rerun skips the variants already there, so a sweep interrupted or spread
-over several sessions resumes where it stopped.
+over several sessions resumes where it stopped; two processes (each given the base first,
+then their own variants) can share the sweep, one per core.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -82,21 +84,21 @@ def ablate(
     track: Track, variants: list[str], *, budget: Budget, models: Path, out: Path, seed: int = 0
 ) -> list[VariantResult]:
     """Train and score each of ``variants`` (the first is the base) at ``budget``; a variant
-    already in ``out/result.json`` at this budget and track is kept, not rerun."""
-    done = load_done(out / "result.json", track.spec.name, budget.name, seed)
+    already in ``out/result.json`` for this base, budget, track and seed is kept, not
+    rerun.  Processes may share ``out``, each with the same base first and other variants
+    after it: each result is merged into the file under a lock."""
     val = [track.episode(s) for s in track.manifest("val").episodes[: budget.val_episodes]]
-    base_scores: np.ndarray | None = None
-    results = []
+    key = (track.spec.name, budget.name, seed, variants[0])
+    results: list[VariantResult] = []
     for label in variants:
+        done = load_done(out / "result.json", key)  # read again: another process may have added it
         if label in done:
             results.append(done[label])
-        else:
-            method, meta = fit_or_load(make_method(label), track, budget=budget, models=models, seed=seed)
-            scores = nats_per_token(method, val)
-            results.append(measured(label, method.n_params(), meta, scores, base_scores))
-            publish(results, track.spec.name, budget.name, seed, len(val), out)
-        if base_scores is None:
-            base_scores = np.array(results[0].val_scores)
+            continue
+        method, meta = fit_or_load(make_method(label), track, budget=budget, models=models, seed=seed)
+        base = np.array(results[0].val_scores) if results else None
+        results.append(measured(label, method.n_params(), meta, nats_per_token(method, val), base))
+        publish(results[-1], variants, key, len(val), out)
     return results
 
 
@@ -121,45 +123,53 @@ def measured(label: str, params: int, meta: dict, scores: np.ndarray, base: np.n
     )
 
 
-def load_done(path: Path, track: str, budget: str, seed: int) -> dict[str, VariantResult]:
-    """The variants already measured in ``path`` for this track, budget and seed."""
+def load_done(path: Path, key: tuple[str, str, int, str]) -> dict[str, VariantResult]:
+    """The variants already measured in ``path`` for this (track, budget, seed, base)."""
     if not path.exists():
         return {}
     result = json.loads(path.read_text())
-    if (result["track"], result["budget"], result["seed"]) != (track, budget, seed):
+    if (result["track"], result["budget"], result["seed"], result["base"]) != key:
         return {}
     return {r["label"]: VariantResult(**r) for r in result["variants"]}
 
 
-def publish(results: list[VariantResult], track: str, budget: str, seed: int, episodes: int, out: Path) -> None:
-    """Write ``out/result.json`` and the table ``out/result.md``."""
+def publish(result: VariantResult, order: list[str], key: tuple[str, str, int, str], episodes: int, out: Path) -> None:
+    """Merge ``result`` into ``out/result.json`` (variants in ``order``, others after) and
+    rewrite the table ``out/result.md``, holding a lock so that processes sharing ``out``
+    keep each other's results."""
     out.mkdir(parents=True, exist_ok=True)
-    write_json(
-        out / "result.json",
-        {
-            "track": track,
-            "budget": budget,
-            "seed": seed,
-            "val_episodes": episodes,
-            "variants": [asdict(r) for r in results],
-        },
-    )
-    lines = [
-        f"# `transformer-icl` ablation on `{track}`, budget `{budget}`",
-        "",
-        f"Meta-val NLL (nats/token) on {episodes} meta-val episodes; Δ paired with `{results[0].label}`.",
-        "",
-        "| variant | params | best meta-val (training) | meta-val | Δ vs base (±95% CI) | steps | stopped at | "
-        "training s | training FLOPs |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
-    ]
-    for r in results:
-        lines.append(
-            f"| `{r.label}` | {r.params:,} | {r.best_val_nats_per_token:.4f} | {r.val_nats_per_token:.4f} | "
-            f"{r.delta_vs_base:+.4f} ± {r.delta_ci95:.4f} | {r.steps:,} | {r.stopped} | {r.train_seconds:,.0f} | "
-            f"{r.train_flops:.3g} |"
+    with open(out / ".result.json.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        merged = load_done(out / "result.json", key) | {result.label: result}
+        rows = sorted(merged.values(), key=lambda r: order.index(r.label) if r.label in order else len(order))
+        track, budget, seed, base = key
+        write_json(
+            out / "result.json",
+            {
+                "track": track,
+                "budget": budget,
+                "seed": seed,
+                "base": base,
+                "val_episodes": episodes,
+                "variants": [asdict(r) for r in rows],
+            },
         )
-    write_text(out / "result.md", "\n".join(lines) + "\n")
+        lines = [
+            f"# `transformer-icl` ablation on `{track}`, budget `{budget}`",
+            "",
+            f"Meta-val NLL (nats/token) on {episodes} meta-val episodes; Δ paired with `{base}`.",
+            "",
+            "| variant | params | best meta-val (training) | meta-val | Δ vs base (±95% CI) | steps | stopped at | "
+            "training s | training FLOPs |",
+            "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+        ]
+        for r in rows:
+            lines.append(
+                f"| `{r.label}` | {r.params:,} | {r.best_val_nats_per_token:.4f} | {r.val_nats_per_token:.4f} | "
+                f"{r.delta_vs_base:+.4f} ± {r.delta_ci95:.4f} | {r.steps:,} | {r.stopped} | "
+                f"{r.train_seconds:,.0f} | {r.train_flops:.3g} |"
+            )
+        write_text(out / "result.md", "\n".join(lines) + "\n")
     print("\n".join(lines), flush=True)
 
 

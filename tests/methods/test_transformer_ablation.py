@@ -38,3 +38,21 @@ def test_variants_are_paired_with_the_base_and_a_rerun_keeps_them(track, tmp_pat
 
     monkeypatch.setattr(ablation, "fit_or_load", refit)
     assert ablation.ablate(track, VARIANTS, budget=budget, models=tmp_path / "m", out=out) == first
+
+
+def test_a_second_process_adds_its_variants_to_the_same_sweep(track, tmp_path, monkeypatch):
+    """Two processes sharing ``out`` (the second one's list: the base, then its own
+    variant) keep each other's results, and the base is trained once."""
+    budget, out = TEST_BUDGET, tmp_path / "out"
+    ablation.ablate(track, VARIANTS[:1], budget=budget, models=tmp_path / "m", out=out)
+    fitted = []
+    real = ablation.fit_or_load
+    monkeypatch.setattr(ablation, "fit_or_load", lambda m, *a, **k: fitted.append(m.name) or real(m, *a, **k))
+    third = "transformer-icl[context=64,d_model=32,dropout=0.0,layers=1,stride=16,support_budget=32]"
+    ablation.ablate(track, [VARIANTS[0], third], budget=budget, models=tmp_path / "m", out=out)
+    ablation.ablate(track, VARIANTS, budget=budget, models=tmp_path / "m", out=out)
+    assert len(fitted) == 2  # the two variants; the base came from the file both times
+    saved = json.loads((out / "result.json").read_text())
+    assert [v["label"] for v in saved["variants"]] == [*VARIANTS, third]
+    # another base is another sweep: nothing of this one is reused
+    assert ablation.load_done(out / "result.json", (track.spec.name, budget.name, 0, third)) == {}
