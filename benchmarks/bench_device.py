@@ -30,7 +30,7 @@ from benchmark.contract.device import (
 from benchmark.contract.methods import make_method
 from benchmark.contract.protocol import BUDGETS
 from benchmark.run.runner import fit_or_load
-from benchmark.scoring.nll import score_episodes
+from benchmark.scoring.nll import episode_nats_per_token
 from episodes.tracks import Track, default_cache, track_spec
 
 
@@ -71,7 +71,7 @@ def main() -> None:
                     method, _ = fit_or_load(
                         make_method(name), track, budget=budget, models=Path(tmp) / "cpu", seed=0, log=lambda _: None
                     )  # the CPU-fitted weights, loaded on `where`
-                    scores[where] = np.array([s.per_unit("tokens") for s in score_episodes(method, episodes)])
+                    scores[where] = episode_nats_per_token(method, episodes)
             rel = np.abs(scores[device] - scores[cpu]) / np.abs(scores[cpu])
             print(
                 f"{name}: train {per_step[cpu] * 1e3:.1f} ms/step on the CPU, {per_step[device] * 1e3:.1f} ms/step "

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from benchmark.contract.methods import make_method
@@ -32,15 +31,10 @@ from benchmark.contract.protocol import BUDGETS
 from benchmark.contract.settings import SettingError
 from benchmark.run.arguments import method_list
 from benchmark.run.runner import fit_or_load
-from benchmark.scoring.nll import score_episodes
+from benchmark.scoring.nll import episode_nats_per_token
 from episodes.atomic import write_json, write_text
 from episodes.tracks import TRACKS, Track, default_cache
 from leaderboard.significance import mean_ci95
-
-
-def nats_per_token(method, episodes) -> np.ndarray:
-    """Each episode's NLL in nats/token, shape ``(E,)``."""
-    return np.array([s.per_unit("tokens") for s in score_episodes(method, episodes)])
 
 
 def main() -> None:
@@ -77,7 +71,7 @@ def main() -> None:
         untrained = make_method(label)
         untrained.model, untrained.alphas = lstm.model, {}
         trained, meta = fit_or_load(make_method(label), track, budget=budget, models=args.models, seed=args.seed)
-        before, after = nats_per_token(untrained, val), nats_per_token(trained, val)
+        before, after = episode_nats_per_token(untrained, val), episode_nats_per_token(trained, val)
         gain, half = mean_ci95(after - before)
         rows.append(
             {
@@ -103,7 +97,7 @@ def main() -> None:
     label = best["label"]
     test = [track.episode(s) for s in track.manifest("test").episodes[: args.test_episodes]]
     untrained, trained = methods[label]
-    before, after = nats_per_token(untrained, test), nats_per_token(trained, test)
+    before, after = episode_nats_per_token(untrained, test), episode_nats_per_token(trained, test)
     gain, half = mean_ci95(after - before)
     result = {
         "method": args.method,

@@ -38,7 +38,7 @@ from benchmark.contract.protocol import BUDGETS, Budget
 from benchmark.contract.settings import SettingError
 from benchmark.run.arguments import method_list
 from benchmark.run.runner import fit_or_load
-from benchmark.scoring.nll import score_episodes
+from benchmark.scoring.nll import episode_nats_per_token
 from episodes.atomic import write_json, write_text
 from episodes.tracks import TRACKS, Track, default_cache
 from leaderboard.significance import mean_ci95
@@ -75,11 +75,6 @@ class VariantResult:
     val_scores: list  # each meta-val episode's nats/token, kept so later variants pair without a refit
 
 
-def nats_per_token(method, episodes) -> np.ndarray:
-    """Each episode's NLL in nats/token, shape ``(E,)``."""
-    return np.array([s.per_unit("tokens") for s in score_episodes(method, episodes)])
-
-
 def ablate(
     track: Track, variants: list[str], *, budget: Budget, models: Path, out: Path, seed: int = 0
 ) -> list[VariantResult]:
@@ -97,7 +92,7 @@ def ablate(
             continue
         method, meta = fit_or_load(make_method(label), track, budget=budget, models=models, seed=seed)
         base = np.array(results[0].val_scores) if results else None
-        results.append(measured(label, method.n_params(), meta, nats_per_token(method, val), base))
+        results.append(measured(label, method.n_params(), meta, episode_nats_per_token(method, val), base))
         publish(results[-1], variants, key, len(val), out)
     return results
 

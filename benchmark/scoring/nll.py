@@ -129,6 +129,11 @@ def score_episodes(method: Method, episodes: Sequence[Episode], *, chunk: int = 
     return [s.score for part in scored_chunks(method, chunks) for s in part]
 
 
+def episode_nats_per_token(method: Method, episodes: Sequence[Episode]) -> np.ndarray:
+    """Each episode's NLL in nats/token, shape ``(E,)`` (the figures a paired Δ compares)."""
+    return np.array([s.per_unit("tokens") for s in score_episodes(method, episodes)])
+
+
 def mean_nats_per_token(scores: Sequence[EpisodeScore]) -> float:
     """Mean over episodes of episode nats/token (the model-selection criterion)."""
     return float(np.mean([s.per_unit("tokens") for s in scores]))

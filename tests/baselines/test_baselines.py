@@ -8,7 +8,7 @@ import pytest
 from baselines.lstm import LSTMBaseline, LSTMConcat
 from baselines.unigram import Unigram, UnigramSupport, token_counts
 from benchmark.contract.protocol import MetaTrainData
-from benchmark.scoring.nll import mean_nats_per_token, score_episodes
+from benchmark.scoring.nll import episode_nats_per_token, mean_nats_per_token, score_episodes
 from episodes.encoding import VOCAB_SIZE
 from episodes.tokens import BOS, PAD
 from tests.conftest import TEST_BUDGET
@@ -32,6 +32,16 @@ def test_unigram_matches_closed_form(data, tmp_path):
     item = data.train_items()[0]
     expected = np.log(counts[item.tokens[1:]] / counts.sum()).sum()
     assert np.isclose(method.adapt([]).log_prob([item])[0], expected)
+
+
+def test_episode_nats_per_token_is_each_episodes_total_nats_over_its_tokens(data, test_episodes, tmp_path):
+    method = Unigram()
+    method.fit(data, budget=TEST_BUDGET, logdir=tmp_path)
+    episodes = test_episodes[:5]
+    expected = [
+        -method.adapt(e.support).log_prob(e.query).sum() / sum(it.units["tokens"] for it in e.query) for e in episodes
+    ]
+    assert episode_nats_per_token(method, episodes) == pytest.approx(expected)
 
 
 def test_unigram_support_beats_unigram_and_picks_alpha_on_val(data, test_episodes, tmp_path):
