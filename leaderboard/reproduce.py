@@ -16,7 +16,10 @@ scored (`check_run`):
   a CPU, so an edited record or changed scoring code is caught however small the change;
 - otherwise (training was not bit-reproducible here: another torch build, thread
   count or CPU) **MATCH (within CI)** when the mean paired difference in nats/token is
-  within its 95% confidence interval, else **DIFFERS**.
+  within its 95% confidence interval, **MATCH (float drift)** when it is outside but
+  smaller than `FLOAT_DRIFT` (0.01 %) of the published NLL -- a consistent shift too small
+  to print in any table, as another CPU's floating-point kernels give a closed-form fit
+  (a PPCA's eigendecomposition on AMD against Intel: 1e-5 of its NLL) -- else **DIFFERS**.
 
 ``--quick`` reruns a documented subset (`QUICK`): the first 50 test episodes of the
 baselines that fit without training, which takes minutes on two cores from an empty
@@ -41,7 +44,8 @@ from leaderboard.reading import load_run
 
 QUICK_EPISODES = 50  # --quick: the first 50 test episodes ...
 QUICK_GROUP = "baseline"  # ... of the baselines that need no training (`needs_training`)
-ENV_KEYS = ("python", "torch", "numpy", "music21", "machine", "torch_threads")
+ENV_KEYS = ("python", "torch", "numpy", "music21", "machine", "cpu", "torch_threads")
+FLOAT_DRIFT = 1e-4  # |Δ| below this share of the published NLL: float drift, not a different result
 
 
 @dataclass(frozen=True)
@@ -217,9 +221,17 @@ def check_run(r: Rerun, published: list[EpisodeRecord], run_path: Path) -> Check
     if same_weights:
         return verdict("DIFFERS", f"same fitted weights, {changed} of {len(mine)} episodes scored differently")
     within = math.isfinite(ci) and abs(delta) <= ci
+    drift = math.isfinite(delta) and abs(delta) < FLOAT_DRIFT * abs(pub)
     versions = env_changes(r.published.env, run.env)
-    how = "within CI" if within else f"outside the paired 95% CI ({changed} of {len(mine)} episodes differ)"
-    return verdict("MATCH" if within else "DIFFERS", how + "; weights differ" + (f" ({versions})" if versions else ""))
+    if within:
+        how = "within CI"
+    elif drift:
+        how = f"float drift: Δ under {FLOAT_DRIFT:.2%} of the published NLL, outside the paired 95% CI"
+    else:
+        how = f"outside the paired 95% CI ({changed} of {len(mine)} episodes differ)"
+    return verdict(
+        "MATCH" if within or drift else "DIFFERS", how + "; weights differ" + (f" ({versions})" if versions else "")
+    )
 
 
 def env_changes(published: dict, current: dict) -> str:

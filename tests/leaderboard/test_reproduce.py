@@ -13,7 +13,7 @@ from benchmark.cli.main import main
 from benchmark.contract.methods import MethodSpec
 from benchmark.run.records import EpisodeRecord, RecordError
 from benchmark.scoring.nll import EpisodeScore
-from leaderboard.reproduce import check_run, plan, published_reruns
+from leaderboard.reproduce import FLOAT_DRIFT, check_run, plan, published_reruns
 from tests.conftest import TEST_BUDGET
 from tests.records import episode, run_record
 
@@ -129,6 +129,18 @@ def test_reruns_with_other_weights_are_judged_by_the_paired_ci(published):
     far = check_run(other, [shifted(e, x + 0.05) for e, x in zip(episodes, noise)], run_path)
     assert far.verdict == "DIFFERS" and far.how.startswith("outside the paired 95% CI (12 of 12")
     assert check_run(r, [shifted(e, x) for e, x in zip(episodes, noise)], run_path).verdict == "DIFFERS"
+
+
+def test_a_consistent_shift_below_float_drift_matches_and_one_above_differs(published):
+    ((r, episodes),) = published_reruns([published], methods=["unigram-support"])
+    run_path = published / "unigram-support__midi-dir__K5.run.json"
+    other = dataclasses.replace(r, published=dataclasses.replace(r.published, train={"state_sha256": "other weights"}))
+    nll = np.mean([e.nats_per_token for e in episodes])
+    tiny = check_run(other, [shifted(e, 0.5 * FLOAT_DRIFT * nll) for e in episodes], run_path)
+    assert tiny.delta_ci95 < abs(tiny.delta)  # every episode shifted alike: the CI alone would say DIFFERS
+    assert tiny.verdict == "MATCH" and tiny.how.startswith("float drift")
+    small = check_run(other, [shifted(e, 2 * FLOAT_DRIFT * nll) for e in episodes], run_path)
+    assert small.verdict == "DIFFERS"
 
 
 def test_a_reproduction_record_marks_rows_matched_on_another_machine(published, track, midi_root, tmp_path, capsys):
